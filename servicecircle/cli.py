@@ -1,0 +1,92 @@
+"""Command-line tool: ``servicecircle run CONFIG.toml``. It only wires the stages together."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+DESCRIPTION = """\
+Measure the 15-minute service circle (一刻钟服务圈) of a study area: who can walk
+to an elder-care centre (养老服务), an elderly canteen (老年助餐) and a nursery
+(托育) within 5, 10 and 15 minutes, per H3 cell and per community.
+
+A study area is described by a TOML file; see data/chengdu.toml for a
+commented example. Results go to one folder per run (default maps/<area>/):
+  index.html          interactive map of walk times, gaps, facilities, communities
+  servicecircle.gpkg  layers facilities, service_areas, cells, communities
+  communities.csv     one row per community
+  summary.json        headline figures (coverage shares, facility counts, speed)
+"""
+
+EXAMPLES = """\
+examples:
+  servicecircle run data/chengdu.toml
+  servicecircle run data/chengdu.toml --out /tmp/chengdu --speed-profile elderly
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="servicecircle", description=DESCRIPTION, epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    r = sub.add_parser("run", help="run the analysis for one study area", description=DESCRIPTION,
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("config", metavar="CONFIG.toml", help="study-area settings file")
+    r.add_argument("--out", metavar="DIR", help="output folder (overrides [output] dir)")
+    r.add_argument("--speed-profile", choices=["default", "elderly"],
+                   help="walking speed: default 1.0 m/s, elderly 0.8 m/s (overrides [access])")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (0 ok, 2 bad input)."""
+    from dataclasses import replace
+
+    from .errors import ServiceCircleError
+
+    args = _parser().parse_args(argv)
+    if args.command != "run":
+        _parser().print_help()
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        from .config import SPEED_PROFILES, load_config
+        from .pipeline import run
+
+        config = load_config(args.config)
+        if args.out:
+            config = replace(config, out_dir=Path(args.out).resolve())
+        if args.speed_profile:
+            speed = SPEED_PROFILES[args.speed_profile]
+            cats = {k: replace(c, speed_m_s=speed) for k, c in config.categories.items()}
+            config = replace(config, speed_profile=args.speed_profile, speed_m_s=speed, categories=cats)
+        result = run(config, progress=not args.quiet)
+    except ServiceCircleError as exc:
+        print(f"servicecircle: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("servicecircle: interrupted", file=sys.stderr)
+        return 130
+    _print_summary(result)
+    return 0
+
+
+def _print_summary(result) -> None:
+    s = result.summary
+    print(f"\n{s['area']}: {s['population_total']:,.0f} estimated residents in {s['cells_populated']:,} populated "
+          f"H3 cells (res {s['h3_resolution']}), walking {s['speed_m_s']:g} m/s, covered = within "
+          f"{s['coverage_threshold_min']:g} min")
+    for key, c in s["categories"].items():
+        share = c["population_covered_share"]
+        pct = "n/a" if share is None else f"{share:.1%}"
+        print(f"  {key:<14} {c['facilities']:>4} facilities  covered {pct:>6}  — {c['note']}")
+    comp = s["complete_circle_share"]
+    print(f"  complete circle ({' + '.join(s['complete_circle_categories'])}): "
+          f"{'n/a' if comp is None else f'{comp:.1%}'} of residents")
+    for name, path in result.files.items():
+        print(f"  wrote {path}")

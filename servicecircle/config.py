@@ -1,0 +1,389 @@
+"""The validated settings of one study area, loaded from a TOML file.
+
+A study area is described by a TOML file (see ``data/chengdu.toml``). It is
+validated once, here, at the boundary: unknown keys, wrong types and
+impossible values raise :class:`~servicecircle.errors.ConfigError` naming the
+key, so every later stage can trust the :class:`Config` it is handed.
+
+Relative paths in the file are resolved against the file's own folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+#: Walking speeds (m/s). 1.0 m/s makes 15 minutes 900 m, inside the 800–1000 m
+#: of the 15-minute life circle in GB 50180-2018; 0.8 m/s is a common planning
+#: value for older pedestrians.
+SPEED_PROFILES = {"default": 1.0, "elderly": 0.8}
+
+#: The three categories whose joint coverage is the complete service circle.
+CORE_CATEGORIES = ("elder_care", "canteen", "nursery")
+
+# Built-in facility categories. Tag rules follow OSM tagging; the keywords are
+# what the facilities call themselves in Chinese, because OSM tagging in China
+# is sparse and the name carries the meaning. Keywords are deliberately narrow:
+# 人民食堂 is a restaurant and 老年大学 a school, so neither may match.
+DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
+    "elder_care": {
+        "label": "养老服务",
+        "tags": [
+            {"amenity": "social_facility", "social_facility:for": ["senior", "elderly"]},
+            {"social_facility": ["day_care", "nursing_home", "assisted_living"]},
+            {"amenity": "nursing_home"},
+        ],
+        "keywords": [
+            "养老服务中心", "养老服务站", "养老服务驿站", "养老中心", "日间照料", "日照中心",
+            "养老院", "敬老院", "护理院", "老年公寓", "托老所", "养护院", "颐养院",
+            "老年人服务中心", "居家养老",
+        ],
+        "exclude_keywords": ["老年大学", "儿童", "宠物"],
+    },
+    "canteen": {
+        "label": "老年助餐",
+        "tags": [
+            {"amenity": "social_facility", "social_facility": "food_bank", "social_facility:for": "senior"},
+        ],
+        "keywords": [
+            "老年食堂", "老人食堂", "老人家食堂", "长者食堂", "长者饭堂", "助餐点", "助餐服务",
+            "老年助餐", "老年餐桌", "为老助餐",
+        ],
+        "exclude_keywords": [],
+    },
+    "nursery": {
+        "label": "托育服务",
+        "tags": [
+            {"amenity": "childcare"},
+            {"social_facility": "day_care", "social_facility:for": ["child", "children"]},
+        ],
+        "keywords": ["托育", "托儿所", "保育院", "育婴", "婴幼儿照护"],
+        "exclude_keywords": ["用品", "母婴店", "培训学校"],
+        # Kindergartens (幼儿园, 3–6 years) are listed but, by default, not
+        # counted: only those with a 托班 (2–3 years) give nursery places.
+        "flagged_tags": [{"amenity": "kindergarten"}],
+        "flagged_keywords": ["幼儿园"],
+        "flag_note": "kindergarten: counts as nursery only where it runs a 托班",
+    },
+}
+
+_TOP_SECTIONS = {"area", "network", "access", "grid", "population", "communities", "output", "categories"}
+
+
+@dataclass(frozen=True)
+class Category:
+    """One kind of facility and how to recognise it in OSM.
+
+    Attributes
+    ----------
+    key : str
+        Identifier used in column names, e.g. ``"elder_care"``.
+    label : str
+        Human-readable (Chinese) label.
+    tag_rules : tuple of dict
+        A feature matches a rule when every key of the rule is present with
+        one of the listed values (``True`` accepts any value).
+    keywords, exclude_keywords : tuple of str
+        A feature whose name contains a keyword and no exclude keyword matches.
+    flagged_tag_rules, flagged_keywords : tuple
+        Matches that are listed with ``flag_note`` but not counted unless
+        ``count_flagged`` is true.
+    speed_m_s : float
+        Walking speed used for this category.
+    """
+
+    key: str
+    label: str
+    tag_rules: tuple[dict[str, Any], ...]
+    keywords: tuple[str, ...]
+    exclude_keywords: tuple[str, ...]
+    flagged_tag_rules: tuple[dict[str, Any], ...]
+    flagged_keywords: tuple[str, ...]
+    flag_note: str
+    count_flagged: bool
+    speed_m_s: float
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of one run; built by :func:`load_config` or :func:`make_config`."""
+
+    name: str
+    osm_file: Path | None
+    place: str | None
+    bbox: tuple[float, float, float, float] | None
+    polygon_file: Path | None
+    max_snap_m: float
+    cache_dir: Path
+    speed_profile: str
+    speed_m_s: float
+    thresholds_min: tuple[float, ...]
+    street_buffer_m: float
+    h3_resolution: int
+    default_levels: float
+    floor_area_per_person_m2: float
+    landuse_floor_area_ratio: float
+    residential_buildings: tuple[str, ...]
+    population_total: float | None
+    communities_file: Path | None
+    community_name_field: str
+    out_dir: Path
+    categories: dict[str, Category]
+    complete_circle: tuple[str, ...]
+    source_text: str = field(default="", repr=False)
+
+    @property
+    def coverage_threshold_min(self) -> float:
+        """The threshold that defines 'covered' (the largest, 15 min by default)."""
+        return max(self.thresholds_min)
+
+    @property
+    def config_hash(self) -> str:
+        """Short hash of the settings file, so two runs can be told apart."""
+        return hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()[:12]
+
+
+def _err(key: str, problem: str) -> ConfigError:
+    return ConfigError(f"config key '{key}': {problem}")
+
+
+def _take(table: dict, section: str, spec: dict[str, tuple]) -> dict[str, Any]:
+    """Check one TOML table against ``spec`` {key: (types, default)}; name bad keys."""
+    unknown = sorted(set(table) - set(spec))
+    if unknown:
+        allowed = ", ".join(sorted(spec))
+        raise _err(f"{section}.{unknown[0]}", f"unknown key (allowed: {allowed})")
+    out = {}
+    for key, (types, default) in spec.items():
+        value = table.get(key, default)
+        if value is not None and not _is_type(value, types):
+            names = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
+            raise _err(f"{section}.{key}", f"expected {names}, got {type(value).__name__} {value!r}")
+        out[key] = value
+    return out
+
+
+def _is_type(value: Any, types: Any) -> bool:
+    types = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool) and bool not in types:
+        return False  # TOML true/false must not pass as a number
+    if float in types and isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return isinstance(value, types)
+
+
+def _positive(key: str, value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise _err(key, f"must be > 0, got {value!r}")
+
+
+def _path(base: Path, value: str | None) -> Path | None:
+    return None if value is None else (base / value).resolve()
+
+
+def _tag_rules(key: str, rules: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(rules, list) or not all(isinstance(r, dict) and r for r in rules):
+        raise _err(key, "expected a list of non-empty tables like {amenity = \"childcare\"}")
+    out = []
+    for i, rule in enumerate(rules):
+        clean = {}
+        for tag, val in rule.items():
+            if val is True or isinstance(val, str):
+                clean[tag] = val
+            elif isinstance(val, list) and val and all(isinstance(v, str) for v in val):
+                clean[tag] = tuple(val)
+            else:
+                raise _err(f"{key}[{i}].{tag}", "expected a string, a list of strings, or true")
+        out.append(clean)
+    return tuple(out)
+
+
+def _strings(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _err(key, "expected a list of non-empty strings")
+    return tuple(value)
+
+
+def _category(key: str, table: dict, base_speed: float) -> Category:
+    spec = {
+        "label": (str, key),
+        "tags": (list, []),
+        "keywords": (list, []),
+        "exclude_keywords": (list, []),
+        "flagged_tags": (list, []),
+        "flagged_keywords": (list, []),
+        "flag_note": (str, ""),
+        "count_flagged": (bool, False),
+        "speed_m_s": (float, None),
+    }
+    v = _take(table, f"categories.{key}", spec)
+    speed = v["speed_m_s"] if v["speed_m_s"] is not None else base_speed
+    _positive(f"categories.{key}.speed_m_s", speed)
+    if speed > 3:
+        raise _err(f"categories.{key}.speed_m_s", f"{speed} m/s is not a walking speed (expected 0.3–3)")
+    tag_rules = _tag_rules(f"categories.{key}.tags", v["tags"]) if v["tags"] else ()
+    keywords = _strings(f"categories.{key}.keywords", v["keywords"]) if v["keywords"] else ()
+    if not tag_rules and not keywords:
+        raise _err(f"categories.{key}", "needs at least one tag rule or keyword")
+    return Category(
+        key=key,
+        label=v["label"],
+        tag_rules=tag_rules,
+        keywords=keywords,
+        exclude_keywords=_strings(f"categories.{key}.exclude_keywords", v["exclude_keywords"]) if v["exclude_keywords"] else (),
+        flagged_tag_rules=_tag_rules(f"categories.{key}.flagged_tags", v["flagged_tags"]) if v["flagged_tags"] else (),
+        flagged_keywords=_strings(f"categories.{key}.flagged_keywords", v["flagged_keywords"]) if v["flagged_keywords"] else (),
+        flag_note=v["flag_note"],
+        count_flagged=v["count_flagged"],
+        speed_m_s=float(speed),
+    )
+
+
+def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: str = "") -> Config:
+    """Validate a settings dictionary (as parsed from TOML) into a :class:`Config`.
+
+    Parameters
+    ----------
+    data : dict
+        The parsed TOML document.
+    base_dir : path
+        Folder that relative paths are resolved against.
+    source_text : str
+        The original text, hashed into :attr:`Config.config_hash`.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        Naming the first offending key.
+    """
+    base = Path(base_dir).resolve()
+    unknown = sorted(set(data) - _TOP_SECTIONS)
+    if unknown:
+        raise _err(unknown[0], f"unknown section (allowed: {', '.join(sorted(_TOP_SECTIONS))})")
+    for section in _TOP_SECTIONS:
+        if section in data and not isinstance(data[section], dict):
+            raise _err(section, "expected a table, e.g. [" + section + "]")
+
+    area = _take(data.get("area", {}), "area", {
+        "name": (str, None), "osm_file": (str, None), "place": (str, None),
+        "bbox": (list, None), "polygon_file": (str, None), "population_total": (float, None),
+    })
+    if not area["name"]:
+        raise _err("area.name", "missing: give the study area a name, e.g. name = \"chengdu_central\"")
+    if not any(area[k] for k in ("osm_file", "place", "bbox", "polygon_file")):
+        raise _err("area", "give osm_file, or place, bbox or polygon_file to download from OpenStreetMap")
+    bbox = None
+    if area["bbox"] is not None:
+        b = area["bbox"]
+        if len(b) != 4 or not all(_is_type(x, float) for x in b):
+            raise _err("area.bbox", "expected [west, south, east, north] in degrees")
+        west, south, east, north = map(float, b)
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise _err("area.bbox", f"impossible box {b}: need west < east and south < north in degrees")
+        bbox = (west, south, east, north)
+    _positive("area.population_total", area["population_total"])
+
+    network = _take(data.get("network", {}), "network", {"max_snap_m": (float, 300.0), "cache_dir": (str, None)})
+    _positive("network.max_snap_m", network["max_snap_m"])
+
+    access = _take(data.get("access", {}), "access", {
+        "speed_profile": (str, "default"), "speed_m_s": (float, None),
+        "thresholds_min": (list, [5, 10, 15]), "street_buffer_m": (float, 50.0),
+    })
+    if access["speed_profile"] not in SPEED_PROFILES:
+        raise _err("access.speed_profile", f"unknown profile {access['speed_profile']!r} (choose {', '.join(SPEED_PROFILES)})")
+    speed = access["speed_m_s"] if access["speed_m_s"] is not None else SPEED_PROFILES[access["speed_profile"]]
+    _positive("access.speed_m_s", speed)
+    if speed > 3:
+        raise _err("access.speed_m_s", f"{speed} m/s is not a walking speed (expected 0.3–3)")
+    th = access["thresholds_min"]
+    if not th or not all(_is_type(t, float) and 0 < t <= 120 for t in th):
+        raise _err("access.thresholds_min", f"expected a list of minutes in (0, 120], got {th!r}")
+    if len(set(th)) != len(th):
+        raise _err("access.thresholds_min", "thresholds must be distinct")
+    _positive("access.street_buffer_m", access["street_buffer_m"])
+
+    grid = _take(data.get("grid", {}), "grid", {"h3_resolution": (int, 10)})
+    if not 7 <= grid["h3_resolution"] <= 12:
+        raise _err("grid.h3_resolution", f"must be between 7 and 12, got {grid['h3_resolution']}")
+
+    pop = _take(data.get("population", {}), "population", {
+        "default_levels": (float, 6.0), "floor_area_per_person_m2": (float, 40.0),
+        "landuse_floor_area_ratio": (float, 1.5),
+        "residential_buildings": (list, ["residential", "apartments", "house", "dormitory", "detached", "terrace", "semidetached_house"]),
+    })
+    for k in ("default_levels", "floor_area_per_person_m2", "landuse_floor_area_ratio"):
+        _positive(f"population.{k}", pop[k])
+
+    comm = _take(data.get("communities", {}), "communities", {"file": (str, None), "name_field": (str, "name")})
+    out = _take(data.get("output", {}), "output", {"dir": (str, None)})
+
+    cat_tables = data.get("categories", {})
+    merged: dict[str, dict] = {k: dict(v) for k, v in DEFAULT_CATEGORIES.items()}
+    for key, table in cat_tables.items():
+        if not isinstance(table, dict):
+            raise _err(f"categories.{key}", "expected a table")
+        # A table for a built-in category edits it; a new key adds a category.
+        merged[key] = {**merged.get(key, {}), **table}
+    categories = {key: _category(key, table, speed) for key, table in merged.items()}
+
+    osm_file = _path(base, area["osm_file"])
+    # Sample data is read-only, so the cache never sits beside the OSM file.
+    cache_dir = _path(base, network["cache_dir"]) if network["cache_dir"] else (Path.cwd() / "data" / "osm" / "cache").resolve()
+    return Config(
+        name=area["name"],
+        osm_file=osm_file,
+        place=area["place"],
+        bbox=bbox,
+        polygon_file=_path(base, area["polygon_file"]),
+        max_snap_m=float(network["max_snap_m"]),
+        cache_dir=cache_dir,
+        speed_profile=access["speed_profile"],
+        speed_m_s=float(speed),
+        thresholds_min=tuple(float(t) for t in sorted(th)),
+        street_buffer_m=float(access["street_buffer_m"]),
+        h3_resolution=grid["h3_resolution"],
+        default_levels=float(pop["default_levels"]),
+        floor_area_per_person_m2=float(pop["floor_area_per_person_m2"]),
+        landuse_floor_area_ratio=float(pop["landuse_floor_area_ratio"]),
+        residential_buildings=_strings("population.residential_buildings", pop["residential_buildings"]),
+        population_total=area["population_total"],
+        communities_file=_path(base, comm["file"]),
+        community_name_field=comm["name_field"],
+        out_dir=_path(base, out["dir"]) if out["dir"] else (Path.cwd() / "maps" / area["name"]).resolve(),
+        categories=categories,
+        complete_circle=tuple(k for k in CORE_CATEGORIES if k in categories),
+        source_text=source_text,
+    )
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a study-area TOML file.
+
+    Parameters
+    ----------
+    path : path
+        The TOML file.
+
+    Returns
+    -------
+    Config
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return make_config(data, base_dir=path.parent, source_text=text)

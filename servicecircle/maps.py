@@ -1,0 +1,160 @@
+"""Maps: the run's ``index.html``, a folium map of walk times, gaps, facilities and communities.
+
+Every text that comes from inputs (facility and community names) is HTML-escaped
+before it reaches the page.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .report import ATTRIBUTION
+
+CATEGORY_COLOURS = ["#6a3d9a", "#ff7f00", "#1f78b4", "#33a02c", "#b15928", "#e31a1c", "#a6cee3"]
+
+
+def _classes(config: Config) -> list[tuple]:
+    """Walk-time classes from the configured thresholds (default 0–5, 5–10, 10–15, > 15)."""
+    colours = ["#1a9850", "#91cf60", "#fee08b", "#fdae61", "#f46d43"]
+    edges = [0.0, *config.thresholds_min]
+    out = [(a, b, f"{a:g}–{b:g} min", colours[i % len(colours)]) for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
+    return out + [(edges[-1], np.inf, f"> {edges[-1]:g} min (gap)", "#d7191c")]
+
+
+def _time_class_layer(cells: gpd.GeoDataFrame, key: str, classes: list[tuple]) -> gpd.GeoDataFrame:
+    """Populated cells dissolved by walk-time class (fewer shapes, same picture)."""
+    minutes = cells[f"walk_time_s_{key}"].to_numpy() / 60.0
+    label = np.full(len(cells), "", dtype=object)
+    colour = np.full(len(cells), "", dtype=object)
+    for lo, hi, name, col in classes:
+        inside = (minutes >= lo) & (minutes < hi) if np.isfinite(hi) else minutes >= lo
+        label[inside], colour[inside] = name, col
+    frame = gpd.GeoDataFrame({"class": label, "colour": colour, "residents": cells["residents"].to_numpy()},
+                             geometry=cells.geometry.values, crs=cells.crs)
+    dissolved = frame.dissolve(by=["class", "colour"], aggfunc={"residents": "sum"}).reset_index()
+    dissolved["residents"] = dissolved["residents"].round().astype(int)
+    return dissolved
+
+
+def _legend_html(config: Config, classes: list[tuple], notes: dict[str, str], speed_text: str) -> str:
+    rows = "".join(
+        f'<div><span style="display:inline-block;width:14px;height:14px;background:{c};margin-right:6px;'
+        f'border:1px solid #555"></span>{escape(n)}</div>' for _, _, n, c in classes)
+    cats = "".join(
+        f'<div><span style="display:inline-block;width:10px;height:10px;border-radius:5px;background:{CATEGORY_COLOURS[i % 7]};'
+        f'margin-right:6px"></span>{escape(cat.label)} ({escape(key)})</div>'
+        for i, (key, cat) in enumerate(config.categories.items()))
+    note_rows = "".join(f"<li>{escape(t)}</li>" for t in notes.values())
+    return f"""
+<div id="servicecircle-legend" style="position:fixed;bottom:24px;left:12px;z-index:9999;background:white;
+ padding:8px 10px;border:1px solid #888;border-radius:4px;font:12px sans-serif;max-width:360px">
+ <b>{escape(config.name)} — walk time to nearest facility</b>
+ <div style="color:#444">{escape(speed_text)}; populated H3 cells only</div>
+ {rows}
+ <div style="margin-top:4px"><b>Facilities</b></div>{cats}
+ <div style="margin-top:4px"><b>What was found</b></div><ul style="margin:2px 0 0 16px;padding:0">{note_rows}</ul>
+ <div style="margin-top:4px;color:#444">Map data {escape(ATTRIBUTION)}</div>
+</div>"""
+
+
+def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+              merged_areas: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, notes: dict[str, str],
+              area_bounds: tuple[float, float, float, float]) -> folium.Map:
+    """The interactive map of one run.
+
+    Layers: walk time per category (populated cells, dissolved by class), the
+    complete circle, 15-minute service areas per category, facility markers per
+    category, communities coloured by complete-circle share.
+    """
+    west, south, east, north = area_bounds
+    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=14, tiles=None, control_scale=True)
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap", attr=ATTRIBUTION, control=False).add_to(m)
+    classes = _classes(config)
+    populated = cells[cells["residents"] > 0]
+    threshold = config.coverage_threshold_min
+    for i, (key, cat) in enumerate(config.categories.items()):
+        layer = folium.FeatureGroup(name=f"Walk time: {cat.label} ({key})", show=i == 0)
+        if len(populated):
+            folium.GeoJson(
+                _time_class_layer(populated, key, classes).to_json(),
+                style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": f["properties"]["colour"],
+                                          "weight": 0.5, "fillOpacity": 0.6},
+                tooltip=folium.GeoJsonTooltip(["class", "residents"], aliases=["walk time", "residents"]),
+            ).add_to(layer)
+        layer.add_to(m)
+
+    comp = folium.FeatureGroup(name=f"Complete {threshold:g}-minute circle ({', '.join(config.complete_circle)})", show=False)
+    if len(populated):
+        flag = populated["complete"].map({True: "complete", False: "incomplete"})
+        frame = gpd.GeoDataFrame({"status": flag.to_numpy(), "residents": populated["residents"].to_numpy()},
+                                 geometry=populated.geometry.values, crs=cells.crs)
+        frame = frame.dissolve(by="status", aggfunc={"residents": "sum"}).reset_index()
+        frame["residents"] = frame["residents"].round().astype(int)
+        folium.GeoJson(frame.to_json(), style_function=lambda f: {
+            "fillColor": "#1a9850" if f["properties"]["status"] == "complete" else "#d7191c",
+            "color": "#333", "weight": 0.3, "fillOpacity": 0.5},
+            tooltip=folium.GeoJsonTooltip(["status", "residents"])).add_to(comp)
+    comp.add_to(m)
+
+    for i, (key, cat) in enumerate(config.categories.items()):
+        colour = CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
+        areas = merged_areas[(merged_areas["category"] == key) & (merged_areas["minutes"] == threshold)] \
+            if len(merged_areas) else merged_areas
+        sa = folium.FeatureGroup(name=f"{threshold:g}-min service area: {cat.label}", show=False)
+        if len(areas):
+            folium.GeoJson(areas.to_crs("EPSG:4326")[["category", "minutes", "geometry"]].to_json(),
+                           style_function=lambda f, c=colour: {"fillColor": c, "color": c, "weight": 1, "fillOpacity": 0.15}).add_to(sa)
+        sa.add_to(m)
+
+        markers = folium.FeatureGroup(name=f"Facilities: {cat.label} ({key})", show=True)
+        for row in facilities[facilities["category"] == key].itertuples():
+            status = "off-network (reaches nobody)" if row.off_network else ("counted" if row.counted else f"not counted: {row.flag_note}")
+            popup = (f"<b>{escape(row.name or '(unnamed)')}</b><br>{escape(cat.label)} ({escape(key)})<br>"
+                     f"source: {escape(row.source)} {escape(row.osm_type)}/{row.osm_id}<br>{escape(status)}")
+            folium.CircleMarker(
+                [row.geometry.y, row.geometry.x], radius=6, color=colour if row.counted and not row.off_network else "#777",
+                fill=True, fill_color=colour, fill_opacity=0.9 if row.counted else 0.1, weight=2,
+                popup=folium.Popup(popup, max_width=300), tooltip=escape(row.name or cat.label),
+            ).add_to(markers)
+        markers.add_to(m)
+
+    if len(communities):
+        comm = communities[["name", "residents", "complete_share", "geometry"]].copy()
+        comm["name"] = comm["name"].map(lambda s: escape(str(s)))
+        comm["complete_pct"] = (comm["complete_share"].fillna(0) * 100).round(1)
+        comm["residents"] = comm["residents"].round().astype(int)
+        comm = comm.drop(columns="complete_share")
+        cl = folium.FeatureGroup(name="Communities: complete-circle share", show=False)
+        folium.GeoJson(comm.to_json(), style_function=lambda f: {
+            "fillColor": _share_colour(f["properties"]["complete_pct"] / 100), "color": "#222", "weight": 1,
+            "fillOpacity": 0.35},
+            tooltip=folium.GeoJsonTooltip(["name", "residents", "complete_pct"],
+                                          aliases=["community", "residents", "complete circle %"])).add_to(cl)
+        cl.add_to(m)
+
+    speed = f"walking {config.speed_m_s:g} m/s ({config.speed_profile})"
+    m.get_root().html.add_child(folium.Element(_legend_html(config, classes, notes, speed)))
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.fit_bounds([[south, west], [north, east]])
+    return m
+
+
+def _share_colour(share: float) -> str:
+    if share >= 0.9:
+        return "#1a9850"
+    if share >= 0.6:
+        return "#fee08b"
+    return "#d7191c"
+
+
+def write_map(m: folium.Map, out_dir: Path) -> Path:
+    path = Path(out_dir) / "index.html"
+    m.save(str(path))
+    return path

@@ -1,0 +1,128 @@
+"""Report: summary figures and the files of a run (GeoPackage, CSV, JSON)."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .config import Config
+
+ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
+
+
+def category_notes(facilities: gpd.GeoDataFrame, config: Config) -> dict[str, str]:
+    """A plain sentence per category saying what was (not) found, for summary, map and console."""
+    notes = {}
+    for key, cat in config.categories.items():
+        rows = facilities[facilities["category"] == key]
+        counted = rows[rows["counted"]]
+        flagged = rows[~rows["counted"]]
+        off = counted[counted["off_network"]]
+        if len(counted) == 0:
+            text = f"OSM lists no {cat.label} ({key}) facility here — load a registry"
+        else:
+            text = f"{len(counted)} {cat.label} ({key}) facilities from OSM"
+            if len(off):
+                text += f", {len(off)} of them off-network (> snap distance) and reaching nobody"
+        if len(flagged):
+            text += f"; {len(flagged)} listed but not counted ({cat.flag_note or 'flagged'})"
+        notes[key] = text
+    return notes
+
+
+def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
+              communities: gpd.GeoDataFrame, origins: gpd.GeoDataFrame) -> dict:
+    """The run's headline figures (``summary.json``).
+
+    Coverage shares are resident-weighted means of the cells' covered flags.
+    """
+    residents = cells["residents"].to_numpy()
+    total = float(residents.sum())
+    notes = category_notes(facilities, config)
+
+    def share(flag: pd.Series) -> float | None:
+        return float((residents * flag.to_numpy(bool)).sum() / total) if total > 0 else None
+
+    cats = {}
+    for key, cat in config.categories.items():
+        rows = facilities[facilities["category"] == key]
+        counted = rows[rows["counted"]]
+        cats[key] = {
+            "label": cat.label,
+            "speed_m_s": cat.speed_m_s,
+            "facilities": int(len(counted)),
+            "facilities_off_network": int(counted["off_network"].sum()),
+            "facilities_listed_not_counted": int((~rows["counted"]).sum()),
+            "population_covered_share": share(cells[f"covered_{key}"]),
+            "population_covered": float((residents * cells[f"covered_{key}"].to_numpy(bool)).sum()),
+            "note": notes[key],
+        }
+    methods = origins.groupby("method")["residents"].sum().to_dict()
+    return {
+        "area": config.name,
+        "software": f"servicecircle {version('servicecircle')}",
+        "config_hash": config.config_hash,
+        "speed_m_s": config.speed_m_s,
+        "speed_profile": config.speed_profile,
+        "thresholds_min": list(config.thresholds_min),
+        "coverage_threshold_min": config.coverage_threshold_min,
+        "street_buffer_m": config.street_buffer_m,
+        "h3_resolution": config.h3_resolution,
+        "population_total": total,
+        "population_method": {
+            "from_buildings": float(methods.get("building", 0.0)),
+            "from_residential_landuse": float(methods.get("landuse", 0.0)),
+            "default_levels": config.default_levels,
+            "floor_area_per_person_m2": config.floor_area_per_person_m2,
+            "landuse_floor_area_ratio": config.landuse_floor_area_ratio,
+            "scaled_to_total": config.population_total,
+        },
+        "cells": int(len(cells)),
+        "cells_populated": int((residents > 0).sum()),
+        "communities": int(len(communities)),
+        "communities_source": str(communities["source"].iloc[0]) if len(communities) else None,
+        "network": net_info,
+        "categories": cats,
+        "complete_circle_categories": list(config.complete_circle),
+        "complete_circle_share": share(cells["complete"]),
+        "attribution": ATTRIBUTION,
+    }
+
+
+def _finite(frame: pd.DataFrame) -> pd.DataFrame:
+    """Unreachable (infinite) times are written as empty values, never as a number."""
+    out = frame.copy()
+    for col in out.columns:
+        if col != "geometry" and pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].replace([np.inf, -np.inf], np.nan)
+    return out
+
+
+def write_outputs(out_dir: Path, summary: dict, facilities: gpd.GeoDataFrame, service_areas: gpd.GeoDataFrame,
+                  cells: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> dict[str, Path]:
+    """Write ``servicecircle.gpkg``, ``communities.csv`` and ``summary.json`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gpkg = out_dir / "servicecircle.gpkg"
+    gpkg.unlink(missing_ok=True)  # layers are rewritten whole, never appended to an old run
+    layers = {"facilities": facilities, "service_areas": service_areas.to_crs(cells.crs), "cells": cells,
+              "communities": communities}
+    for name, frame in layers.items():
+        _finite(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+    csv = out_dir / "communities.csv"
+    _finite(communities.drop(columns="geometry")).to_csv(csv, index=False, encoding="utf-8-sig", float_format="%.6g")
+    js = out_dir / "summary.json"
+    js.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
+    return {"gpkg": gpkg, "csv": csv, "summary": js}
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return None if not np.isfinite(value) else float(value)
+    return str(value)

@@ -1,0 +1,37 @@
+"""Shared fixtures: the real Chengdu sample, read from ../shared/data (never copied into the repo)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from servicecircle import load_config, run
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+CHENGDU_OSM = SHARED / "chengdu" / "chengdu_central.osm"
+CHENGDU_CONFIG = ROOT / "data" / "chengdu.toml"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not CHENGDU_OSM.is_file():  # pragma: no cover - the sample data is part of the workplace
+        raise pytest.UsageError(f"sample data missing: {CHENGDU_OSM} (tests read the real data from ../shared/data)")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def chengdu_config(cache_dir, tmp_path_factory):
+    config = load_config(CHENGDU_CONFIG)
+    return replace(config, cache_dir=cache_dir, out_dir=tmp_path_factory.mktemp("chengdu_out"))
+
+
+@pytest.fixture(scope="session")
+def chengdu_run(chengdu_config):
+    """One full run on the real Chengdu data, outputs written to a temporary folder."""
+    return run(chengdu_config, progress=False)

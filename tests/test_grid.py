@@ -1,0 +1,66 @@
+import h3
+import numpy as np
+import pandas as pd
+
+from servicecircle.grid import weighted_median
+
+
+def test_weighted_median_by_hand():
+    groups = np.array(["a", "a", "a", "b", "b", "c"])
+    values = np.array([1.0, 5.0, 9.0, 2.0, np.inf, 7.0])
+    weights = np.array([1.0, 1.0, 5.0, 3.0, 1.0, 0.0])
+    med = weighted_median(groups, values, weights)
+    assert med["a"] == 9.0  # 5 of 7 residents walk 9
+    assert med["b"] == 2.0  # the unreachable quarter does not decide
+    assert med["c"] == 7.0  # no residents: the single (centre) origin
+
+
+def test_cells_cover_the_study_area_at_the_configured_resolution(chengdu_run):
+    cells = chengdu_run.cells
+    assert cells["h3"].is_unique
+    assert {h3.get_resolution(c) for c in cells["h3"]} == {10}
+    west, south, east, north = chengdu_run.config.bbox
+    area_km2 = (east - west) * 111.32 * np.cos(np.radians(30.69)) * (north - south) * 110.57
+    assert abs(len(cells) * h3.average_hexagon_area(10, "km^2") / area_km2 - 1) < 0.05
+    assert (cells["residents"] >= 0).all()
+    assert (cells["residents"] > 0).sum() > 500
+
+
+def test_residents_come_from_buildings_and_residential_land(chengdu_run):
+    origins = chengdu_run.origins
+    by = origins.groupby("method")["residents"].sum()
+    assert by["building"] > 0 and by["landuse"] > 0
+    assert by.get("cell_centre", 0) == 0
+    assert np.isclose(origins["residents"].sum(), chengdu_run.cells["residents"].sum())
+    c = chengdu_run.config
+    b = origins[origins["method"] == "building"]
+    np.testing.assert_allclose(b["residents"], b["floor_area_m2"] / c.floor_area_per_person_m2)
+
+
+def test_cell_flags_follow_walk_times(chengdu_run):
+    cells, config = chengdu_run.cells, chengdu_run.config
+    for key in config.categories:
+        t = cells[f"walk_time_s_{key}"]
+        assert (cells[f"covered_{key}"] == (t <= 900)).all()
+    expected = np.logical_and.reduce([cells[f"covered_{k}"] for k in config.complete_circle])
+    assert (cells["complete"] == expected).all()
+    # no elder-care facility in OSM here: nobody is covered, times are unreachable
+    assert np.isinf(cells["walk_time_s_elder_care"]).all()
+    assert not cells["complete"].any()
+    hc = cells["walk_time_s_health_centre"]
+    assert np.isfinite(hc).all() and hc.min() < 300
+
+
+def test_population_total_scales_the_estimate(chengdu_config, chengdu_run):
+    from dataclasses import replace
+
+    from servicecircle import grid
+
+    scaled = replace(chengdu_config, population_total=1_000_000.0)
+    area = grid.study_area(scaled, None, chengdu_run.network)
+    from servicecircle.pipeline import load_features
+
+    origins = grid.residential_origins(load_features(scaled), area, scaled, chengdu_run.network.crs)
+    assert np.isclose(origins["residents"].sum(), 1_000_000.0)
+    ratio = origins["residents"].to_numpy() / np.maximum(chengdu_run.origins["residents"].to_numpy(), 1e-12)
+    assert np.allclose(ratio[chengdu_run.origins["residents"] > 0], 1_000_000.0 / chengdu_run.origins["residents"].sum())

@@ -1,0 +1,61 @@
+import numpy as np
+import shapely
+
+from servicecircle import osm
+from servicecircle.network import build_walk_network, load_network, snap_points
+
+
+def test_walk_filter_follows_osmnx_rules():
+    assert osm.is_walkable({"highway": "footway"})
+    assert osm.is_walkable({"highway": "residential"})
+    assert osm.is_walkable({"highway": "steps"})
+    assert osm.is_walkable({"highway": "primary"})
+    assert not osm.is_walkable({"highway": "motorway"})
+    assert not osm.is_walkable({"highway": "motorway_link"})
+    assert not osm.is_walkable({"highway": "cycleway"})
+    assert not osm.is_walkable({"highway": "residential", "foot": "no"})
+    assert not osm.is_walkable({"highway": "service", "access": "private"})
+    assert not osm.is_walkable({"highway": "pedestrian", "area": "yes"})
+    assert not osm.is_walkable({"building": "yes"})
+
+
+def test_chengdu_network_is_undirected_metric_and_walkable(chengdu_run):
+    net = chengdu_run.network
+    assert net.crs == "EPSG:32648"  # UTM 48N for Chengdu
+    assert net.n_nodes > 2500 and net.n_edges > 4000
+    assert np.all(net.edge_length_m >= 0)
+    # lengths in metres: the projected geometry length agrees with the great-circle length
+    proj = shapely.length(net.edge_geometry)
+    long = net.edge_length_m > 20
+    assert np.median(np.abs(proj[long] / net.edge_length_m[long] - 1)) < 0.002
+    # each geometry runs from its u node to its v node
+    start = shapely.get_coordinates(shapely.get_point(net.edge_geometry, 0))
+    assert np.percentile(np.hypot(*(start - net.node_xy[net.edge_u]).T), 99) < 0.5
+    assert net.info["largest_component_length_share"] > 0.95
+    m = net.csgraph()
+    assert (m != m.T).nnz == 0  # symmetric = undirected
+
+
+def test_network_cache_roundtrip_and_hit(chengdu_config, chengdu_run, tmp_path):
+    net = build_walk_network(chengdu_config)
+    assert net.info["cache"] == "hit"
+    files = list(chengdu_config.cache_dir.glob("walk_*.npz"))
+    assert len(files) == 1
+    again = load_network(files[0])
+    assert np.array_equal(again.edge_u, chengdu_run.network.edge_u)
+    assert np.allclose(again.edge_length_m, chengdu_run.network.edge_length_m)
+    assert all(a.equals(b) for a, b in zip(again.edge_geometry[:50], chengdu_run.network.edge_geometry[:50]))
+
+
+def test_snap_is_to_the_nearest_edge_not_node(chengdu_run):
+    net = chengdu_run.network
+    rng = np.random.default_rng(1)
+    e = rng.choice(net.n_edges, 200)
+    e = e[net.edge_length_m[e] > 60]
+    mid = shapely.get_coordinates(shapely.line_interpolate_point(net.edge_geometry[e], 0.5, normalized=True))
+    snap = snap_points(net, mid)
+    assert np.all(snap.offset_m < 1e-6)
+    # the midpoint is half-way along, far from both nodes
+    assert np.allclose(snap.along_m, net.edge_length_m[snap.edge] / 2, atol=net.edge_length_m[snap.edge] * 0.02)
+    brute = shapely.distance(shapely.points(mid)[:, None], net.edge_geometry[None, :]).min(axis=1)
+    assert np.allclose(brute, snap.offset_m, atol=1e-6)

@@ -1,0 +1,106 @@
+"""The full run on real Chengdu data: outputs, shares, and the command line on bad inputs."""
+
+import json
+import subprocess
+import sys
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+from conftest import CHENGDU_CONFIG
+
+
+def test_run_writes_every_output(chengdu_run):
+    out = chengdu_run.config.out_dir
+    for name in ("index.html", "servicecircle.gpkg", "communities.csv", "summary.json"):
+        assert (out / name).stat().st_size > 1000, name
+    layers = {name for name, _ in pyogrio.list_layers(out / "servicecircle.gpkg")}
+    assert {"facilities", "service_areas", "cells", "communities"} <= layers
+    cells = gpd.read_file(out / "servicecircle.gpkg", layer="cells")
+    assert len(cells) == len(chengdu_run.cells)
+    comm = pd.read_csv(out / "communities.csv", encoding="utf-8-sig")
+    assert len(comm) == len(chengdu_run.communities) == 178  # the named residential compounds
+    assert {"name", "residents", "covered_share_nursery", "uncovered_residents_nursery", "facilities_nursery",
+            "mean_walk_min_nursery", "p95_walk_min_nursery", "complete_share"} <= set(comm.columns)
+
+
+def test_summary_states_speed_thresholds_and_zero_results(chengdu_run):
+    s = json.loads((chengdu_run.config.out_dir / "summary.json").read_text(encoding="utf-8"))
+    assert s["area"] == "chengdu_central"
+    assert s["speed_m_s"] == 1.0 and s["thresholds_min"] == [5.0, 10.0, 15.0]
+    assert s["population_total"] > 0
+    for key in ("elder_care", "canteen", "nursery"):
+        c = s["categories"][key]
+        assert {"facilities", "facilities_off_network", "population_covered_share"} <= set(c)
+    assert s["categories"]["elder_care"]["facilities"] == 0
+    assert "OSM lists no 养老服务" in s["categories"]["elder_care"]["note"]
+    assert "load a registry" in s["categories"]["canteen"]["note"]
+    assert s["complete_circle_share"] == 0.0
+    assert "OpenStreetMap" in s["attribution"]
+    html = (chengdu_run.config.out_dir / "index.html").read_text(encoding="utf-8")
+    assert "OSM lists no 养老服务" in html and "OpenStreetMap contributors" in html
+    assert "1 m/s" in html
+
+
+def test_shares_are_resident_weighted_means_of_cell_flags(chengdu_run):
+    cells, s = chengdu_run.cells, chengdu_run.summary
+    w = cells["residents"].to_numpy()
+    for key, c in s["categories"].items():
+        share = c["population_covered_share"]
+        assert 0.0 <= share <= 1.0
+        assert share == pytest.approx(np.average(cells[f"covered_{key}"].to_numpy(float), weights=w), abs=1e-12)
+    assert s["categories"]["health_centre"]["population_covered_share"] > 0.05
+    comm = chengdu_run.communities
+    shares = comm["covered_share_health_centre"].dropna()
+    assert ((shares >= 0) & (shares <= 1)).all()
+    assert comm["residents"].sum() <= s["population_total"] + 1e-6
+
+
+def test_outputs_are_deterministic(chengdu_config, chengdu_run, tmp_path):
+    from dataclasses import replace
+
+    from servicecircle import run
+
+    again = run(replace(chengdu_config, out_dir=tmp_path), progress=False)
+    pd.testing.assert_frame_equal(again.cells.drop(columns="geometry"), chengdu_run.cells.drop(columns="geometry"))
+    a = (tmp_path / "communities.csv").read_bytes()
+    b = (chengdu_config.out_dir / "communities.csv").read_bytes()
+    assert a == b
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "servicecircle", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize("case", ["missing_config", "missing_osm", "typo", "h3_20", "no_walkable"])
+def test_bad_inputs_fail_cleanly(case, tmp_path):
+    osm = tmp_path / "empty.osm"
+    osm.write_text("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\">\n"
+                   "<node id=\"1\" lat=\"30.66\" lon=\"104.06\"><tag k=\"amenity\" v=\"bench\"/></node>\n</osm>\n")
+    body = {
+        "missing_config": None,
+        "missing_osm": '[area]\nname = "x"\nosm_file = "nowhere.osm"\n',
+        "typo": '[area]\nname = "x"\nosm_file = "empty.osm"\n[acess]\nspeed_m_s = 1.0\n',
+        "h3_20": '[area]\nname = "x"\nosm_file = "empty.osm"\n[grid]\nh3_resolution = 20\n',
+        "no_walkable": '[area]\nname = "x"\nosm_file = "empty.osm"\n[network]\ncache_dir = "cache"\n',
+    }[case]
+    cfg = tmp_path / "area.toml"
+    if body is not None:
+        cfg.write_text(body, encoding="utf-8")
+    done = _cli("run", str(cfg), "--quiet", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("servicecircle: error:")
+    expected = {"missing_config": "config file not found", "missing_osm": "nowhere.osm",
+                "typo": "'acess'", "h3_20": "'grid.h3_resolution'", "no_walkable": "no walkable ways"}[case]
+    assert expected in line
+
+
+def test_help_is_for_planners():
+    done = _cli("run", "--help", cwd=CHENGDU_CONFIG.parent)
+    assert done.returncode == 0
+    assert "CONFIG.toml" in done.stdout and "index.html" in done.stdout and "elderly" in done.stdout
