@@ -1,0 +1,93 @@
+"""The online path, for real: osmnx talks HTTP to a local fixture Overpass server, then to its own cache.
+
+The server answers from the real Chengdu extract (clipped to a small box), so what osmnx
+downloads is real OSM data; nothing in servicecircle or osmnx is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+
+from conftest import CHENGDU_OSM
+from servicecircle import load_config, osm, run
+
+BOX = (104.060, 30.660, 104.080, 30.680)  # west, south, east, north: about 2 × 2 km
+
+
+def _clip_elements() -> tuple[list, list]:
+    from osmnx import _osm_xml
+
+    elements = _osm_xml._overpass_json_from_xml(Path(CHENGDU_OSM), "utf-8")["elements"]
+    w, s, e, n = BOX
+    nodes = {el["id"]: el for el in elements if el["type"] == "node" and w <= el["lon"] <= e and s <= el["lat"] <= n}
+    ways = [el for el in elements if el["type"] == "way" and all(r in nodes for r in el["nodes"])]
+    walk = [el for el in ways if "highway" in el.get("tags", {}) and osm.is_walkable(el["tags"])]
+    return list(nodes.values()) + walk, list(nodes.values()) + ways
+
+
+@pytest.fixture(scope="module")
+def overpass_server():
+    network_elements, feature_elements = _clip_elements()
+    queries: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # osmnx asks /status before querying
+            body = b"Connected as: 1\nCurrent time: 2026-01-01T00:00:00Z\nAnnounced endpoint: none\nRate limit: 2\n2 slots available now.\nCurrently running queries (pid, space limit, time limit, start time):\n"
+            self._send(body, "text/plain")
+
+        def do_POST(self):
+            data = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())["data"][0]
+            queries.append(data)
+            elements = network_elements if '["highway"]' in data else feature_elements
+            self._send(json.dumps({"version": 0.6, "elements": elements}).encode(), "application/json")
+
+        def _send(self, body, kind):
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    import osmnx as ox
+
+    old = ox.settings.overpass_url
+    ox.settings.overpass_url = f"http://127.0.0.1:{server.server_address[1]}/api"
+    yield server, queries
+    server.shutdown()
+    ox.settings.overpass_url = old
+
+
+def test_download_when_the_osm_file_is_absent_then_cache(overpass_server, tmp_path):
+    server, queries = overpass_server
+    base = load_config(Path(__file__).resolve().parents[1] / "data" / "chengdu.toml")
+    config = replace(base, osm_file=tmp_path / "absent.osm", bbox=BOX, cache_dir=tmp_path / "cache",
+                     out_dir=tmp_path / "out")
+    first = run(config, progress=False)
+    assert first.network.info["source"].startswith("Overpass")
+    assert first.network.n_nodes > 200
+    assert len(queries) >= 2  # the walk network and the features were really requested over HTTP
+    assert any("walk" not in q and "amenity" in q for q in queries)
+    assert list((tmp_path / "cache" / "overpass").glob("*.json"))  # osmnx's own response cache
+    assert (tmp_path / "out" / "summary.json").is_file()
+    assert first.cells["residents"].sum() > 0
+
+    server.shutdown()  # from now on nothing answers: the second run lives on the caches
+    asked = len(queries)
+    second = run(config, progress=False)
+    assert len(queries) == asked
+    assert second.network.info["cache"] == "hit"
+    assert second.summary["population_total"] == pytest.approx(first.summary["population_total"])
+    assert len(second.facilities) == len(first.facilities)
