@@ -90,7 +90,8 @@ def aggregate(communities: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: g
     GeoDataFrame
         Columns ``community_id``, ``name``, ``residents`` and per category
         ``covered_share_<cat>``, ``uncovered_residents_<cat>``,
-        ``facilities_<cat>``, ``mean_walk_min_<cat>``, ``p95_walk_min_<cat>``;
+        ``facilities_<cat>``, ``mean_walk_min_<cat>``, ``p95_walk_min_<cat>``,
+        ``speed_m_s_<cat>``;
         plus ``complete_share``. Walk times are NaN where residents cannot reach
         any facility of the category.
     """
@@ -111,6 +112,7 @@ def aggregate(communities: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: g
             out[f"covered_share_{key}"] = np.where(out["residents"] > 0, covered_res / out["residents"], np.nan)
         out[f"uncovered_residents_{key}"] = out["residents"] - covered_res
         out[f"facilities_{key}"] = out["community_id"].map(fac_in.get(key, {})).fillna(0).astype(int)
+        out[f"speed_m_s_{key}"] = config.categories[key].speed_m_s  # every output states its speed
         mean, p95 = {}, {}
         for c, idx in pieces.groupby("cid").indices.items():
             w, m = pieces["residents"].to_numpy()[idx], minutes[idx]

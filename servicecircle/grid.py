@@ -188,7 +188,7 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) 
     -------
     GeoDataFrame
         One row per cell (WGS-84 hexagons) with ``h3``, ``residents``,
-        ``walk_time_s_<cat>``, ``covered_<cat>``, ``nearest_<cat>`` and
+        ``walk_time_s_<cat>``, ``covered_<cat>``, ``nearest_<cat>``, ``speed_m_s_<cat>`` and
         ``complete``.
     """
     limit_s = config.coverage_threshold_min * 60
@@ -200,6 +200,7 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) 
         t = times[f"walk_time_s_{key}"].to_numpy()
         cells[f"walk_time_s_{key}"] = weighted_median(h, t, w)
         cells[f"covered_{key}"] = cells[f"walk_time_s_{key}"] <= limit_s
+        cells[f"speed_m_s_{key}"] = config.categories[key].speed_m_s
         near = pd.DataFrame({"h3": h, "t": t, "f": times[f"nearest_{key}"].to_numpy()}).sort_values(["h3", "t"], kind="stable")
         cells[f"nearest_{key}"] = near.groupby("h3")["f"].first()
     cells["complete"] = np.logical_and.reduce([cells[f"covered_{k}"] for k in config.complete_circle]) \

@@ -92,8 +92,8 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
     summary = report.summarise(config, net.info, facs, cells, comms, origins)
     result = RunResult(config, net, facs, areas, origins, cells, comms, summary, seconds=seconds)
     if write:
-        result.files = report.write_outputs(config.out_dir, summary, facs, areas, cells, comms)
         merged = access.merged_service_areas(areas)
+        result.files = report.write_outputs(config.out_dir, summary, facs, areas, merged, cells, comms)
         m = maps.build_map(config, cells, facs, merged, comms, report.category_notes(facs, config), area.bounds)
         result.files["map"] = maps.write_map(m, config.out_dir)
     done("outputs")

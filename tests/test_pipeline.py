@@ -18,13 +18,18 @@ def test_run_writes_every_output(chengdu_run):
     for name in ("index.html", "servicecircle.gpkg", "communities.csv", "summary.json"):
         assert (out / name).stat().st_size > 1000, name
     layers = {name for name, _ in pyogrio.list_layers(out / "servicecircle.gpkg")}
-    assert {"facilities", "service_areas", "cells", "communities"} <= layers
+    assert {"facilities", "service_areas", "service_areas_merged", "cells", "communities"} <= layers
+    facs = gpd.read_file(out / "servicecircle.gpkg", layer="facilities")
+    assert (facs["speed_m_s"] == 1.0).all()
+    merged = gpd.read_file(out / "servicecircle.gpkg", layer="service_areas_merged")
+    assert len(merged) == 3 * merged["category"].nunique()  # one per category and threshold
     cells = gpd.read_file(out / "servicecircle.gpkg", layer="cells")
     assert len(cells) == len(chengdu_run.cells)
     comm = pd.read_csv(out / "communities.csv", encoding="utf-8-sig")
     assert len(comm) == len(chengdu_run.communities) == 178  # the named residential compounds
     assert {"name", "residents", "covered_share_nursery", "uncovered_residents_nursery", "facilities_nursery",
-            "mean_walk_min_nursery", "p95_walk_min_nursery", "complete_share"} <= set(comm.columns)
+            "mean_walk_min_nursery", "p95_walk_min_nursery", "complete_share", "speed_m_s_nursery"} <= set(comm.columns)
+    assert (comm["speed_m_s_nursery"] == 1.0).all()
 
 
 def test_summary_states_speed_thresholds_and_zero_results(chengdu_run):
@@ -104,3 +109,15 @@ def test_help_is_for_planners():
     done = _cli("run", "--help", cwd=CHENGDU_CONFIG.parent)
     assert done.returncode == 0
     assert "CONFIG.toml" in done.stdout and "index.html" in done.stdout and "elderly" in done.stdout
+
+
+def test_cli_run_with_the_elderly_speed_profile(chengdu_run, tmp_path):
+    done = _cli("run", str(CHENGDU_CONFIG), "--out", str(tmp_path), "--speed-profile", "elderly", "--quiet",
+                cwd=CHENGDU_CONFIG.parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert "walking 0.8 m/s" in done.stdout and "OSM lists no 养老服务" in done.stdout
+    s = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert s["speed_m_s"] == 0.8 and s["speed_profile"] == "elderly"
+    slow = s["categories"]["health_centre"]["population_covered_share"]
+    fast = chengdu_run.summary["categories"]["health_centre"]["population_covered_share"]
+    assert 0 < slow < fast  # 15 minutes at 0.8 m/s is 720 m instead of 900 m
