@@ -36,7 +36,7 @@ from .osm import WGS84
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
-def study_area(config: Config, features: gpd.GeoDataFrame, net: WalkNetwork) -> shapely.Polygon:
+def study_area(config: Config, net: WalkNetwork) -> shapely.Polygon:
     """The study-area polygon (WGS-84): ``polygon_file``, else ``bbox``, else the network's extent."""
     if config.polygon_file is not None and config.polygon_file.is_file():
         return gpd.read_file(config.polygon_file).to_crs(WGS84).union_all()

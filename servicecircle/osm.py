@@ -170,7 +170,7 @@ def features_from_file(path: Path, keep: Callable = _keep_feature) -> gpd.GeoDat
                     geom = shapely.Point(obj.location.lon, obj.location.lat)
                     rows.append(("node", obj.id, tag_dict, geom))
                 elif obj.is_area():
-                    geom = shapely.from_wkb(wkb.create_multipolygon(obj), )
+                    geom = shapely.from_wkb(wkb.create_multipolygon(obj))
                     kind = "way" if obj.from_way() else "relation"
                     if obj.from_way():
                         area_ways.add(obj.orig_id())

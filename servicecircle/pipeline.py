@@ -78,7 +78,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
     done("facilities")
     usable = facs[facs["counted"] & ~facs["off_network"]]
     graph = access.build_access_graph(net, usable)
-    area = grid.study_area(config, features, net)
+    area = grid.study_area(config, net)
     origins = grid.residential_origins(features, area, config, net.crs)
     times = grid.origin_walk_times(origins, graph, config)
     done("walk times")

@@ -57,7 +57,7 @@ def test_population_total_scales_the_estimate(chengdu_config, chengdu_run):
     from servicecircle import grid
 
     scaled = replace(chengdu_config, population_total=1_000_000.0)
-    area = grid.study_area(scaled, None, chengdu_run.network)
+    area = grid.study_area(scaled, chengdu_run.network)
     from servicecircle.pipeline import load_features
 
     origins = grid.residential_origins(load_features(scaled), area, scaled, chengdu_run.network.crs)
