@@ -94,11 +94,6 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
     }
 
 
-def summary_speeds(summary: dict) -> dict[str, float]:
-    """Walking speed of each category, as stated in the summary."""
-    return {key: c["speed_m_s"] for key, c in summary["categories"].items()}
-
-
 def _finite(frame: pd.DataFrame) -> pd.DataFrame:
     """Unreachable (infinite) times are written as empty values, never as a number."""
     out = frame.copy()
@@ -115,7 +110,8 @@ def write_outputs(out_dir: Path, summary: dict, facilities: gpd.GeoDataFrame, se
     out_dir.mkdir(parents=True, exist_ok=True)
     gpkg = out_dir / "servicecircle.gpkg"
     gpkg.unlink(missing_ok=True)  # layers are rewritten whole, never appended to an old run
-    facilities = facilities.assign(speed_m_s=facilities["category"].map(summary_speeds(summary)))
+    speeds = {key: c["speed_m_s"] for key, c in summary["categories"].items()}
+    facilities = facilities.assign(speed_m_s=facilities["category"].map(speeds))
     layers = {"facilities": facilities, "service_areas": service_areas.to_crs(cells.crs),
               "service_areas_merged": merged_areas.to_crs(cells.crs), "cells": cells, "communities": communities}
     for name, frame in layers.items():
