@@ -85,8 +85,21 @@ def _print_summary(result) -> None:
         share = c["population_covered_share"]
         pct = "n/a" if share is None else f"{share:.1%}"
         print(f"  {key:<14} {c['facilities']:>4} facilities  covered {pct:>6}  — {c['note']}")
+        groups = [(g, c[f"population_covered_share_{g}"]) for g in s.get("population_by_age_group", {})]
+        if groups and c["facilities"]:
+            print(" " * 18 + "  ".join(f"aged {g.replace('plus', '+').replace('_', '–')}: {v:.1%}" for g, v in groups if v is not None))
     comp = s["complete_circle_share"]
     print(f"  complete circle ({' + '.join(s['complete_circle_categories'])}): "
           f"{'n/a' if comp is None else f'{comp:.1%}'} of residents")
+    for reg in s.get("registries", []):
+        print(f"  registry {reg['file']}: {reg['rows_used']} facilities used ({reg['coord_system']})")
+        if reg["warning"]:
+            print(f"  WARNING: {reg['warning']}")
+    problems = sum(s.get("input_problems", {}).values())
+    if problems:
+        where = result.files.get("input_report", "input_report.csv")
+        print(f"  {problems} input problem(s), one line each in {where}:")
+        for file, n in s["input_problems"].items():
+            print(f"    {n:>5}  {file}")
     for name, path in result.files.items():
         print(f"  wrote {path}")

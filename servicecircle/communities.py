@@ -11,51 +11,98 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+import shapely
+
 from .config import Config
 from .errors import InputError
+from .inputs import InputReport, read_vector
 from .osm import WGS84
+from .population import age_groups
 
 
-def load_communities(config: Config, features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Community polygons (WGS-84) with ``community_id`` and ``name``.
+def load_communities(config: Config, features: gpd.GeoDataFrame, report: InputReport | None = None) -> gpd.GeoDataFrame:
+    """Community polygons (WGS-84) with ``community_id``, ``name``, ``code``, ``parent_code``.
 
-    From ``config.communities_file`` when given (any CRS GeoPandas reads),
-    else the named ``landuse=residential`` areas (residential compounds, 小区)
-    of the OSM data.
+    From the ``[communities]`` file when given (GeoJSON, Shapefile, GeoPackage
+    in any CRS; GCJ-02/BD-09 when declared; GBK shapefiles without ``.cpg``
+    read correctly; invalid polygons repaired and reported), else the named
+    ``landuse=residential`` areas (residential compounds, 小区) of the OSM data.
     """
-    if config.communities_file is not None:
-        path = config.communities_file
-        if not path.is_file():
-            raise InputError(f"communities file not found: {path}")
-        try:
-            gdf = gpd.read_file(path)
-        except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-            raise InputError(f"{path}: cannot read ({exc})") from None
-        if config.community_name_field not in gdf.columns:
-            raise InputError(f"{path}: no field '{config.community_name_field}' (fields: {', '.join(map(str, gdf.columns))})")
-        if gdf.crs is None:
-            raise InputError(f"{path}: no coordinate reference system declared")
-        gdf = gdf.to_crs(WGS84)
-        names = gdf[config.community_name_field].astype(str)
-        source = str(path)
+    spec = config.communities
+    if spec is not None:
+        gdf = _read_units(spec, "communities file", report)
+        names, source = gdf["name"], str(spec.path)
+        codes = gdf["code"]
+        parents = gdf[spec.parent_field].astype(str) if spec.parent_field and spec.parent_field in gdf.columns else ""
     else:
         is_named = features["tags"].map(lambda t: t.get("landuse") == "residential") & (features["name"] != "")
         gdf = features[is_named & features.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()]
-        names = gdf["name"]
-        source = "OSM landuse=residential with a name"
-    out = gpd.GeoDataFrame({"community_id": np.arange(len(gdf)), "name": names.to_numpy(), "source": source},
-                           geometry=gdf.geometry.make_valid().to_numpy(), crs=WGS84)
+        names, codes, parents, source = gdf["name"], "", "", "OSM landuse=residential with a name"
+        gdf = gdf.assign(geometry=gdf.geometry.make_valid())
+    out = gpd.GeoDataFrame({"community_id": np.arange(len(gdf)), "name": np.asarray(names), "code": codes if isinstance(codes, str) else np.asarray(codes),
+                            "parent_code": parents if isinstance(parents, str) else np.asarray(parents), "source": source},
+                           geometry=gdf.geometry.to_numpy(), crs=WGS84)
     return out
 
 
-def assign_origins(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> np.ndarray:
-    """Community id of each origin (-1 outside all). Nested polygons: the smallest wins."""
+def _read_units(spec, what: str, report: InputReport | None) -> gpd.GeoDataFrame:
+    gdf = read_vector(spec.path, what=what, coord_system=spec.coord_system, encoding=spec.encoding,
+                      report=report, polygons=True)
+    if spec.name_field not in gdf.columns:
+        raise InputError(f"{spec.path}: no field '{spec.name_field}' (fields: {', '.join(c for c in gdf.columns if c not in ('geometry', '_row'))})")
+    gdf["name"] = gdf[spec.name_field].astype(str)
+    code = spec.code_field
+    gdf["code"] = gdf[code].astype(str).str.strip() if code and code in gdf.columns else ""
+    return gdf
+
+
+def load_streets(config: Config, report: InputReport | None = None) -> gpd.GeoDataFrame | None:
+    """Street (街道) polygons with ``street_id``, ``name``, ``code``; None without a ``[streets]`` file."""
+    if config.streets is None:
+        return None
+    gdf = _read_units(config.streets, "streets file", report)
+    return gpd.GeoDataFrame({"street_id": np.arange(len(gdf)), "name": gdf["name"].to_numpy(),
+                             "code": gdf["code"].to_numpy(), "source": str(config.streets.path)},
+                            geometry=gdf.geometry.to_numpy(), crs=WGS84)
+
+
+def link_streets(communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Give every community its street: by code (``parent_code`` = street ``code``), else spatially.
+
+    The spatial rule is the street holding the largest part of the community;
+    ``street_link`` says which rule applied ("code", "overlap" or "none").
+    """
+    out = communities.copy()
+    out["street_id"], out["street_name"], out["street_link"] = -1, "", "none"
+    if streets is None or len(streets) == 0 or len(out) == 0:
+        return out
+    by_code = dict(zip(streets["code"].astype(str), streets["street_id"]))
+    sid = out["parent_code"].astype(str).map(by_code)
+    out.loc[sid.notna(), "street_link"] = "code"
+    out["street_id"] = sid.fillna(-1).astype(int)
+    todo = out["street_id"] < 0
+    if todo.any():
+        utm = out.estimate_utm_crs()
+        c, s = out[todo].to_crs(utm), streets.to_crs(utm)
+        ci, si = s.sindex.query(c.geometry.values, predicate="intersects")
+        overlap = shapely.area(shapely.intersection(c.geometry.values[ci], s.geometry.values[si]))
+        pairs = pd.DataFrame({"c": c.index[ci], "s": streets["street_id"].to_numpy()[si], "a": overlap})
+        best = pairs.sort_values(["c", "a"], ascending=[True, False]).drop_duplicates("c")
+        best = best[best["a"] > 0]
+        out.loc[best["c"], "street_id"] = best["s"].to_numpy()
+        out.loc[best["c"], "street_link"] = "overlap"
+    out["street_name"] = out["street_id"].map(dict(zip(streets["street_id"], streets["name"]))).fillna("")
+    return out
+
+
+def assign_origins(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, id_field: str = "community_id") -> np.ndarray:
+    """Unit id of each origin (-1 outside all). Nested polygons: the smallest wins."""
     comm = communities.to_crs(origins.crs)
     found = np.full(len(origins), -1, dtype=np.int64)
     if len(comm) == 0 or len(origins) == 0:
         return found
     pt, poly = comm.sindex.query(origins.geometry.values, predicate="within")
-    pairs = pd.DataFrame({"pt": pt, "cid": comm["community_id"].to_numpy()[poly], "area": comm.area.to_numpy()[poly]})
+    pairs = pd.DataFrame({"pt": pt, "cid": comm[id_field].to_numpy()[poly], "area": comm.area.to_numpy()[poly]})
     pairs = pairs.sort_values(["pt", "area", "cid"]).drop_duplicates("pt")
     found[pairs["pt"].to_numpy()] = pairs["cid"].to_numpy()
     return found
@@ -69,49 +116,67 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
     return float(values[order][np.searchsorted(cum, q * cum[-1] - 1e-9)])
 
 
-def aggregate(communities: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
-              facilities: gpd.GeoDataFrame, config: Config) -> gpd.GeoDataFrame:
-    """Per community: residents, covered shares, uncovered residents, facilities, walk-time stats.
+CAPACITY_TOTALS = ("beds", "nursery_places", "nursery_places_affordable", "meals_per_day", "floor_area_m2")
+
+
+def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
+              facilities: gpd.GeoDataFrame, config: Config, id_field: str = "community_id",
+              unit_of_origin: np.ndarray | None = None) -> gpd.GeoDataFrame:
+    """Per community (or street): residents, covered shares, facilities, capacities, walk-time stats.
 
     Parameters
     ----------
-    communities : GeoDataFrame
-        From :func:`load_communities`.
+    units : GeoDataFrame
+        Communities from :func:`load_communities` (or streets, with ``id_field="street_id"``).
     origins : GeoDataFrame
-        Residential origins with ``h3`` and ``residents``.
+        Residential origins with ``h3``, ``residents`` and any ``residents_<group>``.
     cells : GeoDataFrame
         From :func:`servicecircle.grid.build_cells`.
     facilities : GeoDataFrame
         All snapped facilities (counted or not).
     config : Config
+    unit_of_origin : ndarray, optional
+        Precomputed :func:`assign_origins`.
 
     Returns
     -------
     GeoDataFrame
-        Columns ``community_id``, ``name``, ``residents`` and per category
-        ``covered_share_<cat>``, ``uncovered_residents_<cat>``,
-        ``facilities_<cat>``, ``mean_walk_min_<cat>``, ``p95_walk_min_<cat>``,
-        ``speed_m_s_<cat>``;
-        plus ``complete_share``. Walk times are NaN where residents cannot reach
-        any facility of the category.
+        ``residents`` (and ``residents_<group>``) and per category
+        ``covered_share_<cat>`` (and ``covered_share_<cat>_<group>``),
+        ``uncovered_residents_<cat>`` (and per group), ``facilities_<cat>``,
+        capacity totals ``<capacity>_<cat>`` where known, ``mean_walk_min_<cat>``,
+        ``p95_walk_min_<cat>``, ``speed_m_s_<cat>``; plus ``complete_share``.
+        Walk times are NaN where residents cannot reach any facility of the category.
     """
-    cid = assign_origins(origins, communities)
+    cid = assign_origins(origins, units, id_field) if unit_of_origin is None else unit_of_origin
+    groups = age_groups(origins)
     cell_idx = cells.set_index("h3")
     pieces = pd.DataFrame({"cid": cid, "residents": origins["residents"].to_numpy(), "h3": origins["h3"].to_numpy()})
+    for g in groups:
+        pieces[f"residents_{g}"] = origins[f"residents_{g}"].to_numpy()
     pieces = pieces[pieces["cid"] >= 0]
-    out = communities.copy()
-    res = pieces.groupby("cid")["residents"].sum()
-    out["residents"] = out["community_id"].map(res).fillna(0.0)
-    fac_in = _facilities_inside(communities, facilities)
+    out = units.copy()
+    ids = out[id_field]
+    sums = pieces.groupby("cid").sum(numeric_only=True)
+    for col in ["residents"] + [f"residents_{g}" for g in groups]:
+        out[col] = ids.map(sums[col]).fillna(0.0) if col in sums else 0.0
+    fac_in, cap_in = _facilities_inside(units, facilities, id_field)
+
+    def share(flag: np.ndarray, col: str) -> tuple[pd.Series, pd.Series]:
+        covered = ids.map(pd.Series(pieces[col].to_numpy() * flag, index=pieces["cid"]).groupby(level=0).sum()).fillna(0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return pd.Series(np.where(out[col] > 0, covered / out[col], np.nan), index=out.index), out[col] - covered
+
     for key in config.categories:
         covered = cell_idx[f"covered_{key}"].reindex(pieces["h3"]).to_numpy(bool)
         minutes = cell_idx[f"walk_time_s_{key}"].reindex(pieces["h3"]).to_numpy(float) / 60.0
-        cov = pd.Series(pieces["residents"].to_numpy() * covered, index=pieces["cid"]).groupby(level=0).sum()
-        covered_res = out["community_id"].map(cov).fillna(0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"covered_share_{key}"] = np.where(out["residents"] > 0, covered_res / out["residents"], np.nan)
-        out[f"uncovered_residents_{key}"] = out["residents"] - covered_res
-        out[f"facilities_{key}"] = out["community_id"].map(fac_in.get(key, {})).fillna(0).astype(int)
+        out[f"covered_share_{key}"], out[f"uncovered_residents_{key}"] = share(covered, "residents")
+        for g in groups:
+            out[f"covered_share_{key}_{g}"], out[f"uncovered_residents_{key}_{g}"] = share(covered, f"residents_{g}")
+        out[f"facilities_{key}"] = ids.map(fac_in.get(key, {})).fillna(0).astype(int)
+        for cap in CAPACITY_TOTALS:
+            if (key, cap) in cap_in:
+                out[f"{cap}_{key}"] = ids.map(cap_in[(key, cap)]).fillna(0.0)
         out[f"speed_m_s_{key}"] = config.categories[key].speed_m_s  # every output states its speed
         mean, p95 = {}, {}
         for c, idx in pieces.groupby("cid").indices.items():
@@ -120,20 +185,31 @@ def aggregate(communities: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: g
             if w.sum() > 0 and finite[w > 0].all():
                 mean[c] = float(np.average(m, weights=w))
                 p95[c] = _weighted_quantile(m, w, 0.95)
-        out[f"mean_walk_min_{key}"] = out["community_id"].map(mean)
-        out[f"p95_walk_min_{key}"] = out["community_id"].map(p95)
+        out[f"mean_walk_min_{key}"] = ids.map(mean)
+        out[f"p95_walk_min_{key}"] = ids.map(p95)
     complete = cell_idx["complete"].reindex(pieces["h3"]).to_numpy(bool)
-    comp = pd.Series(pieces["residents"].to_numpy() * complete, index=pieces["cid"]).groupby(level=0).sum()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["complete_share"] = np.where(out["residents"] > 0, out["community_id"].map(comp).fillna(0.0) / out["residents"], np.nan)
+    out["complete_share"], _ = share(complete, "residents")
     return out
 
 
-def _facilities_inside(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> dict[str, dict[int, int]]:
-    """Counted facilities of each category inside each community."""
+def _facilities_inside(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+                       id_field: str) -> tuple[dict[str, dict[int, int]], dict[tuple[str, str], dict[int, float]]]:
+    """Counted facilities of each category inside each unit, and their capacity totals."""
     counted = facilities[facilities["counted"]]
-    if len(counted) == 0 or len(communities) == 0:
-        return {}
-    pt, poly = communities.sindex.query(counted.geometry.values, predicate="within")
-    pairs = pd.DataFrame({"category": counted["category"].to_numpy()[pt], "cid": communities["community_id"].to_numpy()[poly]})
-    return {cat: grp.groupby("cid").size().to_dict() for cat, grp in pairs.groupby("category")}
+    if len(counted) == 0 or len(units) == 0:
+        return {}, {}
+    pt, poly = units.sindex.query(counted.geometry.values, predicate="within")
+    pairs = pd.DataFrame({"category": counted["category"].to_numpy()[pt], "cid": units[id_field].to_numpy()[poly]})
+    # A point on a shared border counts once, in the first unit.
+    keep = ~pd.Series(pt).duplicated().to_numpy()
+    pairs, pt = pairs[keep], pt[keep]
+    counts = {cat: grp.groupby("cid").size().to_dict() for cat, grp in pairs.groupby("category")}
+    caps = {}
+    for cap in CAPACITY_TOTALS:
+        if cap not in counted.columns:
+            continue
+        values = pd.to_numeric(counted[cap], errors="coerce").to_numpy()[pt]
+        for cat, grp in pairs.assign(v=values).groupby("category"):
+            if grp["v"].notna().any():
+                caps[(cat, cap)] = grp.groupby("cid")["v"].sum(min_count=1).fillna(0.0).to_dict()
+    return counts, caps

@@ -72,7 +72,72 @@ DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
     },
 }
 
-_TOP_SECTIONS = {"area", "network", "access", "grid", "population", "communities", "output", "categories"}
+_TOP_SECTIONS = {"area", "network", "access", "grid", "population", "communities", "streets", "facilities",
+                 "output", "categories"}
+
+#: Datums an input file's degrees may be in (see :mod:`servicecircle.coords`).
+COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
+
+#: Geofabrik ``fclass`` values walked by default: every road class but
+#: motorways, cycleways and busways, as osmnx's ``walk`` network.
+WALKABLE_ROAD_CLASSES = (
+    "trunk", "trunk_link", "primary", "primary_link", "secondary", "secondary_link", "tertiary",
+    "tertiary_link", "unclassified", "residential", "living_street", "pedestrian", "service", "track",
+    "track_grade1", "track_grade2", "track_grade3", "track_grade4", "track_grade5", "footway", "path",
+    "steps", "bridleway", "unknown",
+)
+
+
+@dataclass(frozen=True)
+class RoadLines:
+    """A road-line file to build the walk network from (instead of OSM ways)."""
+
+    path: Path
+    coord_system: str
+    encoding: str | None
+    class_field: str
+    walkable_classes: tuple[str, ...]
+    layer_field: str
+    bridge_field: str
+    tunnel_field: str
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """A polygon file of communities (社区) or streets (街道)."""
+
+    path: Path
+    coord_system: str
+    encoding: str | None
+    name_field: str
+    code_field: str | None
+    parent_field: str | None
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A facility registry (CSV/XLSX/GeoJSON) and how to read it."""
+
+    path: Path
+    coord_system: str
+    encoding: str | None
+    sheet: str | None
+    category: str | None
+    columns: tuple[tuple[str, str], ...]
+    category_values: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class PopulationInputs:
+    """Where residents come from besides the OSM building estimate."""
+
+    table: Path | None
+    table_level: str
+    table_columns: tuple[tuple[str, str], ...]
+    table_encoding: str | None
+    raster: Path | None
+    census_file: Path | None
+    census_code: str | None
 
 
 @dataclass(frozen=True)
@@ -130,8 +195,13 @@ class Config:
     landuse_floor_area_ratio: float
     residential_buildings: tuple[str, ...]
     population_total: float | None
-    communities_file: Path | None
-    community_name_field: str
+    roads: RoadLines | None
+    communities: Boundaries | None
+    streets: Boundaries | None
+    registries: tuple[Registry, ...]
+    merge_distance_m: float
+    population_inputs: PopulationInputs
+    polygon_coord_system: str
     out_dir: Path
     categories: dict[str, Category]
     complete_circle: tuple[str, ...]
@@ -141,6 +211,11 @@ class Config:
     def coverage_threshold_min(self) -> float:
         """The threshold that defines 'covered' (the largest, 15 min by default)."""
         return max(self.thresholds_min)
+
+    @property
+    def uses_osm(self) -> bool:
+        """Whether OSM features are read (a road-line-only run has none)."""
+        return any((self.osm_file, self.place, self.bbox, self.polygon_file))
 
     @property
     def config_hash(self) -> str:
@@ -209,6 +284,31 @@ def _strings(key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _coord_system(key: str, value: str) -> str:
+    if value not in COORD_SYSTEMS:
+        raise _err(key, f"unknown coordinate system {value!r} (choose {', '.join(COORD_SYSTEMS)})")
+    return value
+
+
+def _str_map(key: str, value: dict | None) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise _err(key, "expected a table of strings, e.g. { name = \"机构名称\" }")
+    return tuple(value.items())
+
+
+def _boundaries(base: Path, section: str, table: dict, code_default: str | None, parent_default: str | None) -> Boundaries | None:
+    v = _take(table, section, {
+        "file": (str, None), "name_field": (str, "name"), "code_field": (str, code_default),
+        "parent_field": (str, parent_default), "coord_system": (str, "wgs84"), "encoding": (str, None),
+    })
+    if v["file"] is None:
+        return None
+    return Boundaries(_path(base, v["file"]), _coord_system(f"{section}.coord_system", v["coord_system"]),
+                      v["encoding"], v["name_field"], v["code_field"], v["parent_field"])
+
+
 def _category(key: str, table: dict, base_speed: float) -> Category:
     spec = {
         "label": (str, key),
@@ -275,12 +375,12 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
 
     area = _take(data.get("area", {}), "area", {
         "name": (str, None), "osm_file": (str, None), "place": (str, None),
-        "bbox": (list, None), "polygon_file": (str, None), "population_total": (float, None),
+        "bbox": (list, None), "polygon_file": (str, None), "polygon_coord_system": (str, "wgs84"),
+        "population_total": (float, None),
     })
     if not area["name"]:
         raise _err("area.name", "missing: give the study area a name, e.g. name = \"chengdu_central\"")
-    if not any(area[k] for k in ("osm_file", "place", "bbox", "polygon_file")):
-        raise _err("area", "give osm_file, or place, bbox or polygon_file to download from OpenStreetMap")
+    _coord_system("area.polygon_coord_system", area["polygon_coord_system"])
     bbox = None
     if area["bbox"] is not None:
         b = area["bbox"]
@@ -292,8 +392,23 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         bbox = (west, south, east, north)
     _positive("area.population_total", area["population_total"])
 
-    network = _take(data.get("network", {}), "network", {"max_snap_m": (float, 300.0), "cache_dir": (str, None)})
+    network = _take(data.get("network", {}), "network", {
+        "max_snap_m": (float, 300.0), "cache_dir": (str, None), "roads_file": (str, None),
+        "roads_coord_system": (str, "wgs84"), "roads_encoding": (str, None), "class_field": (str, "fclass"),
+        "walkable_classes": (list, list(WALKABLE_ROAD_CLASSES)), "layer_field": (str, "layer"),
+        "bridge_field": (str, "bridge"), "tunnel_field": (str, "tunnel"),
+    })
     _positive("network.max_snap_m", network["max_snap_m"])
+    roads = None
+    if network["roads_file"] is not None:
+        roads = RoadLines(
+            _path(base, network["roads_file"]), _coord_system("network.roads_coord_system", network["roads_coord_system"]),
+            network["roads_encoding"], network["class_field"],
+            _strings("network.walkable_classes", network["walkable_classes"]),
+            network["layer_field"], network["bridge_field"], network["tunnel_field"])
+    if not any(area[k] for k in ("osm_file", "place", "bbox", "polygon_file")) and roads is None:
+        raise _err("area", "give osm_file, or place, bbox or polygon_file to download from OpenStreetMap, "
+                           "or network.roads_file")
 
     access = _take(data.get("access", {}), "access", {
         "speed_profile": (str, "default"), "speed_m_s": (float, None),
@@ -320,11 +435,37 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         "default_levels": (float, 6.0), "floor_area_per_person_m2": (float, 40.0),
         "landuse_floor_area_ratio": (float, 1.5),
         "residential_buildings": (list, ["residential", "apartments", "house", "dormitory", "detached", "terrace", "semidetached_house"]),
+        "table": (str, None), "table_level": (str, "community"), "table_columns": (dict, None),
+        "table_encoding": (str, None), "raster": (str, None), "census_file": (str, None), "census_code": (str, None),
     })
+    if pop["table_level"] not in ("community", "street"):
+        raise _err("population.table_level", f"expected \"community\" or \"street\", got {pop['table_level']!r}")
+    if (pop["census_file"] is None) != (pop["census_code"] is None):
+        raise _err("population.census_code", "census_file and census_code go together (e.g. census_code = \"120103\")")
+    population_inputs = PopulationInputs(
+        _path(base, pop["table"]), pop["table_level"], _str_map("population.table_columns", pop["table_columns"]),
+        pop["table_encoding"], _path(base, pop["raster"]), _path(base, pop["census_file"]), pop["census_code"])
     for k in ("default_levels", "floor_area_per_person_m2", "landuse_floor_area_ratio"):
         _positive(f"population.{k}", pop[k])
 
-    comm = _take(data.get("communities", {}), "communities", {"file": (str, None), "name_field": (str, "name")})
+    communities = _boundaries(base, "communities", data.get("communities", {}), "code", "parentcode")
+    streets = _boundaries(base, "streets", data.get("streets", {}), "code", None)
+    fac = _take(data.get("facilities", {}), "facilities", {"merge_distance_m": (float, 100.0), "registries": (list, [])})
+    _positive("facilities.merge_distance_m", fac["merge_distance_m"])
+    registries = []
+    for i, table in enumerate(fac["registries"]):
+        key = f"facilities.registries[{i}]"
+        if not isinstance(table, dict):
+            raise _err(key, "expected a table with at least file = \"...\"")
+        r = _take(table, key, {
+            "file": (str, None), "coord_system": (str, "wgs84"), "encoding": (str, None), "sheet": (str, None),
+            "category": (str, None), "columns": (dict, None), "category_values": (dict, None),
+        })
+        if r["file"] is None:
+            raise _err(f"{key}.file", "missing: the registry's path")
+        registries.append(Registry(_path(base, r["file"]), _coord_system(f"{key}.coord_system", r["coord_system"]),
+                                   r["encoding"], r["sheet"], r["category"], _str_map(f"{key}.columns", r["columns"]),
+                                   _str_map(f"{key}.category_values", r["category_values"])))
     out = _take(data.get("output", {}), "output", {"dir": (str, None)})
 
     cat_tables = data.get("categories", {})
@@ -335,6 +476,12 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         # A table for a built-in category edits it; a new key adds a category.
         merged[key] = {**merged.get(key, {}), **table}
     categories = {key: _category(key, table, speed) for key, table in merged.items()}
+    for i, reg in enumerate(registries):
+        if reg.category is not None and reg.category not in categories:
+            raise _err(f"facilities.registries[{i}].category", f"unknown category {reg.category!r} (have {', '.join(categories)})")
+        for value, cat in reg.category_values:
+            if cat not in categories:
+                raise _err(f"facilities.registries[{i}].category_values.{value}", f"unknown category {cat!r}")
 
     osm_file = _path(base, area["osm_file"])
     # Sample data is read-only, so the cache never sits beside the OSM file.
@@ -357,8 +504,13 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         landuse_floor_area_ratio=float(pop["landuse_floor_area_ratio"]),
         residential_buildings=_strings("population.residential_buildings", pop["residential_buildings"]),
         population_total=area["population_total"],
-        communities_file=_path(base, comm["file"]),
-        community_name_field=comm["name_field"],
+        roads=roads,
+        communities=communities,
+        streets=streets,
+        registries=tuple(registries),
+        merge_distance_m=float(fac["merge_distance_m"]),
+        population_inputs=population_inputs,
+        polygon_coord_system=area["polygon_coord_system"],
         out_dir=_path(base, out["dir"]) if out["dir"] else (Path.cwd() / "maps" / area["name"]).resolve(),
         categories=categories,
         complete_circle=tuple(k for k in CORE_CATEGORIES if k in categories),

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from . import coords
 from .config import Category, Config
 from .network import WalkNetwork, snap_points
 from .osm import WGS84
@@ -91,6 +92,8 @@ def find_facilities(features: gpd.GeoDataFrame, config: Config) -> gpd.GeoDataFr
         gdf["geometry"] = shapely.point_on_surface(gdf.geometry.values)
     else:
         gdf["footprint_m2"] = pd.Series(dtype=float)
+    # Typed even when empty, so boolean masks stay masks.
+    gdf = gdf.astype({"counted": bool, "osm_id": np.int64, "footprint_m2": float})
     return gdf[FACILITY_COLUMNS + ["geometry"]].reset_index(drop=True)
 
 
@@ -116,3 +119,32 @@ def counted_facilities(facilities: gpd.GeoDataFrame, category: str) -> gpd.GeoDa
     """Facilities of ``category`` that enter travel times: counted and on the network."""
     mask = (facilities["category"] == category) & facilities["counted"] & ~facilities["off_network"]
     return facilities[mask]
+
+
+def likely_coord_system(points: gpd.GeoDataFrame, declared: str, net: WalkNetwork) -> tuple[str | None, dict]:
+    """Which coordinate system puts a registry's points on the walk network.
+
+    Re-reads the points as if their degrees were in each other system and
+    compares the median distance to the nearest street. Registry points sit
+    in or beside buildings, so some distance is normal; a file whose points
+    come within half the distance (and < 40 m) when read as another system was
+    almost certainly declared wrong.
+
+    Returns
+    -------
+    (system or None, {system: median distance in metres})
+    """
+    if len(points) < 3:
+        return None, {}
+    lon, lat = points.geometry.x.to_numpy(), points.geometry.y.to_numpy()
+    # Back to the degrees as written in the file, then re-read as each candidate.
+    raw_lon, raw_lat = coords.from_wgs84(lon, lat, declared)
+    medians = {}
+    for system in coords.SYSTEMS:
+        wlon, wlat = coords.to_wgs84(raw_lon, raw_lat, system)
+        xy = shapely.get_coordinates(gpd.GeoSeries(gpd.points_from_xy(wlon, wlat), crs=WGS84).to_crs(net.crs).values)
+        medians[system] = float(np.median(snap_points(net, xy).offset_m))
+    best = min(medians, key=medians.get)
+    if best != declared and medians[best] < 0.5 * medians[declared] and medians[best] < 40.0:
+        return best, medians
+    return None, medians

@@ -11,7 +11,8 @@ Residents are estimated where they live, at *residential origins*:
   the area inside an H3 cell × ``config.landuse_floor_area_ratio`` / floor area
   per person.
 
-An optional ``population_total`` scales all of them. Each origin is snapped
+:mod:`servicecircle.population` then scales them to the user's population
+inputs and adds age groups. Each origin is snapped
 to the walk network; a cell's walk time is the resident-weighted median of
 its origins' times (the cell centre is the origin of a cell without
 residents), so a cell is *covered* when most of its residents are within the
@@ -30,18 +31,24 @@ import shapely
 
 from . import access
 from .config import Config
+from .inputs import read_vector
 from .network import WalkNetwork, snap_points
 from .osm import WGS84
+from .population import age_groups, street_length_origins
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
-def study_area(config: Config, net: WalkNetwork) -> shapely.Polygon:
-    """The study-area polygon (WGS-84): ``polygon_file``, else ``bbox``, else the network's extent."""
+def study_area(config: Config, net: WalkNetwork, communities: gpd.GeoDataFrame | None = None) -> shapely.Polygon:
+    """The study-area polygon (WGS-84): ``polygon_file``, else ``bbox``, else the communities
+    from a communities file, else the network's extent."""
     if config.polygon_file is not None and config.polygon_file.is_file():
-        return gpd.read_file(config.polygon_file).to_crs(WGS84).union_all()
+        return read_vector(config.polygon_file, what="area polygon file", coord_system=config.polygon_coord_system,
+                           polygons=True).union_all()
     if config.bbox is not None:
         return shapely.box(*config.bbox)
+    if config.communities is not None and communities is not None and len(communities):
+        return shapely.make_valid(communities.union_all())
     return shapely.box(*net.node_lonlat.min(axis=0), *net.node_lonlat.max(axis=0))
 
 
@@ -54,8 +61,12 @@ def _levels(tags: dict, default: float) -> float:
 
 
 def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, config: Config,
-                        crs: str) -> gpd.GeoDataFrame:
+                        crs: str, net: WalkNetwork | None = None) -> gpd.GeoDataFrame:
     """Points where residents live, with estimated residents, inside the study area's cells.
+
+    Where the features hold no residential building or land at all (a run on
+    road lines alone), ``net`` gives street-length proxy origins instead
+    (:func:`servicecircle.population.street_length_origins`).
 
     Returns
     -------
@@ -98,9 +109,9 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
             origins.append(_landuse_pieces(empty, crs, res, config.landuse_floor_area_ratio))
     table = pd.concat(origins, ignore_index=True)
     table = table[table["h3"].isin(grid_cells)]
+    if len(table) == 0 and net is not None:
+        table = street_length_origins(net, grid_cells, res)
     table["residents"] = table["floor_area_m2"] / config.floor_area_per_person_m2
-    if config.population_total is not None and table["residents"].sum() > 0:
-        table["residents"] *= config.population_total / table["residents"].sum()
 
     # Cells without residents still get a travel time, measured from their centre.
     missing = sorted(grid_cells - set(table["h3"]))
@@ -196,6 +207,8 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) 
     w = origins["residents"].to_numpy()
     cells = pd.DataFrame({"h3": sorted(set(h))}).set_index("h3")
     cells["residents"] = pd.Series(w, index=h).groupby(level=0).sum()
+    for g in age_groups(origins):
+        cells[f"residents_{g}"] = pd.Series(origins[f"residents_{g}"].to_numpy(), index=h).groupby(level=0).sum()
     for key in config.categories:
         t = times[f"walk_time_s_{key}"].to_numpy()
         cells[f"walk_time_s_{key}"] = weighted_median(h, t, w)

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from . import osm
+from . import osm, roadlines
 from .config import Config
 from .errors import InputError
 
@@ -125,10 +125,19 @@ def _from_osmnx(graph: nx.MultiDiGraph, info: dict) -> WalkNetwork:
         ev.append(index[v])
         length.append(data["length"])
         geoms.append(data.get("geometry"))
-    eu, ev = np.array(eu, dtype=np.int64), np.array(ev, dtype=np.int64)
-    length = np.array(length, dtype=np.float64)
+    return assemble(nodes, lonlat, eu, ev, length, geoms, info)
+
+
+def assemble(node_id: np.ndarray, lonlat: np.ndarray, eu, ev, length, geom: np.ndarray, info: dict) -> WalkNetwork:
+    """A :class:`WalkNetwork` from WGS-84 node and edge arrays: largest component, projected to UTM.
+
+    ``geom`` holds WGS-84 line geometries (or None for a straight edge).
+    """
+    eu, ev = np.asarray(eu, dtype=np.int64), np.asarray(ev, dtype=np.int64)
+    length = np.asarray(length, dtype=np.float64)
+    nodes = np.asarray(node_id, dtype=np.int64)
     straight = shapely.linestrings(np.stack([lonlat[eu], lonlat[ev]], axis=1))
-    geom = np.array([g if g is not None else s for g, s in zip(geoms, straight)], dtype=object)
+    geom = np.array([g if g is not None else s for g, s in zip(geom, straight)], dtype=object)
 
     # Keep the largest connected component: fragments cut off at the edge of an
     # extract, or footways with no mapped link, would give unreachable origins.
@@ -168,6 +177,18 @@ def _utm_crs(lonlat: np.ndarray) -> str:
 
 def _source_key(config: Config) -> tuple[dict, str]:
     """Describe the network source and hash it, with everything that shapes the result."""
+    if config.roads is not None:
+        spec = config.roads
+        if not spec.path.is_file():
+            raise InputError(f"road-line file not found: {spec.path}")
+        digest = hashlib.sha256()
+        for sibling in sorted(spec.path.parent.glob(spec.path.stem + ".*")):  # .shp, .dbf, .prj, .cpg …
+            digest.update(sibling.name.encode() + sibling.read_bytes())
+        source = {"kind": "roads", "path": str(spec.path), "sha256": digest.hexdigest(),
+                  "settings": [spec.coord_system, spec.encoding, spec.class_field, list(spec.walkable_classes),
+                               spec.layer_field, spec.bridge_field, spec.tunnel_field]}
+        key = hashlib.sha256(json.dumps(dict(source, format=CACHE_FORMAT), sort_keys=True).encode()).hexdigest()[:16]
+        return source, key
     if config.osm_file is not None and config.osm_file.exists():
         digest = hashlib.sha256(config.osm_file.read_bytes()).hexdigest()
         source = {"kind": "file", "path": str(config.osm_file), "sha256": digest}
@@ -205,18 +226,30 @@ def build_walk_network(config: Config, *, use_cache: bool = True) -> WalkNetwork
         net.info["cache"] = "hit"
         return net
     t0 = time.perf_counter()
-    if source["kind"] == "file":
-        graph = osm.graph_from_file(config.osm_file)
+    if source["kind"] == "roads":
+        net = network_from_road_lines(config.roads)
+    elif source["kind"] == "file":
+        net = _from_osmnx(osm.graph_from_file(config.osm_file), {"source": source["path"]})
     else:
         if config.osm_file is not None:
             log.warning("OSM file %s not found: downloading the area from OpenStreetMap", config.osm_file)
         graph = osm.graph_from_overpass(cache_dir=config.cache_dir, **download_area(config))
-    net = _from_osmnx(graph, {"source": source.get("path") or f"Overpass {source}"})
+        net = _from_osmnx(graph, {"source": f"Overpass {source}"})
     net.info["build_seconds"] = round(time.perf_counter() - t0, 2)
     if use_cache:
         save_network(net, cache_file)
     net.info["cache"] = "miss"
     return net
+
+
+def network_from_road_lines(spec) -> WalkNetwork:
+    """Walk network from a road-line file: walkable classes, noded where lines really meet."""
+    lines, info = roadlines.read_road_lines(spec)
+    if len(lines) == 0:
+        raise InputError(f"{spec.path}: no walkable lines (classes {', '.join(spec.walkable_classes[:5])} …)")
+    node_lonlat, eu, ev, length, geom = roadlines.node_lines(lines.geometry.values, lines["level"].to_numpy())
+    info = dict(info, source=str(spec.path), kind="road lines")
+    return assemble(np.arange(len(node_lonlat)), node_lonlat, eu, ev, length, geom, info)
 
 
 def download_area(config: Config) -> dict:

@@ -184,7 +184,7 @@ def features_from_file(path: Path, keep: Callable = _keep_feature) -> gpd.GeoDat
         raise InputError(f"{path}: cannot read OSM data ({exc})") from None
     # A closed way that assembled into an area is kept once, as the area.
     rows.extend(v for k, v in open_ways.items() if k not in area_ways)
-    return _features_frame(rows)
+    return features_frame(rows)
 
 
 def features_from_overpass(*, bbox=None, place=None, polygon=None, cache_dir: Path) -> gpd.GeoDataFrame:
@@ -201,7 +201,7 @@ def features_from_overpass(*, bbox=None, place=None, polygon=None, cache_dir: Pa
         else:
             gdf = ox.features_from_polygon(polygon, tags)
     except ox._errors.InsufficientResponseError:
-        return _features_frame([])
+        return features_frame([])
     gdf = gdf.reset_index()
     tag_cols = [c for c in gdf.columns if c not in ("element", "id", "geometry", "nodes", "ways")]
     rows = []
@@ -210,10 +210,10 @@ def features_from_overpass(*, bbox=None, place=None, polygon=None, cache_dir: Pa
         if "highway" in tag_dict and "amenity" not in tag_dict:
             continue
         rows.append((element, int(osm_id), tag_dict, geom))
-    return _features_frame(rows)
+    return features_frame(rows)
 
 
-def _features_frame(rows: list[tuple]) -> gpd.GeoDataFrame:
+def features_frame(rows: list[tuple]) -> gpd.GeoDataFrame:
     rows.sort(key=lambda r: ({"node": 0, "way": 1, "relation": 2}[r[0]], r[1]))  # deterministic order
     return gpd.GeoDataFrame(
         {

@@ -10,12 +10,13 @@ from pathlib import Path
 import geopandas as gpd
 from tqdm.auto import tqdm
 
-from . import access, communities, facilities, grid, maps, network, osm, report
+from . import access, communities, facilities, grid, maps, network, osm, population, registries, report
 from .config import Config
+from .inputs import InputReport
 
 log = logging.getLogger(__name__)
 
-STAGES = ["walk network", "OSM features", "facilities", "walk times", "service areas", "grid",
+STAGES = ["walk network", "OSM features", "boundaries", "facilities", "walk times", "service areas", "grid",
           "communities", "outputs"]
 
 
@@ -30,15 +31,24 @@ class RunResult:
     origins: gpd.GeoDataFrame  # in network.crs
     cells: gpd.GeoDataFrame
     communities: gpd.GeoDataFrame
+    streets: gpd.GeoDataFrame | None
+    input_report: InputReport
     summary: dict
     files: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
 def load_features(config: Config) -> gpd.GeoDataFrame:
-    """OSM features of the study area: from the local file, else downloaded through osmnx."""
+    """OSM features of the study area: from the local file, else downloaded through osmnx.
+
+    A run on road lines alone (no OSM file, place, bbox or polygon) has no OSM
+    features: its facilities come from registries and its residents from the
+    population inputs.
+    """
     if config.osm_file is not None and config.osm_file.exists():
         return osm.features_from_file(config.osm_file)
+    if not config.uses_osm:
+        return osm.features_frame([])
     return osm.features_from_overpass(cache_dir=config.cache_dir, **network.download_area(config))
 
 
@@ -70,33 +80,82 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
         bar.set_postfix_str(stage)
         bar.update(1)
 
+    report_rows = InputReport()
     net = network.build_walk_network(config)
     done("walk network")
     features = load_features(config)
     done("OSM features")
-    facs = facilities.snap_facilities(facilities.find_facilities(features, config), net, config.max_snap_m)
+    comms = communities.load_communities(config, features, report_rows)
+    streets = communities.load_streets(config, report_rows)
+    comms = communities.link_streets(comms, streets)
+    area = grid.study_area(config, net, comms)
+    done("boundaries")
+    facs, registry_info = find_all_facilities(config, features, net, area, report_rows)
     done("facilities")
     usable = facs[facs["counted"] & ~facs["off_network"]]
     graph = access.build_access_graph(net, usable)
-    area = grid.study_area(config, net)
-    origins = grid.residential_origins(features, area, config, net.crs)
+    origins = grid.residential_origins(features, area, config, net.crs, net=net)
+    unit_of_origin = {"community": communities.assign_origins(origins, comms)}
+    if streets is not None:
+        unit_of_origin["street"] = communities.assign_origins(origins, streets, "street_id")
+    origins, pop_info = population.apply_inputs(origins, comms, streets, unit_of_origin, config, report_rows)
     times = grid.origin_walk_times(origins, graph, config)
     done("walk times")
     areas = access.service_areas(graph, config)
     done("service areas")
     cells = grid.build_cells(origins, times, config)
     done("grid")
-    comms = communities.load_communities(config, features)
-    comms = communities.aggregate(comms, origins, cells, facs, config)
+    comms = communities.aggregate(comms, origins, cells, facs, config, unit_of_origin=unit_of_origin["community"])
+    if streets is not None:
+        streets = communities.aggregate(streets, origins, cells, facs, config, "street_id", unit_of_origin["street"])
     done("communities")
-    summary = report.summarise(config, net.info, facs, cells, comms, origins)
-    result = RunResult(config, net, facs, areas, origins, cells, comms, summary, seconds=seconds)
+    summary = report.summarise(config, net.info, facs, cells, comms, origins, streets=streets,
+                               population_info=pop_info, registry_info=registry_info, input_report=report_rows)
+    result = RunResult(config, net, facs, areas, origins, cells, comms, streets, report_rows, summary, seconds=seconds)
     if write:
         merged = access.merged_service_areas(areas)
-        result.files = report.write_outputs(config.out_dir, summary, facs, areas, merged, cells, comms)
+        result.files = report.write_outputs(config.out_dir, summary, facs, areas, merged, cells, comms,
+                                            streets=streets, input_report=report_rows)
         m = maps.build_map(config, cells, facs, merged, comms, report.category_notes(facs, config), area.bounds)
         result.files["map"] = maps.write_map(m, config.out_dir)
     done("outputs")
     bar.close()
     summary["seconds"] = seconds
     return result
+
+
+def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network.WalkNetwork, area,
+                        report_rows: InputReport) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """OSM facilities merged with every registry, snapped to the network.
+
+    Registry points farther from the study area than the longest walk of any
+    category are reported and left out; a registry whose points land on the
+    streets only when read in another coordinate system gets a warning naming it.
+    """
+    facs = facilities.find_facilities(features, config)
+    info = []
+    reach_m = max(c.speed_m_s for c in config.categories.values()) * config.coverage_threshold_min * 60
+    utm = net.crs
+    area_utm = gpd.GeoSeries([area], crs=osm.WGS84).to_crs(utm).iloc[0]
+    for spec in config.registries:
+        reg = registries.read_registry(spec, config, report_rows)
+        read = len(reg)
+        if read:
+            dist = reg.geometry.to_crs(utm).distance(area_utm).to_numpy()
+            far = dist > reach_m
+            for row, d in zip(reg.loc[far, "registry_row"], dist[far]):
+                report_rows.add(spec.path, row, "lon/lat", f"{d / 1000:.1f} km outside the study area "
+                                f"(beyond the {reach_m:.0f} m walk)", "dropped")
+            reg = reg[~far]
+        hint, medians = facilities.likely_coord_system(reg, spec.coord_system, net)
+        warning = None
+        if hint:
+            warning = (f"{spec.path}: declared {spec.coord_system}, but its points lie a median "
+                       f"{medians[spec.coord_system]:.0f} m from the streets and {medians[hint]:.0f} m when read as "
+                       f"{hint} — the file is probably {hint}; set coord_system = \"{hint}\"")
+            log.warning(warning)
+        facs = registries.merge_with_osm(facs, reg, config.merge_distance_m)
+        info.append({"file": str(spec.path), "coord_system": spec.coord_system, "rows_used": int(len(reg)),
+                     "rows_valid": int(read), "median_distance_to_street_m": medians, "warning": warning})
+    facs = facs.sort_values(["category", "facility_id"], kind="stable").reset_index(drop=True)
+    return facilities.snap_facilities(facs, net, config.max_snap_m), info

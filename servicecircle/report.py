@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
+from .population import age_groups
 
 ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
 
@@ -23,10 +24,18 @@ def category_notes(facilities: gpd.GeoDataFrame, config: Config) -> dict[str, st
         counted = rows[rows["counted"]]
         flagged = rows[~rows["counted"]]
         off = counted[counted["off_network"]]
+        sources = counted["source"].value_counts().to_dict() if "source" in counted.columns else {}
         if len(counted) == 0:
-            text = f"OSM lists no {cat.label} ({key}) facility here — load a registry"
+            if config.registries:
+                text = f"no {cat.label} ({key}) facility in {'OSM or ' if config.uses_osm else ''}the registries"
+            elif config.uses_osm:
+                text = f"OSM lists no {cat.label} ({key}) facility here — load a registry"
+            else:
+                text = f"no {cat.label} ({key}) facility: this run reads no OSM data and no registry — load a registry"
         else:
-            text = f"{len(counted)} {cat.label} ({key}) facilities from OSM"
+            parts = [f"{n} from {src}" if src != "both" else f"{n} in both OSM and a registry"
+                     for src, n in sorted(sources.items())]
+            text = f"{len(counted)} {cat.label} ({key}) facilities ({', '.join(parts)})"
             if len(off):
                 text += f", {len(off)} of them off-network (> snap distance) and reaching nobody"
         if len(flagged):
@@ -36,7 +45,9 @@ def category_notes(facilities: gpd.GeoDataFrame, config: Config) -> dict[str, st
 
 
 def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
-              communities: gpd.GeoDataFrame, origins: gpd.GeoDataFrame) -> dict:
+              communities: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, *, streets: gpd.GeoDataFrame | None = None,
+              population_info: dict | None = None, registry_info: list | None = None,
+              input_report=None) -> dict:
     """The run's headline figures (``summary.json``).
 
     Coverage shares are resident-weighted means of the cells' covered flags.
@@ -47,6 +58,12 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
 
     def share(flag: pd.Series) -> float | None:
         return float((residents * flag.to_numpy(bool)).sum() / total) if total > 0 else None
+
+    groups = age_groups(cells)
+
+    def group_share(flag: pd.Series, g: str) -> float | None:
+        w = cells[f"residents_{g}"].to_numpy()
+        return float((w * flag.to_numpy(bool)).sum() / w.sum()) if w.sum() > 0 else None
 
     cats = {}
     for key, cat in config.categories.items():
@@ -62,7 +79,13 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
             "population_covered": float((residents * cells[f"covered_{key}"].to_numpy(bool)).sum()),
             "note": notes[key],
         }
+        for g in groups:
+            cats[key][f"population_covered_share_{g}"] = group_share(cells[f"covered_{key}"], g)
+        for cap in ("beds", "nursery_places", "nursery_places_affordable", "meals_per_day"):
+            if cap in counted.columns and pd.to_numeric(counted[cap], errors="coerce").notna().any():
+                cats[key][cap] = float(pd.to_numeric(counted[cap], errors="coerce").sum())
     methods = origins.groupby("method")["residents"].sum().to_dict()
+    population_info = population_info or {}
     return {
         "area": config.name,
         "software": f"servicecircle {version('servicecircle')}",
@@ -77,19 +100,28 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
         "population_method": {
             "from_buildings": float(methods.get("building", 0.0)),
             "from_residential_landuse": float(methods.get("landuse", 0.0)),
+            "from_street_length_proxy": float(methods.get("street_length", 0.0)),
+            "scaled_to": population_info.get("scaled_to"),
+            "age_groups_from": population_info.get("age_groups_from"),
+            "census": population_info.get("census"),
             "default_levels": config.default_levels,
             "floor_area_per_person_m2": config.floor_area_per_person_m2,
             "landuse_floor_area_ratio": config.landuse_floor_area_ratio,
-            "scaled_to_total": config.population_total,
         },
+        "population_by_age_group": {g: float(cells[f"residents_{g}"].sum()) for g in groups},
         "cells": int(len(cells)),
         "cells_populated": int((residents > 0).sum()),
         "communities": int(len(communities)),
         "communities_source": str(communities["source"].iloc[0]) if len(communities) else None,
+        "streets": None if streets is None else int(len(streets)),
+        "communities_linked_to_streets": communities["street_link"].value_counts().to_dict() if "street_link" in communities else {},
+        "registries": registry_info or [],
+        "input_problems": input_report.summary() if input_report is not None else {},
         "network": net_info,
         "categories": cats,
         "complete_circle_categories": list(config.complete_circle),
         "complete_circle_share": share(cells["complete"]),
+        **{f"complete_circle_share_{g}": group_share(cells["complete"], g) for g in groups},
         "attribution": ATTRIBUTION,
     }
 
@@ -105,8 +137,10 @@ def _finite(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_outputs(out_dir: Path, summary: dict, facilities: gpd.GeoDataFrame, service_areas: gpd.GeoDataFrame,
                   merged_areas: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
-                  communities: gpd.GeoDataFrame) -> dict[str, Path]:
-    """Write ``servicecircle.gpkg``, ``communities.csv`` and ``summary.json`` into ``out_dir``."""
+                  communities: gpd.GeoDataFrame, *, streets: gpd.GeoDataFrame | None = None,
+                  input_report=None) -> dict[str, Path]:
+    """Write ``servicecircle.gpkg``, ``communities.csv`` (and ``streets.csv``), ``input_report.csv``
+    and ``summary.json`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     gpkg = out_dir / "servicecircle.gpkg"
     gpkg.unlink(missing_ok=True)  # layers are rewritten whole, never appended to an old run
@@ -114,13 +148,22 @@ def write_outputs(out_dir: Path, summary: dict, facilities: gpd.GeoDataFrame, se
     facilities = facilities.assign(speed_m_s=facilities["category"].map(speeds))
     layers = {"facilities": facilities, "service_areas": service_areas.to_crs(cells.crs),
               "service_areas_merged": merged_areas.to_crs(cells.crs), "cells": cells, "communities": communities}
+    if streets is not None:
+        layers["streets"] = streets
     for name, frame in layers.items():
         _finite(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
     csv = out_dir / "communities.csv"
     _finite(communities.drop(columns="geometry")).to_csv(csv, index=False, encoding="utf-8-sig", float_format="%.6g")
+    files = {"gpkg": gpkg, "csv": csv}
+    if streets is not None:
+        files["streets_csv"] = out_dir / "streets.csv"
+        _finite(streets.drop(columns="geometry")).to_csv(files["streets_csv"], index=False, encoding="utf-8-sig",
+                                                         float_format="%.6g")
+    if input_report is not None:
+        files["input_report"] = input_report.write(out_dir / "input_report.csv")
     js = out_dir / "summary.json"
     js.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
-    return {"gpkg": gpkg, "csv": csv, "summary": js}
+    return dict(files, summary=js)
 
 
 def _json_default(value):

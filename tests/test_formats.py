@@ -9,6 +9,7 @@ import pytest
 import shapely
 
 from conftest import CHENGDU_OSM
+from servicecircle.config import Boundaries
 from servicecircle import communities
 from servicecircle.network import build_walk_network
 
@@ -35,7 +36,8 @@ def test_communities_from_a_file_in_another_crs(chengdu_config, chengdu_run, tmp
                              geometry=[shapely.box(w, s, mid, n), shapely.box(mid, s, e, n)], crs="EPSG:4326")
     path = tmp_path / "communities.gpkg"
     polys.to_crs(chengdu_run.network.crs).to_file(path)
-    config = replace(chengdu_config, communities_file=path, community_name_field="社区名称")
+    spec = Boundaries(path, "wgs84", None, "社区名称", None, None)
+    config = replace(chengdu_config, communities=spec)
     comm = communities.load_communities(config, None)
     assert list(comm["name"]) == ["西半 <b>test</b>", "东半"]
     table = communities.aggregate(comm, chengdu_run.origins, chengdu_run.cells, chengdu_run.facilities, config)
@@ -46,4 +48,4 @@ def test_communities_from_a_file_in_another_crs(chengdu_config, chengdu_run, tmp
     assert table["facilities_health_centre"].sum() == (
         chengdu_run.facilities.query("category == 'health_centre' and counted").geometry.within(shapely.box(w, s, e, n)).sum())
     with pytest.raises(Exception, match="no field 'name'"):
-        communities.load_communities(replace(config, community_name_field="name"), None)
+        communities.load_communities(replace(config, communities=replace(spec, name_field="name")), None)

@@ -49,18 +49,3 @@ def test_cell_flags_follow_walk_times(chengdu_run):
     assert not cells["complete"].any()
     hc = cells["walk_time_s_health_centre"]
     assert np.isfinite(hc).all() and hc.min() < 300
-
-
-def test_population_total_scales_the_estimate(chengdu_config, chengdu_run):
-    from dataclasses import replace
-
-    from servicecircle import grid
-
-    scaled = replace(chengdu_config, population_total=1_000_000.0)
-    area = grid.study_area(scaled, chengdu_run.network)
-    from servicecircle.pipeline import load_features
-
-    origins = grid.residential_origins(load_features(scaled), area, scaled, chengdu_run.network.crs)
-    assert np.isclose(origins["residents"].sum(), 1_000_000.0)
-    ratio = origins["residents"].to_numpy() / np.maximum(chengdu_run.origins["residents"].to_numpy(), 1e-12)
-    assert np.allclose(ratio[chengdu_run.origins["residents"] > 0], 1_000_000.0 / chengdu_run.origins["residents"].sum())

@@ -1,0 +1,198 @@
+"""Reading the user's own files: tables and vector layers, their encodings and coordinate systems.
+
+Everything a street office or planner hands us — registries, boundaries,
+population tables, road lines — passes through here. Problems are written,
+one line each, to an :class:`InputReport` (``<out>/input_report.csv``: file,
+row, field, problem, action) and the rows that can be used are kept: nothing
+is dropped without a line saying so.
+
+Rows are numbered as a user sees them: in a CSV or spreadsheet the header is
+row 1, so the first data row is row 2; in a GeoJSON, shapefile or GeoPackage
+the first feature is row 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import coords
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+WGS84 = "EPSG:4326"
+
+#: Text encodings tried, in order, for files that do not declare one. GB18030
+#: is a superset of GBK and GB2312, the encodings of Chinese Windows exports.
+TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
+
+REPORT_COLUMNS = ["file", "row", "field", "problem", "action"]
+
+
+@dataclass
+class InputReport:
+    """Row-level problems found in the input files of one run."""
+
+    rows: list[dict] = field(default_factory=list)
+
+    def add(self, file, row, field_name: str, problem: str, action: str) -> None:
+        self.rows.append({"file": str(file), "row": "" if row is None else int(row), "field": field_name,
+                          "problem": problem, "action": action})
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=REPORT_COLUMNS)
+
+    def write(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.frame().to_csv(path, index=False, encoding="utf-8-sig")
+        return path
+
+    def summary(self) -> dict[str, int]:
+        """Number of problems per file."""
+        return self.frame().groupby("file").size().to_dict() if self.rows else {}
+
+
+def _need_file(path: Path, what: str) -> Path:
+    if not Path(path).is_file():
+        raise InputError(f"{what} not found: {path}")
+    return Path(path)
+
+
+def decode_text(data: bytes, path: Path, encoding: str | None = None) -> tuple[str, str]:
+    """Decode file bytes with ``encoding``, else the first of :data:`TEXT_ENCODINGS` that fits."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    for enc in ([encoding] if encoding else TEXT_ENCODINGS):
+        try:
+            return data.decode(enc), enc
+        except (UnicodeDecodeError, LookupError):
+            continue
+    tried = encoding or ", ".join(TEXT_ENCODINGS)
+    raise InputError(f"{path}: text is not in {tried}; set its encoding in the config")
+
+
+def read_table(path: Path, *, what: str = "table", encoding: str | None = None,
+               sheet: str | int | None = None) -> pd.DataFrame:
+    """A CSV or XLSX table as strings, with a ``_row`` column numbering rows as the user sees them.
+
+    CSV: UTF-8 (with or without BOM), GBK/GB18030 or UTF-16 are recognised;
+    the delimiter (comma, tab, semicolon) is sniffed. XLSX: the first sheet
+    unless ``sheet`` names one.
+    """
+    path = _need_file(Path(path), what)
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        try:
+            frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str, engine="openpyxl")
+        except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
+            raise InputError(f"{path}: cannot read as XLSX ({exc})") from None
+        frame = frame.fillna("")
+    elif suffix in (".csv", ".txt", ".tsv"):
+        text, _ = decode_text(path.read_bytes(), path, encoding)
+        try:
+            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+            sep = dialect.delimiter
+        except csv.Error:
+            sep = ","
+        try:
+            frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True)
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(f"{path}: cannot read as CSV ({exc})") from None
+    else:
+        raise InputError(f"{path}: {what} must be .csv or .xlsx (got '{suffix}')")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.map(lambda v: v.strip() if isinstance(v, str) else v)
+    frame["_row"] = np.arange(len(frame)) + 2  # header is row 1
+    return frame.reset_index(drop=True)
+
+
+def _dbf_encoding(path: Path) -> str | None:
+    """Encoding for a shapefile without a ``.cpg``: decode its records as UTF-8, else GB18030.
+
+    GDAL falls back to the .dbf language byte, which Chinese exports leave as
+    "ANSI" (Latin-1 to GDAL) — that turns GBK names into mojibake.
+    """
+    dbf = path.with_suffix(".dbf")
+    if path.suffix.lower() != ".shp" or path.with_suffix(".cpg").exists() or not dbf.exists():
+        return None
+    data = dbf.read_bytes()
+    header_len = int.from_bytes(data[8:10], "little")
+    records = data[header_len:]
+    for enc in ("utf-8", "gb18030"):
+        try:
+            records.decode(enc)
+            return enc
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def read_vector(path: Path, *, what: str, coord_system: str = "wgs84", encoding: str | None = None,
+                report: InputReport | None = None, polygons: bool = False) -> gpd.GeoDataFrame:
+    """A vector file (GeoJSON, Shapefile, GeoPackage …) in WGS-84, with a ``_row`` column.
+
+    Parameters
+    ----------
+    path : path
+    what : str
+        What the file is, for messages ("communities file").
+    coord_system : {"wgs84", "gcj02", "bd09"}
+        The datum its degrees are in. Chinese web-map boundaries are GCJ-02 or
+        BD-09 even when the file itself says EPSG:4326.
+    encoding : str, optional
+        Text encoding; by default the file's own, and for a shapefile without
+        ``.cpg`` UTF-8 else GB18030.
+    report : InputReport, optional
+        Receives empty and repaired geometries.
+    polygons : bool
+        Repair invalid polygons (``make_valid``) and drop non-areal parts.
+    """
+    path = _need_file(Path(path), what)
+    enc = encoding or _dbf_encoding(path)
+    try:
+        gdf = gpd.read_file(path, engine="pyogrio", **({"encoding": enc} if enc else {}))
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{path}: cannot read {what} ({exc})") from None
+    gdf["_row"] = np.arange(len(gdf)) + 1
+    if gdf.crs is None:
+        bounds = gdf.total_bounds if len(gdf) else np.zeros(4)
+        if not (-180 <= bounds[0] <= bounds[2] <= 180 and -90 <= bounds[1] <= bounds[3] <= 90):
+            raise InputError(f"{path}: {what} declares no coordinate reference system and is not in degrees")
+        log.warning("%s declares no CRS; reading its degrees as %s", path, coord_system)
+        gdf = gdf.set_crs(WGS84)
+    gdf = gdf.to_crs(WGS84)
+    gdf["geometry"] = coords.geometry_to_wgs84(gdf.geometry.values, coord_system)
+    report = report if report is not None else InputReport()
+    empty = gdf.geometry.isna() | gdf.geometry.is_empty
+    for row in gdf.loc[empty, "_row"]:
+        report.add(path, row, "geometry", "empty or missing geometry", "dropped")
+    gdf = gdf[~empty.to_numpy()]
+    if polygons and len(gdf):
+        invalid = ~gdf.geometry.is_valid
+        for row, geom in zip(gdf.loc[invalid, "_row"], gdf.geometry[invalid]):
+            report.add(path, row, "geometry", f"invalid polygon ({shapely.is_valid_reason(geom)})",
+                       "repaired with make_valid")
+        fixed = shapely.make_valid(gdf.geometry.values)
+        # make_valid may return a collection with stray lines; keep the areas.
+        gdf["geometry"] = [_areal(g) for g in fixed]
+        bad = gdf.geometry.is_empty
+        for row in gdf.loc[bad, "_row"]:
+            report.add(path, row, "geometry", "no area after repair", "dropped")
+        gdf = gdf[~bad.to_numpy()]
+    return gdf.reset_index(drop=True)
+
+
+def _areal(geom):
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [p for p in getattr(geom, "geoms", []) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()

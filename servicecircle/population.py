@@ -1,0 +1,225 @@
+"""Population inputs: census totals and age shares, per-community tables, and a street-length proxy.
+
+The spine estimates residents from OSM buildings. Real runs correct that
+estimate with what the user knows, in this order:
+
+1. a per-community (or per-street) table — residents, and optionally
+   residents aged 60+ and 0–3 — is spread over the origins inside each unit
+   in proportion to the building estimate;
+2. otherwise a census district (2020 census, ``census_code``) scales the
+   total to the district's real population; ``population_total`` does the
+   same with a number;
+3. age groups come from the table where it has them, else from the census
+   district's shares (60+ and 0–4, the census bands nearest the policy's
+   0–3), applied uniformly.
+
+Where no building is mapped at all (road-line runs such as Tianjin Hexi),
+residents are spread over H3 cells in proportion to the walkable street
+length inside the study area — a proxy, labelled ``street_length`` in every
+output, and scaled to the census total.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import inputs
+from .config import Config
+from .errors import InputError
+from .network import WalkNetwork
+from .registries import header_key, names_match
+
+log = logging.getLogger(__name__)
+
+#: Age groups that flow through cells and communities, with their labels.
+AGE_GROUPS = {"60plus": "aged 60+", "0_3": "aged 0–3", "0_4": "aged 0–4"}
+
+TABLE_ALIASES = {
+    "code": ("代码", "区划代码", "编码", "社区代码", "街道代码", "code"),
+    "name": ("名称", "社区", "社区名称", "街道", "街道名称", "name"),
+    "residents": ("人口", "常住人口", "人口数", "总人口", "residents", "population"),
+    "residents_60plus": ("60岁以上", "60岁及以上", "60岁及以上人口", "老年人口", "aged_60plus", "residents_60plus"),
+    "residents_0_3": ("0-3岁", "0到3岁", "0至3岁", "婴幼儿", "婴幼儿人口", "aged_0_3", "residents_0_3"),
+}
+
+#: Street-length proxy: one origin every this many metres along each edge.
+PROXY_SPACING_M = 50.0
+
+
+@lru_cache(maxsize=4)
+def _census_table(path: str, mtime: float) -> pd.DataFrame:
+    return pd.read_excel(path, dtype={"区划代码": str}, engine="openpyxl")
+
+
+def census_figures(path: Path, code: str) -> dict:
+    """Residents and age groups of one county-level unit of China's 2020 census table.
+
+    Parameters
+    ----------
+    path : path
+        ``census_county_2020_v1.xlsx`` (columns ``区划代码``, ``人口数_合计``,
+        ``男_0岁`` … ``女_85岁以上``).
+    code : str
+        Six-digit division code, e.g. ``"120103"`` (河西区).
+
+    Returns
+    -------
+    dict
+        ``name``, ``total``, ``groups`` {"60plus": n, "0_4": n}.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"census file not found: {path}")
+    table = _census_table(str(path), path.stat().st_mtime)
+    if "区划代码" not in table.columns or "人口数_合计" not in table.columns:
+        raise InputError(f"{path}: not the county census table (no 区划代码 / 人口数_合计 columns)")
+    row = table[table["区划代码"].astype(str).str.strip() == str(code)]
+    if len(row) != 1:
+        raise InputError(f"{path}: census_code {code!r} not found (a six-digit 区划代码, e.g. 120103)")
+    row = row.iloc[0]
+
+    def band(*names: str) -> float:
+        return float(sum(pd.to_numeric(row[f"{sex}_{n}"]) for n in names for sex in ("男", "女")))
+
+    older = band("60到64岁", "65到69岁", "70到74岁", "75到79岁", "80到84岁", "85岁以上")
+    young = band("0岁", "1到4岁")
+    return {"name": f"{row['市']}{row['区县']}", "code": str(code), "total": float(row["人口数_合计"]),
+            "groups": {"60plus": older, "0_4": young}, "source": str(path)}
+
+
+def street_length_origins(net: WalkNetwork, grid_cells: set[str], res: int) -> pd.DataFrame:
+    """Proxy origins every :data:`PROXY_SPACING_M` along the network, weighted by the length they stand for."""
+    geom = net.edge_geometry
+    n_points = np.maximum(1, np.ceil(net.edge_length_m / PROXY_SPACING_M)).astype(int)
+    edge = np.repeat(np.arange(len(geom)), n_points)
+    step = np.concatenate([np.arange(k) for k in n_points])
+    frac = (step + 0.5) / n_points[edge]
+    pts = shapely.line_interpolate_point(geom[edge], frac, normalized=True)
+    xy = shapely.get_coordinates(pts)
+    weight = net.edge_length_m[edge] / n_points[edge]
+    lonlat = shapely.get_coordinates(gpd.GeoSeries(pts, crs=net.crs).to_crs("EPSG:4326").values)
+    cells = [h3.latlng_to_cell(lat, lng, res) for lng, lat in lonlat]
+    table = pd.DataFrame({"method": "street_length", "floor_area_m2": weight, "x": xy[:, 0], "y": xy[:, 1],
+                          "osm_id": -1, "h3": cells})
+    return table[table["h3"].isin(grid_cells)]
+
+
+def read_population_table(config: Config, report: inputs.InputReport) -> pd.DataFrame:
+    """The per-unit population table: ``code``, ``name``, ``residents`` and any ``residents_<group>``."""
+    spec = config.population_inputs
+    table = inputs.read_table(spec.table, what="population table", encoding=spec.table_encoding)
+    headers = [c for c in table.columns if not c.startswith("_")]
+    explicit = dict(spec.table_columns)
+    found = {f: c for f, c in explicit.items() if c in headers}
+    keyed = {header_key(h): h for h in headers}
+    for field, aliases in TABLE_ALIASES.items():
+        for alias in aliases:
+            key = header_key(alias)
+            if field not in found and key in keyed:
+                found[field] = keyed[key]
+    if "residents" not in found or not ({"code", "name"} & set(found)):
+        raise InputError(f"{spec.table}: needs a residents column (人口/residents) and a code or name column "
+                         f"(columns: {', '.join(headers)})")
+    out = pd.DataFrame({"_row": table["_row"]})
+    out["code"] = table[found["code"]].astype(str) if "code" in found else ""
+    out["name"] = table[found["name"]].astype(str) if "name" in found else ""
+    keep = np.ones(len(table), bool)
+    for field in [f for f in ("residents", "residents_60plus", "residents_0_3") if f in found]:
+        values = pd.to_numeric(table[found[field]].str.replace(",", ""), errors="coerce")
+        for row, raw in zip(table.loc[values.isna() | (values < 0), "_row"], table.loc[values.isna() | (values < 0), found[field]]):
+            report.add(spec.table, row, found[field], f"not a number of residents: '{raw}'",
+                       "row dropped" if field == "residents" else "age group left blank")
+        if field == "residents":
+            keep &= values.notna().to_numpy() & (values >= 0).to_numpy()
+        out[field] = values
+    return out[keep].reset_index(drop=True)
+
+
+def _match_units(table: pd.DataFrame, units: gpd.GeoDataFrame, id_field: str, path, report) -> pd.Series:
+    """Unit id of each table row: by code when both have codes, else by name (containment allowed)."""
+    codes = dict(zip(units["code"].astype(str), units[id_field])) if "code" in units.columns else {}
+    found = []
+    for row, code, name in zip(table["_row"], table["code"], table["name"]):
+        uid = codes.get(str(code).strip()) if code else None
+        if uid is None and name:
+            hits = [u for u, n in zip(units[id_field], units["name"]) if names_match(name, n)]
+            uid = hits[0] if len(hits) == 1 else None
+        if uid is None:
+            report.add(path, row, "code/name", f"no community or street matches '{code or name}'", "row not used")
+        found.append(-1 if uid is None else uid)
+    return pd.Series(found, index=table.index)
+
+
+def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None,
+                 unit_of_origin: dict[str, np.ndarray], config: Config, report: inputs.InputReport) -> tuple[gpd.GeoDataFrame, dict]:
+    """Scale the estimated residents to the population inputs and add ``residents_<group>`` columns.
+
+    Returns the origins and a description of what was applied (for the summary).
+    """
+    spec = config.population_inputs
+    out = origins.copy()
+    info: dict = {"scaled_to": None, "age_groups_from": None}
+    census = census_figures(spec.census_file, spec.census_code) if spec.census_file else None
+    if census:
+        info["census"] = census
+    weight = out["residents"].to_numpy(float)
+    if spec.table is not None:
+        level = spec.table_level
+        units = communities if level == "community" else streets
+        id_field = "community_id" if level == "community" else "street_id"
+        if units is None or len(units) == 0:
+            raise InputError(f"{spec.table}: population table per {level}, but no {level} polygons are loaded")
+        table = read_population_table(config, report)
+        table["unit"] = _match_units(table, units, id_field, spec.table, report)
+        table = table[table["unit"] >= 0].groupby("unit").sum(numeric_only=True)
+        unit = unit_of_origin[level]
+        est = pd.Series(weight).groupby(unit).sum()
+        matched = table.index.intersection(est[est > 0].index)
+        factor = pd.Series(1.0, index=est.index)
+        factor[matched] = table.loc[matched, "residents"] / est[matched]
+        overall = table.loc[matched, "residents"].sum() / est[matched].sum() if len(matched) else 1.0
+        names = dict(zip(units[id_field], units["name"]))
+        for uid in est.index:
+            if uid >= 0 and uid not in table.index and est[uid] > 0:
+                report.add(spec.table, None, "residents", f"no row for {level} '{names.get(uid, uid)}'",
+                           f"its building estimate scaled by the table's overall factor {overall:.3g}")
+                factor[uid] = overall
+        for uid in table.index.difference(matched):
+            report.add(spec.table, None, "residents", f"{level} '{names.get(uid, uid)}' has no residential origin inside",
+                       "its residents are not placed")
+        out["residents"] = weight * factor.reindex(unit).fillna(overall).to_numpy()
+        info["scaled_to"] = f"population table per {level} ({spec.table})"
+        for group in ("60plus", "0_3"):
+            col = f"residents_{group}"
+            if col in table.columns:
+                share = (table[col] / table["residents"]).where(table["residents"] > 0)
+                out[col] = out["residents"].to_numpy() * pd.Series(unit).map(share).fillna(np.nan).to_numpy()
+                info["age_groups_from"] = "population table"
+    elif census:
+        total = out["residents"].sum()
+        if total > 0:
+            out["residents"] *= census["total"] / total
+        info["scaled_to"] = f"census 2020 total of {census['name']} ({census['total']:.0f})"
+    elif config.population_total is not None and out["residents"].sum() > 0:
+        out["residents"] *= config.population_total / out["residents"].sum()
+        info["scaled_to"] = f"population_total {config.population_total:.0f}"
+    if census:
+        for group, n in census["groups"].items():
+            col = f"residents_{group}"
+            if col not in out.columns:
+                out[col] = out["residents"] * (n / census["total"])
+                info["age_groups_from"] = info["age_groups_from"] or f"census 2020 shares of {census['name']}"
+    return out, info
+
+
+def age_groups(frame: pd.DataFrame) -> list[str]:
+    """The age groups present as ``residents_<group>`` columns, in :data:`AGE_GROUPS` order."""
+    return [g for g in AGE_GROUPS if f"residents_{g}" in frame.columns]

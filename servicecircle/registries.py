@@ -1,0 +1,330 @@
+"""Facility registries: the civil-affairs / health-commission lists street offices actually hold.
+
+A registry is a CSV (UTF-8, UTF-8 with BOM, GBK/GB18030), XLSX or GeoJSON
+table, one facility a row. Columns are recognised from their Chinese or
+English headers (:data:`COLUMN_ALIASES`), or mapped in the config. Each row
+is validated; problems go to the :class:`~servicecircle.inputs.InputReport`
+and the usable rows become facilities in the same shape as the OSM ones,
+carrying their capacities (beds, nursery places, meals a day) and attributes
+(affordable 普惠, ownership 性质).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import coords, inputs
+from .config import Config, Registry
+
+WGS84 = "EPSG:4326"
+
+#: Canonical field → header spellings recognised (compared after removing
+#: spaces, brackets with units, and case).
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": ("名称", "机构名称", "设施名称", "单位名称", "服务机构名称", "name", "facility_name"),
+    "category": ("类别", "类型", "设施类型", "机构类型", "设施类别", "服务类型", "category", "type", "kind"),
+    "lon": ("经度", "lon", "lng", "long", "longitude", "x"),
+    "lat": ("纬度", "lat", "latitude", "y"),
+    "lnglat": ("坐标", "经纬度", "lnglat", "lonlat", "coordinates", "location"),
+    "address": ("地址", "详细地址", "机构地址", "address", "addr"),
+    "beds": ("床位", "床位数", "养老床位", "beds"),
+    "nursery_places": ("托位", "托位数", "places", "nursery_places"),
+    "meals_per_day": ("餐位", "餐位数", "日供餐", "日供餐能力", "日供餐量", "meals", "meals_per_day"),
+    "affordable": ("普惠", "是否普惠", "普惠性", "affordable"),
+    "ownership": ("性质", "机构性质", "运营性质", "举办性质", "ownership"),
+    "floor_area_m2": ("建筑面积", "面积", "floor_area", "floor_area_m2"),
+    "registry_id": ("编号", "机构编号", "id", "code"),
+}
+
+CAPACITY_FIELDS = ("beds", "nursery_places", "meals_per_day", "floor_area_m2")
+ATTRIBUTE_FIELDS = ("address", "affordable", "ownership", "registry_id")
+
+#: Category words used in registries → built-in category keys. A value may
+#: also be a category key itself, its label, or contain one of its keywords.
+CATEGORY_VALUES: dict[str, str] = {
+    "养老服务中心": "elder_care", "综合养老服务中心": "elder_care", "街道综合养老服务中心": "elder_care",
+    "日间照料中心": "elder_care", "日间照料": "elder_care", "社区日间照料中心": "elder_care",
+    "养老院": "elder_care", "敬老院": "elder_care", "养老机构": "elder_care", "护理院": "elder_care",
+    "养老服务站": "elder_care", "社区养老服务站": "elder_care", "居家养老服务站": "elder_care",
+    "养老服务驿站": "elder_care", "嵌入式养老": "elder_care",
+    "老年食堂": "canteen", "助餐点": "canteen", "老年助餐点": "canteen", "长者食堂": "canteen",
+    "老年助餐": "canteen", "助餐": "canteen",
+    "托育机构": "nursery", "托育": "nursery", "托育中心": "nursery", "托育园": "nursery", "托儿所": "nursery",
+    "托育服务机构": "nursery", "婴幼儿照护服务机构": "nursery", "托育点": "nursery",
+    "社区卫生服务中心": "health_centre", "社区卫生服务站": "health_centre", "卫生院": "health_centre",
+    "诊所": "health_centre", "医院": "health_centre",
+}
+
+_YES = {"是", "有", "普惠", "普惠性", "y", "yes", "true", "1", "t"}
+_NO = {"否", "无", "非普惠", "n", "no", "false", "0", "f"}
+_NUMBER = re.compile(r"^[^\d\-+]*([-+]?\d+(?:\.\d+)?)\s*(张|个|人|份|餐|m2|㎡|平方米|平米)?\s*$")
+_BRACKETS = re.compile(r"[（(\[【].*?[)）\]】]")
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+def header_key(text: str) -> str:
+    text = unicodedata.normalize("NFKC", str(text)).lower()
+    return _NOT_WORD.sub("", _BRACKETS.sub("", text)).replace("_", "")
+
+
+def normalise_name(name: str) -> str:
+    """Name as compared for merging and duplicates: NFKC, no brackets, spaces or punctuation."""
+    return _NOT_WORD.sub("", _BRACKETS.sub("", unicodedata.normalize("NFKC", str(name)))).lower()
+
+
+def names_match(a: str, b: str) -> bool:
+    """Equal normalised names, or one containing the other when the shorter has ≥ 4 characters."""
+    a, b = normalise_name(a), normalise_name(b)
+    if not a or not b:
+        return False
+    short, long_ = sorted((a, b), key=len)
+    return a == b or (len(short) >= 4 and short in long_)
+
+
+def recognise_columns(headers: list[str], explicit: dict[str, str]) -> dict[str, str]:
+    """Canonical field → header of the file, from the config's mapping first, then the aliases."""
+    found = {field: col for field, col in explicit.items() if col in headers}
+    keyed = {header_key(h): h for h in headers}
+    for field, aliases in COLUMN_ALIASES.items():
+        if field in found:
+            continue
+        for alias in aliases:
+            if header_key(alias) in keyed:
+                found[field] = keyed[header_key(alias)]
+                break
+    return found
+
+
+def category_of(value: str, config: Config, explicit: dict[str, str]) -> str | None:
+    """The config category a registry's category value means, or None."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    if not text:
+        return None
+    if text in explicit:
+        return explicit[text]
+    for key, cat in config.categories.items():
+        if text in (key, cat.label):
+            return key
+    mapped = CATEGORY_VALUES.get(text)
+    if mapped in config.categories:
+        return mapped
+    for key, cat in config.categories.items():
+        if any(k in text for k in cat.keywords) and not any(k in text for k in cat.exclude_keywords):
+            return key
+    return None
+
+
+def _number(text: str) -> float | None | str:
+    """A capacity cell: float, None when blank, or the text itself when unreadable."""
+    if text is None or str(text).strip() == "":
+        return None
+    found = _NUMBER.match(unicodedata.normalize("NFKC", str(text)).replace(",", ""))
+    return float(found.group(1)) if found else str(text)
+
+
+def read_registry(spec: Registry, config: Config, report: inputs.InputReport) -> gpd.GeoDataFrame:
+    """Validated facilities of one registry, as WGS-84 points.
+
+    Rows with missing or unreadable coordinates, points outside China and
+    unknown categories are reported and left out; swapped latitude/longitude
+    is reported and used swapped back; duplicates (same category, matching
+    name, within 50 m) are reported and the first kept; unreadable capacities
+    are reported and left blank.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``facility_id`` (``registry/<file>/<row>/<category>``), ``category``,
+        ``name``, ``source`` = "registry", ``registry_file``, ``registry_row``,
+        the capacity and attribute fields, WGS-84 point geometry.
+    """
+    path = spec.path
+    if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp"):
+        gdf = inputs.read_vector(path, what="facility registry", coord_system="wgs84", encoding=spec.encoding,
+                                 report=report)
+        table = pd.DataFrame(gdf.drop(columns="geometry")).astype({c: str for c in gdf.columns if c not in ("geometry", "_row")})
+        table = table.replace({"None": "", "nan": ""})
+        pts = shapely.get_coordinates(shapely.point_on_surface(gdf.geometry.values))
+        # A GeoJSON's own geometry is degrees in the declared system, like any coordinate column.
+        table["_lon"], table["_lat"] = pts[:, 0], pts[:, 1]
+    else:
+        table = inputs.read_table(path, what="facility registry", encoding=spec.encoding, sheet=spec.sheet)
+    explicit = dict(spec.columns)
+    for field, col in explicit.items():
+        if col not in table.columns:
+            report.add(path, None, col, f"column mapped to {field} in the config is not in the file", "field left blank")
+    cols = recognise_columns([c for c in table.columns if not c.startswith("_")], explicit)
+    if "name" not in cols:
+        report.add(path, None, "name", "no name column (名称/name)", "rows named by their row number")
+    if "category" not in cols and spec.category is None:
+        report.add(path, None, "category", "no category column (类别/category) and no category in the config",
+                   "category read from the name's keywords")
+    has_xy = "_lon" in table.columns or ("lon" in cols and "lat" in cols) or "lnglat" in cols
+    if not has_xy:
+        from .errors import InputError
+
+        raise InputError(f"{path}: no coordinate columns (经度/lon and 纬度/lat, or 坐标 \"lng,lat\"); "
+                         f"columns are {', '.join(c for c in table.columns if not c.startswith('_'))}")
+
+    values = dict(spec.category_values)
+    rows = []
+    for rec in table.to_dict("records"):
+        row = int(rec["_row"])
+        name = rec.get(cols.get("name", ""), "") if "name" in cols else ""
+        if not name:
+            report.add(path, row, cols.get("name", "name"), "missing name", "kept, named by its row")
+            name = f"({path.name} row {row})"
+        # Category: the file's column, else the registry's fixed category, else the name.
+        if "category" in cols and rec.get(cols["category"], ""):
+            raw = rec[cols["category"]]
+            cat = category_of(raw, config, values)
+            field = cols["category"]
+        else:
+            raw = spec.category or name
+            cat = spec.category or category_of(name, config, values)
+            field = cols.get("category", "category")
+        if cat is None:
+            report.add(path, row, field, f"unknown category '{raw}' (map it in category_values)", "dropped")
+            continue
+        lon, lat, problem = _lonlat(rec, cols)
+        if problem:
+            report.add(path, row, problem[0], problem[1], "dropped")
+            continue
+        if not coords.in_china(lon, lat) and coords.in_china(lat, lon):
+            report.add(path, row, "lon/lat", f"latitude and longitude swapped ({lon}, {lat})", "used swapped back")
+            lon, lat = lat, lon
+        if not coords.in_china(lon, lat):
+            report.add(path, row, "lon/lat", f"point ({lon}, {lat}) is outside China", "dropped")
+            continue
+        out = {"category": cat, "name": name, "registry_row": row}
+        for field in CAPACITY_FIELDS:
+            value = _number(rec.get(cols[field], "")) if field in cols else None
+            if isinstance(value, str) or (value is not None and value < 0):
+                report.add(path, row, cols[field], f"not a number: '{value}'", "left blank")
+                value = None
+            out[field] = value
+        out["address"] = rec.get(cols["address"], "") if "address" in cols else ""
+        out["ownership"] = rec.get(cols["ownership"], "") if "ownership" in cols else ""
+        out["registry_id"] = rec.get(cols["registry_id"], "") if "registry_id" in cols else ""
+        out["affordable"] = None
+        if "affordable" in cols and rec.get(cols["affordable"], ""):
+            flag = rec[cols["affordable"]].strip().lower()
+            if flag in _YES:
+                out["affordable"] = True
+            elif flag in _NO:
+                out["affordable"] = False
+            else:
+                report.add(path, row, cols["affordable"], f"not yes/no: '{rec[cols['affordable']]}'", "left blank")
+        out["lon"], out["lat"] = lon, lat
+        rows.append(out)
+
+    frame = pd.DataFrame(rows, columns=["category", "name", "registry_row", *CAPACITY_FIELDS, "address", "ownership",
+                                        "registry_id", "affordable", "lon", "lat"])
+    wlon, wlat = coords.to_wgs84(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), spec.coord_system)
+    gdf = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=gpd.points_from_xy(wlon, wlat), crs=WGS84)
+    aff = gdf["affordable"]
+    gdf["nursery_places_affordable"] = np.where(aff.eq(True), gdf["nursery_places"],
+                                                np.where(aff.eq(False), 0.0, np.nan)).astype(float)
+    gdf = _drop_duplicates(gdf, path, report)
+    gdf.insert(0, "facility_id", [f"registry/{path.name}/{r}/{c}" for r, c in zip(gdf["registry_row"], gdf["category"])])
+    gdf["source"] = "registry"
+    gdf["registry_file"] = str(path)
+    gdf["coord_system"] = spec.coord_system
+    gdf["affordable"] = gdf["affordable"].astype(object)
+    return gdf.reset_index(drop=True)
+
+
+def _lonlat(rec: dict, cols: dict[str, str]) -> tuple[float, float, tuple[str, str] | None]:
+    """Coordinates of one row and the (field, problem) that makes them unusable, if any."""
+    if "_lon" in rec:
+        lon, lat = rec["_lon"], rec["_lat"]
+        if lon is None or not np.isfinite(lon):
+            return 0.0, 0.0, ("geometry", "missing point")
+        return float(lon), float(lat), None
+    if "lon" in cols and "lat" in cols and (rec.get(cols["lon"], "") or rec.get(cols["lat"], "")):
+        parts, fields = [rec.get(cols["lon"], ""), rec.get(cols["lat"], "")], [cols["lon"], cols["lat"]]
+    elif "lnglat" in cols:
+        text = unicodedata.normalize("NFKC", rec.get(cols["lnglat"], ""))
+        parts = [p for p in re.split(r"[,\s;]+", text) if p]
+        fields = [cols["lnglat"], cols["lnglat"]]
+        if len(parts) != 2:
+            return 0.0, 0.0, (cols["lnglat"], f"expected 'lng,lat', got '{text}'" if text else "missing coordinates")
+    else:
+        return 0.0, 0.0, (cols.get("lon", "lon"), "missing coordinates")
+    out = []
+    for text, field in zip(parts, fields):
+        if str(text).strip() == "":
+            return 0.0, 0.0, (field, "missing coordinate")
+        try:
+            value = float(unicodedata.normalize("NFKC", str(text)).strip())
+        except ValueError:
+            return 0.0, 0.0, (field, f"not a number: '{text}'")
+        if not np.isfinite(value):
+            return 0.0, 0.0, (field, f"not a number: '{text}'")
+        out.append(value)
+    return out[0], out[1], None
+
+
+def _drop_duplicates(gdf: gpd.GeoDataFrame, path, report: inputs.InputReport, within_m: float = 50.0) -> gpd.GeoDataFrame:
+    """Keep the first of rows with the same category and matching names within ``within_m``."""
+    if len(gdf) < 2:
+        return gdf
+    utm = gdf.to_crs(gdf.estimate_utm_crs())
+    left, right = utm.sindex.query(utm.geometry.values, predicate="dwithin", distance=within_m)
+    dropped: set[int] = set()
+    for i, j in sorted(zip(left.tolist(), right.tolist())):
+        if i >= j or i in dropped or j in dropped:
+            continue
+        if gdf["category"].iat[i] == gdf["category"].iat[j] and names_match(gdf["name"].iat[i], gdf["name"].iat[j]):
+            dropped.add(j)
+            report.add(path, gdf["registry_row"].iat[j], "name",
+                       f"duplicate of row {gdf['registry_row'].iat[i]} ('{gdf['name'].iat[i]}')", "dropped")
+    return gdf.drop(index=gdf.index[sorted(dropped)])
+
+
+def merge_with_osm(osm_facilities: gpd.GeoDataFrame, registry: gpd.GeoDataFrame, distance_m: float) -> gpd.GeoDataFrame:
+    """One table of facilities: a registry row and an OSM feature of the same category, within
+    ``distance_m`` and with matching names, are one facility (``source`` = "both").
+
+    Registry attributes win, its position included (the registry is the
+    authority on what the facility is; the OSM id is kept in ``osm_id``).
+    """
+    osm = osm_facilities.copy()
+    reg = registry.copy()
+    for col in ("osm_type", "osm_id", "match", "flag_note", "footprint_m2"):
+        if col not in reg.columns:
+            reg[col] = {"osm_id": -1, "footprint_m2": np.nan}.get(col, "")
+    reg["match"] = "registry"
+    reg["counted"] = True
+    for col in [c for c in reg.columns if c not in osm.columns and c != "geometry"]:
+        osm[col] = None
+    osm["osm_id"] = osm["osm_id"].astype(np.int64)
+    if len(osm) and len(reg):
+        utm = reg.estimate_utm_crs()
+        o, r = osm.to_crs(utm), reg.to_crs(utm)
+        ri, oi = o.sindex.query(r.geometry.values, predicate="dwithin", distance=distance_m)
+        pairs = pd.DataFrame({"r": ri, "o": oi, "d": r.geometry.values[ri].distance(o.geometry.values[oi])})
+        pairs = pairs.sort_values(["d", "r", "o"], kind="stable")
+        used_r, used_o = set(), set()
+        for rr, oo in zip(pairs["r"], pairs["o"]):
+            if rr in used_r or oo in used_o:
+                continue
+            if reg["category"].iat[rr] != osm["category"].iat[oo] or not names_match(reg["name"].iat[rr], osm["name"].iat[oo]):
+                continue
+            used_r.add(rr)
+            used_o.add(oo)
+            for col in ("osm_type", "osm_id", "footprint_m2"):
+                reg.iat[rr, reg.columns.get_loc(col)] = osm[col].iat[oo]
+            reg.iat[rr, reg.columns.get_loc("source")] = "both"
+        osm = osm.drop(index=osm.index[sorted(used_o)])
+    reg["osm_id"] = reg["osm_id"].astype(np.int64)
+    cols = list(dict.fromkeys(list(osm.columns) + [c for c in reg.columns if c != "geometry"]))
+    merged = pd.concat([osm.reindex(columns=cols), reg.reindex(columns=cols)], ignore_index=True)
+    merged = merged.astype({"counted": bool, "osm_id": np.int64})
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=WGS84)
