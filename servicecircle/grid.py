@@ -34,7 +34,7 @@ from .config import Config
 from .inputs import read_vector
 from .network import WalkNetwork, snap_points
 from .osm import WGS84
-from .population import age_groups, street_length_origins
+from .population import age_groups, raster_origins, street_length_origins
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
@@ -110,8 +110,11 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
     table = pd.concat(origins, ignore_index=True)
     table = table[table["h3"].isin(grid_cells)]
     if len(table) == 0 and net is not None:
-        table = street_length_origins(net, grid_cells, res)
+        table = street_length_origins(net, area, grid_cells, res)
     table["residents"] = table["floor_area_m2"] / config.floor_area_per_person_m2
+    if config.population_inputs.raster is not None:
+        # A population grid replaces the building estimate; it already counts people.
+        table = raster_origins(config.population_inputs.raster, grid_cells, res, crs)
 
     # Cells without residents still get a travel time, measured from their centre.
     missing = sorted(grid_cells - set(table["h3"]))

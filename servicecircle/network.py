@@ -247,7 +247,7 @@ def network_from_road_lines(spec) -> WalkNetwork:
     lines, info = roadlines.read_road_lines(spec)
     if len(lines) == 0:
         raise InputError(f"{spec.path}: no walkable lines (classes {', '.join(spec.walkable_classes[:5])} …)")
-    node_lonlat, eu, ev, length, geom = roadlines.node_lines(lines.geometry.values, lines["level"].to_numpy())
+    node_lonlat, eu, ev, length, geom, _ = roadlines.node_lines(lines.geometry.values, lines["level"].to_numpy())
     info = dict(info, source=str(spec.path), kind="road lines")
     return assemble(np.arange(len(node_lonlat)), node_lonlat, eu, ev, length, geom, info)
 

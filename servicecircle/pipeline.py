@@ -97,7 +97,9 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
     origins = grid.residential_origins(features, area, config, net.crs, net=net)
     unit_of_origin = {"community": communities.assign_origins(origins, comms)}
     if streets is not None:
-        unit_of_origin["street"] = communities.assign_origins(origins, streets, "street_id")
+        street_units = communities.rollup_geometry(streets, comms)
+        outlines = streets.geometry.to_numpy()
+        unit_of_origin["street"] = communities.assign_origins(origins, street_units, "street_id")
     origins, pop_info = population.apply_inputs(origins, comms, streets, unit_of_origin, config, report_rows)
     times = grid.origin_walk_times(origins, graph, config)
     done("walk times")
@@ -107,7 +109,8 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
     done("grid")
     comms = communities.aggregate(comms, origins, cells, facs, config, unit_of_origin=unit_of_origin["community"])
     if streets is not None:
-        streets = communities.aggregate(streets, origins, cells, facs, config, "street_id", unit_of_origin["street"])
+        streets = communities.aggregate(street_units, origins, cells, facs, config, "street_id", unit_of_origin["street"])
+        streets["geometry"] = outlines  # figures roll up from communities; the map shows the street's own outline
     done("communities")
     summary = report.summarise(config, net.info, facs, cells, comms, origins, streets=streets,
                                population_info=pop_info, registry_info=registry_info, input_report=report_rows)

@@ -95,8 +95,9 @@ def census_figures(path: Path, code: str) -> dict:
             "groups": {"60plus": older, "0_4": young}, "source": str(path)}
 
 
-def street_length_origins(net: WalkNetwork, grid_cells: set[str], res: int) -> pd.DataFrame:
-    """Proxy origins every :data:`PROXY_SPACING_M` along the network, weighted by the length they stand for."""
+def street_length_origins(net: WalkNetwork, area, grid_cells: set[str], res: int) -> pd.DataFrame:
+    """Proxy origins every :data:`PROXY_SPACING_M` along the network inside ``area`` (WGS-84),
+    weighted by the length they stand for."""
     geom = net.edge_geometry
     n_points = np.maximum(1, np.ceil(net.edge_length_m / PROXY_SPACING_M)).astype(int)
     edge = np.repeat(np.arange(len(geom)), n_points)
@@ -109,6 +110,38 @@ def street_length_origins(net: WalkNetwork, grid_cells: set[str], res: int) -> p
     cells = [h3.latlng_to_cell(lat, lng, res) for lng, lat in lonlat]
     table = pd.DataFrame({"method": "street_length", "floor_area_m2": weight, "x": xy[:, 0], "y": xy[:, 1],
                           "osm_id": -1, "h3": cells})
+    inside = shapely.contains_xy(area, lonlat[:, 0], lonlat[:, 1])
+    return table[inside & table["h3"].isin(grid_cells).to_numpy()]
+
+
+def raster_origins(path: Path, grid_cells: set[str], res: int, crs: str) -> pd.DataFrame:
+    """One origin per populated pixel of a population raster (e.g. WorldPop GeoTIFF), at its centre.
+
+    The pixel value is the number of residents; nodata and values ≤ 0 are
+    skipped. Pixels are summed into H3 cells by their centre.
+    """
+    import rasterio
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"population raster not found: {path}")
+    try:
+        with rasterio.open(path) as src:
+            values = src.read(1, masked=True).astype(float).filled(0.0)
+            transform, src_crs = src.transform, src.crs
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"{path}: cannot read population raster ({exc})") from None
+    if src_crs is None:
+        raise InputError(f"{path}: the raster declares no coordinate reference system")
+    rows, cols = np.nonzero(np.nan_to_num(values) > 0)
+    t, c, r = transform, cols + 0.5, rows + 0.5  # pixel centres through the affine geotransform
+    xs, ys = t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f
+    pts = gpd.GeoSeries(gpd.points_from_xy(xs, ys), crs=src_crs)
+    lonlat = shapely.get_coordinates(pts.to_crs("EPSG:4326").values)
+    xy = shapely.get_coordinates(pts.to_crs(crs).values)
+    cells = [h3.latlng_to_cell(lat, lng, res) for lng, lat in lonlat]
+    table = pd.DataFrame({"method": "raster", "floor_area_m2": 0.0, "x": xy[:, 0], "y": xy[:, 1], "osm_id": -1,
+                          "h3": cells, "residents": values[rows, cols]})
     return table[table["h3"].isin(grid_cells)]
 
 
@@ -133,8 +166,11 @@ def read_population_table(config: Config, report: inputs.InputReport) -> pd.Data
     out["name"] = table[found["name"]].astype(str) if "name" in found else ""
     keep = np.ones(len(table), bool)
     for field in [f for f in ("residents", "residents_60plus", "residents_0_3") if f in found]:
-        values = pd.to_numeric(table[found[field]].str.replace(",", ""), errors="coerce")
-        for row, raw in zip(table.loc[values.isna() | (values < 0), "_row"], table.loc[values.isna() | (values < 0), found[field]]):
+        raw_text = table[found[field]].astype(str).str.replace(",", "").str.strip()
+        values = pd.to_numeric(raw_text, errors="coerce")
+        # A blank age-group cell is simply unknown; a blank or unreadable total is a problem.
+        bad = (values.isna() & ((raw_text != "") | (field == "residents"))) | (values < 0)
+        for row, raw in zip(table.loc[bad, "_row"], table.loc[bad, found[field]]):
             report.add(spec.table, row, found[field], f"not a number of residents: '{raw}'",
                        "row dropped" if field == "residents" else "age group left blank")
         if field == "residents":
@@ -179,7 +215,7 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
             raise InputError(f"{spec.table}: population table per {level}, but no {level} polygons are loaded")
         table = read_population_table(config, report)
         table["unit"] = _match_units(table, units, id_field, spec.table, report)
-        table = table[table["unit"] >= 0].groupby("unit").sum(numeric_only=True)
+        table = table[table["unit"] >= 0].drop(columns="_row").groupby("unit").sum(numeric_only=True, min_count=1)
         unit = unit_of_origin[level]
         est = pd.Series(weight).groupby(unit).sum()
         matched = table.index.intersection(est[est > 0].index)
@@ -200,8 +236,11 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
         for group in ("60plus", "0_3"):
             col = f"residents_{group}"
             if col in table.columns:
-                share = (table[col] / table["residents"]).where(table["residents"] > 0)
-                out[col] = out["residents"].to_numpy() * pd.Series(unit).map(share).fillna(np.nan).to_numpy()
+                known = table[col].notna() & (table["residents"] > 0)
+                share = table.loc[known, col] / table.loc[known, "residents"]
+                # Units with no figure for the group take the table's overall share.
+                overall_share = table.loc[known, col].sum() / table.loc[known, "residents"].sum() if known.any() else np.nan
+                out[col] = out["residents"].to_numpy() * pd.Series(unit).map(share).fillna(overall_share).to_numpy()
                 info["age_groups_from"] = "population table"
     elif census:
         total = out["residents"].sum()

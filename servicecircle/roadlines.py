@@ -51,7 +51,7 @@ def great_circle_lengths(coords: np.ndarray, seg: np.ndarray, n: int) -> np.ndar
     return np.bincount(seg[:-1][same], weights=step[same], minlength=n)
 
 
-def node_lines(lines: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def node_lines(lines: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, ...]:
     """Split WGS-84 lines where they really meet and number the junctions.
 
     Parameters
@@ -69,6 +69,8 @@ def node_lines(lines: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.nda
         Great-circle length of each edge.
     geometry : ndarray of LineString
         WGS-84, running from ``edge_u`` to ``edge_v``.
+    edge_level : ndarray of int
+        The level of the line each edge came from.
     """
     pieces, piece_level = [], []
     for lv in np.unique(level):
@@ -82,7 +84,7 @@ def node_lines(lines: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.nda
     pieces, piece_level = pieces[keep], piece_level[keep]
     if len(pieces) == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return np.zeros((0, 2)), empty, empty, np.zeros(0), np.array([], dtype=object)
+        return np.zeros((0, 2)), empty, empty, np.zeros(0), np.array([], dtype=object), empty
 
     xy, idx = shapely.get_coordinates(pieces, return_index=True)
     key = np.round(xy * _KEY_SCALE).astype(np.int64)
@@ -120,8 +122,10 @@ def node_lines(lines: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.nda
     node_lonlat = np.zeros((len(used), 2))
     node_lonlat[eu] = xy2[seg_first]
     node_lonlat[ev] = xy2[seg_last]
+    edge_level = piece_level[idx2[seg_first]]
     good = length > 0
-    return node_lonlat, eu[good].astype(np.int64), ev[good].astype(np.int64), length[good], geometry[good]
+    return (node_lonlat, eu[good].astype(np.int64), ev[good].astype(np.int64), length[good], geometry[good],
+            edge_level[good])
 
 
 def read_road_lines(spec: RoadLines, report: inputs.InputReport | None = None) -> tuple[gpd.GeoDataFrame, dict]:

@@ -25,13 +25,33 @@ def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
+def _sample_config(path: Path, cache_dir: Path, out_dir: Path):
+    """A sample study area with its cache and outputs in temporary folders."""
+    return replace(load_config(path), cache_dir=cache_dir, out_dir=out_dir)
+
+
 @pytest.fixture(scope="session")
 def chengdu_config(cache_dir, tmp_path_factory):
-    config = load_config(CHENGDU_CONFIG)
-    return replace(config, cache_dir=cache_dir, out_dir=tmp_path_factory.mktemp("chengdu_out"))
+    return _sample_config(CHENGDU_CONFIG, cache_dir, tmp_path_factory.mktemp("chengdu_out"))
 
 
 @pytest.fixture(scope="session")
 def chengdu_run(chengdu_config):
     """One full run on the real Chengdu data, outputs written to a temporary folder."""
     return run(chengdu_config, progress=False)
+
+
+HEXI = SHARED / "tianjin_hexi"
+HEXI_CONFIG = ROOT / "data" / "hexi.toml"
+HEPING_GCJ02 = SHARED / "tianjin_heping" / "heping_boundary_gcj02.geojson"
+
+
+@pytest.fixture(scope="session")
+def hexi_config(cache_dir, tmp_path_factory):
+    return _sample_config(HEXI_CONFIG, cache_dir, tmp_path_factory.mktemp("hexi_out"))
+
+
+@pytest.fixture(scope="session")
+def hexi_run(hexi_config):
+    """One full run on the real Tianjin Hexi data: road lines, 141 communities, 14 streets, census total."""
+    return run(hexi_config, progress=False)

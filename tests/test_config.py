@@ -56,3 +56,32 @@ def test_missing_and_invalid_files(tmp_path):
     (tmp_path / "bad.toml").write_text("[area\nname=", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(tmp_path / "bad.toml")
+
+
+def test_input_sections_are_validated(tmp_path):
+    roads = {"area": {"name": "t"}, "network": {"roads_file": "roads.shp", "roads_coord_system": "gcj02"}}
+    c = make_config(roads, base_dir=tmp_path)
+    assert c.roads.path == tmp_path / "roads.shp" and c.roads.coord_system == "gcj02" and not c.uses_osm
+    assert "footway" in c.roads.walkable_classes and "motorway" not in c.roads.walkable_classes
+    with pytest.raises(ConfigError, match="network.roads_coord_system"):
+        make_config({"area": {"name": "t"}, "network": {"roads_file": "r.shp", "roads_coord_system": "mars"}})
+    with pytest.raises(ConfigError, match="area"):
+        make_config({"area": {"name": "t"}})  # no network source at all
+    with pytest.raises(ConfigError, match="communities.coord_system"):
+        make_config(_with("communities", file="c.geojson", coord_system="bd-09"))
+    with pytest.raises(ConfigError, match="streets.parent"):
+        make_config(_with("streets", file="s.geojson", parent="x"))
+    with pytest.raises(ConfigError, match="population.census_code"):
+        make_config(_with("population", census_file="census.xlsx"))
+    with pytest.raises(ConfigError, match="population.table_level"):
+        make_config(_with("population", table="p.csv", table_level="district"))
+    c = make_config(_with("communities", file="c.geojson", coord_system="gcj02"), base_dir=tmp_path)
+    assert c.communities.parent_field == "parentcode" and c.communities.coord_system == "gcj02"
+
+
+def test_hexi_sample_config_loads():
+    from pathlib import Path
+
+    c = load_config(Path(__file__).resolve().parents[1] / "data" / "hexi.toml")
+    assert c.roads.path.name == "hexi_roads.shp" and c.population_inputs.census_code == "120103"
+    assert c.streets.path.name == "hexi_streets.geojson" and c.communities.parent_field == "parentcode"

@@ -39,8 +39,11 @@ def test_chengdu_network_is_undirected_metric_and_walkable(chengdu_run):
 def test_network_cache_roundtrip_and_hit(chengdu_config, chengdu_run, tmp_path):
     net = build_walk_network(chengdu_config)
     assert net.info["cache"] == "hit"
-    files = list(chengdu_config.cache_dir.glob("walk_*.npz"))
-    assert len(files) == 1
+    from servicecircle.network import _source_key
+
+    _, key = _source_key(chengdu_config)
+    files = list(chengdu_config.cache_dir.glob(f"walk_{key}.npz"))
+    assert len(files) == 1  # one file per source (other study areas share the folder)
     again = load_network(files[0])
     assert np.array_equal(again.edge_u, chengdu_run.network.edge_u)
     assert np.allclose(again.edge_length_m, chengdu_run.network.edge_length_m)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from servicecircle import communities, population
-from servicecircle.config import Boundaries, PopulationInputs
+from servicecircle.config import PopulationInputs
 from servicecircle.inputs import InputReport
 
 CENSUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "census" / "census_county_2020_v1.xlsx"
@@ -30,3 +30,74 @@ def test_census_figures_for_hexi_district():
     assert hexi["groups"] == {"60plus": 230_176, "0_4": 30_332}
     with pytest.raises(Exception, match="census_code '999999' not found"):
         population.census_figures(CENSUS, "999999")
+
+
+def test_community_table_is_distributed_inside_each_community(hexi_run, hexi_config, tmp_path):
+    comm = hexi_run.communities.set_index("code")
+    codes = list(comm.index[:3])
+    # Test input: a per-community table (no such public table exists); one row by name
+    # without the 居委会 suffix, one unknown code, one unreadable number.
+    table = pd.DataFrame({
+        "社区代码": codes + ["", "120103999999", codes[0][:-1] + "9"],
+        "社区名称": ["", "", "", comm["name"].iloc[5].replace("居委会", ""), "不存在社区", "坏行"],
+        "常住人口": ["5000", "8,000", "12000", "7000", "999", "约三千"],
+        "60岁及以上": ["1500", "2000", "", "2100", "", ""],
+    })
+    path = tmp_path / "population.xlsx"
+    table.to_excel(path, index=False)
+    config = replace(hexi_config, population_inputs=PopulationInputs(path, "community", (), None, None, None, None))
+    origins = hexi_run.origins
+    unit = communities.assign_origins(origins, hexi_run.communities)
+    report = InputReport()
+    scaled, info = population.apply_inputs(origins, hexi_run.communities, None, {"community": unit}, config, report)
+    per = pd.Series(scaled["residents"].to_numpy()).groupby(unit).sum()
+    cid = hexi_run.communities.set_index("code")["community_id"]
+    assert per[cid[codes[0]]] == pytest.approx(5000)
+    assert per[cid[codes[1]]] == pytest.approx(8000)
+    assert per[cid[codes[2]]] == pytest.approx(12000)
+    assert per[hexi_run.communities["community_id"].iloc[5]] == pytest.approx(7000)
+    # Within a community, origins keep their relative weights.
+    inside = (unit == cid[codes[0]]) & (origins["residents"].to_numpy() > 0)
+    ratio = scaled["residents"].to_numpy()[inside] / origins["residents"].to_numpy()[inside]
+    assert np.allclose(ratio, ratio[0])
+    # Age groups from the table: 60+ where given; elsewhere the table's overall share.
+    old = pd.Series(scaled["residents_60plus"].to_numpy()).groupby(unit).sum()
+    assert old[cid[codes[0]]] == pytest.approx(1500)
+    overall = (1500 + 2000 + 2100) / (5000 + 8000 + 7000)
+    assert old[cid[codes[2]]] == pytest.approx(12000 * overall)
+    problems = report.frame()
+    assert problems["problem"].str.contains("no community or street matches '120103999999'").any()
+    assert problems["problem"].str.contains("not a number of residents: '约三千'").any()
+    populated = int((hexi_run.communities["residents"] > 0).sum())
+    assert (problems["problem"].str.startswith("no row for community")).sum() == populated - 4
+    assert len(problems) == 2 + populated - 4
+    assert info["age_groups_from"] == "population table"
+
+
+def test_population_raster_is_summed_into_cells(chengdu_config, chengdu_run, tmp_path):
+    import h3
+    import rasterio
+    from affine import Affine
+
+    from servicecircle import grid
+
+    # Test input: a 20 × 20 grid of 0.002° pixels inside central Chengdu; pixel (i, j) holds i + j people.
+    west, north, size = 104.06, 30.71, 0.002
+    values = np.add.outer(np.arange(20), np.arange(20)).astype("float32")
+    values[3, 4] = -1  # nodata
+    path = tmp_path / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=20, width=20, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=Affine(size, 0, west, 0, -size, north), nodata=-1) as dst:
+        dst.write(values, 1)
+    config = replace(chengdu_config, population_inputs=PopulationInputs(None, "community", (), None, path, None, None))
+    area = grid.study_area(config, chengdu_run.network)
+    origins = grid.residential_origins(chengdu_run.origins.iloc[:0].assign(tags=[]), area, config, chengdu_run.network.crs)
+    got = origins[origins["method"] == "raster"].groupby("h3")["residents"].sum()
+    expected = {}
+    for i in range(20):
+        for j in range(20):
+            if values[i, j] > 0:
+                cell = h3.latlng_to_cell(north - (i + 0.5) * size, west + (j + 0.5) * size, config.h3_resolution)
+                expected[cell] = expected.get(cell, 0.0) + float(values[i, j])
+    assert got.to_dict() == pytest.approx(expected)
+    assert origins["residents"].sum() == pytest.approx(values[values > 0].sum())

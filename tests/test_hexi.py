@@ -1,0 +1,78 @@
+"""The full analysis on Tianjin Hexi: road lines, 141 communities, 14 streets, census 2020 population."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from servicecircle import coords, run
+from servicecircle.config import Registry
+
+HEXI_TOTAL, HEXI_60PLUS, HEXI_0_4 = 822_174, 230_176, 30_332  # census 2020, 河西区
+
+
+def test_hexi_runs_on_road_lines_communities_and_streets(hexi_run):
+    s = hexi_run.summary
+    assert s["network"]["kind"] == "road lines" and s["network"]["largest_component_length_share"] >= 0.95
+    assert len(hexi_run.communities) == 141 and len(hexi_run.streets) == 14
+    assert s["communities_linked_to_streets"] == {"code": 141}
+    # Residents: the census total, spread by street length (no buildings mapped), with census age shares.
+    assert s["population_total"] == pytest.approx(HEXI_TOTAL)
+    assert s["population_by_age_group"] == pytest.approx({"60plus": HEXI_60PLUS, "0_4": HEXI_0_4})
+    assert s["population_method"]["from_street_length_proxy"] == pytest.approx(HEXI_TOTAL)
+    comm, streets = hexi_run.communities, hexi_run.streets
+    assert comm["residents"].sum() == pytest.approx(HEXI_TOTAL, rel=0.005)
+    assert streets["residents"].sum() == pytest.approx(comm["residents"].sum(), rel=0.005)
+    assert (comm["residents"] > 0).mean() > 0.95
+    # Street figures are their communities' figures added up.
+    by_street = comm.groupby("street_id")["residents_60plus"].sum()
+    assert np.allclose(streets.set_index("street_id").loc[by_street.index, "residents_60plus"], by_street, rtol=0.02)
+
+
+def test_hexi_without_facilities_says_so(hexi_run):
+    for key in ("elder_care", "canteen", "nursery"):
+        cat = hexi_run.summary["categories"][key]
+        assert cat["facilities"] == 0 and cat["population_covered_share"] == 0.0
+        assert "load a registry" in cat["note"]
+    report = pd.read_csv(hexi_run.files["input_report"], encoding="utf-8-sig")
+    assert "长达公寓" not in report.to_string()  # rows name file/row/field, the name is in the file
+    assert report["problem"].str.contains("invalid polygon").sum() == 1
+
+
+@pytest.fixture(scope="module")
+def hexi_with_registry(hexi_config, hexi_run, tmp_path_factory):
+    """Test input: one elder-care centre (50 beds) and one nursery (40 places, affordable) per street,
+    placed at each street's representative point and written as GCJ-02, as an AMap export would be."""
+    pts = hexi_run.streets.geometry.representative_point()
+    glon, glat = coords.wgs84_to_gcj02(pts.x.to_numpy(), pts.y.to_numpy())
+    rows = []
+    for name, x, y in zip(hexi_run.streets["name"], glon, glat):
+        rows.append({"名称": f"{name}综合养老服务中心", "类别": "街道综合养老服务中心", "坐标": f"{x:.7f},{y:.7f}",
+                     "床位": "50", "性质": "公办"})
+        rows.append({"名称": f"{name}托育中心", "类别": "托育机构", "坐标": f"{x + 0.004:.7f},{y:.7f}",
+                     "托位": "40个", "普惠": "是"})
+    folder = tmp_path_factory.mktemp("hexi_registry")
+    path = folder / "hexi_registry.xlsx"
+    pd.DataFrame(rows).to_excel(path, index=False)
+    spec = Registry(path, "gcj02", None, None, None, (), ())
+    return run(replace(hexi_config, registries=(spec,), out_dir=folder / "out"), progress=False)
+
+
+def test_hexi_registry_gives_every_street_its_centre_and_capacities(hexi_with_registry):
+    streets, comm = hexi_with_registry.streets, hexi_with_registry.communities
+    assert (streets["facilities_elder_care"] == 1).all()
+    assert streets["beds_elder_care"].sum() == 14 * 50
+    assert comm["beds_elder_care"].sum() == 14 * 50  # each centre counted in exactly one community
+    assert streets["nursery_places_nursery"].sum() + 0 <= 14 * 40
+    placed = hexi_with_registry.facilities.query("category == 'nursery'")
+    assert placed["nursery_places"].sum() == 14 * 40 and placed["nursery_places_affordable"].sum() == 14 * 40
+    s = hexi_with_registry.summary
+    assert s["registries"][0]["rows_used"] == 28 and s["registries"][0]["warning"] is None
+    elder = s["categories"]["elder_care"]
+    assert 0 < elder["population_covered_share"] < 1
+    assert 0 < elder["population_covered_share_60plus"] < 1
+    assert (comm["covered_share_elder_care_60plus"].between(0, 1) | comm["covered_share_elder_care_60plus"].isna()).all()
+    # Uncovered elderly per community add up to the district's uncovered elderly.
+    uncovered = comm["uncovered_residents_elder_care_60plus"].sum()
+    assert uncovered == pytest.approx(HEXI_60PLUS * (1 - elder["population_covered_share_60plus"]), rel=0.01)
