@@ -12,7 +12,6 @@ and the whole Chengdu run, cold (network built) and warm (network cached).
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -23,20 +22,11 @@ import numpy as np
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from timing import ROOT, best_of  # noqa: E402  (also puts the repository on sys.path)
 
 from servicecircle import access, load_config, run  # noqa: E402
 from servicecircle.network import build_walk_network  # noqa: E402
 
-
-def best_of(fn, repeat=5):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:
@@ -57,7 +47,6 @@ def main() -> None:
     graph = access.build_access_graph(net, fac)
     cat_rows = np.flatnonzero(graph.facilities["category"].to_numpy() == category)
     n_fac = len(cat_rows)
-    limit = 900.0
 
     # Like the bare call below, the graph is built once per run and reused by every category.
     ours = best_of(lambda: access.nearest_distances(graph, category))

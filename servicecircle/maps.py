@@ -12,7 +12,6 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from .config import Config
 from .report import ATTRIBUTION

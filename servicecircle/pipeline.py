@@ -157,6 +157,9 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
                        f"{medians[spec.coord_system]:.0f} m from the streets and {medians[hint]:.0f} m when read as "
                        f"{hint} — the file is probably {hint}; set coord_system = \"{hint}\"")
             log.warning(warning)
+            report_rows.add(spec.path, None, "coord_system", f"declared {spec.coord_system}, but the points fit the "
+                            f"streets as {hint} ({medians[spec.coord_system]:.0f} m → {medians[hint]:.0f} m)",
+                            f"used as declared; set coord_system = \"{hint}\" if it is {hint}")
         facs = registries.merge_with_osm(facs, reg, config.merge_distance_m)
         info.append({"file": str(spec.path), "coord_system": spec.coord_system, "rows_used": int(len(reg)),
                      "rows_valid": int(read), "median_distance_to_street_m": medians, "warning": warning})

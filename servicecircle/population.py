@@ -21,8 +21,9 @@ output, and scaled to the census total.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -54,12 +55,11 @@ TABLE_ALIASES = {
 PROXY_SPACING_M = 50.0
 
 
-@lru_cache(maxsize=4)
-def _census_table(path: str, mtime: float) -> pd.DataFrame:
+def _census_table(path: Path) -> pd.DataFrame:
     return pd.read_excel(path, dtype={"区划代码": str}, engine="openpyxl")
 
 
-def census_figures(path: Path, code: str) -> dict:
+def census_figures(path: Path, code: str, cache_dir: Path | None = None) -> dict:
     """Residents and age groups of one county-level unit of China's 2020 census table.
 
     Parameters
@@ -69,6 +69,9 @@ def census_figures(path: Path, code: str) -> dict:
         ``男_0岁`` … ``女_85岁以上``).
     code : str
         Six-digit division code, e.g. ``"120103"`` (河西区).
+    cache_dir : path, optional
+        Keep the figures there, keyed by the file's hash: parsing the
+        3,358 × 153 workbook takes ~5 s, the district's row is a few bytes.
 
     Returns
     -------
@@ -78,7 +81,13 @@ def census_figures(path: Path, code: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"census file not found: {path}")
-    table = _census_table(str(path), path.stat().st_mtime)
+    cached = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        cached = Path(cache_dir) / f"census_{digest}_{code}.json"
+        if cached.is_file():
+            return dict(json.loads(cached.read_text(encoding="utf-8")), source=str(path))
+    table = _census_table(path)
     if "区划代码" not in table.columns or "人口数_合计" not in table.columns:
         raise InputError(f"{path}: not the county census table (no 区划代码 / 人口数_合计 columns)")
     row = table[table["区划代码"].astype(str).str.strip() == str(code)]
@@ -91,8 +100,12 @@ def census_figures(path: Path, code: str) -> dict:
 
     older = band("60到64岁", "65到69岁", "70到74岁", "75到79岁", "80到84岁", "85岁以上")
     young = band("0岁", "1到4岁")
-    return {"name": f"{row['市']}{row['区县']}", "code": str(code), "total": float(row["人口数_合计"]),
-            "groups": {"60plus": older, "0_4": young}, "source": str(path)}
+    figures = {"name": f"{row['市']}{row['区县']}", "code": str(code), "total": float(row["人口数_合计"]),
+               "groups": {"60plus": older, "0_4": young}, "source": str(path)}
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(figures, ensure_ascii=False), encoding="utf-8")
+    return figures
 
 
 def street_length_origins(net: WalkNetwork, area, grid_cells: set[str], res: int) -> pd.DataFrame:
@@ -201,9 +214,9 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
     Returns the origins and a description of what was applied (for the summary).
     """
     spec = config.population_inputs
-    out = origins.copy()
+    out = origins.drop(columns=[f"residents_{g}" for g in AGE_GROUPS if f"residents_{g}" in origins.columns])
     info: dict = {"scaled_to": None, "age_groups_from": None}
-    census = census_figures(spec.census_file, spec.census_code) if spec.census_file else None
+    census = census_figures(spec.census_file, spec.census_code, config.cache_dir) if spec.census_file else None
     if census:
         info["census"] = census
     weight = out["residents"].to_numpy(float)

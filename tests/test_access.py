@@ -7,7 +7,6 @@ import pytest
 import shapely
 
 from servicecircle import access
-from servicecircle.facilities import counted_facilities
 from servicecircle.network import snap_points
 
 

@@ -1,6 +1,5 @@
 import h3
 import numpy as np
-import pandas as pd
 
 from servicecircle.grid import weighted_median
 

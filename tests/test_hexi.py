@@ -52,6 +52,8 @@ def hexi_with_registry(hexi_config, hexi_run, tmp_path_factory):
                      "床位": "50", "性质": "公办"})
         rows.append({"名称": f"{name}托育中心", "类别": "托育机构", "坐标": f"{x + 0.004:.7f},{y:.7f}",
                      "托位": "40个", "普惠": "是"})
+    x, y = glon[0] + 0.002, glat[0] + 0.002  # a hostile name must reach the map as text
+    rows.append({"名称": "<img src=x onerror=alert(1)>老年食堂", "类别": "助餐点", "坐标": f"{x:.7f},{y:.7f}", "日供餐": "80"})
     folder = tmp_path_factory.mktemp("hexi_registry")
     path = folder / "hexi_registry.xlsx"
     pd.DataFrame(rows).to_excel(path, index=False)
@@ -68,7 +70,8 @@ def test_hexi_registry_gives_every_street_its_centre_and_capacities(hexi_with_re
     placed = hexi_with_registry.facilities.query("category == 'nursery'")
     assert placed["nursery_places"].sum() == 14 * 40 and placed["nursery_places_affordable"].sum() == 14 * 40
     s = hexi_with_registry.summary
-    assert s["registries"][0]["rows_used"] == 28 and s["registries"][0]["warning"] is None
+    assert s["registries"][0]["rows_used"] == 29 and s["registries"][0]["warning"] is None
+    assert s["categories"]["canteen"]["meals_per_day"] == 80
     elder = s["categories"]["elder_care"]
     assert 0 < elder["population_covered_share"] < 1
     assert 0 < elder["population_covered_share_60plus"] < 1
@@ -76,3 +79,9 @@ def test_hexi_registry_gives_every_street_its_centre_and_capacities(hexi_with_re
     # Uncovered elderly per community add up to the district's uncovered elderly.
     uncovered = comm["uncovered_residents_elder_care_60plus"].sum()
     assert uncovered == pytest.approx(HEXI_60PLUS * (1 - elder["population_covered_share_60plus"]), rel=0.01)
+
+
+def test_registry_names_are_escaped_on_the_map(hexi_with_registry):
+    html = hexi_with_registry.files["map"].read_text(encoding="utf-8")
+    assert "<img src=x onerror" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;老年食堂" in html

@@ -101,3 +101,28 @@ def test_population_raster_is_summed_into_cells(chengdu_config, chengdu_run, tmp
                 expected[cell] = expected.get(cell, 0.0) + float(values[i, j])
     assert got.to_dict() == pytest.approx(expected)
     assert origins["residents"].sum() == pytest.approx(values[values > 0].sum())
+
+
+def test_street_table_by_name_sets_every_street_total(hexi_run, hexi_config, tmp_path):
+    streets = communities.load_streets(hexi_config)
+    units = communities.rollup_geometry(streets, hexi_run.communities)
+    unit = communities.assign_origins(hexi_run.origins, units, "street_id")
+    # Test input: a per-street table by name only, 10,000 × (street number + 1) residents, GBK CSV.
+    table = pd.DataFrame({"街道名称": streets["name"], "人口": [10_000 * (i + 1) for i in range(len(streets))]})
+    path = tmp_path / "streets.csv"
+    table.to_csv(path, index=False, encoding="gbk")
+    config = replace(hexi_config, population_inputs=replace(hexi_config.population_inputs, table=path, table_level="street"))
+    report = InputReport()
+    scaled, info = population.apply_inputs(hexi_run.origins, hexi_run.communities, streets, {"street": unit}, config, report)
+    per = pd.Series(scaled["residents"].to_numpy()).groupby(unit).sum()
+    assert per.loc[streets["street_id"]].to_numpy() == pytest.approx(table["人口"].to_numpy())
+    assert len(report.frame()) == 0 and "per street" in info["scaled_to"]
+    # Census age shares still apply where the table has no age columns.
+    assert scaled["residents_60plus"].sum() == pytest.approx(scaled["residents"].sum() * 230_176 / 822_174)
+
+
+def test_census_figures_are_cached_by_file_hash(tmp_path):
+    first = population.census_figures(CENSUS, "120103", tmp_path)
+    cached = list(tmp_path.glob("census_*_120103.json"))
+    assert len(cached) == 1
+    assert population.census_figures(CENSUS, "120103", tmp_path) == first

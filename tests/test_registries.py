@@ -210,3 +210,27 @@ def test_a_run_with_a_registry_reports_and_carries_capacities(chengdu_config, tm
     # The facilities layer carries the registry attributes.
     layer = result.facilities.set_index("name")
     assert layer.loc["测试托育中心", "ownership"] == "公办" and layer.loc["测试托育中心", "affordable"] == True  # noqa: E712
+
+
+def test_the_run_warns_when_a_registry_is_declared_in_the_wrong_system(chengdu_run, tmp_path):
+    from servicecircle import osm
+    from servicecircle.pipeline import find_all_facilities
+
+    net = chengdu_run.network
+    # Test input: 12 nurseries on real Chengdu streets, exported from AMap (GCJ-02) but declared WGS-84.
+    pick = np.linspace(0, net.n_edges - 1, 12).astype(int)
+    mids = gpd_points(shapely.line_interpolate_point(net.edge_geometry[pick], 0.5, normalized=True), net.crs)
+    glon, glat = coords.wgs84_to_gcj02(mids.geometry.x.to_numpy(), mids.geometry.y.to_numpy())
+    path = tmp_path / "amap_export.csv"
+    pd.DataFrame({"名称": [f"测试托育点{i}" for i in range(12)], "类别": "托育", "经度": glon, "纬度": glat}).to_csv(path, index=False)
+    config = replace(chengdu_run.config, registries=(_spec(path),))
+    report = InputReport()
+    area = shapely.box(*config.bbox)
+    facs, info = find_all_facilities(config, osm.features_frame([]), net, area, report)
+    assert "probably gcj02" in info[0]["warning"] and info[0]["rows_used"] == 12
+    line = report.frame().iloc[0]
+    assert line["field"] == "coord_system" and "gcj02" in line["action"]
+    # Declared right, the same file snaps onto the streets and raises no warning.
+    facs, info = find_all_facilities(replace(config, registries=(_spec(path, coord_system="gcj02"),)),
+                                     osm.features_frame([]), net, area, InputReport())
+    assert info[0]["warning"] is None and facs["snap_offset_m"].max() < 1.0
