@@ -39,8 +39,11 @@ def load_communities(config: Config, features: gpd.GeoDataFrame, report: InputRe
         gdf = features[is_named & features.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()]
         names, codes, parents, source = gdf["name"], "", "", "OSM landuse=residential with a name"
         gdf = gdf.assign(geometry=gdf.geometry.make_valid())
-    out = gpd.GeoDataFrame({"community_id": np.arange(len(gdf)), "name": np.asarray(names), "code": codes if isinstance(codes, str) else np.asarray(codes),
-                            "parent_code": parents if isinstance(parents, str) else np.asarray(parents), "source": source},
+    out = gpd.GeoDataFrame({"community_id": np.arange(len(gdf)), "name": np.asarray(names),
+                            "code": codes if isinstance(codes, str) else np.asarray(codes),
+                            "parent_code": parents if isinstance(parents, str) else np.asarray(parents),
+                            "source": source,
+                            "source_row": gdf["_row"].to_numpy() if "_row" in gdf.columns else -1},
                            geometry=gdf.geometry.to_numpy(), crs=WGS84)
     return out
 

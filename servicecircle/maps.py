@@ -115,8 +115,7 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
         markers = folium.FeatureGroup(name=f"Facilities: {cat.label} ({key})", show=True)
         for row in facilities[facilities["category"] == key].itertuples():
             status = "off-network (reaches nobody)" if row.off_network else ("counted" if row.counted else f"not counted: {row.flag_note}")
-            popup = (f"<b>{escape(row.name or '(unnamed)')}</b><br>{escape(cat.label)} ({escape(key)})<br>"
-                     f"source: {escape(row.source)} {escape(row.osm_type)}/{row.osm_id}<br>{escape(status)}")
+            popup = _facility_popup(row, cat, key, status)
             folium.CircleMarker(
                 [row.geometry.y, row.geometry.x], radius=6, color=colour if row.counted and not row.off_network else "#777",
                 fill=True, fill_color=colour, fill_opacity=0.9 if row.counted else 0.1, weight=2,
@@ -157,3 +156,30 @@ def write_map(m: folium.Map, out_dir: Path) -> Path:
     path = Path(out_dir) / "index.html"
     m.save(str(path))
     return path
+
+
+_POPUP_FIELDS = (("beds", "beds 床位"), ("nursery_places", "nursery places 托位"), ("meals_per_day", "meals/day 日供餐"),
+                 ("ownership", "ownership 性质"), ("address", "address 地址"))
+
+
+def _facility_popup(row, cat, key: str, status: str) -> str:
+    """Popup HTML of one facility: name, category, source (OSM id and/or registry row), capacities."""
+    source = getattr(row, "source", "osm")
+    where = []
+    if getattr(row, "osm_id", -1) not in (-1, None) and source in ("osm", "both"):
+        where.append(f"OSM {row.osm_type}/{row.osm_id}")
+    if source in ("registry", "both"):
+        where.append(f"{Path(str(row.registry_file)).name} row {int(row.registry_row)}")
+    lines = [f"<b>{escape(row.name or '(unnamed)')}</b>", f"{escape(cat.label)} ({escape(key)})",
+             f"source: {escape(source)} ({escape(', '.join(where))})"]
+    for field, label in _POPUP_FIELDS:
+        value = getattr(row, field, None)
+        if value is None or (isinstance(value, float) and not np.isfinite(value)) or value == "":
+            continue
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        lines.append(f"{escape(label)}: {escape(text)}")
+    affordable = getattr(row, "affordable", None)
+    if affordable is True or affordable is False:
+        lines.append("普惠 affordable: " + ("yes" if affordable else "no"))
+    lines.append(escape(status))
+    return "<br>".join(lines)

@@ -96,6 +96,9 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
     graph = access.build_access_graph(net, usable)
     origins = grid.residential_origins(features, area, config, net.crs, net=net)
     unit_of_origin = {"community": communities.assign_origins(origins, comms)}
+    origins, unit_of_origin["community"] = population.fill_streetless_communities(
+        origins, comms, unit_of_origin["community"], config.h3_resolution, report_rows,
+        config.communities.path if config.communities else "communities")
     if streets is not None:
         street_units = communities.rollup_geometry(streets, comms)
         outlines = streets.geometry.to_numpy()

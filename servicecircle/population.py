@@ -13,6 +13,9 @@ estimate with what the user knows, in this order:
    district's shares (60+ and 0–4, the census bands nearest the policy's
    0–3), applied uniformly.
 
+A population raster (GeoTIFF, people per pixel, e.g. WorldPop) replaces the
+building estimate altogether; tables and census totals then scale it.
+
 Where no building is mapped at all (road-line runs such as Tianjin Hexi),
 residents are spread over H3 cells in proportion to the walkable street
 length inside the study area — a proxy, labelled ``street_length`` in every
@@ -125,6 +128,44 @@ def street_length_origins(net: WalkNetwork, area, grid_cells: set[str], res: int
                           "osm_id": -1, "h3": cells})
     inside = shapely.contains_xy(area, lonlat[:, 0], lonlat[:, 1])
     return table[inside & table["h3"].isin(grid_cells).to_numpy()]
+
+
+def fill_streetless_communities(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, unit: np.ndarray,
+                                res: int, report: inputs.InputReport, path) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Street-length proxy only: give communities with no walkable street inside the median density.
+
+    Gated compounds often have no street in a road file, yet people live
+    there; left alone they would count zero residents. Each gets one origin at
+    its representative point, weighted by its area × the median proxy weight
+    per m² of the communities that do hold streets — and a line in the report.
+    """
+    proxy = (origins["method"] == "street_length").to_numpy()
+    if not proxy.any() or len(communities) == 0:
+        return origins, unit
+    crs = origins.crs
+    comm = communities.to_crs(crs)
+    weight = pd.Series(origins["floor_area_m2"].to_numpy() * proxy).groupby(unit).sum()
+    area = pd.Series(comm.area.to_numpy(), index=comm["community_id"].to_numpy())
+    held = weight[weight.index >= 0]
+    held = held[held > 0]
+    density = float(np.median(held / area[held.index])) if len(held) else 0.0
+    empty = comm[~comm["community_id"].isin(held.index)]
+    if len(empty) == 0 or density <= 0:
+        return origins, unit
+    per_weight = origins.loc[proxy, "residents"].sum() / origins.loc[proxy, "floor_area_m2"].sum()
+    pts = empty.geometry.representative_point()
+    lonlat = shapely.get_coordinates(pts.to_crs("EPSG:4326").values)
+    extra = gpd.GeoDataFrame({
+        "method": "street_length", "floor_area_m2": area[empty["community_id"]].to_numpy() * density,
+        "osm_id": -1, "h3": [h3.latlng_to_cell(lat, lng, res) for lng, lat in lonlat],
+    }, geometry=pts.to_numpy(), crs=crs)
+    extra["residents"] = extra["floor_area_m2"] * per_weight
+    for row, name in zip(empty["source_row"], empty["name"]):
+        report.add(path, row if row >= 0 else None, "geometry", f"community '{name}' has no walkable street inside",
+                   "residents placed at its centre at the median density of the other communities")
+    out = pd.concat([origins, extra], ignore_index=True)
+    out["origin_id"] = np.arange(len(out))
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=crs), np.r_[unit, empty["community_id"].to_numpy()]
 
 
 def raster_origins(path: Path, grid_cells: set[str], res: int, crs: str) -> pd.DataFrame:
