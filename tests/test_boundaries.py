@@ -94,3 +94,16 @@ def test_communities_roll_up_to_streets_by_code_and_by_overlap(hexi_config):
     agree = (spatial["street_id"].to_numpy() == by_code["street_id"].to_numpy()).mean()
     assert agree >= 0.97, agree
     assert by_code.groupby("street_name").size().min() >= 3
+
+
+def test_study_area_polygon_declared_gcj02(hexi_run, tmp_path):
+    from servicecircle import grid
+
+    config = replace(hexi_run.config, polygon_file=HEPING_GCJ02, polygon_coord_system="gcj02")
+    area = grid.study_area(config, hexi_run.network)
+    raw = replace(config, polygon_coord_system="wgs84")
+    shifted = grid.study_area(raw, hexi_run.network)
+    utm = "EPSG:32650"
+    a, b = gpd.GeoSeries([area, shifted], crs="EPSG:4326").to_crs(utm)
+    assert a.area == pytest.approx(b.area, rel=0.01)  # the same outline …
+    assert 300 < a.centroid.distance(b.centroid) < 700  # … moved by the GCJ-02 offset

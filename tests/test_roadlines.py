@@ -1,5 +1,7 @@
 """Road-line networks: noding where lines really meet, on small cases and on Tianjin Hexi's shapefile."""
 
+from dataclasses import replace
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -101,3 +103,25 @@ def test_hexi_no_same_level_edges_cross_and_bridges_keep_their_crossings():
     longest = max(nx.connected_components(g), key=lambda c: g.subgraph(c).size(weight="length"))
     assert net.n_nodes == len(longest)
     assert net.total_length_m() == pytest.approx(g.subgraph(longest).size(weight="length"), rel=1e-12)
+
+
+def test_any_line_file_with_its_own_class_column(tmp_path):
+    # Test input: a planning-bureau style GeoJSON with a Chinese class column and GCJ-02 degrees.
+    from servicecircle import coords
+
+    def gcj(line):
+        return shapely.transform(line, lambda c: np.column_stack(coords.from_wgs84(c[:, 0], c[:, 1], "gcj02")))
+
+    lines = gpd.GeoDataFrame({"道路等级": ["支路", "人行道", "快速路"]},
+                             geometry=[gcj(EW), gcj(NS), gcj(shapely.LineString([(117.20, 39.099), (117.21, 39.099)]))],
+                             crs="EPSG:4326")
+    path = tmp_path / "roads.geojson"
+    lines.to_file(path)
+    spec = RoadLines(path, "gcj02", None, "道路等级", ("支路", "人行道"), "layer", "bridge", "tunnel")
+    net = network_from_road_lines(spec)
+    assert net.n_edges == 4 and net.info["classes_left_out"] == {"快速路": 1}
+    # Converted back to WGS-84: the junction is where the test input put it.
+    centre = net.node_lonlat[np.argmin(np.hypot(*(net.node_lonlat - [117.205, 39.10]).T))]
+    assert np.allclose(centre, [117.205, 39.10], atol=1e-7)
+    with pytest.raises(Exception, match="no field 'fclass'"):
+        network_from_road_lines(replace(spec, class_field="fclass"))
