@@ -91,6 +91,16 @@ def _print_summary(result) -> None:
     comp = s["complete_circle_share"]
     print(f"  complete circle ({' + '.join(s['complete_circle_categories'])}): "
           f"{'n/a' if comp is None else f'{comp:.1%}'} of residents")
+    goals = s.get("goals", [])
+    if goals:
+        failed = [g for g in goals if g["passed"] is False]
+        unknown = sum(1 for g in goals if g["passed"] is None)
+        print(f"  goals: {sum(1 for g in goals if g['passed'] is True)} of {len(goals)} district rows met, "
+              f"{len(failed)} not met, {unknown} not assessable "
+              f"({sum(1 for g in failed if g['kind'] == 'binding')} binding failures); scorecard.xlsx has every street and community")
+        for g in failed:
+            if g["kind"] == "binding":
+                print(f"    ✘ {g['goal_name']} [{g['meaning'].split(':')[0]}]: {g['gap_text']}")
     for reg in s.get("registries", []):
         print(f"  registry {reg['file']}: {reg['rows_used']} facilities used ({reg['coord_system']})")
         if reg["warning"]:

@@ -73,7 +73,88 @@ DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
 }
 
 _TOP_SECTIONS = {"area", "network", "access", "grid", "population", "communities", "streets", "facilities",
-                 "output", "categories"}
+                 "output", "categories", "goals"}
+
+#: What a goal measures (see :mod:`servicecircle.goals`).
+GOAL_METRICS = ("population_within", "units_with_facility", "capacity_per_1000", "capacity_share", "area_per_capita")
+
+# The default goal table, from the plans the project serves. Targets are the
+# plans' own numbers where they give one; "基本建成/全覆盖" circles are read as
+# ≥ 90 % of the group within reach (edit the target to your district's plan).
+DEFAULT_GOALS: dict[str, dict[str, Any]] = {
+    "home_care_circle": {
+        "name": "一刻钟居家养老服务圈", "kind": "advisory", "metric": "population_within",
+        "categories": ["elder_care", "canteen"], "minutes": 15, "group": "60plus", "target": 0.9, "unit": "share",
+        "source": "“十四五”国家老龄事业发展和养老服务体系规划 — 城市一刻钟居家养老服务圈 (paraphrase; target read as ≥ 90 %)",
+    },
+    "nursery_circle": {
+        "name": "城市15分钟婴幼儿服务圈", "kind": "advisory", "metric": "population_within",
+        "categories": ["nursery"], "minutes": 15, "group": "young", "target": 0.9, "unit": "share",
+        "source": "城市15分钟婴幼儿照护服务圈 in national and district childcare plans (paraphrase; target read as ≥ 90 %)",
+    },
+    "elder_1km_circle": {
+        "name": "一公里为老服务生活圈", "kind": "advisory", "metric": "population_within",
+        "categories": ["elder_care"], "metres": 1000, "group": "60plus", "target": 0.9, "unit": "share",
+        "source": "district elder-care facility plans — 一公里为老服务生活圈, walked network distance (paraphrase)",
+    },
+    "community_day_care": {
+        "name": "社区日间照料机构覆盖率", "kind": "binding", "metric": "units_with_facility", "unit_level": "community",
+        "categories": ["elder_care"], "group": "60plus", "target": 0.9, "unit": "share of communities",
+        "source": "elder-care service plans — 社区日间照料机构覆盖率 ≥ 90 % (paraphrase; check the district plan)",
+    },
+    "street_care_centre": {
+        "name": "街道综合养老服务中心覆盖率", "kind": "binding", "metric": "units_with_facility", "unit_level": "street",
+        "categories": ["elder_care"], "group": "60plus", "target": 1.0, "unit": "share of streets",
+        "source": "elder-care service plans — every 街道 has a 综合养老服务中心 (paraphrase; check the district plan)",
+    },
+    "community_nursery": {
+        "name": "社区托育服务覆盖率", "kind": "advisory", "metric": "units_with_facility", "unit_level": "community",
+        "categories": ["nursery"], "group": "young", "target": 0.6, "unit": "share of communities",
+        "source": "childcare service plans — 社区托育服务覆盖率 ≥ 60 % (paraphrase; check the district plan)",
+    },
+    "nursery_places_per_1000": {
+        "name": "每千人口拥有3岁以下婴幼儿托位数", "kind": "advisory", "metric": "capacity_per_1000",
+        "categories": ["nursery"], "capacity": "nursery_places", "group": "all", "target": 4.5,
+        "unit": "places per 1,000 residents", "source": "“十四五”规划纲要 main indicators — 每千人口拥有3岁以下婴幼儿托位数 4.5 (预期性)",
+    },
+    "affordable_places_share": {
+        "name": "普惠性托位占比", "kind": "advisory", "metric": "capacity_share", "categories": ["nursery"],
+        "capacity": "nursery_places_affordable", "of_capacity": "nursery_places", "group": "all", "target": 0.6,
+        "unit": "share of places", "source": "childcare service plans — 普惠性托位占比 ≥ 60 % (paraphrase; check the district plan)",
+    },
+    "elder_beds_per_1000": {
+        "name": "每千名老年人养老床位数", "kind": "advisory", "metric": "capacity_per_1000", "categories": ["elder_care"],
+        "capacity": "beds", "group": "60plus", "target": 35.0, "unit": "beds per 1,000 residents aged 60+",
+        "source": "elder-care service plans — 养老床位 per 1,000 older residents (set the local target)",
+    },
+    "elder_land_per_capita": {
+        "name": "人均养老服务设施用地", "kind": "advisory", "metric": "area_per_capita", "categories": ["elder_care"],
+        "group": "all", "target": 0.1, "unit": "m² per resident",
+        "source": "国发〔2013〕35号 — 按人均用地不少于0.1平方米的标准配套建设养老服务设施 (floor or land area where known)",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One policy goal; see :data:`DEFAULT_GOALS` and :mod:`servicecircle.goals`."""
+
+    key: str
+    name: str
+    kind: str
+    metric: str
+    categories: tuple[str, ...]
+    target: float
+    unit: str
+    source: str
+    group: str
+    minutes: float | None
+    metres: float | None
+    unit_level: str | None
+    capacity: str | None
+    of_capacity: str | None
+    reach_share: float
+
 
 #: Datums an input file's degrees may be in (see :mod:`servicecircle.coords`).
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
@@ -205,6 +286,7 @@ class Config:
     out_dir: Path
     categories: dict[str, Category]
     complete_circle: tuple[str, ...]
+    goals: tuple[Goal, ...] = ()
     source_text: str = field(default="", repr=False)
 
     @property
@@ -307,6 +389,46 @@ def _boundaries(base: Path, section: str, table: dict, code_default: str | None,
         return None
     return Boundaries(_path(base, v["file"]), _coord_system(f"{section}.coord_system", v["coord_system"]),
                       v["encoding"], v["name_field"], v["code_field"], v["parent_field"])
+
+
+def _goal(key: str, table: dict, categories: dict, coverage_min: float) -> Goal | None:
+    spec = {
+        "name": (str, key), "kind": (str, "advisory"), "metric": (str, None), "categories": (list, None),
+        "target": (float, None), "unit": (str, ""), "source": (str, ""), "group": (str, "all"),
+        "minutes": (float, None), "metres": (float, None), "unit_level": (str, None), "capacity": (str, None),
+        "of_capacity": (str, None), "reach_share": (float, 0.8), "enabled": (bool, True),
+    }
+    v = _take(table, f"goals.{key}", spec)
+    if not v["enabled"]:
+        return None
+    if v["kind"] not in ("binding", "advisory"):
+        raise _err(f"goals.{key}.kind", f"expected \"binding\" (约束性) or \"advisory\" (倡导性), got {v['kind']!r}")
+    if v["metric"] not in GOAL_METRICS:
+        raise _err(f"goals.{key}.metric", f"expected one of {', '.join(GOAL_METRICS)}, got {v['metric']!r}")
+    if v["target"] is None:
+        raise _err(f"goals.{key}.target", "missing: the goal's target value")
+    cats = _strings(f"goals.{key}.categories", v["categories"] or [])
+    missing = [c for c in cats if c not in categories]
+    if not cats:
+        raise _err(f"goals.{key}.categories", "missing: the facility categories the goal is about")
+    if missing:
+        return None  # a goal about a category this study area does not define is skipped
+    if v["group"] not in ("all", "60plus", "young", "0_3", "0_4"):
+        raise _err(f"goals.{key}.group", f"expected all, 60plus, young, 0_3 or 0_4, got {v['group']!r}")
+    if v["metric"] == "units_with_facility" and v["unit_level"] not in ("community", "street"):
+        raise _err(f"goals.{key}.unit_level", "expected \"community\" or \"street\"")
+    if v["metric"] in ("capacity_per_1000", "capacity_share") and not v["capacity"]:
+        raise _err(f"goals.{key}.capacity", "missing: which capacity (beds, nursery_places, meals_per_day …)")
+    if v["metric"] == "capacity_share" and not v["of_capacity"]:
+        raise _err(f"goals.{key}.of_capacity", "missing: the capacity the share is of")
+    if not 0 < v["reach_share"] <= 1:
+        raise _err(f"goals.{key}.reach_share", f"must be in (0, 1], got {v['reach_share']}")
+    minutes = v["minutes"]
+    if v["metric"] in ("population_within", "units_with_facility") and minutes is None and v["metres"] is None:
+        minutes = coverage_min
+    return Goal(key, v["name"], v["kind"], v["metric"], cats, float(v["target"]), v["unit"], v["source"], v["group"],
+                None if minutes is None else float(minutes), None if v["metres"] is None else float(v["metres"]),
+                v["unit_level"], v["capacity"], v["of_capacity"], float(v["reach_share"]))
 
 
 def _category(key: str, table: dict, base_speed: float) -> Category:
@@ -476,6 +598,13 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         # A table for a built-in category edits it; a new key adds a category.
         merged[key] = {**merged.get(key, {}), **table}
     categories = {key: _category(key, table, speed) for key, table in merged.items()}
+    goal_tables: dict[str, dict] = {k: dict(v) for k, v in DEFAULT_GOALS.items()}
+    for key, table in data.get("goals", {}).items():
+        if not isinstance(table, dict):
+            raise _err(f"goals.{key}", "expected a table")
+        goal_tables[key] = {**goal_tables.get(key, {}), **table}  # edit a default, or add a goal
+    coverage_min = float(max(th))
+    goals = tuple(g for g in (_goal(k, t, categories, coverage_min) for k, t in goal_tables.items()) if g is not None)
     for i, reg in enumerate(registries):
         if reg.category is not None and reg.category not in categories:
             raise _err(f"facilities.registries[{i}].category", f"unknown category {reg.category!r} (have {', '.join(categories)})")
@@ -514,6 +643,7 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         out_dir=_path(base, out["dir"]) if out["dir"] else (Path.cwd() / "maps" / area["name"]).resolve(),
         categories=categories,
         complete_circle=tuple(k for k in CORE_CATEGORIES if k in categories),
+        goals=goals,
         source_text=source_text,
     )
 

@@ -183,3 +183,75 @@ def _facility_popup(row, cat, key: str, status: str) -> str:
         lines.append("普惠 affordable: " + ("yes" if affordable else "no"))
     lines.append(escape(status))
     return "<br>".join(lines)
+
+
+_SORT_JS = """
+<script>
+// Click a scorecard header to sort its table (numbers numerically, text by locale).
+document.addEventListener('click', function (ev) {
+  var th = ev.target.closest('table.sc-table th');
+  if (!th) return;
+  var table = th.closest('table'), body = table.tBodies[0], idx = th.cellIndex;
+  var asc = th.dataset.dir !== 'asc'; th.dataset.dir = asc ? 'asc' : 'desc';
+  var rows = Array.prototype.slice.call(body.rows);
+  rows.sort(function (a, b) {
+    var x = a.cells[idx].dataset.v || a.cells[idx].textContent, y = b.cells[idx].dataset.v || b.cells[idx].textContent;
+    var nx = parseFloat(x), ny = parseFloat(y);
+    var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y, 'zh');
+    return asc ? c : -c;
+  });
+  rows.forEach(function (r) { body.appendChild(r); });
+});
+</script>
+"""
+
+
+def _value_text(value, unit: str) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    if "share" in unit:
+        return f"{value:.0%}"
+    return f"{value:,.2f}"
+
+
+def add_scorecard(m: folium.Map, scorecard) -> None:
+    """A collapsible scorecard panel (district, streets, communities), sortable by column."""
+    if scorecard is None or len(scorecard) == 0:
+        return
+    from .goals import KIND_ZH, LEVEL_ZH
+
+    sections = []
+    for level in ("district", "street", "community"):
+        part = scorecard[scorecard["level"] == level]
+        if len(part) == 0:
+            continue
+        head = "".join(f"<th>{h}</th>" for h in ("单位", "指标", "性质", "口径", "现状", "目标", "达标", "差距"))
+        body = []
+        for r in part.itertuples(index=False):
+            ok = {True: "✔", False: "✘"}.get(r.passed, "–")
+            colour = {True: "#1a9850", False: "#d7191c"}.get(r.passed, "#777")
+            value = r.value if isinstance(r.value, float) and np.isfinite(r.value) else ""
+            body.append(
+                f"<tr><td>{escape(str(r.unit_name))}</td><td>{escape(r.goal_name)}</td><td>{escape(KIND_ZH[r.kind])}</td>"
+                f"<td>{escape(r.meaning)}</td><td data-v=\"{value}\">{escape(_value_text(r.value, r.unit))}</td>"
+                f"<td>{escape(_value_text(r.target, r.unit))}</td><td style=\"color:{colour}\">{ok}</td>"
+                f"<td>{escape(r.gap_text)}</td></tr>")
+        failing = part[(part["kind"] == "binding") & (part["passed"] == False)]  # noqa: E712
+        n_units = part["unit_id"].nunique()
+        n_fail = failing["unit_id"].nunique()
+        summary = f"{LEVEL_ZH[level]} ({n_units}): {n_fail} failing a binding goal" if level != "district" else "区 district"
+        sections.append(f"<details{' open' if level == 'district' else ''}><summary>{escape(summary)}</summary>"
+                        f"<table class=\"sc-table\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+                        f"</details>")
+    html = f"""
+<div id="servicecircle-scorecard" style="position:fixed; bottom:12px; left:12px; z-index:9999; background:white;
+     padding:6px 10px; border:1px solid #999; border-radius:4px; font:12px sans-serif; max-width:60vw;
+     max-height:45vh; overflow:auto;">
+ <details><summary><b>Scorecard 目标评估</b> (click a header to sort; binding failures first)</summary>
+ <style>#servicecircle-scorecard table {{border-collapse:collapse}} #servicecircle-scorecard td,
+ #servicecircle-scorecard th {{border:1px solid #ccc; padding:2px 4px; vertical-align:top}}
+ #servicecircle-scorecard th {{cursor:pointer; background:#eee}}</style>
+ {''.join(sections)}
+ </details>
+</div>{_SORT_JS}"""
+    m.get_root().html.add_child(folium.Element(html))

@@ -8,16 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 from tqdm.auto import tqdm
 
-from . import access, communities, facilities, grid, maps, network, osm, population, registries, report
+from . import access, communities, facilities, goals, grid, maps, network, osm, population, registries, report
 from .config import Config
 from .inputs import InputReport
 
 log = logging.getLogger(__name__)
 
 STAGES = ["walk network", "OSM features", "boundaries", "facilities", "walk times", "service areas", "grid",
-          "communities", "outputs"]
+          "communities", "goals", "outputs"]
 
 
 @dataclass
@@ -33,6 +34,8 @@ class RunResult:
     communities: gpd.GeoDataFrame
     streets: gpd.GeoDataFrame | None
     input_report: InputReport
+    scorecard: pd.DataFrame
+    unit_of_origin: dict
     summary: dict
     files: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -115,14 +118,21 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
         streets = communities.aggregate(street_units, origins, cells, facs, config, "street_id", unit_of_origin["street"])
         streets["geometry"] = outlines  # figures roll up from communities; the map shows the street's own outline
     done("communities")
+    district = pop_info.get("census", {}).get("name") if pop_info.get("census") else None
+    scorecard = goals.evaluate(config, cells, origins, unit_of_origin, comms, streets, facs, district)
+    done("goals")
     summary = report.summarise(config, net.info, facs, cells, comms, origins, streets=streets,
-                               population_info=pop_info, registry_info=registry_info, input_report=report_rows)
-    result = RunResult(config, net, facs, areas, origins, cells, comms, streets, report_rows, summary, seconds=seconds)
+                               population_info=pop_info, registry_info=registry_info, input_report=report_rows,
+                               scorecard=scorecard)
+    result = RunResult(config, net, facs, areas, origins, cells, comms, streets, report_rows, scorecard,
+                       unit_of_origin, summary, seconds=seconds)
     if write:
         merged = access.merged_service_areas(areas)
         result.files = report.write_outputs(config.out_dir, summary, facs, areas, merged, cells, comms,
                                             streets=streets, input_report=report_rows)
+        result.files.update(report.write_scorecard(config.out_dir, scorecard))
         m = maps.build_map(config, cells, facs, merged, comms, report.category_notes(facs, config), area.bounds)
+        maps.add_scorecard(m, scorecard)
         result.files["map"] = maps.write_map(m, config.out_dir)
     done("outputs")
     bar.close()

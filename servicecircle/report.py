@@ -47,7 +47,7 @@ def category_notes(facilities: gpd.GeoDataFrame, config: Config) -> dict[str, st
 def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
               communities: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, *, streets: gpd.GeoDataFrame | None = None,
               population_info: dict | None = None, registry_info: list | None = None,
-              input_report=None) -> dict:
+              input_report=None, scorecard: pd.DataFrame | None = None) -> dict:
     """The run's headline figures (``summary.json``).
 
     Coverage shares are resident-weighted means of the cells' covered flags.
@@ -117,6 +117,7 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
         "communities_linked_to_streets": communities["street_link"].value_counts().to_dict() if "street_link" in communities else {},
         "registries": registry_info or [],
         "input_problems": input_report.summary() if input_report is not None else {},
+        "goals": _district_goals(scorecard),
         "network": net_info,
         "categories": cats,
         "complete_circle_categories": list(config.complete_circle),
@@ -172,3 +173,62 @@ def _json_default(value):
     if isinstance(value, (np.floating,)):
         return None if not np.isfinite(value) else float(value)
     return str(value)
+
+
+def _district_goals(scorecard: pd.DataFrame | None) -> list[dict]:
+    """The district rows of the scorecard, for summary.json."""
+    if scorecard is None or len(scorecard) == 0:
+        return []
+    rows = scorecard[scorecard["level"] == "district"]
+    keep = ["goal", "goal_name", "kind", "meaning", "value", "target", "unit", "passed", "gap", "gap_text"]
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+            for r in rows[keep].to_dict("records")]
+
+
+def write_scorecard(out_dir: Path, scorecard: pd.DataFrame) -> dict[str, Path]:
+    """``scorecard.csv`` (all levels) and ``scorecard.xlsx`` (one sheet per level), Chinese headers.
+
+    Failed rows are filled red in the workbook; every sheet has a filter row and
+    a frozen header so it can be sorted and filtered in Excel/WPS.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    from .goals import KIND_ZH, LEVEL_ZH, SCORECARD_HEADERS_ZH
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = scorecard.copy()
+    table["level"] = table["level"].map(LEVEL_ZH)
+    table["kind"] = table["kind"].map(KIND_ZH)
+    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("无法评估")
+    zh = table.rename(columns=SCORECARD_HEADERS_ZH)
+    csv = out_dir / "scorecard.csv"
+    _finite(zh).to_csv(csv, index=False, encoding="utf-8-sig", float_format="%.6g")
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    red = PatternFill("solid", fgColor="F8CBAD")
+    for level in ("区", "街道", "社区"):
+        part = zh[zh["层级"] == level]
+        if len(part) == 0:
+            continue
+        ws = wb.create_sheet(level)
+        ws.append(list(part.columns))
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        failed_col = list(part.columns).index("是否达标")
+        for values in part.itertuples(index=False):
+            row = [None if isinstance(v, float) and not np.isfinite(v) else v for v in values]
+            ws.append(row)
+            if row[failed_col] == "未达标":
+                for cell in ws[ws.max_row]:
+                    cell.fill = red
+        ws.auto_filter.ref = ws.dimensions
+        ws.freeze_panes = "A2"
+        for i, col in enumerate(part.columns, start=1):
+            width = max(8, min(60, int(part[col].astype(str).str.len().max() if len(part) else 8) + 2))
+            ws.column_dimensions[get_column_letter(i)].width = width
+    xlsx = out_dir / "scorecard.xlsx"
+    wb.save(xlsx)
+    return {"scorecard_csv": csv, "scorecard_xlsx": xlsx}
