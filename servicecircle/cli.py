@@ -28,18 +28,48 @@ examples:
 """
 
 
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG.toml", help="study-area settings file")
+    p.add_argument("--out", metavar="DIR", help="output folder (overrides [output] dir)")
+    p.add_argument("--speed-profile", choices=["default", "elderly"],
+                   help="walking speed: default 1.0 m/s, elderly 0.8 m/s (overrides [access])")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="servicecircle", description=DESCRIPTION, epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     r = sub.add_parser("run", help="run the analysis for one study area", description=DESCRIPTION,
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("config", metavar="CONFIG.toml", help="study-area settings file")
-    r.add_argument("--out", metavar="DIR", help="output folder (overrides [output] dir)")
-    r.add_argument("--speed-profile", choices=["default", "elderly"],
-                   help="walking speed: default 1.0 m/s, elderly 0.8 m/s (overrides [access])")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(r)
+    s = sub.add_parser("site", help="recommend sites for new facilities of one category",
+                       description="Run the analysis, then recommend where new facilities of one category cover "
+                                   "the most residents not yet within the coverage threshold (existing kept).",
+                       epilog=SITE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(s)
+    s.add_argument("--category", required=True, help="facility category, e.g. elder_care, canteen, nursery")
+    how = s.add_mutually_exclusive_group(required=True)
+    how.add_argument("--add", type=int, metavar="K", help="number of new sites")
+    how.add_argument("--target", type=float, metavar="SHARE", help="fewest new sites reaching this covered share (0–1)")
+    s.add_argument("--weight", default="residents", choices=["residents", "60plus", "young"],
+                   help="demand to cover: all residents, aged 60+, or small children (0–3, else 0–4)")
+    s.add_argument("--candidates", metavar="FILE", help="candidate sites (points or polygons); default: the network")
+    s.add_argument("--candidates-coord-system", default="wgs84", choices=["wgs84", "gcj02", "bd09"])
+    s.add_argument("--exclude", metavar="FILE", help="polygons where no site may go")
+    s.add_argument("--exclude-coord-system", default="wgs84", choices=["wgs84", "gcj02", "bd09"])
+    s.add_argument("--spacing", type=float, default=100.0, metavar="M",
+                   help="network candidates every M metres of street (default 100)")
     return p
+
+
+SITE_EXAMPLES = """\
+examples:
+  servicecircle site data/chengdu.toml --category nursery --add 5
+  servicecircle site data/hexi.toml --category elder_care --target 0.9 --weight 60plus
+  servicecircle site data/hexi.toml --category canteen --add 3 --candidates vacant.geojson \\
+      --candidates-coord-system gcj02 --exclude parks.geojson
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,13 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ServiceCircleError
 
     args = _parser().parse_args(argv)
-    if args.command != "run":
+    if args.command not in ("run", "site"):
         _parser().print_help()
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     warnings.filterwarnings("ignore", category=FutureWarning)
     try:
         from .config import SPEED_PROFILES, load_config
+        from .errors import InputError
         from .pipeline import run
 
         config = load_config(args.config)
@@ -65,7 +96,18 @@ def main(argv: list[str] | None = None) -> int:
             speed = SPEED_PROFILES[args.speed_profile]
             cats = {k: replace(c, speed_m_s=speed) for k, c in config.categories.items()}
             config = replace(config, speed_profile=args.speed_profile, speed_m_s=speed, categories=cats)
+        if args.command == "site":
+            if args.category not in config.categories:
+                raise InputError(f"unknown category {args.category!r} (have {', '.join(config.categories)})")
+            if args.add is not None and args.add < 1:
+                raise InputError(f"--add must be at least 1, got {args.add}")
+            if args.target is not None and not 0 < args.target <= 1:
+                raise InputError(f"--target is a share between 0 and 1, got {args.target}")
         result = run(config, progress=not args.quiet)
+        if args.command == "site":
+            from .pipeline import site_and_write
+
+            siting = site_and_write(result, args)
     except ServiceCircleError as exc:
         print(f"servicecircle: error: {exc}", file=sys.stderr)
         return 2
@@ -73,7 +115,24 @@ def main(argv: list[str] | None = None) -> int:
         print("servicecircle: interrupted", file=sys.stderr)
         return 130
     _print_summary(result)
+    if args.command == "site":
+        _print_siting(siting)
     return 0
+
+
+def _print_siting(res) -> None:
+    info = res.info
+    print(f"\nsiting {res.category} (demand: {res.weight_column}, covered = within {info['limit_m']:.0f} m walk): "
+          f"{len(res.sites)} new sites, covered share {info['covered_share_before']:.1%} → {info['covered_share_after']:.1%} "
+          f"({info['candidates']:,} candidates, greedy {info['greedy_s'] * 1000:.0f} ms)")
+    for r in res.sites.itertuples(index=False):
+        print(f"  {r.rank:>3}. {r.lon:.6f}, {r.lat:.6f}  +{getattr(r, 'new_' + res.weight_column + '_covered'):,.0f}  "
+              f"→ {r.covered_share_after:.1%}")
+    if "exact_covered" in info:
+        print(f"  exact optimum (MILP, HiGHS): greedy reaches {info['greedy_over_optimal']:.1%} of it "
+              f"({info['exact_s']:.1f} s)")
+    for name, path in res.info.get("files", {}).items():
+        print(f"  wrote {path}")
 
 
 def _print_summary(result) -> None:

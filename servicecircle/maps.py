@@ -255,3 +255,23 @@ def add_scorecard(m: folium.Map, scorecard) -> None:
  </details>
 </div>{_SORT_JS}"""
     m.get_root().html.add_child(folium.Element(html))
+
+
+def add_proposed_sites(m: folium.Map, res) -> None:
+    """Proposed sites (numbered by rank) and their 15-minute service areas, in their own layer."""
+    group = folium.FeatureGroup(name=f"Proposed sites: {res.category} ({len(res.sites)})", show=True)
+    areas = res.service_areas
+    if len(areas):
+        top = areas[areas["minutes"] == areas["minutes"].max()].to_crs("EPSG:4326")
+        folium.GeoJson(top[["facility_id", "minutes", "geometry"]].to_json(), style_function=lambda f: {
+            "fillColor": "#7b3294", "color": "#7b3294", "weight": 1, "fillOpacity": 0.12, "dashArray": "4"}).add_to(group)
+    col = f"new_{res.weight_column}_covered"
+    for r in res.sites.itertuples(index=False):
+        text = (f"<b>Proposed site #{r.rank}</b><br>{escape(res.category)}<br>{r.lon:.6f}, {r.lat:.6f}<br>"
+                f"+{getattr(r, col):,.0f} {escape(res.weight_column)} covered<br>"
+                f"covered share after: {r.covered_share_after:.1%}")
+        folium.Marker([r.lat, r.lon], popup=folium.Popup(text, max_width=260), tooltip=f"proposed #{r.rank}",
+                      icon=folium.DivIcon(html=f'<div style="background:#7b3294;color:white;border-radius:9px;'
+                                               f'width:18px;height:18px;text-align:center;font:bold 11px sans-serif;'
+                                               f'line-height:18px">{r.rank}</div>')).add_to(group)
+    group.add_to(m)

@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import access, communities, facilities, goals, grid, maps, network, osm, population, registries, report
+from . import access, communities, facilities, goals, grid, maps, network, osm, population, registries, report, siting
 from .config import Config
 from .inputs import InputReport
 
@@ -36,6 +36,8 @@ class RunResult:
     input_report: InputReport
     scorecard: pd.DataFrame
     unit_of_origin: dict
+    origin_times: pd.DataFrame
+    area: object  # the study-area polygon, WGS-84
     summary: dict
     files: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -125,7 +127,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
                                population_info=pop_info, registry_info=registry_info, input_report=report_rows,
                                scorecard=scorecard)
     result = RunResult(config, net, facs, areas, origins, cells, comms, streets, report_rows, scorecard,
-                       unit_of_origin, summary, seconds=seconds)
+                       unit_of_origin, times, area, summary, seconds=seconds)
     if write:
         merged = access.merged_service_areas(areas)
         result.files = report.write_outputs(config.out_dir, summary, facs, areas, merged, cells, comms,
@@ -178,3 +180,24 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
                      "rows_valid": int(read), "median_distance_to_street_m": medians, "warning": warning})
     facs = facs.sort_values(["category", "facility_id"], kind="stable").reset_index(drop=True)
     return facilities.snap_facilities(facs, net, config.max_snap_m), info
+
+
+def site_and_write(result: RunResult, args) -> siting.SitingResult:
+    """The ``site`` command after a run: candidates, siting, its files and the map with proposed sites."""
+    config = result.config
+    candidates = None
+    if args.candidates:
+        candidates = siting.file_candidates(args.candidates, args.candidates_coord_system, result.input_report)
+    else:
+        candidates = siting.network_candidates(result.network, args.spacing, result.area)
+    if args.exclude:
+        candidates = siting.exclude(candidates, args.exclude, args.exclude_coord_system)
+    res = siting.site(result, args.category, k=args.add, target=args.target, weight=args.weight, candidates=candidates)
+    res.info["files"] = report.write_siting(config.out_dir, res)
+    merged = access.merged_service_areas(result.service_areas)
+    m = maps.build_map(config, result.cells, result.facilities, merged, result.communities,
+                       report.category_notes(result.facilities, config), result.area.bounds)
+    maps.add_proposed_sites(m, res)
+    maps.add_scorecard(m, result.scorecard)
+    res.info["files"]["map"] = maps.write_map(m, config.out_dir)
+    return res

@@ -232,3 +232,22 @@ def write_scorecard(out_dir: Path, scorecard: pd.DataFrame) -> dict[str, Path]:
     xlsx = out_dir / "scorecard.xlsx"
     wb.save(xlsx)
     return {"scorecard_csv": csv, "scorecard_xlsx": xlsx}
+
+
+def write_siting(out_dir: Path, res) -> dict[str, Path]:
+    """``siting_<cat>.csv`` (ranked sites), ``siting_<cat>_curve.csv`` (k → covered share),
+    ``siting_<cat>_communities.csv`` (before/after) and GeoPackage layers of the proposed sites
+    and their service areas."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cat = res.category
+    files = {"sites": out_dir / f"siting_{cat}.csv", "curve": out_dir / f"siting_{cat}_curve.csv",
+             "communities": out_dir / f"siting_{cat}_communities.csv", "gpkg": out_dir / f"siting_{cat}.gpkg"}
+    res.sites.drop(columns="geometry").to_csv(files["sites"], index=False, encoding="utf-8-sig", float_format="%.7g")
+    res.curve.to_csv(files["curve"], index=False, float_format="%.6g")
+    res.communities.to_csv(files["communities"], index=False, encoding="utf-8-sig", float_format="%.6g")
+    files["gpkg"].unlink(missing_ok=True)
+    res.sites.to_file(files["gpkg"], layer="proposed_sites", driver="GPKG", engine="pyogrio")
+    if len(res.service_areas):
+        res.service_areas.to_crs("EPSG:4326").to_file(files["gpkg"], layer="proposed_service_areas", driver="GPKG",
+                                                      engine="pyogrio")
+    return files

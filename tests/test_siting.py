@@ -1,0 +1,171 @@
+"""Siting: solvers against brute force and the MILP optimum, coverage sets, Chengdu runs, what-if, CLI."""
+
+import argparse
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import shapely
+
+from servicecircle import access, grid, siting
+from servicecircle.network import snap_points
+
+
+def random_instance(seed, n_cand=25, n_dem=60, density=0.12):
+    rng = np.random.default_rng(seed)
+    cover = sp.random(n_cand, n_dem, density=density, random_state=rng, format="csr")
+    cover.data[:] = 1.0
+    weight = rng.integers(1, 100, n_dem).astype(float)
+    return cover, weight
+
+
+def brute_force(cover, weight, k):
+    dense = cover.toarray() > 0
+    best = 0.0
+    for combo in itertools.combinations(range(dense.shape[0]), k):
+        best = max(best, weight[dense[list(combo)].any(axis=0)].sum())
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_agrees_with_brute_force_on_tiny_instances(seed):
+    cover, weight = random_instance(seed, n_cand=9, n_dem=25, density=0.2)
+    for k in (1, 2, 3):
+        sol = siting.exact(cover, weight, k)
+        assert sum(sol.marginal) == pytest.approx(brute_force(cover, weight, k))
+        assert len(sol.chosen) <= k and sol.optimal
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_greedy_bounds_against_best_single_site_and_the_optimum(seed):
+    cover, weight = random_instance(100 + seed)
+    single = (cover > 0).astype(float) @ weight
+    for k in (1, 3, 5):
+        g = siting.greedy(cover, weight, k=k)
+        opt = sum(siting.exact(cover, weight, k).marginal)
+        assert sum(g.marginal) >= single.max() - 1e-9
+        assert sum(g.marginal) >= (1 - 1 / np.e) * opt - 1e-9
+        assert sum(g.marginal) <= opt + 1e-9
+        assert all(a >= b - 1e-9 for a, b in zip(g.marginal, g.marginal[1:]))  # diminishing returns
+    assert siting.greedy(cover, weight, k=1).marginal[0] == single.max()
+
+
+def test_target_stops_at_the_fewest_greedy_sites():
+    cover, weight = random_instance(7, n_cand=40, n_dem=200, density=0.05)
+    full = siting.greedy(cover, weight, k=40)
+    goal = 0.5 * weight.sum()
+    g = siting.greedy(cover, weight, target_weight=goal)
+    assert g.covered[-1] >= goal and (len(g.chosen) == 1 or g.covered[-2] < goal)
+    assert g.chosen == full.chosen[:len(g.chosen)]
+
+
+def test_origin_catchments_match_the_nearest_facility_pass(chengdu_run):
+    """Each candidate's coverage row equals the independent single-facility walk distance to every origin."""
+    net, origins = chengdu_run.network, chengdu_run.origins
+    cands = siting.network_candidates(net, 400.0, chengdu_run.area).iloc[::40].reset_index(drop=True)
+    snap = snap_points(net, shapely.get_coordinates(cands.geometry.to_crs(net.crs).values))
+    cands = cands.assign(category="candidate", snap_edge=snap.edge, snap_along_m=snap.along_m,
+                         snap_offset_m=snap.offset_m)
+    graph = access.build_access_graph(net, cands)
+    osnap = snap_points(net, shapely.get_coordinates(origins.geometry.values))
+    cover = siting.origin_catchments(graph, np.arange(len(cands)), osnap, 900.0)
+    assert len(cands) >= 10
+    for j in range(len(cands)):
+        single = access.build_access_graph(net, cands.iloc[[j]].reset_index(drop=True))
+        node_d, _ = access.nearest_distances(single, "candidate")
+        d, _ = access.point_distances(net, osnap, node_d, single.facilities)
+        row = cover.getrow(j).toarray().ravel()
+        within = d <= 900.0
+        assert np.array_equal(row > 0, within)
+        assert np.allclose(row[within], np.maximum(d[within], 1e-9), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def chengdu_siting(chengdu_run):
+    return siting.site(chengdu_run, "nursery", k=6, spacing_m=150.0, service_areas=True)
+
+
+def test_siting_on_chengdu_raises_coverage_monotonically(chengdu_siting, chengdu_run):
+    curve = chengdu_siting.curve["covered_share"].to_numpy()
+    assert len(curve) == 7 and np.all(np.diff(curve) > 0)
+    sites = chengdu_siting.sites
+    assert list(sites["rank"]) == [1, 2, 3, 4, 5, 6]
+    assert shapely.contains_xy(chengdu_run.area, sites["lon"], sites["lat"]).all()
+    assert sites["covered_share_after"].is_monotonic_increasing
+    info = chengdu_siting.info
+    assert info["covered_share_after"] > info["covered_share_before"]
+    # Communities never lose coverage from new sites, and some gain.
+    change = chengdu_siting.communities["change"].dropna()
+    assert (change >= -1e-12).all() and (change > 0).sum() >= 6
+    areas = chengdu_siting.service_areas
+    assert set(areas["minutes"]) == {5.0, 10.0, 15.0} and areas["facility_id"].nunique() == 6
+
+
+def test_siting_with_candidates_exclusions_and_target(chengdu_run, tmp_path):
+    import geopandas as gpd
+
+    # Test input: six candidate buildings (闲置用房) as points, one inside an exclusion zone.
+    pts = siting.network_candidates(chengdu_run.network, 500.0, chengdu_run.area).iloc[::50].head(6)
+    path = tmp_path / "vacant.geojson"
+    gpd.GeoDataFrame({"name": [f"闲置用房{i}" for i in range(len(pts))]}, geometry=pts.geometry.values,
+                     crs="EPSG:4326").to_file(path)
+    cands = siting.file_candidates(path, "wgs84")
+    zone = tmp_path / "park.geojson"
+    gpd.GeoDataFrame(geometry=[pts.geometry.iloc[0].buffer(0.0005)], crs="EPSG:4326").to_file(zone)
+    kept = siting.exclude(cands, zone, "wgs84")
+    assert len(kept) == len(cands) - 1 and "闲置用房0" not in set(kept["name"])
+    res = siting.site(chengdu_run, "health_centre", target=0.3, candidates=kept, service_areas=False)
+    shares = res.sites["covered_share_after"].to_numpy()
+    assert shares[-1] >= 0.3 and (len(shares) == 1 or shares[-2] < 0.3)  # the fewest sites that reach it
+    assert set(res.sites["name"]) <= set(kept["name"])
+    with pytest.raises(Exception, match="either the number of sites"):
+        siting.site(chengdu_run, "nursery", k=2, target=0.5)
+
+
+def test_what_if_matches_a_full_recompute(chengdu_run):
+    what = siting.WhatIf(chengdu_run, "nursery")
+    before = what.covered_share()
+    sites = [(104.08, 30.69), (104.10, 30.70)]
+    for lon, lat in sites:
+        out = what.add(lon, lat)
+    assert out["covered_share"] > before
+    # Independently: the two sites as facilities through the main pass, cells rebuilt.
+    import geopandas as gpd
+
+    net = chengdu_run.network
+    existing = chengdu_run.facilities
+    existing = existing[(existing["category"] == "nursery") & existing["counted"] & ~existing["off_network"]]
+    pts = gpd.GeoSeries(gpd.points_from_xy(*zip(*sites)), crs="EPSG:4326")
+    snap = snap_points(net, shapely.get_coordinates(pts.to_crs(net.crs).values))
+    new = pd.DataFrame({"category": "nursery", "snap_edge": snap.edge, "snap_along_m": snap.along_m,
+                        "snap_offset_m": snap.offset_m, "facility_id": ["a", "b"]})
+    facs = pd.concat([existing[new.columns], new], ignore_index=True)
+    graph = access.build_access_graph(net, gpd.GeoDataFrame(facs))
+    times = chengdu_run.origin_times.copy()
+    node_d, _ = access.nearest_distances(graph, "nursery")
+    osnap = snap_points(net, shapely.get_coordinates(chengdu_run.origins.geometry.values))
+    d, _ = access.point_distances(net, osnap, node_d, graph.facilities)
+    times["walk_time_s_nursery"] = d / chengdu_run.config.categories["nursery"].speed_m_s
+    cells = grid.build_cells(chengdu_run.origins, times, chengdu_run.config)
+    covered = cells.set_index("h3")["covered_nursery"]
+    res = cells.set_index("h3")["residents"]
+    assert out["covered_share"] == pytest.approx(float((res * covered).sum() / res.sum()), abs=1e-9)
+
+
+def test_site_command_writes_its_files(chengdu_run, tmp_path):
+    from servicecircle.pipeline import site_and_write
+
+    result = replace(chengdu_run, config=replace(chengdu_run.config, out_dir=tmp_path))
+    args = argparse.Namespace(category="nursery", add=2, target=None, weight="residents", candidates=None,
+                              candidates_coord_system="wgs84", exclude=None, exclude_coord_system="wgs84", spacing=200.0)
+    res = site_and_write(result, args)
+    files = res.info["files"]
+    table = pd.read_csv(files["sites"], encoding="utf-8-sig")
+    assert list(table["rank"]) == [1, 2] and {"lon", "lat", "covered_share_after"} <= set(table.columns)
+    curve = pd.read_csv(files["curve"])
+    assert list(curve["k"]) == [0, 1, 2]
+    html = files["map"].read_text(encoding="utf-8")
+    assert "Proposed sites: nursery (2)" in html and "proposed #1" in html
