@@ -294,7 +294,10 @@ def site(result, category: str, *, k: int | None = None, target: float | None = 
     best_exact = None
     active = int(((cover != 0) @ (demand > 0)).astype(bool).sum()) if len(cand) else 0
     if k is not None and len(cand) * max(1, int((demand > 0).sum())) <= exact_limit * 1000 and active:
-        best_exact = exact(cover, demand, k, base_covered=base)
+        try:
+            best_exact = exact(cover, demand, k, base_covered=base)
+        except RuntimeError:  # no incumbent within the time limit: greedy stands alone
+            best_exact = None
 
     # Sites, in the order chosen, with their coordinates and marginal demand.
     chosen = cand.iloc[sol.chosen]
