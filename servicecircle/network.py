@@ -353,3 +353,17 @@ def edge_tree(net: WalkNetwork) -> shapely.STRtree:
         tree = shapely.STRtree(net.edge_geometry)
         net._tree = tree
     return tree
+
+
+def points_along_edges(net: WalkNetwork, spacing_m: float, rounding=np.ceil) -> tuple[np.ndarray, ...]:
+    """Points spread evenly along every edge, about ``spacing_m`` apart, each in the middle of its stretch.
+
+    ``rounding`` (``np.ceil`` or ``np.floor``) turns length / spacing into the
+    number of points on an edge (at least one). Returns ``(edge, step, n_points
+    per point's edge, projected points)``.
+    """
+    n_points = np.maximum(1, rounding(net.edge_length_m / spacing_m)).astype(int)
+    edge = np.repeat(np.arange(net.n_edges), n_points)
+    step = np.concatenate([np.arange(k) for k in n_points])
+    frac = (step + 0.5) / n_points[edge]
+    return edge, step, n_points[edge], shapely.line_interpolate_point(net.edge_geometry[edge], frac, normalized=True)

@@ -185,7 +185,6 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
 def site_and_write(result: RunResult, args) -> siting.SitingResult:
     """The ``site`` command after a run: candidates, siting, its files and the map with proposed sites."""
     config = result.config
-    candidates = None
     if args.candidates:
         candidates = siting.file_candidates(args.candidates, args.candidates_coord_system, result.input_report)
     else:

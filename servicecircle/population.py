@@ -38,7 +38,7 @@ import shapely
 from . import inputs
 from .config import Config
 from .errors import InputError
-from .network import WalkNetwork
+from .network import WalkNetwork, points_along_edges
 from .registries import header_key, names_match
 
 log = logging.getLogger(__name__)
@@ -114,14 +114,9 @@ def census_figures(path: Path, code: str, cache_dir: Path | None = None) -> dict
 def street_length_origins(net: WalkNetwork, area, grid_cells: set[str], res: int) -> pd.DataFrame:
     """Proxy origins every :data:`PROXY_SPACING_M` along the network inside ``area`` (WGS-84),
     weighted by the length they stand for."""
-    geom = net.edge_geometry
-    n_points = np.maximum(1, np.ceil(net.edge_length_m / PROXY_SPACING_M)).astype(int)
-    edge = np.repeat(np.arange(len(geom)), n_points)
-    step = np.concatenate([np.arange(k) for k in n_points])
-    frac = (step + 0.5) / n_points[edge]
-    pts = shapely.line_interpolate_point(geom[edge], frac, normalized=True)
+    edge, _, n_points, pts = points_along_edges(net, PROXY_SPACING_M, np.ceil)
     xy = shapely.get_coordinates(pts)
-    weight = net.edge_length_m[edge] / n_points[edge]
+    weight = net.edge_length_m[edge] / n_points
     lonlat = shapely.get_coordinates(gpd.GeoSeries(pts, crs=net.crs).to_crs("EPSG:4326").values)
     cells = [h3.latlng_to_cell(lat, lng, res) for lng, lat in lonlat]
     table = pd.DataFrame({"method": "street_length", "floor_area_m2": weight, "x": xy[:, 0], "y": xy[:, 1],

@@ -21,6 +21,7 @@ import shapely
 
 from . import coords, inputs
 from .config import Config, Registry
+from .errors import InputError
 
 WGS84 = "EPSG:4326"
 
@@ -167,8 +168,6 @@ def read_registry(spec: Registry, config: Config, report: inputs.InputReport) ->
                    "category read from the name's keywords")
     has_xy = "_lon" in table.columns or ("lon" in cols and "lat" in cols) or "lnglat" in cols
     if not has_xy:
-        from .errors import InputError
-
         raise InputError(f"{path}: no coordinate columns (经度/lon and 纬度/lat, or 坐标 \"lng,lat\"); "
                          f"columns are {', '.join(c for c in table.columns if not c.startswith('_'))}")
 

@@ -31,7 +31,7 @@ from scipy.sparse.csgraph import dijkstra
 from . import access, communities, grid, inputs
 from .config import Config
 from .errors import InputError
-from .network import WalkNetwork, snap_points
+from .network import WalkNetwork, points_along_edges, snap_points
 
 WGS84 = "EPSG:4326"
 
@@ -40,11 +40,8 @@ WGS84 = "EPSG:4326"
 
 def network_candidates(net: WalkNetwork, spacing_m: float, area=None) -> gpd.GeoDataFrame:
     """Candidate sites every ``spacing_m`` along every walkable edge (inside ``area``, WGS-84, if given)."""
-    n_points = np.maximum(1, np.floor(net.edge_length_m / spacing_m)).astype(int)
-    edge = np.repeat(np.arange(net.n_edges), n_points)
-    step = np.concatenate([np.arange(k) for k in n_points])
-    frac = (step + 0.5) / n_points[edge]
-    pts = gpd.GeoSeries(shapely.line_interpolate_point(net.edge_geometry[edge], frac, normalized=True), crs=net.crs)
+    edge, step, _, pts = points_along_edges(net, spacing_m, np.floor)
+    pts = gpd.GeoSeries(pts, crs=net.crs)
     out = gpd.GeoDataFrame({"candidate_id": [f"net/{e}/{s}" for e, s in zip(edge, step)], "source": "network"},
                            geometry=pts.to_crs(WGS84).values, crs=WGS84)
     if area is not None:
