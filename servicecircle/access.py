@@ -165,6 +165,97 @@ def catchments(graph: AccessGraph, rows: np.ndarray, limit_m: float, batch: int 
     return sp.vstack(blocks).tocsr()
 
 
+def origin_catchments(graph: AccessGraph, rows: np.ndarray, origin_snap, limit_m: float) -> sp.csr_matrix:
+    """Walk distance (m) from facilities ``rows`` of ``graph`` to every origin within ``limit_m``.
+
+    Built from the sparse node catchments: an origin on edge (u, v) is reached
+    through u or v (plus its walk along the edge and to the street), or
+    directly along a shared edge. Returns a (len(rows) × origins) CSR matrix;
+    stored values are distances, never below 1e-9.
+    """
+    net = graph.net
+    node = catchments(graph, rows, limit_m)
+    n_orig = len(origin_snap.edge)
+    L = net.edge_length_m[origin_snap.edge]
+    parts = []
+    for ends, extra in ((net.edge_u[origin_snap.edge], origin_snap.along_m),
+                        (net.edge_v[origin_snap.edge], L - origin_snap.along_m)):
+        sub = node[:, ends].tocoo()  # facility × origin, through that end
+        parts.append((sub.row, sub.col, sub.data + extra[sub.col] + origin_snap.offset_m[sub.col]))
+    fac = graph.facilities.iloc[rows]
+    same = pd.DataFrame({"edge": origin_snap.edge, "o": np.arange(n_orig), "along": origin_snap.along_m,
+                         "off": origin_snap.offset_m}).merge(
+        pd.DataFrame({"edge": fac["snap_edge"].to_numpy(), "f": np.arange(len(rows)),
+                      "f_along": fac["snap_along_m"].to_numpy(), "f_off": fac["snap_offset_m"].to_numpy()}), on="edge")
+    if len(same):
+        parts.append((same["f"].to_numpy(), same["o"].to_numpy(),
+                      (same["off"] + same["f_off"] + (same["along"] - same["f_along"]).abs()).to_numpy()))
+    r = np.concatenate([p[0] for p in parts])
+    c = np.concatenate([p[1] for p in parts])
+    d = np.concatenate([p[2] for p in parts])
+    keep = d <= limit_m
+    r, c, d = r[keep], c[keep], np.maximum(d[keep], 1e-9)
+    # The shortest of the ways in per (facility, origin).
+    order = np.lexsort((d, c, r))
+    r, c, d = r[order], c[order], d[order]
+    first = np.r_[True, (r[1:] != r[:-1]) | (c[1:] != c[:-1])]
+    return sp.csr_matrix((d[first], (r[first], c[first])), shape=(len(rows), n_orig))
+
+
+def decay_weights(walk_time_s: np.ndarray, thresholds_min, step_weights=None) -> np.ndarray:
+    """Weight of a walk of ``walk_time_s`` in the capacity-aware access.
+
+    Binary decay (``step_weights`` None): 1 within the largest threshold, else
+    0. Stepped decay: the weight of the first threshold band the walk falls
+    in, e.g. 1.00 up to 5 min, 0.68 up to 10, 0.22 up to 15, then 0.
+    """
+    t = np.asarray(walk_time_s, dtype=float)
+    limits = np.sort(np.asarray(thresholds_min, dtype=float)) * 60.0
+    if step_weights is None:
+        return (t <= limits[-1]).astype(float)
+    weights = np.r_[np.asarray(step_weights, dtype=float), 0.0]
+    return weights[np.searchsorted(limits, t, side="left")]
+
+
+def two_step_fca(walk_time_s: sp.csr_matrix, capacity: np.ndarray, demand: np.ndarray, thresholds_min,
+                 step_weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """Two-step floating catchment: capacity shared out among the people who can reach it.
+
+    Step 1 gives each facility j its supply ratio
+    ``R_j = S_j / sum_k W(t_kj) P_k`` over the origins k within reach; step 2
+    gives each origin ``A_k = sum_j W(t_kj) R_j`` — the capacity per person
+    within reach once every facility's capacity has been shared out. With
+    every W = 1 within the threshold this is Luo & Wang's 2SFCA (2003), with
+    stepped W Luo & Qi's enhanced 2SFCA (2009).
+
+    Parameters
+    ----------
+    walk_time_s : sparse matrix (facilities × origins)
+        Stored walk times (s) of the pairs within reach (see
+        :func:`origin_catchments`, divided by the walking speed).
+    capacity : ndarray
+        ``S_j`` per facility (beds, places, meals a day).
+    demand : ndarray
+        ``P_k`` per origin: the residents the capacity serves.
+    thresholds_min, step_weights
+        As :func:`decay_weights`.
+
+    Returns
+    -------
+    ratio, accessibility : ndarray
+        ``R_j`` per facility (NaN where nobody is within reach: its capacity
+        serves nobody here) and ``A_k`` per origin (capacity per person).
+    """
+    weights = walk_time_s.tocsr(copy=True)
+    weights.data = decay_weights(weights.data, thresholds_min, step_weights)
+    weights.eliminate_zeros()
+    reached = weights @ np.asarray(demand, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(reached > 0, np.asarray(capacity, dtype=float) / reached, np.nan)
+    accessibility = weights.T @ np.nan_to_num(ratio, nan=0.0)
+    return ratio, np.asarray(accessibility).ravel()
+
+
 def _walked_parts(net: WalkNetwork, node_dist: np.ndarray, budget: float, own_edge: int, own_along: float,
                   own_rest: float) -> tuple[np.ndarray, list[tuple[int, float, float]]]:
     """Edges walked whole, and (edge, start_m, end_m) pieces walked in part, within ``budget``.

@@ -17,7 +17,8 @@ from .config import Config
 from .errors import InputError
 from .inputs import InputReport, read_vector
 from .osm import WGS84
-from .population import age_groups
+from .grid import unit_mean
+from .population import age_groups, group_column
 
 
 def load_communities(config: Config, features: gpd.GeoDataFrame, report: InputReport | None = None) -> gpd.GeoDataFrame:
@@ -163,7 +164,9 @@ def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.Geo
         ``covered_share_<cat>`` (and ``covered_share_<cat>_<group>``),
         ``uncovered_residents_<cat>`` (and per group), ``facilities_<cat>``,
         capacity totals ``<capacity>_<cat>`` where known, ``mean_walk_min_<cat>``,
-        ``p95_walk_min_<cat>``, ``speed_m_s_<cat>``; plus ``complete_share``.
+        ``p95_walk_min_<cat>``, ``speed_m_s_<cat>``, ``fca_per_1000_<cat>`` (2SFCA
+        capacity within reach per 1,000 of the category's demand group, where
+        the origins carry it); plus ``complete_share``.
         Walk times are NaN where residents cannot reach any facility of the category.
     """
     cid = assign_origins(origins, units, id_field) if unit_of_origin is None else unit_of_origin
@@ -204,29 +207,47 @@ def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.Geo
                 mean[c] = float(np.average(m, weights=w))
                 p95[c] = _weighted_quantile(m, w, 0.95)
         out[f"mean_walk_min_{key}"] = ids.map(mean)
+        if f"fca_per_1000_{key}" in origins.columns:
+            demand = origins[group_column(origins, config.categories[key].demand_group)[0]].to_numpy(float)
+            keep = cid >= 0
+            out[f"fca_per_1000_{key}"] = ids.map(unit_mean(
+                cid[keep], origins[f"fca_per_1000_{key}"].to_numpy(float)[keep], demand[keep]))
         out[f"p95_walk_min_{key}"] = ids.map(p95)
     complete = cell_idx["complete"].reindex(pieces["h3"]).to_numpy(bool)
     out["complete_share"], _ = share(complete, "residents")
     return out
 
 
+def facility_units(facilities: gpd.GeoDataFrame, units: gpd.GeoDataFrame, id_field: str = "community_id") -> np.ndarray:
+    """The id of the unit (community or street) each facility lies in, -1 outside all.
+
+    A point on a shared border counts once, in the first unit, so that totals
+    over units add up to the district's.
+    """
+    unit_of = np.full(len(facilities), -1, dtype=np.int64)
+    if len(facilities) == 0 or len(units) == 0:
+        return unit_of
+    pt, poly = units.sindex.query(facilities.geometry.values, predicate="within")
+    first = ~pd.Series(pt).duplicated().to_numpy()
+    unit_of[pt[first]] = units[id_field].to_numpy()[poly[first]]
+    return unit_of
+
+
 def _facilities_inside(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
                        id_field: str) -> tuple[dict[str, dict[int, int]], dict[tuple[str, str], dict[int, float]]]:
     """Counted facilities of each category inside each unit, and their capacity totals."""
     counted = facilities[facilities["counted"]]
-    if len(counted) == 0 or len(units) == 0:
+    unit_of = facility_units(counted, units, id_field)
+    inside = unit_of >= 0
+    if not inside.any():
         return {}, {}
-    pt, poly = units.sindex.query(counted.geometry.values, predicate="within")
-    pairs = pd.DataFrame({"category": counted["category"].to_numpy()[pt], "cid": units[id_field].to_numpy()[poly]})
-    # A point on a shared border counts once, in the first unit.
-    keep = ~pd.Series(pt).duplicated().to_numpy()
-    pairs, pt = pairs[keep], pt[keep]
+    pairs = pd.DataFrame({"category": counted["category"].to_numpy()[inside], "cid": unit_of[inside]})
     counts = {cat: grp.groupby("cid").size().to_dict() for cat, grp in pairs.groupby("category")}
     caps = {}
     for cap in CAPACITY_TOTALS:
         if cap not in counted.columns:
             continue
-        values = pd.to_numeric(counted[cap], errors="coerce").to_numpy()[pt]
+        values = pd.to_numeric(counted[cap], errors="coerce").to_numpy()[inside]
         for cat, grp in pairs.assign(v=values).groupby("category"):
             if grp["v"].notna().any():
                 caps[(cat, cap)] = grp.groupby("cid")["v"].sum(min_count=1).fillna(0.0).to_dict()

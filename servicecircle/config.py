@@ -44,6 +44,8 @@ DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
             "老年人服务中心", "居家养老",
         ],
         "exclude_keywords": ["老年大学", "儿童", "宠物"],
+        "capacity": "beds",
+        "demand_group": "60plus",
     },
     "canteen": {
         "label": "老年助餐",
@@ -55,6 +57,8 @@ DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
             "老年助餐", "老年餐桌", "为老助餐",
         ],
         "exclude_keywords": [],
+        "capacity": "meals_per_day",
+        "demand_group": "60plus",
     },
     "nursery": {
         "label": "托育服务",
@@ -69,11 +73,26 @@ DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
         "flagged_tags": [{"amenity": "kindergarten"}],
         "flagged_keywords": ["幼儿园"],
         "flag_note": "kindergarten: counts as nursery only where it runs a 托班",
+        "capacity": "nursery_places",
+        "demand_group": "young",
     },
 }
 
 _TOP_SECTIONS = {"area", "network", "access", "grid", "population", "communities", "streets", "facilities",
-                 "output", "categories", "goals"}
+                 "output", "categories", "goals", "gaps"}
+
+#: Capacity fields a registry can carry (see :mod:`servicecircle.registries`).
+CAPACITY_FIELDS = ("beds", "nursery_places", "meals_per_day", "floor_area_m2")
+
+#: Population groups a goal or a category's capacity can refer to ("young": 0–3, else 0–4 years).
+GROUPS = ("all", "60plus", "young", "0_3", "0_4")
+
+#: Distance decays of the capacity-aware access (2SFCA): "binary" weighs
+#: everyone within the threshold alike; "stepped" weighs each time band
+#: (5/10/15 min by default) by its own weight. The default steps are the
+#: Gaussian-derived 1.00 / 0.68 / 0.22 of Luo & Qi's enhanced 2SFCA (2009).
+DECAYS = ("binary", "stepped")
+DEFAULT_STEP_WEIGHTS = (1.0, 0.68, 0.22)
 
 #: What a goal measures (see :mod:`servicecircle.goals`).
 GOAL_METRICS = ("population_within", "units_with_facility", "capacity_per_1000", "capacity_share", "area_per_capita")
@@ -241,6 +260,12 @@ class Category:
         ``count_flagged`` is true.
     speed_m_s : float
         Walking speed used for this category.
+    capacity : str or None
+        The capacity field (``beds``, ``meals_per_day``, ``nursery_places`` …)
+        that the capacity-aware access (2SFCA) shares out; None: no 2SFCA.
+    demand_group : str
+        Who the capacity serves: ``all``, ``60plus``, ``young`` (0–3, else
+        0–4 years), ``0_3`` or ``0_4``.
     """
 
     key: str
@@ -253,6 +278,8 @@ class Category:
     flag_note: str
     count_flagged: bool
     speed_m_s: float
+    capacity: str | None = None
+    demand_group: str = "all"
 
 
 @dataclass(frozen=True)
@@ -287,6 +314,11 @@ class Config:
     categories: dict[str, Category]
     complete_circle: tuple[str, ...]
     goals: tuple[Goal, ...] = ()
+    decay: str = "binary"
+    step_weights: tuple[float, ...] = DEFAULT_STEP_WEIGHTS
+    care_category: str = "elder_care"
+    health_category: str = "health_centre"
+    health_max_walk_min: float = 10.0
     source_text: str = field(default="", repr=False)
 
     @property
@@ -413,7 +445,7 @@ def _goal(key: str, table: dict, categories: dict, coverage_min: float) -> Goal 
         raise _err(f"goals.{key}.categories", "missing: the facility categories the goal is about")
     if missing:
         return None  # a goal about a category this study area does not define is skipped
-    if v["group"] not in ("all", "60plus", "young", "0_3", "0_4"):
+    if v["group"] not in GROUPS:
         raise _err(f"goals.{key}.group", f"expected all, 60plus, young, 0_3 or 0_4, got {v['group']!r}")
     if v["metric"] == "units_with_facility" and v["unit_level"] not in ("community", "street"):
         raise _err(f"goals.{key}.unit_level", "expected \"community\" or \"street\"")
@@ -442,8 +474,14 @@ def _category(key: str, table: dict, base_speed: float) -> Category:
         "flag_note": (str, ""),
         "count_flagged": (bool, False),
         "speed_m_s": (float, None),
+        "capacity": (str, None),
+        "demand_group": (str, "all"),
     }
     v = _take(table, f"categories.{key}", spec)
+    if v["capacity"] is not None and v["capacity"] not in CAPACITY_FIELDS:
+        raise _err(f"categories.{key}.capacity", f"unknown capacity {v['capacity']!r} (choose {', '.join(CAPACITY_FIELDS)})")
+    if v["demand_group"] not in GROUPS:
+        raise _err(f"categories.{key}.demand_group", f"expected {', '.join(GROUPS)}, got {v['demand_group']!r}")
     speed = v["speed_m_s"] if v["speed_m_s"] is not None else base_speed
     _positive(f"categories.{key}.speed_m_s", speed)
     if speed > 3:
@@ -463,6 +501,8 @@ def _category(key: str, table: dict, base_speed: float) -> Category:
         flag_note=v["flag_note"],
         count_flagged=v["count_flagged"],
         speed_m_s=float(speed),
+        capacity=v["capacity"],
+        demand_group=v["demand_group"],
     )
 
 
@@ -535,6 +575,7 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
     access = _take(data.get("access", {}), "access", {
         "speed_profile": (str, "default"), "speed_m_s": (float, None),
         "thresholds_min": (list, [5, 10, 15]), "street_buffer_m": (float, 50.0),
+        "decay": (str, "binary"), "step_weights": (list, None),
     })
     if access["speed_profile"] not in SPEED_PROFILES:
         raise _err("access.speed_profile", f"unknown profile {access['speed_profile']!r} (choose {', '.join(SPEED_PROFILES)})")
@@ -548,6 +589,21 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
     if len(set(th)) != len(th):
         raise _err("access.thresholds_min", "thresholds must be distinct")
     _positive("access.street_buffer_m", access["street_buffer_m"])
+    if access["decay"] not in DECAYS:
+        raise _err("access.decay", f"expected {' or '.join(DECAYS)}, got {access['decay']!r}")
+    steps = access["step_weights"]
+    if steps is None:
+        steps = list(DEFAULT_STEP_WEIGHTS) if len(th) == len(DEFAULT_STEP_WEIGHTS) else [1.0] * len(th)
+    if (len(steps) != len(th) or not all(_is_type(w, float) and 0 < w <= 1 for w in steps)
+            or any(b > a for a, b in zip(steps, steps[1:]))):
+        raise _err("access.step_weights", f"expected {len(th)} weights in (0, 1], one per threshold "
+                   f"{sorted(th)}, not increasing; got {steps!r}")
+
+    gaps = _take(data.get("gaps", {}), "gaps", {
+        "care_category": (str, "elder_care"), "health_category": (str, "health_centre"),
+        "health_max_walk_min": (float, 10.0),
+    })
+    _positive("gaps.health_max_walk_min", gaps["health_max_walk_min"])
 
     grid = _take(data.get("grid", {}), "grid", {"h3_resolution": (int, 10)})
     if not 7 <= grid["h3_resolution"] <= 12:
@@ -605,6 +661,9 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         goal_tables[key] = {**goal_tables.get(key, {}), **table}  # edit a default, or add a goal
     coverage_min = float(max(th))
     goals = tuple(g for g in (_goal(k, t, categories, coverage_min) for k, t in goal_tables.items()) if g is not None)
+    for k in ("care_category", "health_category"):
+        if k in data.get("gaps", {}) and gaps[k] not in categories:
+            raise _err(f"gaps.{k}", f"unknown category {gaps[k]!r} (have {', '.join(categories)})")
     for i, reg in enumerate(registries):
         if reg.category is not None and reg.category not in categories:
             raise _err(f"facilities.registries[{i}].category", f"unknown category {reg.category!r} (have {', '.join(categories)})")
@@ -644,6 +703,11 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         categories=categories,
         complete_circle=tuple(k for k in CORE_CATEGORIES if k in categories),
         goals=goals,
+        decay=access["decay"],
+        step_weights=tuple(float(w) for w in steps),
+        care_category=gaps["care_category"],
+        health_category=gaps["health_category"],
+        health_max_walk_min=float(gaps["health_max_walk_min"]),
         source_text=source_text,
     )
 

@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, Goal
-from .population import AGE_GROUPS
+from .communities import facility_units
+from .population import group_column
 
 SCORECARD_COLUMNS = ["level", "unit_id", "unit_name", "unit_code", "street_name", "goal", "goal_name", "kind",
                      "meaning", "value", "target", "unit", "passed", "gap", "gap_text", "source"]
@@ -47,17 +48,6 @@ SCORECARD_HEADERS_ZH = {
 }
 LEVEL_ZH = {"district": "区", "street": "街道", "community": "社区"}
 KIND_ZH = {"binding": "约束性", "advisory": "倡导性"}
-
-
-def group_column(frame: pd.DataFrame, group: str) -> tuple[str, str]:
-    """The residents column a goal's group uses, and how to say it (falls back to all residents)."""
-    wanted = {"60plus": ["60plus"], "young": ["0_3", "0_4"], "0_3": ["0_3"], "0_4": ["0_4"], "all": []}[group]
-    for g in wanted:
-        if f"residents_{g}" in frame.columns:
-            return f"residents_{g}", f"residents {AGE_GROUPS[g]}"
-    if wanted:
-        return "residents", "residents (all ages: no age data loaded)"
-    return "residents", "residents"
 
 
 def _reach_flags(cells: pd.DataFrame, goal: Goal, config: Config) -> pd.Series:
@@ -90,11 +80,7 @@ class _Units:
         self.communities, self.streets = communities, streets
         counted = facilities[facilities["counted"] & ~facilities.get("off_network", False)]
         self.facilities = counted
-        fac_comm = np.full(len(counted), -1)
-        if len(counted) and len(communities):
-            pt, poly = communities.sindex.query(counted.geometry.values, predicate="within")
-            first = ~pd.Series(pt).duplicated().to_numpy()
-            fac_comm[pt[first]] = communities["community_id"].to_numpy()[poly[first]]
+        fac_comm = facility_units(counted, communities)
         self.fac_community = fac_comm
         street_of = dict(zip(communities["community_id"], communities.get("street_id", pd.Series(-1, index=communities.index))))
         self.fac_street = np.array([street_of.get(c, -1) for c in fac_comm], dtype=int)

@@ -34,7 +34,7 @@ from .config import Config
 from .inputs import read_vector
 from .network import WalkNetwork, snap_points
 from .osm import WGS84
-from .population import age_groups, raster_origins, street_length_origins
+from .population import age_groups, group_column, raster_origins, street_length_origins
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
@@ -184,6 +184,71 @@ def origin_walk_times(origins: gpd.GeoDataFrame, graph: access.AccessGraph, conf
     return out
 
 
+def origin_capacity_access(origins: gpd.GeoDataFrame, graph: access.AccessGraph, config: Config,
+                           snap=None) -> tuple[pd.DataFrame, dict]:
+    """Capacity-aware access (2SFCA) of every origin, per category that has a capacity.
+
+    Each category's capacity (``Category.capacity``: beds, meals a day,
+    nursery places) is shared out among its demand group (``demand_group``:
+    60+ for elder care and canteens, 0–3 — else 0–4, else everyone — for
+    nurseries) within the largest threshold's walk, decayed as
+    ``config.decay`` says. Facilities whose capacity is unknown take no part
+    and are counted in the returned info.
+
+    Returns
+    -------
+    frame : DataFrame
+        ``fca_per_1000_<cat>``: capacity within reach per 1,000 of the demand
+        group, per origin (NaN where the category has no known capacity).
+    info : dict
+        Per category: capacity field, demand column, facilities used and left
+        out, decay, and the capacity shared out.
+    """
+    net = graph.net
+    if snap is None:
+        snap = snap_points(net, shapely.get_coordinates(origins.geometry.values))
+    out = pd.DataFrame(index=origins.index)
+    info = {}
+    steps = config.step_weights if config.decay == "stepped" else None
+    fac = graph.facilities
+    for key, category in config.categories.items():
+        if category.capacity is None:
+            continue
+        demand_col, who = group_column(origins, category.demand_group)
+        rows = np.flatnonzero(fac["category"].to_numpy() == key) if len(fac) else np.array([], dtype=int)
+        cap = (pd.to_numeric(fac[category.capacity], errors="coerce").to_numpy(float)[rows]
+               if category.capacity in fac.columns else np.full(len(rows), np.nan))
+        known = np.isfinite(cap)
+        entry = {"capacity": category.capacity, "demand": demand_col, "demand_label": who, "decay": config.decay,
+                 "facilities_used": int(known.sum()), "facilities_without_capacity": int((~known).sum()),
+                 "unit": f"{category.capacity} per 1,000 {who}"}
+        if not known.any():
+            out[f"fca_per_1000_{key}"] = np.nan
+            entry["capacity_shared"] = 0.0
+            info[key] = entry
+            continue
+        limit_m = config.coverage_threshold_min * 60 * category.speed_m_s
+        dist = access.origin_catchments(graph, rows[known], snap, limit_m)
+        dist.data = dist.data / category.speed_m_s
+        demand = origins[demand_col].to_numpy(float)
+        ratio, acc = access.two_step_fca(dist, cap[known], demand, config.thresholds_min, steps)
+        out[f"fca_per_1000_{key}"] = acc * 1000.0
+        entry["capacity_shared"] = float(np.nansum(np.where(np.isfinite(ratio), cap[known], 0.0)))
+        entry["capacity_reaching_nobody"] = float(cap[known][~np.isfinite(ratio)].sum())
+        info[key] = entry
+    return out, info
+
+
+def unit_mean(groups: np.ndarray, values: np.ndarray, weights: np.ndarray) -> pd.Series:
+    """Weighted mean of ``values`` per group, NaN values left out (NaN where a group weighs nothing)."""
+    values = np.asarray(values, dtype=float)
+    weights = np.where(np.isfinite(values), np.asarray(weights, dtype=float), 0.0)
+    frame = pd.DataFrame({"g": groups, "vw": np.nan_to_num(values) * weights, "w": weights})
+    sums = frame.groupby("g")[["vw", "w"]].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.Series(np.where(sums["w"] > 0, sums["vw"] / sums["w"], np.nan), index=sums.index)
+
+
 def weighted_median(groups: np.ndarray, values: np.ndarray, weights: np.ndarray) -> pd.Series:
     """Weighted median of ``values`` per group (lower median; unweighted where a group weighs 0)."""
     frame = pd.DataFrame({"g": groups, "v": values, "w": weights})
@@ -202,8 +267,9 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) 
     -------
     GeoDataFrame
         One row per cell (WGS-84 hexagons) with ``h3``, ``residents``,
-        ``walk_time_s_<cat>``, ``covered_<cat>``, ``nearest_<cat>``, ``speed_m_s_<cat>`` and
-        ``complete``.
+        ``walk_time_s_<cat>``, ``covered_<cat>``, ``nearest_<cat>``, ``speed_m_s_<cat>``,
+        ``fca_per_1000_<cat>`` (demand-weighted mean of the origins' 2SFCA, where
+        the origins carry it) and ``complete``.
     """
     limit_s = config.coverage_threshold_min * 60
     h = origins["h3"].to_numpy()
@@ -219,6 +285,9 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) 
         cells[f"speed_m_s_{key}"] = config.categories[key].speed_m_s
         near = pd.DataFrame({"h3": h, "t": t, "f": times[f"nearest_{key}"].to_numpy()}).sort_values(["h3", "t"], kind="stable")
         cells[f"nearest_{key}"] = near.groupby("h3")["f"].first()
+        if f"fca_per_1000_{key}" in origins.columns:
+            demand = origins[group_column(origins, config.categories[key].demand_group)[0]].to_numpy(float)
+            cells[f"fca_per_1000_{key}"] = unit_mean(h, origins[f"fca_per_1000_{key}"].to_numpy(float), demand)
     cells["complete"] = np.logical_and.reduce([cells[f"covered_{k}"] for k in config.complete_circle]) \
         if config.complete_circle else False
     cells = cells.reset_index()

@@ -11,14 +11,14 @@ import geopandas as gpd
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import access, communities, facilities, goals, grid, maps, network, osm, population, registries, report, siting
+from . import access, communities, facilities, gaps, goals, grid, maps, network, osm, population, registries, report, siting
 from .config import Config
 from .inputs import InputReport
 
 log = logging.getLogger(__name__)
 
 STAGES = ["walk network", "OSM features", "boundaries", "facilities", "walk times", "service areas", "grid",
-          "communities", "goals", "outputs"]
+          "communities", "gaps", "goals", "outputs"]
 
 
 @dataclass
@@ -37,6 +37,8 @@ class RunResult:
     scorecard: pd.DataFrame
     unit_of_origin: dict
     origin_times: pd.DataFrame
+    blind_spots: gpd.GeoDataFrame
+    adjacency: pd.DataFrame
     area: object  # the study-area polygon, WGS-84
     summary: dict
     files: dict[str, Path] = field(default_factory=dict)
@@ -110,6 +112,8 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
         unit_of_origin["street"] = communities.assign_origins(origins, street_units, "street_id")
     origins, pop_info = population.apply_inputs(origins, comms, streets, unit_of_origin, config, report_rows)
     times = grid.origin_walk_times(origins, graph, config)
+    fca, fca_info = grid.origin_capacity_access(origins, graph, config)
+    origins = origins.join(fca)
     done("walk times")
     areas = access.service_areas(graph, config)
     done("service areas")
@@ -120,19 +124,24 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
         streets = communities.aggregate(street_units, origins, cells, facs, config, "street_id", unit_of_origin["street"])
         streets["geometry"] = outlines  # figures roll up from communities; the map shows the street's own outline
     done("communities")
+    spots = gaps.blind_spots(cells, origins, unit_of_origin["community"], comms, facs, config)
+    adjacency = gaps.health_adjacency(graph, facs, config)
+    done("gaps")
     district = pop_info.get("census", {}).get("name") if pop_info.get("census") else None
     scorecard = goals.evaluate(config, cells, origins, unit_of_origin, comms, streets, facs, district)
     done("goals")
     summary = report.summarise(config, net.info, facs, cells, comms, origins, streets=streets,
                                population_info=pop_info, registry_info=registry_info, input_report=report_rows,
-                               scorecard=scorecard)
+                               scorecard=scorecard, capacity_access=fca_info, blind_spots=spots,
+                               adjacency=adjacency)
     result = RunResult(config, net, facs, areas, origins, cells, comms, streets, report_rows, scorecard,
-                       unit_of_origin, times, area, summary, seconds=seconds)
+                       unit_of_origin, times, spots, adjacency, area, summary, seconds=seconds)
     if write:
         merged = access.merged_service_areas(areas)
         result.files = report.write_outputs(config.out_dir, summary, facs, areas, merged, cells, comms,
                                             streets=streets, input_report=report_rows)
         result.files.update(report.write_scorecard(config.out_dir, scorecard))
+        result.files.update(report.write_gaps(config.out_dir, spots, adjacency))
         m = maps.build_map(config, cells, facs, merged, comms, report.category_notes(facs, config), area.bounds)
         maps.add_scorecard(m, scorecard)
         result.files["map"] = maps.write_map(m, config.out_dir)

@@ -311,3 +311,14 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
 def age_groups(frame: pd.DataFrame) -> list[str]:
     """The age groups present as ``residents_<group>`` columns, in :data:`AGE_GROUPS` order."""
     return [g for g in AGE_GROUPS if f"residents_{g}" in frame.columns]
+
+
+def group_column(frame: pd.DataFrame, group: str) -> tuple[str, str]:
+    """The residents column a goal's group uses, and how to say it (falls back to all residents)."""
+    wanted = {"60plus": ["60plus"], "young": ["0_3", "0_4"], "0_3": ["0_3"], "0_4": ["0_4"], "all": []}[group]
+    for g in wanted:
+        if f"residents_{g}" in frame.columns:
+            return f"residents_{g}", f"residents {AGE_GROUPS[g]}"
+    if wanted:
+        return "residents", "residents (all ages: no age data loaded)"
+    return "residents", "residents"

@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 
 from . import coords, inputs
-from .config import Config, Registry
+from .config import CAPACITY_FIELDS, Config, Registry
 from .errors import InputError
 
 WGS84 = "EPSG:4326"
@@ -43,7 +43,6 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "registry_id": ("编号", "机构编号", "id", "code"),
 }
 
-CAPACITY_FIELDS = ("beds", "nursery_places", "meals_per_day", "floor_area_m2")
 ATTRIBUTE_FIELDS = ("address", "affordable", "ownership", "registry_id")
 
 #: Category words used in registries → built-in category keys. A value may

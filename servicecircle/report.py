@@ -47,7 +47,8 @@ def category_notes(facilities: gpd.GeoDataFrame, config: Config) -> dict[str, st
 def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
               communities: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, *, streets: gpd.GeoDataFrame | None = None,
               population_info: dict | None = None, registry_info: list | None = None,
-              input_report=None, scorecard: pd.DataFrame | None = None) -> dict:
+              input_report=None, scorecard: pd.DataFrame | None = None, capacity_access: dict | None = None,
+              blind_spots: pd.DataFrame | None = None, adjacency: pd.DataFrame | None = None) -> dict:
     """The run's headline figures (``summary.json``).
 
     Coverage shares are resident-weighted means of the cells' covered flags.
@@ -84,6 +85,15 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
         for cap in ("beds", "nursery_places", "nursery_places_affordable", "meals_per_day"):
             if cap in counted.columns and pd.to_numeric(counted[cap], errors="coerce").notna().any():
                 cats[key][cap] = float(pd.to_numeric(counted[cap], errors="coerce").sum())
+        if capacity_access and key in capacity_access:
+            cats[key]["capacity_access"] = _capacity_access_summary(capacity_access[key], cells, key, cat.label)
+        if blind_spots is not None:
+            spots = blind_spots[blind_spots["category"] == key]
+            cats[key]["blind_spots"] = int(len(spots))
+            cats[key]["blind_spot_residents"] = float(spots["residents"].sum())
+            cats[key]["largest_blind_spots"] = [
+                {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+                for r in spots.drop(columns="geometry").head(5).to_dict("records")]
     methods = origins.groupby("method")["residents"].sum().to_dict()
     population_info = population_info or {}
     return {
@@ -118,6 +128,9 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
         "registries": registry_info or [],
         "input_problems": input_report.summary() if input_report is not None else {},
         "goals": _district_goals(scorecard),
+        "capacity_access_decay": {"decay": config.decay, "step_weights": list(config.step_weights)
+                                  if config.decay == "stepped" else None},
+        "health_adjacency": _adjacency_summary(adjacency, config),
         "network": net_info,
         "categories": cats,
         "complete_circle_categories": list(config.complete_circle),
@@ -125,6 +138,42 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
         **{f"complete_circle_share_{g}": group_share(cells["complete"], g) for g in groups},
         "attribution": ATTRIBUTION,
     }
+
+
+def _capacity_access_summary(info: dict, cells: pd.DataFrame, key: str, label: str) -> dict:
+    """District figure of a category's 2SFCA: capacity within reach per 1,000 of its demand group."""
+    out = dict(info)
+    col = f"fca_per_1000_{key}"
+    demand = cells[info["demand"]].to_numpy(float) if info["demand"] in cells else cells["residents"].to_numpy(float)
+    values = cells[col].to_numpy(float) if col in cells else np.full(len(cells), np.nan)
+    ok = np.isfinite(values) & (demand > 0)
+    out["district_per_1000"] = float(np.average(values[ok], weights=demand[ok])) if ok.any() and demand[ok].sum() > 0 else None
+    if info["facilities_used"] == 0:
+        out["note"] = (f"no {label} facility with a known {info['capacity']} — 2SFCA needs a registry with capacities"
+                       + (f" ({info['facilities_without_capacity']} facilities have none)" if info["facilities_without_capacity"] else ""))
+    elif info["facilities_without_capacity"]:
+        out["note"] = f"{info['facilities_without_capacity']} {label} facilities have no {info['capacity']} and are left out of 2SFCA"
+    return out
+
+
+def _adjacency_summary(adjacency: pd.DataFrame | None, config: Config) -> dict:
+    """How many care facilities lie within the walk of a health centre (医养结合)."""
+    care = config.categories.get(config.care_category)
+    out = {"care_category": config.care_category, "health_category": config.health_category,
+           "max_walk_min": config.health_max_walk_min}
+    if adjacency is None or len(adjacency) == 0:
+        label = care.label if care else config.care_category
+        out.update(checked=0, adjacent=0, not_adjacent=0, note=f"no {label} facility to check")
+        return out
+    measured = adjacency["walk_min_to_health"].notna()
+    out.update(checked=int(len(adjacency)), adjacent=int(adjacency["adjacent"].sum()),
+               not_adjacent=int((~adjacency["adjacent"].astype(bool)).sum()),
+               not_measured=int((~measured).sum()),
+               median_walk_min=float(adjacency.loc[measured, "walk_min_to_health"].median()) if measured.any() else None)
+    notes = sorted(set(adjacency["note"]) - {""})
+    if notes:
+        out["note"] = "; ".join(notes)
+    return out
 
 
 def _finite(frame: pd.DataFrame) -> pd.DataFrame:
@@ -250,4 +299,16 @@ def write_siting(out_dir: Path, res) -> dict[str, Path]:
     if len(res.service_areas):
         res.service_areas.to_crs("EPSG:4326").to_file(files["gpkg"], layer="proposed_service_areas", driver="GPKG",
                                                       engine="pyogrio")
+    return files
+
+
+def write_gaps(out_dir: Path, blind_spots: gpd.GeoDataFrame, adjacency: pd.DataFrame) -> dict[str, Path]:
+    """``blind_spots.csv`` (and a ``blind_spots`` layer in the GeoPackage) and ``health_adjacency.csv``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"blind_spots": out_dir / "blind_spots.csv", "health_adjacency": out_dir / "health_adjacency.csv"}
+    _finite(blind_spots.drop(columns="geometry")).to_csv(files["blind_spots"], index=False, encoding="utf-8-sig",
+                                                         float_format="%.6g")
+    if len(blind_spots):
+        _finite(blind_spots).to_file(out_dir / "servicecircle.gpkg", layer="blind_spots", driver="GPKG", engine="pyogrio")
+    _finite(adjacency).to_csv(files["health_adjacency"], index=False, encoding="utf-8-sig", float_format="%.6g")
     return files

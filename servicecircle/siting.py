@@ -29,6 +29,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from . import access, communities, grid, inputs
+from .population import group_column
 from .config import Config
 from .errors import InputError
 from .network import WalkNetwork, points_along_edges, snap_points
@@ -70,43 +71,6 @@ def exclude(candidates: gpd.GeoDataFrame, path, coord_system: str) -> gpd.GeoDat
 
 
 # --------------------------------------------------------------------------- coverage sets
-
-def origin_catchments(graph: access.AccessGraph, rows: np.ndarray, origin_snap, limit_m: float) -> sp.csr_matrix:
-    """Walk distance (m) from facilities ``rows`` of ``graph`` to every origin within ``limit_m``.
-
-    Built from the sparse node catchments: an origin on edge (u, v) is reached
-    through u or v (plus its walk along the edge and to the street), or
-    directly along a shared edge. Returns a (len(rows) × origins) CSR matrix;
-    stored values are distances, never below 1e-9.
-    """
-    net = graph.net
-    node = access.catchments(graph, rows, limit_m)
-    n_orig = len(origin_snap.edge)
-    L = net.edge_length_m[origin_snap.edge]
-    parts = []
-    for ends, extra in ((net.edge_u[origin_snap.edge], origin_snap.along_m),
-                        (net.edge_v[origin_snap.edge], L - origin_snap.along_m)):
-        sub = node[:, ends].tocoo()  # facility × origin, through that end
-        parts.append((sub.row, sub.col, sub.data + extra[sub.col] + origin_snap.offset_m[sub.col]))
-    fac = graph.facilities.iloc[rows]
-    same = pd.DataFrame({"edge": origin_snap.edge, "o": np.arange(n_orig), "along": origin_snap.along_m,
-                         "off": origin_snap.offset_m}).merge(
-        pd.DataFrame({"edge": fac["snap_edge"].to_numpy(), "f": np.arange(len(rows)),
-                      "f_along": fac["snap_along_m"].to_numpy(), "f_off": fac["snap_offset_m"].to_numpy()}), on="edge")
-    if len(same):
-        parts.append((same["f"].to_numpy(), same["o"].to_numpy(),
-                      (same["off"] + same["f_off"] + (same["along"] - same["f_along"]).abs()).to_numpy()))
-    r = np.concatenate([p[0] for p in parts])
-    c = np.concatenate([p[1] for p in parts])
-    d = np.concatenate([p[2] for p in parts])
-    keep = d <= limit_m
-    r, c, d = r[keep], c[keep], np.maximum(d[keep], 1e-9)
-    # The shortest of the ways in per (facility, origin).
-    order = np.lexsort((d, c, r))
-    r, c, d = r[order], c[order], d[order]
-    first = np.r_[True, (r[1:] != r[:-1]) | (c[1:] != c[:-1])]
-    return sp.csr_matrix((d[first], (r[first], c[first])), shape=(len(rows), n_orig))
-
 
 # --------------------------------------------------------------------------- solvers
 
@@ -234,8 +198,6 @@ class SitingResult:
 
 def weight_column(origins: pd.DataFrame, weight: str) -> str:
     """The origins column used as demand: ``residents``, or an age group (falls back to residents)."""
-    from .goals import group_column
-
     return "residents" if weight in ("residents", "all") else group_column(origins, weight)[0]
 
 
@@ -281,7 +243,7 @@ def site(result, category: str, *, k: int | None = None, target: float | None = 
     graph = access.build_access_graph(net, cand)
     origin_snap = snap_points(net, shapely.get_coordinates(origins.geometry.values))
     t0 = time.perf_counter()
-    cover = origin_catchments(graph, np.arange(len(cand)), origin_snap, limit_m)
+    cover = access.origin_catchments(graph, np.arange(len(cand)), origin_snap, limit_m)
     build_s = time.perf_counter() - t0
     demand = np.where(covered_before, 0.0, w_all)
     base = float(w_all[covered_before].sum())

@@ -4,6 +4,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import shapely
 
 from servicecircle import access
@@ -137,3 +138,83 @@ def test_catchments_are_sparse_and_exact(graph, chengdu_run):
     best = np.asarray(reach.tocsc().max(axis=0).todense()).ravel()  # any facility reaching the node
     dist, _ = access.nearest_distances(graph, "health_centre")
     assert np.array_equal(best > 0, dist <= 900.0)
+
+
+def test_two_step_fca_by_hand():
+    # Test input: facility A (10 beds) reaches origins 0 and 1, B (6 beds) reaches 1 and 2.
+    times = sp.csr_matrix(np.array([[120.0, 700.0, 0.0], [0.0, 400.0, 890.0]]))
+    demand = np.array([10.0, 30.0, 20.0])
+    ratio, acc = access.two_step_fca(times, np.array([10.0, 6.0]), demand, (5, 10, 15))
+    np.testing.assert_allclose(ratio, [10 / 40, 6 / 50])
+    np.testing.assert_allclose(acc, [0.25, 0.25 + 0.12, 0.12])
+    # Stepped decay 1 / 0.68 / 0.22 for 0–5 / 5–10 / 10–15 min.
+    ratio, acc = access.two_step_fca(times, np.array([10.0, 6.0]), demand, (5, 10, 15), (1.0, 0.68, 0.22))
+    ra, rb = 10 / (10 * 1.0 + 30 * 0.22), 6 / (30 * 0.68 + 20 * 0.22)
+    np.testing.assert_allclose(ratio, [ra, rb])
+    np.testing.assert_allclose(acc, [ra, 0.22 * ra + 0.68 * rb, 0.22 * rb])
+    # Whatever the decay, the capacity shared out is the capacity of facilities someone reaches.
+    assert acc @ demand == pytest.approx(16.0)
+
+
+def test_two_step_fca_leaves_out_capacity_nobody_reaches():
+    times = sp.csr_matrix(np.array([[60.0, 0.0], [0.0, 0.0]]))
+    ratio, acc = access.two_step_fca(times, np.array([5.0, 7.0]), np.array([2.0, 3.0]), (15,))
+    assert ratio[0] == 2.5 and np.isnan(ratio[1])
+    np.testing.assert_allclose(acc, [2.5, 0.0])
+
+
+def test_decay_weights_at_the_band_edges():
+    t = np.array([0.0, 300.0, 300.1, 600.0, 900.0, 900.1])
+    np.testing.assert_allclose(access.decay_weights(t, (5, 10, 15)), [1, 1, 1, 1, 1, 0])
+    np.testing.assert_allclose(access.decay_weights(t, (15, 5, 10), (1.0, 0.68, 0.22)), [1, 1, 0.68, 0.68, 0.22, 0])
+
+
+@pytest.mark.parametrize("decay", ["binary", "stepped"])
+def test_origin_capacity_access_matches_networkx_2sfca(graph, chengdu_run, decay):
+    """2SFCA of test capacities given to Chengdu's health centres, against networkx Dijkstra and plain loops."""
+    from dataclasses import replace
+
+    from servicecircle import grid
+
+    config = chengdu_run.config
+    cats = dict(config.categories)
+    cats["health_centre"] = replace(cats["health_centre"], capacity="beds", demand_group="all")
+    config = replace(config, categories=cats, decay=decay)
+    fac = graph.facilities.copy()
+    is_health = (fac["category"] == "health_centre").to_numpy()
+    # Test input: made-up capacities, one facility with none (left out of 2SFCA).
+    fac["beds"] = np.where(is_health, 10.0 * (np.arange(len(fac)) % 7 + 1), np.nan)
+    unknown = np.flatnonzero(is_health)[3]
+    fac.loc[unknown, "beds"] = np.nan
+    test_graph = access.AccessGraph(graph.net, fac, graph.matrix)
+    origins = chengdu_run.origins
+    ours, info = grid.origin_capacity_access(origins, test_graph, config)
+    assert info["health_centre"]["facilities_without_capacity"] == 1
+    assert info["health_centre"]["facilities_used"] == is_health.sum() - 1
+
+    net = chengdu_run.network
+    supply = fac[is_health & fac["beds"].notna()]
+    snap = snap_points(net, shapely.get_coordinates(origins.geometry.values))
+    g = split_graph(net, _points_of(supply) + [(("o", k), e, a, o) for k, (e, a, o) in
+                                               enumerate(zip(snap.edge, snap.along_m, snap.offset_m))])
+    speed = config.categories["health_centre"].speed_m_s
+    limit_s = 15 * 60
+    weights = {"binary": [(900, 1.0)], "stepped": [(300, 1.0), (600, 0.68), (900, 0.22)]}[decay]
+
+    def w(t):
+        return next((wt for lim, wt in weights if t <= lim), 0.0)
+
+    demand = origins["residents"].to_numpy()
+    reach = {}
+    for i in supply.index:
+        d = nx.single_source_dijkstra_path_length(g, ("fac", i), cutoff=limit_s * speed + 1e-6, weight="w")
+        reach[i] = {n[1]: t / speed for n, t in d.items() if isinstance(n, tuple) and n[0] == "o" and t / speed <= limit_s}
+    ratio = {i: supply.at[i, "beds"] / sum(w(t) * demand[k] for k, t in r.items())
+             for i, r in reach.items() if sum(w(t) * demand[k] for k, t in r.items()) > 0}
+    theirs = np.zeros(len(origins))
+    for i, r in reach.items():
+        for k, t in r.items():
+            theirs[k] += w(t) * ratio.get(i, 0.0)
+    np.testing.assert_allclose(ours["fca_per_1000_health_centre"].to_numpy(), theirs * 1000, rtol=1e-9, atol=1e-9)
+    assert (theirs > 0).sum() > 1000
+    assert theirs @ demand == pytest.approx(sum(supply.at[i, "beds"] for i in ratio))

@@ -19,6 +19,11 @@ def test_defaults():
     assert list(c.categories) == ["elder_care", "canteen", "nursery"]
     assert c.complete_circle == ("elder_care", "canteen", "nursery")
     assert make_config(_with("access", speed_profile="elderly")).speed_m_s == 0.8
+    # Capacity-aware access: each core category shares its capacity among its own group.
+    assert c.decay == "binary" and c.step_weights == (1.0, 0.68, 0.22)
+    assert [(k, v.capacity, v.demand_group) for k, v in c.categories.items()] == [
+        ("elder_care", "beds", "60plus"), ("canteen", "meals_per_day", "60plus"), ("nursery", "nursery_places", "young")]
+    assert c.care_category == "elder_care" and c.health_max_walk_min == 10.0
 
 
 @pytest.mark.parametrize("data, key", [
@@ -33,6 +38,13 @@ def test_defaults():
     ({**BASE, "categories": {"x": {"label": "X"}}}, "categories.x"),
     ({**BASE, "categories": {"x": {"keywords": ["a"], "colour": "red"}}}, "categories.x.colour"),
     ({"area": {"name": "t"}}, "area"),
+    (_with("access", decay="gaussian"), "access.decay"),
+    (_with("access", step_weights=[1.0, 0.5]), "access.step_weights"),
+    (_with("access", step_weights=[0.5, 1.0, 0.2]), "access.step_weights"),
+    ({**BASE, "categories": {"nursery": {"capacity": "cots"}}}, "categories.nursery.capacity"),
+    ({**BASE, "categories": {"nursery": {"demand_group": "babies"}}}, "categories.nursery.demand_group"),
+    ({**BASE, "gaps": {"health_category": "clinic"}}, "gaps.health_category"),
+    ({**BASE, "gaps": {"health_max_walk_min": 0}}, "gaps.health_max_walk_min"),
 ])
 def test_bad_values_name_the_key(data, key):
     with pytest.raises(ConfigError, match=f"'{key}'"):

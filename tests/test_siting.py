@@ -71,7 +71,7 @@ def test_origin_catchments_match_the_nearest_facility_pass(chengdu_run):
                          snap_offset_m=snap.offset_m)
     graph = access.build_access_graph(net, cands)
     osnap = snap_points(net, shapely.get_coordinates(origins.geometry.values))
-    cover = siting.origin_catchments(graph, np.arange(len(cands)), osnap, 900.0)
+    cover = access.origin_catchments(graph, np.arange(len(cands)), osnap, 900.0)
     assert len(cands) >= 10
     for j in range(len(cands)):
         single = access.build_access_graph(net, cands.iloc[[j]].reset_index(drop=True))

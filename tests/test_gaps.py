@@ -1,0 +1,167 @@
+"""Blind spots (clusters of uncovered populated cells) and the 医养结合 health-centre adjacency check.
+
+The elder-care registry here is test input built in the test: no public
+registry of Chengdu's elder-care centres exists.
+"""
+
+from dataclasses import replace
+
+import geopandas as gpd
+import h3
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from servicecircle import access, gaps, run
+from servicecircle.config import Registry, make_config
+
+from test_access import _points_of, split_graph  # the independent networkx construction
+
+
+def test_cell_clusters_join_cells_sharing_an_edge():
+    centre = h3.latlng_to_cell(30.67, 104.08, 10)
+    ring = sorted(h3.grid_ring(centre, 1))
+    far = h3.latlng_to_cell(30.70, 104.10, 10)
+    far_neighbour = sorted(h3.grid_ring(far, 1))[0]
+    two_apart = sorted(h3.grid_ring(centre, 2))[0]
+    cells = [far, centre, ring[0], far_neighbour, two_apart, ring[3]]
+    labels = gaps.cell_clusters(cells)
+    assert labels[0] == labels[3] == 0  # numbered by first appearance
+    assert labels[1] == labels[2] == labels[5] == 1
+    # a cell two rings away joins only if a cell between them is in the list
+    touches = any(h3.grid_distance(two_apart, c) == 1 for c in (centre, ring[0], ring[3]))
+    assert (labels[4] == 1) == touches
+    assert len(gaps.cell_clusters([])) == 0
+
+
+def _hand_cells():
+    """Test input: a 19-cell disk with two uncovered populated pockets and an unpopulated uncovered cell."""
+    centre = h3.latlng_to_cell(30.67, 104.08, 10)
+    disk = sorted(h3.grid_disk(centre, 2))
+    east = [c for c in disk if h3.grid_distance(centre, c) == 2][:1]
+    pocket_a = [centre]
+    pocket_b = [c for c in disk if h3.grid_distance(centre, c) == 2 and h3.grid_distance(east[0], c) <= 1]
+    empty = [c for c in disk if c not in pocket_a + pocket_b and h3.grid_distance(centre, c) == 2][0]
+    residents = {c: 0.0 for c in disk}
+    residents.update({pocket_a[0]: 50.0})
+    residents.update({c: 100.0 for c in pocket_b})
+    covered = {c: c not in pocket_a + pocket_b + [empty] for c in disk}
+    walk = {c: 600.0 if covered[c] else 1000.0 + 60 * i for i, c in enumerate(disk)}
+    cells = gpd.GeoDataFrame({
+        "h3": disk, "residents": [residents[c] for c in disk],
+        "covered_elder_care": [covered[c] for c in disk], "walk_time_s_elder_care": [walk[c] for c in disk],
+        "nearest_elder_care": [f"f{i}" for i in range(len(disk))],
+    }, geometry=[shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in disk], crs="EPSG:4326")
+    origins = pd.DataFrame({"h3": disk, "residents": [residents[c] for c in disk],
+                            "residents_60plus": [residents[c] / 4 for c in disk]})
+    return cells, origins, pocket_a, pocket_b, walk
+
+
+def test_blind_spots_by_hand():
+    cells, origins, pocket_a, pocket_b, walk = _hand_cells()
+    config = make_config({"area": {"name": "t", "bbox": [104.0, 30.6, 104.2, 30.8]},
+                          "categories": {"canteen": {"keywords": ["x"]}}})
+    config = replace(config, categories={"elder_care": config.categories["elder_care"]})
+    comms = pd.DataFrame({"community_id": [0, 1], "name": ["甲社区", "乙社区"]})
+    unit = np.where(origins["h3"].isin(pocket_a), 0, 1)
+    facs = pd.DataFrame({"facility_id": [f"f{i}" for i in range(len(cells))], "name": [f"站{i}" for i in range(len(cells))]})
+    spots = gaps.blind_spots(cells, origins, unit, comms, facs, config)
+    assert list(spots.columns[:-1]) == gaps.BLIND_SPOT_COLUMNS
+    assert len(spots) == 2  # the unpopulated uncovered cell is no blind spot
+    big, small = spots.iloc[0], spots.iloc[1]
+    assert big["cells"] == len(pocket_b) and big["residents"] == 100.0 * len(pocket_b) and big["rank"] == 1
+    assert big["demand_residents"] == 25.0 * len(pocket_b) and "60+" in big["demand"]
+    assert small["residents"] == 50.0 and small["communities"] == "甲社区"
+    assert big["nearest_walk_min"] == pytest.approx(min(walk[c] for c in pocket_b) / 60)
+    best = min(pocket_b, key=lambda c: walk[c])
+    i = list(cells["h3"]).index(best)
+    assert big["nearest_facility_id"] == f"f{i}" and big["nearest_facility_name"] == f"站{i}"
+    utm = "EPSG:32648"
+    assert spots.to_crs(utm).area.iloc[0] == pytest.approx(cells.set_index("h3").loc[pocket_b].to_crs(utm).area.sum(),
+                                                           rel=1e-6)
+
+
+def test_chengdu_blind_spots_partition_the_uncovered_residents(chengdu_run):
+    spots, cells = chengdu_run.blind_spots, chengdu_run.cells
+    for key in ("health_centre", "elder_care"):
+        part = spots[spots["category"] == key]
+        uncovered = cells.loc[(cells["residents"] > 0) & ~cells[f"covered_{key}"], "residents"].sum()
+        assert part["residents"].sum() == pytest.approx(uncovered)
+        assert part["residents"].is_monotonic_decreasing
+        # Clusters are maximal: no cell of one touches a cell of another.
+        members = {}
+        for sid, geom in zip(part["blind_spot_id"], part.geometry):
+            for c in h3.geo_to_cells(geom.buffer(-1e-5), 10):
+                members[c] = sid
+        for c, sid in members.items():
+            assert all(members.get(nb, sid) == sid for nb in h3.grid_ring(c, 1))
+    health = spots[spots["category"] == "health_centre"]
+    assert (health["nearest_walk_min"] > 15).all() and health["nearest_facility_name"].ne("").any()
+    # No elder-care facility at all: one blind spot per island of residents, with no walk to state.
+    assert spots.loc[spots["category"] == "elder_care", "nearest_walk_min"].isna().all()
+    s = chengdu_run.summary["categories"]["elder_care"]
+    assert s["blind_spots"] == (spots["category"] == "elder_care").sum()
+    assert chengdu_run.summary["health_adjacency"]["note"] == "no 养老服务 facility to check"
+
+
+@pytest.fixture(scope="module")
+def care_run(chengdu_config, tmp_path_factory):
+    """Chengdu with a test registry of elder-care homes, one next to a hospital and one far from any."""
+    tmp = tmp_path_factory.mktemp("care")
+    rows = [  # test input, not real facilities
+        {"机构名称": "测试颐养院（医院旁）", "类别": "养老院", "经度": 104.08525, "纬度": 30.67065, "床位": 80},
+        {"机构名称": "测试日间照料中心", "类别": "日间照料中心", "经度": 104.0855, "纬度": 30.6580, "床位": 20},
+        {"机构名称": "测试养老服务站", "类别": "养老服务站", "经度": 104.0950, "纬度": 30.6900, "床位": ""},
+        {"机构名称": "测试托育园", "类别": "托育机构", "经度": 104.0500, "纬度": 30.6590, "托位": 40},
+    ]
+    path = tmp / "registry.csv"
+    pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8-sig")
+    spec = Registry(path=path, coord_system="wgs84", encoding=None, sheet=None, category=None, columns=(),
+                    category_values=())
+    config = replace(chengdu_config, registries=(spec,), out_dir=tmp / "out", decay="stepped")
+    return run(config, progress=False)
+
+
+def test_health_adjacency_against_networkx(care_run):
+    adj = care_run.adjacency.set_index("name")
+    assert list(care_run.adjacency.columns) == gaps.ADJACENCY_COLUMNS
+    assert len(adj) == 3
+    facs = care_run.facilities
+    usable = facs[facs["counted"] & ~facs["off_network"]]
+    graph = access.build_access_graph(care_run.network, usable)
+    health = graph.facilities[graph.facilities["category"] == "health_centre"]
+    care = graph.facilities[graph.facilities["category"] == "elder_care"]
+    pts = _points_of(health) + [(("care", n), e, a, o) for n, e, a, o in
+                                zip(care["name"], care["snap_edge"], care["snap_along_m"], care["snap_offset_m"])]
+    g = split_graph(care_run.network, pts)
+    ref = nx.multi_source_dijkstra_path_length(g, [("fac", i) for i in health.index], weight="w")
+    for name in care["name"]:
+        assert adj.loc[name, "walk_min_to_health"] == pytest.approx(ref[("care", name)] / 60, abs=1e-6)
+    assert adj.loc["测试颐养院（医院旁）", "adjacent"] and adj.loc["测试颐养院（医院旁）", "walk_min_to_health"] < 3
+    assert adj.loc["测试颐养院（医院旁）", "nearest_health_name"] == "成都市中医医院"
+    far = adj["walk_min_to_health"] > 10
+    assert far.sum() == 1, adj["walk_min_to_health"]  # one of the three is > 10 min from every health centre
+    assert (adj["adjacent"] == ~far).all()
+    s = care_run.summary["health_adjacency"]
+    assert s["checked"] == 3 and s["adjacent"] + s["not_adjacent"] == 3 and s["adjacent"] == (~far).sum()
+    written = pd.read_csv(care_run.files["health_adjacency"], encoding="utf-8-sig")
+    assert len(written) == 3 and list(written.columns) == gaps.ADJACENCY_COLUMNS
+
+
+def test_capacity_access_in_a_run(care_run):
+    s = care_run.summary["categories"]
+    elder = s["elder_care"]["capacity_access"]
+    assert elder["decay"] == "stepped" and elder["facilities_used"] == 2 and elder["facilities_without_capacity"] == 1
+    assert "left out of 2SFCA" in elder["note"]
+    cells, comms = care_run.cells, care_run.communities
+    # District figure: the 100 beds shared out, per 1,000 residents (Chengdu has no age data).
+    assert elder["district_per_1000"] == pytest.approx(100 / cells["residents"].sum() * 1000)
+    assert (cells["fca_per_1000_elder_care"] > 0).sum() > 20
+    assert (cells["fca_per_1000_elder_care"] * cells["residents"]).sum() / 1000 == pytest.approx(100)
+    nursery = s["nursery"]["capacity_access"]
+    assert nursery["facilities_used"] == 1 and nursery["capacity_shared"] == 40
+    assert (comms["fca_per_1000_nursery"].fillna(0) * comms["residents"]).sum() / 1000 <= 40 + 1e-6
+    assert comms["fca_per_1000_canteen"].isna().all()  # no canteen: no number, not zero
+    assert "fca_per_1000_elder_care" in pd.read_csv(care_run.files["csv"], encoding="utf-8-sig").columns
