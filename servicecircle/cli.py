@@ -147,9 +147,27 @@ def _print_summary(result) -> None:
         groups = [(g, c[f"population_covered_share_{g}"]) for g in s.get("population_by_age_group", {})]
         if groups and c["facilities"]:
             print(" " * 18 + "  ".join(f"aged {g.replace('plus', '+').replace('_', '–')}: {v:.1%}" for g, v in groups if v is not None))
+        fca = c.get("capacity_access")
+        if fca and fca["facilities_used"]:
+            print(" " * 18 + f"2SFCA ({fca['decay']}): {fca['district_per_1000']:.2f} {fca['unit']} within reach"
+                  + (f"; {fca['note']}" if fca.get("note") else ""))
+        if c.get("blind_spots"):
+            top = c["largest_blind_spots"][0]
+            walk = top["nearest_walk_min"]
+            print(" " * 18 + f"{c['blind_spots']} blind spot(s), {c['blind_spot_residents']:,.0f} residents; largest: "
+                  f"{top['residents']:,.0f} residents in {top['cells']} cells, "
+                  + ("no facility reachable" if walk is None else f"{walk:.0f} min from the nearest"))
     comp = s["complete_circle_share"]
     print(f"  complete circle ({' + '.join(s['complete_circle_categories'])}): "
           f"{'n/a' if comp is None else f'{comp:.1%}'} of residents")
+    adj = s.get("health_adjacency")
+    if adj:
+        if adj.get("checked"):
+            print(f"  医养结合: {adj['adjacent']} of {adj['checked']} {adj['care_category']} facilities within "
+                  f"{adj['max_walk_min']:g} min walk of a {adj['health_category']}; {adj['not_adjacent']} not"
+                  + (f" ({adj['note']})" if adj.get("note") else ""))
+        else:
+            print(f"  医养结合: {adj['note']}")
     goals = s.get("goals", [])
     if goals:
         failed = [g for g in goals if g["passed"] is False]

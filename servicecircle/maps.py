@@ -65,13 +65,15 @@ def _legend_html(config: Config, classes: list[tuple], notes: dict[str, str], sp
 
 def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
               merged_areas: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, notes: dict[str, str],
-              area_bounds: tuple[float, float, float, float]) -> folium.Map:
+              area_bounds: tuple[float, float, float, float], adjacency=None) -> folium.Map:
     """The interactive map of one run.
 
     Layers: walk time per category (populated cells, dissolved by class), the
     complete circle, 15-minute service areas per category, facility markers per
-    category, communities coloured by complete-circle share.
+    category (care facilities with their walk to a health centre, from
+    ``adjacency``), communities coloured by complete-circle share.
     """
+    health_walk = _health_walk_text(adjacency)
     west, south, east, north = area_bounds
     m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=14, tiles=None, control_scale=True)
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap", attr=ATTRIBUTION, control=False).add_to(m)
@@ -116,6 +118,8 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
         for row in facilities[facilities["category"] == key].itertuples():
             status = "off-network (reaches nobody)" if row.off_network else ("counted" if row.counted else f"not counted: {row.flag_note}")
             popup = _facility_popup(row, cat, key, status)
+            if row.facility_id in health_walk:
+                popup += "<br>" + health_walk[row.facility_id]
             folium.CircleMarker(
                 [row.geometry.y, row.geometry.x], radius=6, color=colour if row.counted and not row.off_network else "#777",
                 fill=True, fill_color=colour, fill_opacity=0.9 if row.counted else 0.1, weight=2,
@@ -142,6 +146,48 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[south, west], [north, east]])
     return m
+
+
+def _health_walk_text(adjacency) -> dict[str, str]:
+    """Per care facility: its walk to the nearest health centre (医养结合), as popup HTML."""
+    if adjacency is None or len(adjacency) == 0:
+        return {}
+    out = {}
+    for r in adjacency.itertuples(index=False):
+        if np.isfinite(r.walk_min_to_health):
+            verdict = "within" if r.adjacent else "<b style='color:#d7191c'>beyond</b>"
+            out[r.facility_id] = (f"医养结合: {r.walk_min_to_health:.1f} min walk to {escape(str(r.nearest_health_name) or r.nearest_health_id)}"
+                                  f" ({verdict} {r.max_walk_min:g} min)")
+        else:
+            out[r.facility_id] = f"医养结合: {escape(r.note)}"
+    return out
+
+
+def add_blind_spots(m: folium.Map, blind_spots: gpd.GeoDataFrame, config: Config, notes: dict[str, str]) -> None:
+    """One layer per category: the connected clusters of populated cells outside every circle."""
+    threshold = config.coverage_threshold_min
+    for key, cat in config.categories.items():
+        part = blind_spots[blind_spots["category"] == key] if len(blind_spots) else blind_spots
+        no_facility = len(part) and part["nearest_walk_min"].isna().all()
+        suffix = f"{len(part)}, no facility at all" if no_facility else f"{len(part)}"
+        group = folium.FeatureGroup(name=f"Blind spots (> {threshold:g} min): {cat.label} ({suffix})", show=False)
+        if len(part):
+            frame = part[["rank", "cells", "residents", "demand_residents", "demand", "nearest_walk_min",
+                          "nearest_facility_name", "communities", "geometry"]].copy()
+            frame["residents"] = frame["residents"].round().astype(int)
+            frame["demand_residents"] = frame["demand_residents"].round().astype(int)
+            frame["nearest_walk_min"] = frame["nearest_walk_min"].map(
+                lambda v: "no facility reachable" if not np.isfinite(v) else f"{v:.1f}")
+            for col in ("demand", "nearest_facility_name", "communities"):
+                frame[col] = frame[col].map(lambda t: escape(str(t)))
+            folium.GeoJson(frame.to_json(), style_function=lambda f: {
+                "fillColor": "#d7191c", "color": "#67000d", "weight": 2, "dashArray": "5", "fillOpacity": 0.25},
+                tooltip=folium.GeoJsonTooltip(
+                    ["rank", "residents", "demand_residents", "demand", "nearest_walk_min", "nearest_facility_name",
+                     "communities"],
+                    aliases=["blind spot #", "residents", "of them in the demand group", "demand group",
+                             "shortest walk to a facility (min)", "nearest facility", "communities"])).add_to(group)
+        group.add_to(m)
 
 
 def _share_colour(share: float) -> str:

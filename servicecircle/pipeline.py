@@ -142,7 +142,9 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
                                             streets=streets, input_report=report_rows)
         result.files.update(report.write_scorecard(config.out_dir, scorecard))
         result.files.update(report.write_gaps(config.out_dir, spots, adjacency))
-        m = maps.build_map(config, cells, facs, merged, comms, report.category_notes(facs, config), area.bounds)
+        notes = report.category_notes(facs, config)
+        m = maps.build_map(config, cells, facs, merged, comms, notes, area.bounds, adjacency=adjacency)
+        maps.add_blind_spots(m, spots, config, notes)
         maps.add_scorecard(m, scorecard)
         result.files["map"] = maps.write_map(m, config.out_dir)
     done("outputs")
@@ -203,8 +205,10 @@ def site_and_write(result: RunResult, args) -> siting.SitingResult:
     res = siting.site(result, args.category, k=args.add, target=args.target, weight=args.weight, candidates=candidates)
     res.info["files"] = report.write_siting(config.out_dir, res)
     merged = access.merged_service_areas(result.service_areas)
-    m = maps.build_map(config, result.cells, result.facilities, merged, result.communities,
-                       report.category_notes(result.facilities, config), result.area.bounds)
+    notes = report.category_notes(result.facilities, config)
+    m = maps.build_map(config, result.cells, result.facilities, merged, result.communities, notes,
+                       result.area.bounds, adjacency=result.adjacency)
+    maps.add_blind_spots(m, result.blind_spots, config, notes)
     maps.add_proposed_sites(m, res)
     maps.add_scorecard(m, result.scorecard)
     res.info["files"]["map"] = maps.write_map(m, config.out_dir)

@@ -86,7 +86,8 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
             if cap in counted.columns and pd.to_numeric(counted[cap], errors="coerce").notna().any():
                 cats[key][cap] = float(pd.to_numeric(counted[cap], errors="coerce").sum())
         if capacity_access and key in capacity_access:
-            cats[key]["capacity_access"] = _capacity_access_summary(capacity_access[key], cells, key, cat.label)
+            cats[key]["capacity_access"] = _capacity_access_summary(capacity_access[key], cells, key, cat.label,
+                                                                    int(counted["off_network"].sum()))
         if blind_spots is not None:
             spots = blind_spots[blind_spots["category"] == key]
             cats[key]["blind_spots"] = int(len(spots))
@@ -140,9 +141,9 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
     }
 
 
-def _capacity_access_summary(info: dict, cells: pd.DataFrame, key: str, label: str) -> dict:
+def _capacity_access_summary(info: dict, cells: pd.DataFrame, key: str, label: str, off_network: int = 0) -> dict:
     """District figure of a category's 2SFCA: capacity within reach per 1,000 of its demand group."""
-    out = dict(info)
+    out = dict(info, facilities_off_network=off_network)
     col = f"fca_per_1000_{key}"
     demand = cells[info["demand"]].to_numpy(float) if info["demand"] in cells else cells["residents"].to_numpy(float)
     values = cells[col].to_numpy(float) if col in cells else np.full(len(cells), np.nan)
@@ -153,6 +154,9 @@ def _capacity_access_summary(info: dict, cells: pd.DataFrame, key: str, label: s
                        + (f" ({info['facilities_without_capacity']} facilities have none)" if info["facilities_without_capacity"] else ""))
     elif info["facilities_without_capacity"]:
         out["note"] = f"{info['facilities_without_capacity']} {label} facilities have no {info['capacity']} and are left out of 2SFCA"
+    if off_network:
+        text = f"{off_network} {label} facilities are off the walk network and share no {info['capacity']}"
+        out["note"] = f"{out['note']}; {text}" if out.get("note") else text
     return out
 
 

@@ -146,6 +146,8 @@ def test_health_adjacency_against_networkx(care_run):
     assert (adj["adjacent"] == ~far).all()
     s = care_run.summary["health_adjacency"]
     assert s["checked"] == 3 and s["adjacent"] + s["not_adjacent"] == 3 and s["adjacent"] == (~far).sum()
+    html = care_run.files["map"].read_text(encoding="utf-8")
+    assert html.count("医养结合: ") == 3 and "min walk to 成都市中医医院 (within 10 min)" in html
     written = pd.read_csv(care_run.files["health_adjacency"], encoding="utf-8-sig")
     assert len(written) == 3 and list(written.columns) == gaps.ADJACENCY_COLUMNS
 

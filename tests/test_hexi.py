@@ -1,5 +1,6 @@
 """The full analysis on Tianjin Hexi: road lines, 141 communities, 14 streets, census 2020 population."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -91,3 +92,37 @@ def test_registry_names_are_escaped_on_the_map(hexi_with_registry):
     html = hexi_with_registry.files["map"].read_text(encoding="utf-8")
     assert "<img src=x onerror" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;老年食堂" in html
+
+
+def test_hexi_capacity_access_shares_beds_among_the_elderly(hexi_with_registry):
+    s = hexi_with_registry.summary["categories"]
+    elder = s["elder_care"]["capacity_access"]
+    # One street's representative point lies > 300 m from any walkable road: off the network, said so.
+    off = s["elder_care"]["facilities_off_network"]
+    assert off == 1 and elder["facilities_off_network"] == 1 and "off the walk network" in elder["note"]
+    assert elder["demand"] == "residents_60plus" and elder["facilities_used"] == 14 - off
+    assert elder["unit"] == "beds per 1,000 residents aged 60+"
+    # Every bed on the network reaches someone: the district figure is those beds over all 60+ residents.
+    beds = 50 * (14 - off)
+    assert elder["capacity_shared"] == beds and elder["capacity_reaching_nobody"] == 0
+    assert elder["district_per_1000"] == pytest.approx(beds / HEXI_60PLUS * 1000, rel=1e-6)
+    comm = hexi_with_registry.communities
+    shared = (comm["fca_per_1000_elder_care"].fillna(0) * comm["residents_60plus"]).sum() / 1000
+    assert shared == pytest.approx(beds, rel=1e-3)  # communities hold every origin of Hexi
+    # Nurseries: places shared among children 0–4 (the census has no 0–3 band).
+    assert s["nursery"]["capacity_access"]["demand"] == "residents_0_4"
+    # Communities beyond every centre's walk get no beds at all, not a small number.
+    far = comm["covered_share_elder_care_60plus"] == 0
+    assert far.any() and (comm.loc[far, "fca_per_1000_elder_care"] == 0).all()
+
+
+def test_hexi_blind_spots_shrink_with_the_registry(hexi_run, hexi_with_registry):
+    before = hexi_run.blind_spots.query("category == 'elder_care'")
+    after = hexi_with_registry.blind_spots.query("category == 'elder_care'")
+    assert before["residents"].sum() == pytest.approx(HEXI_TOTAL, rel=1e-6)
+    assert 0 < after["residents"].sum() < before["residents"].sum()
+    assert after["nearest_walk_min"].gt(15).all() and after["nearest_facility_name"].str.endswith("综合养老服务中心").all()
+    assert after["demand"].iloc[0] == "residents aged 60+"
+    html = hexi_with_registry.files["map"].read_text(encoding="utf-8")
+    # Layer names reach the page JSON-escaped.
+    assert "Blind spots (\\u003e 15 min): " + json.dumps("养老服务")[1:-1] in html
