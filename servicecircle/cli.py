@@ -15,7 +15,8 @@ to an elder-care centre (养老服务), an elderly canteen (老年助餐) and a 
 
 A study area is described by a TOML file; see data/chengdu.toml for a
 commented example. Results go to one folder per run (default maps/<area>/):
-  index.html          interactive map of walk times, gaps, facilities, communities
+  index.html          report page: goals, scorecard, charts, methods, and the map
+  map.html            interactive map of walk times, gaps, facilities, communities
   servicecircle.gpkg  layers facilities, service_areas, cells, communities
   communities.csv     one row per community
   summary.json        headline figures (coverage shares, facility counts, speed)
@@ -25,6 +26,7 @@ EXAMPLES = """\
 examples:
   servicecircle run data/chengdu.toml
   servicecircle run data/chengdu.toml --out /tmp/chengdu --speed-profile elderly
+  servicecircle run data/hexi.toml --offline --basemap amap --lang en
 """
 
 
@@ -34,6 +36,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed-profile", choices=["default", "elderly"],
                    help="walking speed: default 1.0 m/s, elderly 0.8 m/s (overrides [access])")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--lang", choices=["zh", "en"], help="language of the report page and map (overrides [output] lang)")
+    p.add_argument("--offline", action="store_true",
+                   help="inline the map's JavaScript and CSS from installed packages: no CDN requests")
+    p.add_argument("--basemap", choices=["osm", "amap", "tencent", "none"],
+                   help="map tiles (overrides [output] basemap); amap/tencent are GCJ-02, overlays shifted to match")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if args.out:
             config = replace(config, out_dir=Path(args.out).resolve())
+        if args.lang:
+            config = replace(config, lang=args.lang)
+        if args.offline:
+            config = replace(config, offline=True)
+        if args.basemap:
+            config = replace(config, basemap=args.basemap)
         if args.speed_profile:
             speed = SPEED_PROFILES[args.speed_profile]
             cats = {k: replace(c, speed_m_s=speed) for k, c in config.categories.items()}

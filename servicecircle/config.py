@@ -81,6 +81,13 @@ DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
 _TOP_SECTIONS = {"area", "network", "access", "grid", "population", "communities", "streets", "facilities",
                  "output", "categories", "goals", "gaps"}
 
+#: Basemaps of the HTML map, with the coordinate system their tiles are drawn in.
+#: With a GCJ-02 basemap every overlay is shifted to GCJ-02 for display only.
+BASEMAPS = {"osm": "wgs84", "amap": "gcj02", "tencent": "gcj02", "none": "wgs84"}
+
+#: Languages of the report page and map labels.
+LANGUAGES = ("zh", "en")
+
 #: Capacity fields a registry can carry (see :mod:`servicecircle.registries`).
 CAPACITY_FIELDS = ("beds", "nursery_places", "meals_per_day", "floor_area_m2")
 
@@ -310,6 +317,9 @@ class Config:
     merge_distance_m: float
     population_inputs: PopulationInputs
     polygon_coord_system: str
+    basemap: str
+    lang: str
+    offline: bool
     out_dir: Path
     categories: dict[str, Category]
     complete_circle: tuple[str, ...]
@@ -644,7 +654,12 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         registries.append(Registry(_path(base, r["file"]), _coord_system(f"{key}.coord_system", r["coord_system"]),
                                    r["encoding"], r["sheet"], r["category"], _str_map(f"{key}.columns", r["columns"]),
                                    _str_map(f"{key}.category_values", r["category_values"])))
-    out = _take(data.get("output", {}), "output", {"dir": (str, None)})
+    out = _take(data.get("output", {}), "output", {"dir": (str, None), "basemap": (str, "osm"), "lang": (str, "zh"),
+                                                   "offline": (bool, False)})
+    if out["basemap"] not in BASEMAPS:
+        raise _err("output.basemap", f"expected {', '.join(BASEMAPS)}, got {out['basemap']!r}")
+    if out["lang"] not in LANGUAGES:
+        raise _err("output.lang", f"expected {' or '.join(LANGUAGES)}, got {out['lang']!r}")
 
     cat_tables = data.get("categories", {})
     merged: dict[str, dict] = {k: dict(v) for k, v in DEFAULT_CATEGORIES.items()}
@@ -699,6 +714,9 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         merge_distance_m=float(fac["merge_distance_m"]),
         population_inputs=population_inputs,
         polygon_coord_system=area["polygon_coord_system"],
+        basemap=out["basemap"],
+        lang=out["lang"],
+        offline=out["offline"],
         out_dir=_path(base, out["dir"]) if out["dir"] else (Path.cwd() / "maps" / area["name"]).resolve(),
         categories=categories,
         complete_circle=tuple(k for k in CORE_CATEGORIES if k in categories),

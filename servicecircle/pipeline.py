@@ -11,7 +11,8 @@ import geopandas as gpd
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import access, communities, facilities, gaps, goals, grid, maps, network, osm, population, registries, report, siting
+from . import (access, communities, facilities, gaps, goals, grid, maps, network, osm, population, registries, report,
+               reportpage, siting)
 from .config import Config
 from .inputs import InputReport
 
@@ -142,11 +143,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
                                             streets=streets, input_report=report_rows)
         result.files.update(report.write_scorecard(config.out_dir, scorecard))
         result.files.update(report.write_gaps(config.out_dir, spots, adjacency))
-        notes = report.category_notes(facs, config)
-        m = maps.build_map(config, cells, facs, merged, comms, notes, area.bounds, adjacency=adjacency)
-        maps.add_blind_spots(m, spots, config, notes)
-        maps.add_scorecard(m, scorecard)
-        result.files["map"] = maps.write_map(m, config.out_dir)
+        result.files.update(write_html(result))
     done("outputs")
     bar.close()
     summary["seconds"] = seconds
@@ -204,12 +201,20 @@ def site_and_write(result: RunResult, args) -> siting.SitingResult:
         candidates = siting.exclude(candidates, args.exclude, args.exclude_coord_system)
     res = siting.site(result, args.category, k=args.add, target=args.target, weight=args.weight, candidates=candidates)
     res.info["files"] = report.write_siting(config.out_dir, res)
+    res.info["files"].update(write_html(result, res))
+    return res
+
+
+def write_html(result: RunResult, siting_result: siting.SitingResult | None = None) -> dict:
+    """``map.html`` (inlined JavaScript with ``config.offline``) and the report page ``index.html``."""
+    config = result.config
     merged = access.merged_service_areas(result.service_areas)
     notes = report.category_notes(result.facilities, config)
     m = maps.build_map(config, result.cells, result.facilities, merged, result.communities, notes,
-                       result.area.bounds, adjacency=result.adjacency)
+                       result.area.bounds, adjacency=result.adjacency, scorecard=result.scorecard)
     maps.add_blind_spots(m, result.blind_spots, config, notes)
-    maps.add_proposed_sites(m, res)
+    if siting_result is not None:
+        maps.add_proposed_sites(m, siting_result, config)
     maps.add_scorecard(m, result.scorecard)
-    res.info["files"]["map"] = maps.write_map(m, config.out_dir)
-    return res
+    return {"map": maps.write_map(m, config.out_dir, offline=config.offline),
+            "report": reportpage.write_page(result, siting=siting_result)}

@@ -55,3 +55,37 @@ def hexi_config(cache_dir, tmp_path_factory):
 def hexi_run(hexi_config):
     """One full run on the real Tianjin Hexi data: road lines, 141 communities, 14 streets, census total."""
     return run(hexi_config, progress=False)
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's headless Chromium, installed here (apt-get, as root) when the machine lacks it."""
+    import shutil
+    import subprocess
+
+    path = shutil.which("chromium")
+    if path is None:
+        env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"could not install chromium for the browser tests ({' '.join(cmd)}): "
+                                   f"{done.stderr.strip()[-400:]}")
+        path = shutil.which("chromium")
+    assert path, "chromium is not on PATH after installing Debian's chromium package"
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    """A headless Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -125,4 +125,4 @@ def test_hexi_blind_spots_shrink_with_the_registry(hexi_run, hexi_with_registry)
     assert after["demand"].iloc[0] == "residents aged 60+"
     html = hexi_with_registry.files["map"].read_text(encoding="utf-8")
     # Layer names reach the page JSON-escaped.
-    assert "Blind spots (\\u003e 15 min): " + json.dumps("养老服务")[1:-1] in html
+    assert json.dumps("15分钟）: 养老服务 (")[1:-1] in html

@@ -1,6 +1,7 @@
 """Siting: solvers against brute force and the MILP optimum, coverage sets, Chengdu runs, what-if, CLI."""
 
 import argparse
+import json
 import itertools
 from dataclasses import replace
 
@@ -168,4 +169,6 @@ def test_site_command_writes_its_files(chengdu_run, tmp_path):
     curve = pd.read_csv(files["curve"])
     assert list(curve["k"]) == [0, 1, 2]
     html = files["map"].read_text(encoding="utf-8")
-    assert "Proposed sites: nursery (2)" in html and "proposed #1" in html
+    assert json.dumps("拟建选址: nursery (2)")[1:-1] in html and "proposed #1" in html
+    page = files["report"].read_text(encoding="utf-8")
+    assert 'id="chart-siting-curve"' in page and page.count('class="series"', page.index("chart-siting-curve")) >= 1
