@@ -317,6 +317,7 @@ class Config:
     merge_distance_m: float
     population_inputs: PopulationInputs
     polygon_coord_system: str
+    data_date: str | None
     basemap: str
     lang: str
     offline: bool
@@ -548,7 +549,7 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
     area = _take(data.get("area", {}), "area", {
         "name": (str, None), "osm_file": (str, None), "place": (str, None),
         "bbox": (list, None), "polygon_file": (str, None), "polygon_coord_system": (str, "wgs84"),
-        "population_total": (float, None),
+        "population_total": (float, None), "data_date": (str, None),
     })
     if not area["name"]:
         raise _err("area.name", "missing: give the study area a name, e.g. name = \"chengdu_central\"")
@@ -714,6 +715,7 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         merge_distance_m=float(fac["merge_distance_m"]),
         population_inputs=population_inputs,
         polygon_coord_system=area["polygon_coord_system"],
+        data_date=area["data_date"],
         basemap=out["basemap"],
         lang=out["lang"],
         offline=out["offline"],

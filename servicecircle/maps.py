@@ -7,11 +7,13 @@ before it reaches the page.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from html import escape
 from pathlib import Path
 
 import folium
+from folium.utilities import JsCode
 import geopandas as gpd
 import numpy as np
 import shapely
@@ -24,11 +26,11 @@ CATEGORY_COLOURS = ["#6a3d9a", "#ff7f00", "#1f78b4", "#33a02c", "#b15928", "#e31
 
 #: Tile services. AMap and Tencent draw their streets in GCJ-02 (config.BASEMAPS).
 TILES = {
-    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", ATTRIBUTION, {}),
+    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "OpenStreetMap (WGS-84)", ATTRIBUTION, {}),
     "amap": ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-             "高德地图 AMap (GCJ-02)", {"subdomains": "1234"}),
+             "高德地图 AMap (GCJ-02)", "© 高德地图 AMap", {"subdomains": "1234"}),
     "tencent": ("https://rt{s}.map.gtimg.com/tile?z={z}&x={x}&y={-y}&styleid=1000&scene=0",
-                "腾讯地图 Tencent (GCJ-02)", {"subdomains": "0123"}),
+                "腾讯地图 Tencent (GCJ-02)", "© 腾讯地图 Tencent", {"subdomains": "0123"}),
 }
 
 #: Map and report labels; ``zh`` is the default (``[output] lang`` or ``--lang``).
@@ -114,8 +116,8 @@ def _cell_popups(cells: gpd.GeoDataFrame, config: Config, names: dict) -> np.nda
     return np.array(rows, dtype=object)
 
 
-def _time_class_layer(cells: gpd.GeoDataFrame, key: str, classes: list[tuple], popups: np.ndarray) -> gpd.GeoDataFrame:
-    """Populated cells with their walk-time class colour and popup; gap cells outlined."""
+def _time_class_layer(cells: gpd.GeoDataFrame, key: str, classes: list[tuple]) -> gpd.GeoDataFrame:
+    """Populated cells with their walk-time class colour; gap cells outlined."""
     minutes = cells[f"walk_time_s_{key}"].to_numpy() / 60.0
     label = np.full(len(cells), "", dtype=object)
     colour = np.full(len(cells), "", dtype=object)
@@ -123,7 +125,7 @@ def _time_class_layer(cells: gpd.GeoDataFrame, key: str, classes: list[tuple], p
         inside = (minutes >= lo) & (minutes < hi) if np.isfinite(hi) else minutes >= lo
         label[inside], colour[inside] = name, col
     gap = ~np.isfinite(minutes) | (minutes > classes[-1][0])
-    return gpd.GeoDataFrame({"class": label, "colour": colour, "gap": gap, "popup": popups},
+    return gpd.GeoDataFrame({"h3": cells["h3"].to_numpy(), "class": label, "colour": colour, "gap": gap},
                             geometry=cells.geometry.values, crs=cells.crs)
 
 
@@ -196,7 +198,7 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
     m.default_js = [(k, v) for k, v in m.default_js if k in ("leaflet", "jquery")]
     m.default_css = [(k, v) for k, v in m.default_css if k == "leaflet_css"]
     if config.basemap != "none":
-        url, attr, extra = TILES[config.basemap]
+        url, _, attr, extra = TILES[config.basemap]
         folium.TileLayer(url, name=config.basemap, attr=escape(attr), control=False, max_zoom=19, **extra).add_to(m)
     health_walk = _health_walk_text(adjacency)
     classes = _classes(config)
@@ -204,17 +206,23 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
     threshold = config.coverage_threshold_min
     names = dict(zip(facilities["facility_id"], facilities["name"])) if len(facilities) else {}
     shown = display_frame(populated, config) if len(populated) else populated
-    popups = _cell_popups(populated, config, names) if len(populated) else np.array([], dtype=object)
+    if len(populated):
+        # One popup per cell, shared by every category's layer (written once: half the page otherwise).
+        popups = dict(zip(populated["h3"], _cell_popups(populated, config, names)))
+        data = json.dumps(popups, ensure_ascii=False).replace("</", "<\\/")
+        m.get_root().html.add_child(folium.Element(f"<script>var SC_CELL_POPUPS = {data};</script>"))
+    cell_popup = JsCode("function(feature, layer) { layer.bindPopup(function() {"
+                        " return SC_CELL_POPUPS[feature.properties.h3]; }, {maxWidth: 340}); }")
     for i, (key, cat) in enumerate(config.categories.items()):
         layer = folium.FeatureGroup(name=f"{_t(config, 'walk_time')}: {cat.label} ({key})", show=i == 0)
         if len(populated):
             folium.GeoJson(
-                _time_class_layer(shown, key, classes, popups).to_json(),
+                _time_class_layer(shown, key, classes).to_json(),
                 style_function=lambda f: {"fillColor": f["properties"]["colour"],
                                           "color": "#67000d" if f["properties"]["gap"] else f["properties"]["colour"],
                                           "weight": 1.5 if f["properties"]["gap"] else 0.3, "fillOpacity": 0.6},
                 tooltip=folium.GeoJsonTooltip(["class"], labels=False),
-                popup=folium.GeoJsonPopup(["popup"], labels=False),
+                on_each_feature=cell_popup,
             ).add_to(layer)
         layer.add_to(m)
 

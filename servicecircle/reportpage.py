@@ -226,7 +226,9 @@ def _osm_date(path: Path) -> str:
 
 def _methods(config: Config, summary: dict) -> list[tuple[str, str]]:
     zh = config.lang == "zh"
-    rows = []
+    rows: list = []
+    if config.data_date:
+        rows.append(("data date", config.data_date))
     if config.osm_file is not None:
         rows.append(_source_line(config.osm_file, "OpenStreetMap", _osm_date(config.osm_file)
                                  if config.osm_file.exists() else ""))

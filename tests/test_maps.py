@@ -106,8 +106,7 @@ def test_clicks_show_cell_and_community_details_and_names_stay_text(browser, off
     assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
     # A cell: residents, and walk time and nearest facility per category.
     cell = page.evaluate("""() => { const k = Object.keys(window).find(k => k.startsWith('geo_json_') && window[k] instanceof L.GeoJSON && window[k]._map &&
-        window[k].getLayers().length && window[k].getLayers()[0].feature.properties.popup !== undefined &&
-        window[k].getLayers()[0].feature.properties.class !== undefined);
+        window[k].getLayers().length && window[k].getLayers()[0].feature.properties.h3 !== undefined);
         const l = window[k].getLayers()[0]; l._map.closePopup();
         l.fire('click', {latlng: l.getBounds().getCenter()}, true);
         return Array.from(document.querySelectorAll('.leaflet-popup-content')).map(c => c.textContent).join(' | '); }""")

@@ -113,8 +113,13 @@ def test_help_is_for_planners():
 
 def test_cli_run_with_the_elderly_speed_profile(chengdu_run, tmp_path):
     done = _cli("run", str(CHENGDU_CONFIG), "--out", str(tmp_path), "--speed-profile", "elderly", "--quiet",
-                cwd=CHENGDU_CONFIG.parent.parent)
+                "--offline", "--lang", "en", "--basemap", "none", cwd=CHENGDU_CONFIG.parent.parent)
     assert done.returncode == 0, done.stderr
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "15-minute service circle report" in page and 'lang="en"' in page and "0.8 m/s" in page
+    shown = (tmp_path / "map.html").read_text(encoding="utf-8")
+    assert "tile.openstreetmap.org" not in shown and "no basemap" in shown  # --basemap none
+    assert "<script src=" not in shown  # --offline: everything inlined
     assert "walking 0.8 m/s" in done.stdout and "OSM lists no 养老服务" in done.stdout
     s = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert s["speed_m_s"] == 0.8 and s["speed_profile"] == "elderly"
