@@ -44,7 +44,8 @@ TEXT = {
         "basemap_none": "无底图", "shifted": "叠加图层已转换为GCJ-02以对齐底图，分析仍采用WGS-84",
         "wgs": "底图与图层均为WGS-84", "speed": "步行速度 {v:g} m/s（{p}）", "scorecard": "目标评估",
         "no_scorecard": "该社区无评估记录", "blind": "盲区（>{t:g}分钟）", "no_facility_at_all": "无任何设施",
-        "proposed": "拟建选址",
+        "proposed": "拟建选址", "source": "来源", "counted": "计入", "not_counted": "未计入",
+        "off_network": "距步行路网过远，不服务任何居民",
     },
     "en": {
         "walk_time": "Walk time", "walk_title": "walk time to the nearest facility", "minutes": "min", "gap": "gap",
@@ -55,7 +56,8 @@ TEXT = {
         "basemap_none": "no basemap", "shifted": "overlays shifted to GCJ-02 to match the tiles; the analysis stays in WGS-84",
         "wgs": "tiles and overlays in WGS-84", "speed": "walking {v:g} m/s ({p})", "scorecard": "Scorecard",
         "no_scorecard": "no scorecard rows for this community", "blind": "Blind spots (> {t:g} min)",
-        "no_facility_at_all": "no facility at all", "proposed": "Proposed sites",
+        "no_facility_at_all": "no facility at all", "proposed": "Proposed sites", "source": "source",
+        "counted": "counted", "not_counted": "not counted", "off_network": "off-network (reaches nobody)",
     },
 }
 
@@ -255,8 +257,9 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
 
         markers = folium.FeatureGroup(name=f"{_t(config, 'facilities')}: {cat.label} ({key})", show=True)
         for row in facilities[facilities["category"] == key].itertuples():
-            status = "off-network (reaches nobody)" if row.off_network else ("counted" if row.counted else f"not counted: {row.flag_note}")
-            popup = _facility_popup(row, cat, key, status)
+            status = _t(config, "off_network") if row.off_network else (
+                _t(config, "counted") if row.counted else f"{_t(config, 'not_counted')}: {row.flag_note}")
+            popup = _facility_popup(row, cat, key, status, _t(config, "source"))
             if row.facility_id in health_walk:
                 popup += "<br>" + health_walk[row.facility_id]
             folium.CircleMarker(
@@ -398,7 +401,7 @@ _POPUP_FIELDS = (("beds", "beds 床位"), ("nursery_places", "nursery places 托
                  ("ownership", "ownership 性质"), ("address", "address 地址"))
 
 
-def _facility_popup(row, cat, key: str, status: str) -> str:
+def _facility_popup(row, cat, key: str, status: str, source_label: str = "source") -> str:
     """Popup HTML of one facility: name, category, source (OSM id and/or registry row), capacities."""
     source = getattr(row, "source", "osm")
     where = []
@@ -407,7 +410,7 @@ def _facility_popup(row, cat, key: str, status: str) -> str:
     if source in ("registry", "both"):
         where.append(f"{Path(str(row.registry_file)).name} row {int(row.registry_row)}")
     lines = [f"<b>{escape(row.name or '(unnamed)')}</b>", f"{escape(cat.label)} ({escape(key)})",
-             f"source: {escape(source)} ({escape(', '.join(where))})"]
+             f"{escape(source_label)}: {escape(source)} ({escape(', '.join(where))})"]
     for field, label in _POPUP_FIELDS:
         value = getattr(row, field, None)
         if value is None or (isinstance(value, float) and not np.isfinite(value)) or value == "":
