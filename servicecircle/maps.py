@@ -168,7 +168,7 @@ def _community_popups(communities: gpd.GeoDataFrame, scorecard, config: Config) 
             for r in grp.itertuples(index=False):
                 mark = {True: "✔", False: "✘"}.get(r.passed, "–")
                 lines.append(f"<tr><td>{mark}</td><td>{escape(r.goal_name)}</td><td>{escape(r.meaning.split(':')[0])}</td>"
-                             f"<td>{escape(_value_text(r.value, r.unit))}</td><td>{escape(_value_text(r.target, r.unit))}</td>"
+                             f"<td>{escape(value_text(r.value, r.unit))}</td><td>{escape(value_text(r.target, r.unit))}</td>"
                              f"<td>{escape(r.gap_text)}</td></tr>")
             rows_of[int(uid)] = "<table class='sc-row'>" + "".join(lines) + "</table>"
     out = []
@@ -328,6 +328,8 @@ def add_blind_spots(m: folium.Map, blind_spots: gpd.GeoDataFrame, config: Config
             frame["demand_residents"] = frame["demand_residents"].round().astype(int)
             frame["nearest_walk_min"] = frame["nearest_walk_min"].map(
                 lambda v: "no facility reachable" if not np.isfinite(v) else f"{v:.1f}")
+            unnamed = frame["nearest_facility_name"].fillna("").eq("")
+            frame.loc[unnamed, "nearest_facility_name"] = part.loc[unnamed, "nearest_facility_id"]
             for col in ("demand", "nearest_facility_name", "communities"):
                 frame[col] = frame[col].map(lambda t: escape(str(t)))
             folium.GeoJson(display_frame(frame, config).to_json(), style_function=lambda f: {
@@ -424,7 +426,7 @@ def _facility_popup(row, cat, key: str, status: str, source_label: str = "source
     return "<br>".join(lines)
 
 
-_SORT_JS = """
+SORT_JS = """
 <script>
 // Click a scorecard header to sort its table (numbers numerically, text by locale).
 document.addEventListener('click', function (ev) {
@@ -445,7 +447,7 @@ document.addEventListener('click', function (ev) {
 """
 
 
-def _value_text(value, unit: str) -> str:
+def value_text(value, unit: str) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
     if "share" in unit:
@@ -472,8 +474,8 @@ def add_scorecard(m: folium.Map, scorecard) -> None:
             value = r.value if isinstance(r.value, float) and np.isfinite(r.value) else ""
             body.append(
                 f"<tr><td>{escape(str(r.unit_name))}</td><td>{escape(r.goal_name)}</td><td>{escape(KIND_ZH[r.kind])}</td>"
-                f"<td>{escape(r.meaning)}</td><td data-v=\"{value}\">{escape(_value_text(r.value, r.unit))}</td>"
-                f"<td>{escape(_value_text(r.target, r.unit))}</td><td style=\"color:{colour}\">{ok}</td>"
+                f"<td>{escape(r.meaning)}</td><td data-v=\"{value}\">{escape(value_text(r.value, r.unit))}</td>"
+                f"<td>{escape(value_text(r.target, r.unit))}</td><td style=\"color:{colour}\">{ok}</td>"
                 f"<td>{escape(r.gap_text)}</td></tr>")
         failing = part[(part["kind"] == "binding") & (part["passed"] == False)]  # noqa: E712
         n_units = part["unit_id"].nunique()
@@ -492,7 +494,7 @@ def add_scorecard(m: folium.Map, scorecard) -> None:
  #servicecircle-scorecard th {{cursor:pointer; background:#eee}}</style>
  {''.join(sections)}
  </details>
-</div>{_SORT_JS}"""
+</div>{SORT_JS}"""
     m.get_root().html.add_child(folium.Element(html))
 
 

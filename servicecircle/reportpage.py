@@ -21,14 +21,14 @@ import pandas as pd
 
 from .config import Config
 from .goals import KIND_ZH, LEVEL_ZH
-from .maps import _SORT_JS, TILES, _value_text, gcj02_display
+from .maps import SORT_JS, TILES, value_text, gcj02_display
 
 LABELS = {
     "zh": {
         "title": "一刻钟服务圈评估报告", "goals": "目标与现状（全区）", "map": "地图", "open_map": "全屏打开地图",
         "charts": "图表", "walk_chart": "各类设施步行时间分布（居民数，按分钟）",
         "comm_chart": "社区覆盖率分布（社区数，按15分钟覆盖居民比例）", "curve_chart": "选址覆盖曲线（新增点位数 → 覆盖比例）",
-        "scorecard": "街道与社区评估表（点击表头排序）", "gaps": "缺口", "blind": "盲区（最大的10处）",
+        "scorecard": "街道与社区评估表（点击表头排序）", "gaps": "缺口", "blind": "盲区（每类最大的5处）",
         "adjacency": "医养结合：养老设施到最近卫生服务设施的步行时间", "capacity": "按容量的可达性（2SFCA）",
         "methods": "方法与数据", "found": "设施数据情况", "goal": "指标", "kind": "性质", "meaning": "口径",
         "value": "现状", "target": "目标", "passed": "达标", "gap": "差距", "unit": "单位", "level": "层级",
@@ -45,7 +45,7 @@ LABELS = {
         "comm_chart": "Coverage by community (communities by share of residents within 15 min)",
         "curve_chart": "Siting curve (new sites → covered share)",
         "scorecard": "Street and community scorecard (click a header to sort)", "gaps": "Gaps",
-        "blind": "Blind spots (10 largest)", "adjacency": "医养结合: walk from each elder-care facility to the nearest health centre",
+        "blind": "Blind spots (5 largest of each category)", "adjacency": "医养结合: walk from each elder-care facility to the nearest health centre",
         "capacity": "Capacity-aware access (2SFCA)", "methods": "Methods and data", "found": "What the data holds",
         "goal": "goal", "kind": "kind", "meaning": "meaning", "value": "actual", "target": "target",
         "passed": "met", "gap": "gap", "unit": "unit", "level": "level", "category": "category",
@@ -197,7 +197,7 @@ def _goal_rows(config: Config, scorecard: pd.DataFrame, level: str | None) -> li
         value = r.value if isinstance(r.value, float) and np.isfinite(r.value) else ""
         cells = [] if level == "district" else [_td(lvl[r.level]), _td(r.unit_name), _td(r.street_name)]
         rows.append(cells + [_td(r.goal_name), _td(kind[r.kind]), _td(r.meaning.split(":")[0]),
-                             _td(_value_text(r.value, r.unit), value), _td(_value_text(r.target, r.unit)),
+                             _td(value_text(r.value, r.unit), value), _td(value_text(r.target, r.unit)),
                              _passed(config, r.passed), _td(r.gap_text)])
     return rows
 
@@ -336,7 +336,7 @@ def build_page(result, *, siting=None, map_name: str = "map.html") -> str:
     parts.append(_gaps_section(result, config))
     methods = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in _methods(config, s))
     parts.append(f'<section id="methods"><h2>{escape(_l(config, "methods"))}</h2><dl>{methods}</dl></section>')
-    parts.append(f"</main>{_SORT_JS}</body></html>")
+    parts.append(f"</main>{SORT_JS}</body></html>")
     return "".join(parts)
 
 
@@ -359,12 +359,15 @@ def _gaps_section(result, config: Config) -> str:
              _l(config, "without"), ""], rows))
     spots = result.blind_spots
     rows = []
-    for r in spots.sort_values("residents", ascending=False, kind="stable").head(10).itertuples(index=False):
+    # The largest few of each category (spots come ranked within their category).
+    for r in spots[spots["rank"] <= 5].itertuples(index=False) if len(spots) else []:
         walk = "" if not np.isfinite(r.nearest_walk_min) else f"{r.nearest_walk_min:.1f}"
-        rows.append([_td(config.categories[r.category].label), _td(f"{r.residents:,.0f}", r.residents), _td(r.cells),
-                     _td(walk or _l(config, "unreachable"), walk), _td(r.nearest_facility_name), _td(r.communities)])
+        rows.append([_td(config.categories[r.category].label), _td(r.rank), _td(f"{r.residents:,.0f}", r.residents),
+                     _td(r.cells), _td(walk or _l(config, "unreachable"), walk),
+                     _td(r.nearest_facility_name or r.nearest_facility_id), _td(r.communities)])
     out.append(f"<h3>{escape(_l(config, 'blind'))}</h3>" + (_table(
-        [_l(config, k) for k in ("category", "residents", "cells", "nearest", "nearest_name", "communities")], rows)
+        [_l(config, "category"), "#"] + [_l(config, k) for k in ("residents", "cells", "nearest", "nearest_name",
+                                                                  "communities")], rows)
         if rows else escape(_l(config, "no_blind"))))
     adj = result.adjacency
     head = f"<h3>{escape(_l(config, 'adjacency'))}</h3>"
