@@ -25,11 +25,13 @@ from .report import ATTRIBUTION
 CATEGORY_COLOURS = ["#6a3d9a", "#ff7f00", "#1f78b4", "#33a02c", "#b15928", "#e31a1c", "#a6cee3"]
 
 #: Tile services. AMap and Tencent draw their streets in GCJ-02 (config.BASEMAPS).
+#: Their URL templates are the ones Leaflet's Chinese tile-provider plugins use
+#: (Tencent numbers rows from the south: Leaflet's ``{-y}``).
 TILES = {
     "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "OpenStreetMap (WGS-84)", ATTRIBUTION, {}),
     "amap": ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
              "高德地图 AMap (GCJ-02)", "© 高德地图 AMap", {"subdomains": "1234"}),
-    "tencent": ("https://rt{s}.map.gtimg.com/tile?z={z}&x={x}&y={-y}&styleid=1000&scene=0",
+    "tencent": ("https://rt{s}.map.gtimg.com/tile?z={z}&x={x}&y={-y}&type=vector&styleid=3",
                 "腾讯地图 Tencent (GCJ-02)", "© 腾讯地图 Tencent", {"subdomains": "0123"}),
 }
 
