@@ -114,12 +114,15 @@ def evaluate(config: Config, cells: pd.DataFrame, origins: pd.DataFrame, unit_of
         if goal.metric == "units_with_facility":
             base[(goal.key, goal.unit_level)] = {}
     unit_list = list(units.levels())
+    # Each goal's reach flag per origin, computed once (not once per unit).
+    flags_of = {goal.key: _reach_flags(cells, goal, config).reindex(cell_h3).to_numpy(bool) for goal in config.goals
+                if goal.metric in ("population_within", "units_with_facility")}
     # First pass: base units of units_with_facility goals.
     for level, uid, name, code, sname, omask, fmask in unit_list:
         for goal in config.goals:
             if goal.metric == "units_with_facility" and level == goal.unit_level:
                 col, _ = group_column(origins, goal.group)
-                flags = _reach_flags(cells, goal, config).reindex(cell_h3[omask]).to_numpy(bool)
+                flags = flags_of[goal.key][omask]
                 w = origins[col].to_numpy()[omask]
                 share = float((w * flags).sum() / w.sum()) if w.sum() > 0 else np.nan
                 cats = units.facilities["category"].to_numpy()[fmask]
@@ -129,7 +132,7 @@ def evaluate(config: Config, cells: pd.DataFrame, origins: pd.DataFrame, unit_of
         head = {"level": level, "unit_id": uid, "unit_name": name or (district_name or config.name), "unit_code": code,
                 "street_name": sname}
         for goal in config.goals:
-            for row in _goal_rows(goal, level, uid, omask, fmask, units, cells, origins, config, base):
+            for row in _goal_rows(goal, level, uid, omask, fmask, units, flags_of.get(goal.key), origins, config, base):
                 rows.append({**head, "goal": goal.key, "goal_name": goal.name, "kind": goal.kind,
                              "source": goal.source, **row})
     table = pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
@@ -148,15 +151,14 @@ def _order(table: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=["_fails", "_level", "_goal"]).reset_index(drop=True)
 
 
-def _goal_rows(goal: Goal, level: str, uid: int, omask, fmask, units: _Units, cells, origins, config, base) -> list[dict]:
+def _goal_rows(goal: Goal, level: str, uid: int, omask, fmask, units: _Units, origin_flags, origins, config,
+               base) -> list[dict]:
     col, who = group_column(origins, goal.group)
     pop = float(origins[col].to_numpy()[omask].sum())
-    facs = units.facilities[fmask]
-    facs = facs[facs["category"].isin(goal.categories)]
     label = " + ".join(config.categories[c].label for c in goal.categories)
 
     if goal.metric == "population_within":
-        flags = _reach_flags(cells, goal, config).reindex(origins["h3"].to_numpy()[omask]).to_numpy(bool)
+        flags = origin_flags[omask]
         covered = float((origins[col].to_numpy()[omask] * flags).sum())
         share = covered / pop if pop > 0 else np.nan
         passed = bool(share >= goal.target) if pop > 0 else None
@@ -202,6 +204,8 @@ def _goal_rows(goal: Goal, level: str, uid: int, omask, fmask, units: _Units, ce
                             gap=float(need), gap_text=text))
         return out
 
+    facs = units.facilities[fmask]
+    facs = facs[facs["category"].isin(goal.categories)]
     if goal.metric in ("capacity_per_1000", "capacity_share"):
         cap = _capacity(facs, goal.capacity)
         if cap is None:
