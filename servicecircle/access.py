@@ -129,18 +129,30 @@ def point_distances(net: WalkNetwork, snap: Snap, node_distance: np.ndarray,
     else:
         nearest = np.full(len(dist), -1, dtype=np.int64)
     if facilities is not None and len(facilities) and len(dist):
-        pts = pd.DataFrame({"edge": snap.edge, "along": snap.along_m, "point": np.arange(len(dist))})
-        fac = pd.DataFrame({"edge": facilities["snap_edge"].to_numpy(), "f_along": facilities["snap_along_m"].to_numpy(),
-                            "f_off": facilities["snap_offset_m"].to_numpy(), "row": facilities.index.to_numpy()})
-        same = pts.merge(fac, on="edge")
-        if len(same):
-            same["d"] = same["f_off"] + (same["along"] - same["f_along"]).abs()
+        point, f, d = _same_edge(snap, facilities)
+        if len(point):
+            same = pd.DataFrame({"point": point, "d": d, "row": facilities.index.to_numpy()[f]})
             best = same.sort_values(["point", "d", "row"]).drop_duplicates("point")
             p = best["point"].to_numpy()
             better = best["d"].to_numpy() < dist[p]
             dist[p[better]] = best["d"].to_numpy()[better]
             nearest[p[better]] = best["row"].to_numpy()[better]
     return dist + snap.offset_m, nearest
+
+
+def _same_edge(snap: Snap, facilities: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points and facilities snapped to the same edge, which reach each other directly along it.
+
+    Returns ``(point, facility, distance_m)``: the point's index in ``snap``,
+    the facility's position in ``facilities``, and the walk along the edge plus
+    the facility's walk to the street (the point's own is left to the caller).
+    """
+    same = pd.DataFrame({"edge": snap.edge, "point": np.arange(len(snap.edge)), "along": snap.along_m}).merge(
+        pd.DataFrame({"edge": facilities["snap_edge"].to_numpy(), "f": np.arange(len(facilities)),
+                      "f_along": facilities["snap_along_m"].to_numpy(), "f_off": facilities["snap_offset_m"].to_numpy()}),
+        on="edge")
+    return (same["point"].to_numpy(), same["f"].to_numpy(),
+            (same["f_off"] + (same["along"] - same["f_along"]).abs()).to_numpy())
 
 
 def catchments(graph: AccessGraph, rows: np.ndarray, limit_m: float, batch: int = 256) -> sp.csr_matrix:
@@ -182,14 +194,9 @@ def origin_catchments(graph: AccessGraph, rows: np.ndarray, origin_snap, limit_m
                         (net.edge_v[origin_snap.edge], L - origin_snap.along_m)):
         sub = node[:, ends].tocoo()  # facility × origin, through that end
         parts.append((sub.row, sub.col, sub.data + extra[sub.col] + origin_snap.offset_m[sub.col]))
-    fac = graph.facilities.iloc[rows]
-    same = pd.DataFrame({"edge": origin_snap.edge, "o": np.arange(n_orig), "along": origin_snap.along_m,
-                         "off": origin_snap.offset_m}).merge(
-        pd.DataFrame({"edge": fac["snap_edge"].to_numpy(), "f": np.arange(len(rows)),
-                      "f_along": fac["snap_along_m"].to_numpy(), "f_off": fac["snap_offset_m"].to_numpy()}), on="edge")
-    if len(same):
-        parts.append((same["f"].to_numpy(), same["o"].to_numpy(),
-                      (same["off"] + same["f_off"] + (same["along"] - same["f_along"]).abs()).to_numpy()))
+    point, f, d = _same_edge(origin_snap, graph.facilities.iloc[rows])
+    if len(point):
+        parts.append((f, point, origin_snap.offset_m[point] + d))
     r = np.concatenate([p[0] for p in parts])
     c = np.concatenate([p[1] for p in parts])
     d = np.concatenate([p[2] for p in parts])

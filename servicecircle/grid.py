@@ -165,13 +165,21 @@ def _cells_of(xy: np.ndarray, crs: str, res: int) -> list[str]:
     return [h3.latlng_to_cell(lat, lng, res) for lng, lat in lonlat]
 
 
-def origin_walk_times(origins: gpd.GeoDataFrame, graph: access.AccessGraph, config: Config) -> pd.DataFrame:
+def origin_snap(origins: gpd.GeoDataFrame, net: WalkNetwork):
+    """Where each origin joins the walk network (one snap, shared by every access computation)."""
+    return snap_points(net, shapely.get_coordinates(origins.geometry.values))
+
+
+def origin_walk_times(origins: gpd.GeoDataFrame, graph: access.AccessGraph, config: Config,
+                      snap=None) -> pd.DataFrame:
     """Walk time (s) from every origin to the nearest counted facility of each category.
 
+    ``snap``: from :func:`origin_snap`, when already computed.
     Returns a frame with ``walk_time_s_<cat>`` and ``nearest_<cat>`` (facility id) per category.
     """
     net = graph.net
-    snap = snap_points(net, shapely.get_coordinates(origins.geometry.values))
+    if snap is None:
+        snap = origin_snap(origins, net)
     out = pd.DataFrame(index=origins.index)
     out["snap_offset_m"] = snap.offset_m
     ids = graph.facilities["facility_id"].to_numpy() if len(graph.facilities) else np.array([], dtype=object)
@@ -204,9 +212,8 @@ def origin_capacity_access(origins: gpd.GeoDataFrame, graph: access.AccessGraph,
         Per category: capacity field, demand column, facilities used and left
         out, decay, and the capacity shared out.
     """
-    net = graph.net
     if snap is None:
-        snap = snap_points(net, shapely.get_coordinates(origins.geometry.values))
+        snap = origin_snap(origins, graph.net)
     out = pd.DataFrame(index=origins.index)
     info = {}
     steps = config.step_weights if config.decay == "stepped" else None

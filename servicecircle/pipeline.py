@@ -112,8 +112,9 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
         outlines = streets.geometry.to_numpy()
         unit_of_origin["street"] = communities.assign_origins(origins, street_units, "street_id")
     origins, pop_info = population.apply_inputs(origins, comms, streets, unit_of_origin, config, report_rows)
-    times = grid.origin_walk_times(origins, graph, config)
-    fca, fca_info = grid.origin_capacity_access(origins, graph, config)
+    snap = grid.origin_snap(origins, net)
+    times = grid.origin_walk_times(origins, graph, config, snap)
+    fca, fca_info = grid.origin_capacity_access(origins, graph, config, snap)
     origins = origins.join(fca)
     done("walk times")
     areas = access.service_areas(graph, config)
@@ -143,7 +144,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
                                             streets=streets, input_report=report_rows)
         result.files.update(report.write_scorecard(config.out_dir, scorecard))
         result.files.update(report.write_gaps(config.out_dir, spots, adjacency))
-        result.files.update(write_html(result))
+        result.files.update(write_html(result, merged_areas=merged))
     done("outputs")
     bar.close()
     summary["seconds"] = seconds
@@ -205,10 +206,14 @@ def site_and_write(result: RunResult, args) -> siting.SitingResult:
     return res
 
 
-def write_html(result: RunResult, siting_result: siting.SitingResult | None = None) -> dict:
-    """``map.html`` (inlined JavaScript with ``config.offline``) and the report page ``index.html``."""
+def write_html(result: RunResult, siting_result: siting.SitingResult | None = None,
+               merged_areas: gpd.GeoDataFrame | None = None) -> dict:
+    """``map.html`` (inlined JavaScript with ``config.offline``) and the report page ``index.html``.
+
+    ``merged_areas``: :func:`access.merged_service_areas` of the run, when already computed.
+    """
     config = result.config
-    merged = access.merged_service_areas(result.service_areas)
+    merged = access.merged_service_areas(result.service_areas) if merged_areas is None else merged_areas
     notes = report.category_notes(result.facilities, config)
     m = maps.build_map(config, result.cells, result.facilities, merged, result.communities, notes,
                        result.area.bounds, adjacency=result.adjacency, scorecard=result.scorecard)

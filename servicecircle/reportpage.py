@@ -180,7 +180,7 @@ def _td(value, sort_value=None, cls: str = "") -> str:
     return f"<td{attr}>{escape(str(value))}</td>"
 
 
-def _passed(config: Config, passed) -> str:
+def _passed(passed) -> str:
     if passed is True or passed == True:  # noqa: E712  (numpy bools too)
         return _td("✔", 1, "ok")
     if passed is False or passed == False:  # noqa: E712
@@ -198,7 +198,7 @@ def _goal_rows(config: Config, scorecard: pd.DataFrame, level: str | None) -> li
         cells = [] if level == "district" else [_td(lvl[r.level]), _td(r.unit_name), _td(r.street_name)]
         rows.append(cells + [_td(r.goal_name), _td(kind[r.kind]), _td(r.meaning.split(":")[0]),
                              _td(value_text(r.value, r.unit), value), _td(value_text(r.target, r.unit)),
-                             _passed(config, r.passed), _td(r.gap_text)])
+                             _passed(r.passed), _td(r.gap_text)])
     return rows
 
 
@@ -374,7 +374,7 @@ def _gaps_section(result, config: Config) -> str:
     if len(adj):
         rows = [[_td(r.name), _td("" if not np.isfinite(r.walk_min_to_health) else f"{r.walk_min_to_health:.1f}",
                                   r.walk_min_to_health if np.isfinite(r.walk_min_to_health) else ""),
-                 _td(r.nearest_health_name), _passed(config, bool(r.adjacent)), _td(r.note)] for r in adj.itertuples(index=False)]
+                 _td(r.nearest_health_name), _passed(bool(r.adjacent)), _td(r.note)] for r in adj.itertuples(index=False)]
         out.append(head + _table([_l(config, k) for k in ("facility", "walk", "health", "within")] + [""], rows, scroll=True))
     else:
         out.append(head + escape(s.get("health_adjacency", {}).get("note", _l(config, "none"))))

@@ -241,7 +241,7 @@ def site(result, category: str, *, k: int | None = None, target: float | None = 
                        off_network=snap.offset_m > config.max_snap_m)
     cand = cand[~cand["off_network"]].reset_index(drop=True)
     graph = access.build_access_graph(net, cand)
-    origin_snap = snap_points(net, shapely.get_coordinates(origins.geometry.values))
+    origin_snap = grid.origin_snap(origins, net)
     t0 = time.perf_counter()
     cover = access.origin_catchments(graph, np.arange(len(cand)), origin_snap, limit_m)
     build_s = time.perf_counter() - t0
@@ -328,7 +328,7 @@ class WhatIf:
         self.col = weight_column(result.origins, weight)
         self.weight = result.origins[self.col].to_numpy(float)
         self.residents = result.origins["residents"].to_numpy(float)
-        self.snap = snap_points(net, shapely.get_coordinates(result.origins.geometry.values))
+        self.snap = grid.origin_snap(result.origins, net)
         self.times = result.origin_times[f"walk_time_s_{category}"].to_numpy(float).copy()
         self.cells = result.origins["h3"].to_numpy()
         self.base = net.csgraph(n_extra=1)  # the network with one free slot for the new site
