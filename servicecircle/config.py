@@ -85,6 +85,15 @@ _TOP_SECTIONS = {"area", "network", "access", "grid", "population", "communities
 #: With a GCJ-02 basemap every overlay is shifted to GCJ-02 for display only.
 BASEMAPS = {"osm": "wgs84", "amap": "gcj02", "tencent": "gcj02", "none": "wgs84"}
 
+#: How merged service areas are drawn: "streets" (the land beside the streets
+#: walked within the threshold, see :func:`servicecircle.access.merged_service_areas`),
+#: "cells" (the H3 cells within the threshold) or "auto" (streets up to
+#: :data:`STREET_AREAS_MAX_EDGES` network edges, cells above).
+SERVICE_AREA_METHODS = ("auto", "streets", "cells")
+#: Street-side buffers of a whole city cost minutes per threshold and category
+#: (GEOS unions ~0.1 ms per walked edge); above this many edges "auto" uses cells.
+STREET_AREAS_MAX_EDGES = 20_000
+
 #: Languages of the report page and map labels.
 LANGUAGES = ("zh", "en")
 
@@ -330,6 +339,8 @@ class Config:
     care_category: str = "elder_care"
     health_category: str = "health_centre"
     health_max_walk_min: float = 10.0
+    facility_areas: str | int = 500
+    service_areas: str = "auto"
     source_text: str = field(default="", repr=False)
 
     @property
@@ -656,7 +667,15 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
                                    r["encoding"], r["sheet"], r["category"], _str_map(f"{key}.columns", r["columns"]),
                                    _str_map(f"{key}.category_values", r["category_values"])))
     out = _take(data.get("output", {}), "output", {"dir": (str, None), "basemap": (str, "osm"), "lang": (str, "zh"),
-                                                   "offline": (bool, False)})
+                                                   "offline": (bool, False), "facility_areas": ((str, int), 500),
+                                                   "service_areas": (str, "auto")})
+    if isinstance(out["facility_areas"], str) and out["facility_areas"] not in ("all", "none"):
+        raise _err("output.facility_areas", f"expected \"all\", \"none\" or a number of facilities, got "
+                   f"{out['facility_areas']!r}")
+    if isinstance(out["facility_areas"], int) and out["facility_areas"] < 0:
+        raise _err("output.facility_areas", f"must be ≥ 0, got {out['facility_areas']!r}")
+    if out["service_areas"] not in SERVICE_AREA_METHODS:
+        raise _err("output.service_areas", f"expected {', '.join(SERVICE_AREA_METHODS)}, got {out['service_areas']!r}")
     if out["basemap"] not in BASEMAPS:
         raise _err("output.basemap", f"expected {', '.join(BASEMAPS)}, got {out['basemap']!r}")
     if out["lang"] not in LANGUAGES:
@@ -719,6 +738,8 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         basemap=out["basemap"],
         lang=out["lang"],
         offline=out["offline"],
+        facility_areas=out["facility_areas"],
+        service_areas=out["service_areas"],
         out_dir=_path(base, out["dir"]) if out["dir"] else (Path.cwd() / "maps" / area["name"]).resolve(),
         categories=categories,
         complete_circle=tuple(k for k in CORE_CATEGORIES if k in categories),

@@ -133,3 +133,17 @@ def geometry_to_wgs84(geometry, system: str):
         return np.column_stack(to_wgs84(coords[:, 0], coords[:, 1], system))
 
     return shapely.transform(geometry, move)
+
+
+def utm_crs(lon, lat) -> str:
+    """The WGS-84 UTM zone (``EPSG:326zz`` north, ``327zz`` south) of the mean of the points
+    (give a bounding box's corners for its centre, as ``estimate_utm_crs`` does).
+
+    The zone number is arithmetic (6° zones from 180° W); asking pyproj's
+    database instead (``estimate_utm_crs``) costs half a second per call. The
+    Norway and Svalbard exceptions do not reach China, the only place the
+    coordinates of this tool come from.
+    """
+    lon, lat = float(np.mean(lon)), float(np.mean(lat))
+    zone = int(np.clip(np.floor((lon + 180.0) / 6.0) + 1, 1, 60))
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -52,12 +54,58 @@ def match_category(category: Category, tags: dict, name: str) -> tuple[str, bool
     return None
 
 
+class _TagTable:
+    """Tag values of many features, one column per key, read once and shared by every rule."""
+
+    def __init__(self, tags: pd.Series):
+        self.tags = tags
+        self.columns: dict[str, pd.Series] = {}
+        self.tokens: dict[str, pd.DataFrame] = {}
+
+    def column(self, key: str) -> pd.Series:
+        if key not in self.columns:
+            self.columns[key] = self.tags.map(lambda t: t.get(key))
+        return self.columns[key]
+
+    def has_any(self, key: str, wanted: tuple[str, ...]) -> np.ndarray:
+        """Whether the key holds one of ``wanted``, among its ``;``-separated values (OSM multi-values)."""
+        if key not in self.tokens:
+            values = self.column(key).dropna().astype(str)
+            parts = values.str.split(";").explode().str.strip()
+            self.tokens[key] = pd.DataFrame({"row": parts.index.to_numpy(), "value": parts.to_numpy()})
+        tok = self.tokens[key]
+        out = np.zeros(len(self.tags), bool)
+        out[tok["row"].to_numpy()[tok["value"].isin(wanted).to_numpy()]] = True
+        return out
+
+    def matches(self, rules) -> np.ndarray:
+        """Whether each feature matches any of the tag ``rules`` (the same test as :func:`_rule_matches`)."""
+        hit = np.zeros(len(self.tags), bool)
+        for rule in rules:
+            ok = np.ones(len(self.tags), bool)
+            for key, wanted in rule.items():
+                if wanted is True:
+                    ok &= self.column(key).notna().to_numpy()
+                else:
+                    ok &= self.has_any(key, (wanted,) if isinstance(wanted, str) else tuple(wanted))
+            hit |= ok
+        return hit
+
+
+def _contains_any(names: pd.Series, words) -> np.ndarray:
+    if not words:
+        return np.zeros(len(names), bool)
+    return names.str.contains("|".join(re.escape(w) for w in words), regex=True).to_numpy(bool)
+
+
 def find_facilities(features: gpd.GeoDataFrame, config: Config) -> gpd.GeoDataFrame:
     """Classify OSM features into the facility categories of ``config``.
 
     A feature may belong to several categories (a 养老服务中心 with a 老年食堂
     is both); it then appears once per category. Polygons and ways become their
-    representative point; their footprint area is kept.
+    representative point; their footprint area is kept. The rules are those of
+    :func:`match_category`, applied to all features at once (one column per tag
+    key, one regular expression per keyword list).
 
     Parameters
     ----------
@@ -71,22 +119,40 @@ def find_facilities(features: gpd.GeoDataFrame, config: Config) -> gpd.GeoDataFr
         One row per (feature, category), WGS-84 points, columns
         :data:`FACILITY_COLUMNS`.
     """
-    rows = []
-    for osm_type, osm_id, name, tags, geom in zip(
-        features["osm_type"], features["osm_id"], features["name"], features["tags"], features.geometry
-    ):
-        for key, category in config.categories.items():
-            found = match_category(category, tags, name or "")
-            if found is None:
-                continue
-            match, counted = found
-            flag = "" if counted else category.flag_note or "listed, not counted"
-            rows.append((f"osm/{osm_type}/{osm_id}/{key}", key, name or "", "osm", osm_type, osm_id,
-                         match, counted, flag, geom))
-    frame = pd.DataFrame(rows, columns=FACILITY_COLUMNS[:-1] + ["geometry"])
-    gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs=WGS84)
+    # Only features with a name or a tag some rule asks about can match anything.
+    keys = {k for c in config.categories.values() for r in c.tag_rules + c.flagged_tag_rules for k in r}
+    names_all = features["name"].fillna("").astype(str)
+    candidate = (names_all != "").to_numpy() | features["tags"].map(lambda t: not keys.isdisjoint(t)).to_numpy(bool)
+    feats = features[candidate]
+    names = names_all[candidate]
+    table = _TagTable(feats["tags"].reset_index(drop=True))
+    names = names.reset_index(drop=True)
+    parts = []
+    for order, (key, category) in enumerate(config.categories.items()):
+        excluded = _contains_any(names, category.exclude_keywords)
+        tag = table.matches(category.tag_rules)
+        word = ~tag & ~excluded & _contains_any(names, category.keywords)
+        flag_tag = ~tag & ~word & table.matches(category.flagged_tag_rules)
+        flag_word = ~tag & ~word & ~flag_tag & ~excluded & _contains_any(names, category.flagged_keywords)
+        found = tag | word | flag_tag | flag_word
+        counted = tag | word | ((flag_tag | flag_word) & category.count_flagged)
+        rows = np.flatnonzero(found)
+        parts.append(pd.DataFrame({
+            "_feature": rows, "_category": order, "category": key,
+            "match": np.where((tag | flag_tag)[rows], "tag", "keyword"), "counted": counted[rows],
+            "flag_note": np.where(counted[rows], "", category.flag_note or "listed, not counted")}))
+    hits = pd.concat(parts, ignore_index=True).sort_values(["_feature", "_category"], kind="stable")
+    src = feats.iloc[hits["_feature"].to_numpy()]
+    osm_type, osm_id = src["osm_type"].to_numpy(), src["osm_id"].to_numpy()
+    frame = pd.DataFrame({
+        "facility_id": [f"osm/{t}/{i}/{k}" for t, i, k in zip(osm_type, osm_id, hits["category"])],
+        "category": hits["category"].to_numpy(), "name": names.to_numpy()[hits["_feature"].to_numpy()],
+        "source": "osm", "osm_type": osm_type, "osm_id": osm_id, "match": hits["match"].to_numpy(),
+        "counted": hits["counted"].to_numpy(bool), "flag_note": hits["flag_note"].to_numpy()})
+    gdf = gpd.GeoDataFrame(frame, geometry=src.geometry.to_numpy(), crs=WGS84)
     if len(gdf):
-        utm = gdf.estimate_utm_crs()
+        west, south, east, north = gdf.total_bounds  # the zone of the centre, as estimate_utm_crs
+        utm = coords.utm_crs([west, east], [south, north])
         projected = gdf.geometry.to_crs(utm)
         gdf["footprint_m2"] = np.where(projected.geom_type.str.contains("Polygon"), projected.area, np.nan)
         gdf["geometry"] = shapely.point_on_surface(gdf.geometry.values)

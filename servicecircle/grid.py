@@ -21,22 +21,19 @@ threshold.
 
 from __future__ import annotations
 
-import re
-
 import geopandas as gpd
-import h3
 import numpy as np
 import pandas as pd
 import shapely
 
-from . import access
+from . import access, h3cells
 from .config import Config
 from .inputs import read_vector
 from .network import WalkNetwork, snap_points
 from .osm import WGS84
 from .population import age_groups, group_column, raster_origins, street_length_origins
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NUMBER_GROUP = r"(\d+(?:\.\d+)?)"
 
 
 def study_area(config: Config, net: WalkNetwork, communities: gpd.GeoDataFrame | None = None) -> shapely.Polygon:
@@ -52,12 +49,15 @@ def study_area(config: Config, net: WalkNetwork, communities: gpd.GeoDataFrame |
     return shapely.box(*net.node_lonlat.min(axis=0), *net.node_lonlat.max(axis=0))
 
 
-def _levels(tags: dict, default: float) -> float:
+def _levels(tags: pd.Series, default: float) -> np.ndarray:
+    """Storeys of each building: ``building:levels``, else ``height`` / 3 m, else ``default`` (at least 1)."""
+    out = np.full(len(tags), np.nan)
     for key, scale in (("building:levels", 1.0), ("height", 1 / 3.0)):
-        found = _NUMBER.search(tags.get(key, "") or "")
-        if found and float(found.group()) > 0:
-            return max(1.0, float(found.group()) * scale)
-    return default
+        text = tags.map(lambda t: t.get(key)).astype("string")
+        value = pd.to_numeric(text.str.extract(_NUMBER_GROUP, expand=False), errors="coerce").to_numpy(float)
+        take = np.isnan(out) & (value > 0)
+        out[take] = np.maximum(1.0, value[take] * scale)
+    return np.where(np.isnan(out), default, out)
 
 
 def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, config: Config,
@@ -75,7 +75,7 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
         ``floor_area_m2``, ``residents``, point geometry in ``crs``.
     """
     res = config.h3_resolution
-    grid_cells = set(h3.geo_to_cells(area, res))
+    grid_cells = h3cells.cells_in(area, res)
     polys = features[features.geom_type.isin(["Polygon", "MultiPolygon"])]
     is_landuse = polys["tags"].map(lambda t: t.get("landuse") == "residential").to_numpy(bool)
     landuse = polys[is_landuse].to_crs(crs)
@@ -91,7 +91,7 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
         in_landuse[np.unique(hit)] = True
     residential = bvalue.isin(config.residential_buildings).to_numpy() | ((bvalue == "yes").to_numpy() & in_landuse)
     buildings, points = buildings[residential], points[residential]
-    levels = np.array([_levels(t, config.default_levels) for t in buildings["tags"]])
+    levels = _levels(buildings["tags"], config.default_levels)
     floor = buildings.area.to_numpy() * levels
 
     origins = [pd.DataFrame({"method": "building", "floor_area_m2": floor, "x": points.x.to_numpy(),
@@ -117,10 +117,9 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
         table = raster_origins(config.population_inputs.raster, grid_cells, res, crs)
 
     # Cells without residents still get a travel time, measured from their centre.
-    missing = sorted(grid_cells - set(table["h3"]))
-    if missing:
-        centres = np.array([h3.cell_to_latlng(c)[::-1] for c in missing])
-        xy = _project(centres, crs)
+    missing = np.setdiff1d(grid_cells, table["h3"].to_numpy(dtype=object))
+    if len(missing):
+        xy = _project(np.column_stack(h3cells.centres(missing)), crs)
         table = pd.concat([table, pd.DataFrame({
             "method": "cell_centre", "floor_area_m2": 0.0, "x": xy[:, 0], "y": xy[:, 1],
             "osm_id": -1, "h3": missing, "residents": 0.0})], ignore_index=True)
@@ -132,37 +131,26 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
 def _landuse_pieces(landuse: gpd.GeoDataFrame, crs: str, res: int, far: float) -> pd.DataFrame:
     """Intersect residential land with the H3 cells that touch it; one origin per piece."""
     lonlat = landuse.to_crs(WGS84)
-    rows = []
-    for osm_id, poly in zip(lonlat["osm_id"], lonlat.geometry):
-        cells = h3.geo_to_cells(poly.buffer(0.002), res)  # ~200 m margin: all cells the polygon touches
-        if not cells:
-            continue
-        hexes = _project_polys([h3.cell_to_boundary(c) for c in cells], crs)
-        own = gpd.GeoSeries([poly], crs=WGS84).to_crs(crs).iloc[0]
-        pieces = shapely.intersection(hexes, own)
-        area = shapely.area(pieces)
-        keep = area > 1.0
-        pts = shapely.get_coordinates(shapely.point_on_surface(pieces[keep]))
-        for c, a, (x, y) in zip(np.asarray(cells)[keep], area[keep], pts):
-            rows.append(("landuse", a * far, x, y, osm_id, c))
-    return pd.DataFrame(rows, columns=["method", "floor_area_m2", "x", "y", "osm_id", "h3"])
+    owner, cells = h3cells.cells_touching(lonlat.geometry.values, res)
+    hexes = gpd.GeoSeries(h3cells.polygons(cells), crs=WGS84).to_crs(crs).values
+    pieces = shapely.intersection(hexes, landuse.geometry.values[owner])
+    area = shapely.area(pieces)
+    keep = area > 1.0
+    pts = shapely.get_coordinates(shapely.point_on_surface(pieces[keep])).reshape(-1, 2)
+    return pd.DataFrame({"method": "landuse", "floor_area_m2": area[keep] * far, "x": pts[:, 0], "y": pts[:, 1],
+                         "osm_id": lonlat["osm_id"].to_numpy()[owner[keep]], "h3": cells[keep]})
 
 
 def _project(lonlat: np.ndarray, crs: str) -> np.ndarray:
     pts = gpd.GeoSeries(gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]), crs=WGS84).to_crs(crs)
-    return shapely.get_coordinates(pts.values)
+    return shapely.get_coordinates(pts.values).reshape(-1, 2)
 
 
-def _project_polys(boundaries: list, crs: str) -> np.ndarray:
-    polys = [shapely.Polygon([(lng, lat) for lat, lng in b]) for b in boundaries]
-    return gpd.GeoSeries(polys, crs=WGS84).to_crs(crs).values
-
-
-def _cells_of(xy: np.ndarray, crs: str, res: int) -> list[str]:
+def _cells_of(xy: np.ndarray, crs: str, res: int) -> np.ndarray:
     if len(xy) == 0:
-        return []
+        return np.array([], dtype=object)
     lonlat = shapely.get_coordinates(gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=crs).to_crs(WGS84).values)
-    return [h3.latlng_to_cell(lat, lng, res) for lng, lat in lonlat]
+    return h3cells.cells_of_points(lonlat[:, 0], lonlat[:, 1], res)
 
 
 def origin_snap(origins: gpd.GeoDataFrame, net: WalkNetwork):
@@ -171,10 +159,11 @@ def origin_snap(origins: gpd.GeoDataFrame, net: WalkNetwork):
 
 
 def origin_walk_times(origins: gpd.GeoDataFrame, graph: access.AccessGraph, config: Config,
-                      snap=None) -> pd.DataFrame:
+                      snap=None, node_distances: dict | None = None) -> pd.DataFrame:
     """Walk time (s) from every origin to the nearest counted facility of each category.
 
-    ``snap``: from :func:`origin_snap`, when already computed.
+    ``snap``: from :func:`origin_snap`; ``node_distances``: ``{category:
+    access.nearest_distances(...)}``; each computed here when not given.
     Returns a frame with ``walk_time_s_<cat>`` and ``nearest_<cat>`` (facility id) per category.
     """
     net = graph.net
@@ -184,7 +173,7 @@ def origin_walk_times(origins: gpd.GeoDataFrame, graph: access.AccessGraph, conf
     out["snap_offset_m"] = snap.offset_m
     ids = graph.facilities["facility_id"].to_numpy() if len(graph.facilities) else np.array([], dtype=object)
     for key, category in config.categories.items():
-        node_d, node_near = access.nearest_distances(graph, key)
+        node_d, node_near = (node_distances or {}).get(key) or access.nearest_distances(graph, key)
         fac = graph.facilities[graph.facilities["category"] == key]
         dist, near = access.point_distances(net, snap, node_d, fac, node_near)
         out[f"walk_time_s_{key}"] = dist / category.speed_m_s
@@ -298,5 +287,39 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) 
     cells["complete"] = np.logical_and.reduce([cells[f"covered_{k}"] for k in config.complete_circle]) \
         if config.complete_circle else False
     cells = cells.reset_index()
-    geoms = [shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells["h3"]]
-    return gpd.GeoDataFrame(cells, geometry=geoms, crs=WGS84)
+    return gpd.GeoDataFrame(cells, geometry=h3cells.polygons(cells["h3"].to_numpy(dtype=object)), crs=WGS84)
+
+
+def cell_service_areas(cells: gpd.GeoDataFrame, config: Config, crs: str) -> gpd.GeoDataFrame:
+    """Merged service areas drawn from the grid: per (category, minutes), the cells within the walk.
+
+    The city-scale alternative to :func:`servicecircle.access.merged_service_areas`
+    (``[output] service_areas = "cells"``): a cell belongs to the area when its
+    walk time — from its residents' origins, or its centre where nobody lives —
+    is within the threshold, so the area agrees cell for cell with the covered
+    flags. Neighbouring cells are merged into outlines in one vectorised call.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``category``, ``minutes``, geometry, ``speed_m_s``, ``street_buffer_m``
+        (NaN: not street buffers), ``area_m2``, in ``crs``.
+    """
+    records, geoms = [], []
+    ids = cells["h3"].to_numpy(dtype=object)
+    for key, category in config.categories.items():
+        t = cells[f"walk_time_s_{key}"].to_numpy(float)
+        if not np.isfinite(t).any():
+            continue  # no facility of the category reaches anyone: no area, as with street buffers
+        for minutes in sorted(config.thresholds_min):
+            inside = ids[t <= minutes * 60.0]
+            outline = h3cells.linked_polygons(inside)
+            records.append((key, minutes, category.speed_m_s))
+            geoms.append(shapely.multipolygons(shapely.get_parts(outline)) if len(outline) else shapely.MultiPolygon())
+    frame = pd.DataFrame(records, columns=["category", "minutes", "speed_m_s"])
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84).to_crs(crs)
+    gdf = gdf.sort_values(["category", "minutes"], kind="stable").reset_index(drop=True)
+    gdf = gdf[["category", "minutes", "geometry", "speed_m_s"]]
+    gdf["street_buffer_m"] = np.nan
+    gdf["area_m2"] = gdf.area
+    return gdf

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from . import (access, communities, facilities, gaps, goals, grid, maps, network, osm, population, registries, report,
                reportpage, siting)
-from .config import Config
+from .config import STREET_AREAS_MAX_EDGES, Config
 from .inputs import InputReport
 
 log = logging.getLogger(__name__)
 
-STAGES = ["walk network", "OSM features", "boundaries", "facilities", "walk times", "service areas", "grid",
-          "communities", "gaps", "goals", "outputs"]
+STAGES = ["walk network", "OSM features", "boundaries", "facilities", "population", "walk times", "capacity access",
+          "grid", "communities", "gaps", "goals", "service areas (wait)", "outputs"]
 
 
 @dataclass
@@ -29,7 +31,7 @@ class RunResult:
     config: Config
     network: network.WalkNetwork
     facilities: gpd.GeoDataFrame
-    service_areas: gpd.GeoDataFrame  # in network.crs
+    service_areas: gpd.GeoDataFrame  # per facility, in network.crs
     origins: gpd.GeoDataFrame  # in network.crs
     cells: gpd.GeoDataFrame
     communities: gpd.GeoDataFrame
@@ -44,6 +46,7 @@ class RunResult:
     summary: dict
     files: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    merged_service_areas: gpd.GeoDataFrame | None = None  # per category and threshold, in network.crs
 
 
 def load_features(config: Config) -> gpd.GeoDataFrame:
@@ -112,34 +115,48 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
         outlines = streets.geometry.to_numpy()
         unit_of_origin["street"] = communities.assign_origins(origins, street_units, "street_id")
     origins, pop_info = population.apply_inputs(origins, comms, streets, unit_of_origin, config, report_rows)
+    done("population")
     snap = grid.origin_snap(origins, net)
-    times = grid.origin_walk_times(origins, graph, config, snap)
+    node_distances = {key: access.nearest_distances(graph, key) for key in config.categories}
+    times = grid.origin_walk_times(origins, graph, config, snap, node_distances)
+    done("walk times")
     fca, fca_info = grid.origin_capacity_access(origins, graph, config, snap)
     origins = origins.join(fca)
-    done("walk times")
-    areas = access.service_areas(graph, config)
-    done("service areas")
-    cells = grid.build_cells(origins, times, config)
-    done("grid")
-    comms = communities.aggregate(comms, origins, cells, facs, config, unit_of_origin=unit_of_origin["community"])
-    if streets is not None:
-        streets = communities.aggregate(street_units, origins, cells, facs, config, "street_id", unit_of_origin["street"])
-        streets["geometry"] = outlines  # figures roll up from communities; the map shows the street's own outline
-    done("communities")
-    spots = gaps.blind_spots(cells, origins, unit_of_origin["community"], comms, facs, config)
-    adjacency = gaps.health_adjacency(graph, facs, config)
-    done("gaps")
-    district = pop_info.get("census", {}).get("name") if pop_info.get("census") else None
-    scorecard = goals.evaluate(config, cells, origins, unit_of_origin, comms, streets, facs, district)
-    done("goals")
+    done("capacity access")
+    plan = service_area_plan(config, net, graph)
+    # Street-side service areas are pure shapely (which releases the GIL): they
+    # run on the second core while the grid, communities, gaps and goals run here.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_street_service_areas, graph, config, node_distances, plan)
+        cells = grid.build_cells(origins, times, config)
+        done("grid")
+        comms = communities.aggregate(comms, origins, cells, facs, config, unit_of_origin=unit_of_origin["community"])
+        if streets is not None:
+            streets = communities.aggregate(street_units, origins, cells, facs, config, "street_id",
+                                            unit_of_origin["street"])
+            streets["geometry"] = outlines  # figures roll up from communities; the map shows the street's own outline
+        done("communities")
+        spots = gaps.blind_spots(cells, origins, unit_of_origin["community"], comms, facs, config)
+        adjacency = gaps.health_adjacency(graph, facs, config)
+        done("gaps")
+        district = pop_info.get("census", {}).get("name") if pop_info.get("census") else None
+        scorecard = goals.evaluate(config, cells, origins, unit_of_origin, comms, streets, facs, district)
+        done("goals")
+        areas, merged, area_seconds = pending.result()
+    if merged is None:
+        merged = grid.cell_service_areas(cells, config, net.crs)
+    done("service areas (wait)")
+    seconds["service areas"] = round(area_seconds + seconds["service areas (wait)"], 3) \
+        if plan["method"] == "cells" else area_seconds  # on the second core, overlapping the stages above
     summary = report.summarise(config, net.info, facs, cells, comms, origins, streets=streets,
                                population_info=pop_info, registry_info=registry_info, input_report=report_rows,
                                scorecard=scorecard, capacity_access=fca_info, blind_spots=spots,
                                adjacency=adjacency)
     result = RunResult(config, net, facs, areas, origins, cells, comms, streets, report_rows, scorecard,
-                       unit_of_origin, times, spots, adjacency, area, summary, seconds=seconds)
+                       unit_of_origin, times, spots, adjacency, area, summary, seconds=seconds,
+                       merged_service_areas=merged)
+    summary["service_areas"] = plan
     if write:
-        merged = access.merged_service_areas(areas)
         result.files = report.write_outputs(config.out_dir, summary, facs, areas, merged, cells, comms,
                                             streets=streets, input_report=report_rows)
         result.files.update(report.write_scorecard(config.out_dir, scorecard))
@@ -149,6 +166,43 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
     bar.close()
     summary["seconds"] = seconds
     return result
+
+
+def service_area_plan(config: Config, net: network.WalkNetwork, graph: access.AccessGraph) -> dict:
+    """Which service areas a run draws, and a sentence saying so (for summary, console and report).
+
+    Per-facility areas cost what each facility reaches, but a city's thousands
+    of facilities make that minutes: above ``[output] facility_areas``
+    facilities they are left out unless asked for. Merged areas are street-side
+    buffers (``streets``) up to :data:`config.STREET_AREAS_MAX_EDGES` network
+    edges with ``service_areas = "auto"``, H3 cells (``cells``) above.
+    """
+    n = len(graph.facilities)
+    limit = config.facility_areas
+    per_facility = limit == "all" or (not isinstance(limit, str) and n <= limit)
+    method = config.service_areas
+    if method == "auto":
+        method = "streets" if net.n_edges <= STREET_AREAS_MAX_EDGES else "cells"
+    if per_facility:
+        note = f"per-facility service areas drawn for all {n} facilities"
+    elif limit == "none":
+        note = "per-facility service areas not drawn ([output] facility_areas = \"none\")"
+    else:
+        note = (f"per-facility service areas not drawn: {n:,} facilities > {limit} "
+                f"(set [output] facility_areas = \"all\" to draw them)")
+    how = ("merged service areas: land within {b:g} m of the streets walked within each threshold"
+           if method == "streets" else
+           "merged service areas: the H3 cells (resolution {r}) whose walk time is within each threshold")
+    return {"per_facility": per_facility, "facilities": n, "facility_areas": limit, "method": method,
+            "note": note, "method_note": how.format(b=config.street_buffer_m, r=config.h3_resolution)}
+
+
+def _street_service_areas(graph: access.AccessGraph, config: Config, node_distances: dict, plan: dict):
+    """Per-facility and (with the streets method) merged service areas, and the seconds they took."""
+    t0 = time.perf_counter()
+    areas = access.facility_service_areas(graph, config, None if plan["per_facility"] else np.zeros(0, np.int64))
+    merged = access.merged_service_areas(graph, config, node_distances) if plan["method"] == "streets" else None
+    return areas, merged, round(time.perf_counter() - t0, 3)
 
 
 def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network.WalkNetwork, area,
@@ -213,7 +267,7 @@ def write_html(result: RunResult, siting_result: siting.SitingResult | None = No
     ``merged_areas``: :func:`access.merged_service_areas` of the run, when already computed.
     """
     config = result.config
-    merged = access.merged_service_areas(result.service_areas) if merged_areas is None else merged_areas
+    merged = result.merged_service_areas if merged_areas is None else merged_areas
     notes = report.category_notes(result.facilities, config)
     m = maps.build_map(config, result.cells, result.facilities, merged, result.communities, notes,
                        result.area.bounds, adjacency=result.adjacency, scorecard=result.scorecard)

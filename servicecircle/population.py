@@ -30,12 +30,11 @@ import logging
 from pathlib import Path
 
 import geopandas as gpd
-import h3
 import numpy as np
 import pandas as pd
 import shapely
 
-from . import inputs
+from . import h3cells, inputs
 from .config import Config
 from .errors import InputError
 from .network import WalkNetwork, points_along_edges
@@ -111,14 +110,14 @@ def census_figures(path: Path, code: str, cache_dir: Path | None = None) -> dict
     return figures
 
 
-def street_length_origins(net: WalkNetwork, area, grid_cells: set[str], res: int) -> pd.DataFrame:
+def street_length_origins(net: WalkNetwork, area, grid_cells: np.ndarray, res: int) -> pd.DataFrame:
     """Proxy origins every :data:`PROXY_SPACING_M` along the network inside ``area`` (WGS-84),
     weighted by the length they stand for."""
     edge, _, n_points, pts = points_along_edges(net, PROXY_SPACING_M, np.ceil)
     xy = shapely.get_coordinates(pts)
     weight = net.edge_length_m[edge] / n_points
     lonlat = shapely.get_coordinates(gpd.GeoSeries(pts, crs=net.crs).to_crs("EPSG:4326").values)
-    cells = [h3.latlng_to_cell(lat, lng, res) for lng, lat in lonlat]
+    cells = h3cells.cells_of_points(lonlat[:, 0], lonlat[:, 1], res)
     table = pd.DataFrame({"method": "street_length", "floor_area_m2": weight, "x": xy[:, 0], "y": xy[:, 1],
                           "osm_id": -1, "h3": cells})
     inside = shapely.contains_xy(area, lonlat[:, 0], lonlat[:, 1])
@@ -152,7 +151,7 @@ def fill_streetless_communities(origins: gpd.GeoDataFrame, communities: gpd.GeoD
     lonlat = shapely.get_coordinates(pts.to_crs("EPSG:4326").values)
     extra = gpd.GeoDataFrame({
         "method": "street_length", "floor_area_m2": area[empty["community_id"]].to_numpy() * density,
-        "osm_id": -1, "h3": [h3.latlng_to_cell(lat, lng, res) for lng, lat in lonlat],
+        "osm_id": -1, "h3": h3cells.cells_of_points(lonlat[:, 0], lonlat[:, 1], res),
     }, geometry=pts.to_numpy(), crs=crs)
     extra["residents"] = extra["floor_area_m2"] * per_weight
     for row, name in zip(empty["source_row"], empty["name"]):
@@ -163,7 +162,7 @@ def fill_streetless_communities(origins: gpd.GeoDataFrame, communities: gpd.GeoD
     return gpd.GeoDataFrame(out, geometry="geometry", crs=crs), np.r_[unit, empty["community_id"].to_numpy()]
 
 
-def raster_origins(path: Path, grid_cells: set[str], res: int, crs: str) -> pd.DataFrame:
+def raster_origins(path: Path, grid_cells: np.ndarray, res: int, crs: str) -> pd.DataFrame:
     """One origin per populated pixel of a population raster (e.g. WorldPop GeoTIFF), at its centre.
 
     The pixel value is the number of residents; nodata and values ≤ 0 are
@@ -188,7 +187,7 @@ def raster_origins(path: Path, grid_cells: set[str], res: int, crs: str) -> pd.D
     pts = gpd.GeoSeries(gpd.points_from_xy(xs, ys), crs=src_crs)
     lonlat = shapely.get_coordinates(pts.to_crs("EPSG:4326").values)
     xy = shapely.get_coordinates(pts.to_crs(crs).values)
-    cells = [h3.latlng_to_cell(lat, lng, res) for lng, lat in lonlat]
+    cells = h3cells.cells_of_points(lonlat[:, 0], lonlat[:, 1], res)
     table = pd.DataFrame({"method": "raster", "floor_area_m2": 0.0, "x": xy[:, 0], "y": xy[:, 1], "osm_id": -1,
                           "h3": cells, "residents": values[rows, cols]})
     return table[table["h3"].isin(grid_cells)]

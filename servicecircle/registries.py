@@ -273,7 +273,7 @@ def _drop_duplicates(gdf: gpd.GeoDataFrame, path, report: inputs.InputReport, wi
     """Keep the first of rows with the same category and matching names within ``within_m``."""
     if len(gdf) < 2:
         return gdf
-    utm = gdf.to_crs(gdf.estimate_utm_crs())
+    utm = gdf.to_crs(coords.utm_crs(*np.asarray(gdf.total_bounds).reshape(2, 2).T))
     left, right = utm.sindex.query(utm.geometry.values, predicate="dwithin", distance=within_m)
     dropped: set[int] = set()
     for i, j in sorted(zip(left.tolist(), right.tolist())):
@@ -304,7 +304,7 @@ def merge_with_osm(osm_facilities: gpd.GeoDataFrame, registry: gpd.GeoDataFrame,
         osm[col] = None
     osm["osm_id"] = osm["osm_id"].astype(np.int64)
     if len(osm) and len(reg):
-        utm = reg.estimate_utm_crs()
+        utm = coords.utm_crs(*np.asarray(reg.total_bounds).reshape(2, 2).T)
         o, r = osm.to_crs(utm), reg.to_crs(utm)
         ri, oi = o.sindex.query(r.geometry.values, predicate="dwithin", distance=distance_m)
         pairs = pd.DataFrame({"r": ri, "o": oi, "d": r.geometry.values[ri].distance(o.geometry.values[oi])})

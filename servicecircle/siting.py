@@ -296,7 +296,7 @@ def site(result, category: str, *, k: int | None = None, target: float | None = 
     areas = gpd.GeoDataFrame(columns=["facility_id", "category", "minutes", "geometry"], geometry="geometry", crs=net.crs)
     if service_areas and sol.chosen:
         proposed = cand.iloc[sol.chosen].assign(facility_id=[f"proposed/{r}" for r in range(1, len(sol.chosen) + 1)])
-        areas = access.service_areas(access.build_access_graph(net, proposed.reset_index(drop=True)), config)
+        areas = access.facility_service_areas(access.build_access_graph(net, proposed.reset_index(drop=True)), config)
     info = {"candidates": int(len(cand)), "demand_points": int((demand > 0).sum()), "coverage_build_s": round(build_s, 3),
             "greedy_s": round(sol.seconds, 4), "limit_m": limit_m, "weight": col,
             "covered_share_before": base / total if total > 0 else None,

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
 import shapely
 
 from servicecircle import access
@@ -131,10 +132,17 @@ def test_service_areas_contain_what_is_reached_and_nothing_far(graph, chengdu_ru
 
 def test_catchments_are_sparse_and_exact(graph, chengdu_run):
     rows = np.flatnonzero(graph.facilities["category"].to_numpy() == "health_centre")
-    reach = access.catchments(graph, rows, 900.0, batch=7)
-    assert reach.shape == (len(rows), chengdu_run.network.n_nodes)
-    assert reach.nnz < 0.5 * reach.shape[0] * reach.shape[1]
-    assert reach.data.max() <= 900.0
+    # A tiny block forces one compiled search per facility: the blocking must not change any distance.
+    for block in (access.DENSE_BLOCK_BYTES, 8 * 4000):
+        reach = access.catchments(graph, rows, 900.0, block_bytes=block)
+        assert reach.shape == (len(rows), chengdu_run.network.n_nodes)
+        assert reach.nnz < 0.5 * reach.shape[0] * reach.shape[1]
+        assert reach.data.max() <= 900.0
+        # The local searches equal one search of the whole network per facility (independent of the tiling).
+        n = chengdu_run.network.n_nodes
+        full = dijkstra(graph.matrix, directed=False, indices=n + rows, limit=900.0)[:, :n]
+        dense = reach.toarray()
+        np.testing.assert_allclose(dense, np.where(np.isfinite(full), np.maximum(full, 1e-9), 0.0), rtol=0, atol=1e-9)
     best = np.asarray(reach.tocsc().max(axis=0).todense()).ravel()  # any facility reaching the node
     dist, _ = access.nearest_distances(graph, "health_centre")
     assert np.array_equal(best > 0, dist <= 900.0)
@@ -218,3 +226,49 @@ def test_origin_capacity_access_matches_networkx_2sfca(graph, chengdu_run, decay
     np.testing.assert_allclose(ours["fca_per_1000_health_centre"].to_numpy(), theirs * 1000, rtol=1e-9, atol=1e-9)
     assert (theirs > 0).sum() > 1000
     assert theirs @ demand == pytest.approx(sum(supply.at[i, "beds"] for i in ratio))
+
+
+def test_merged_areas_come_from_the_one_multi_source_pass(graph, chengdu_run):
+    """Merged areas: every node reached within 15 min inside, nothing reached only after 16, nested,
+    and never smaller than the union of the facilities' own areas (round-off aside)."""
+    net, config = chengdu_run.network, chengdu_run.config
+    merged = chengdu_run.merged_service_areas.set_index(["category", "minutes"]).geometry
+    points = shapely.points(net.node_xy)
+    for category in ("health_centre", "nursery"):
+        fac = graph.facilities[graph.facilities["category"] == category]
+        speed = config.categories[category].speed_m_s
+        g = split_graph(net, _points_of(fac))
+        ref = nx.multi_source_dijkstra_path_length(g, [("fac", i) for i in fac.index], weight="w")
+        minutes = np.full(net.n_nodes, np.inf)
+        for k, d in ref.items():
+            if isinstance(k, int):
+                minutes[k] = d / speed / 60
+        poly = merged.loc[(category, 15.0)]
+        assert np.all(shapely.covers(poly, points[minutes <= 15]))
+        walked = net.edge_geometry[(minutes[net.edge_u] <= 15) | (minutes[net.edge_v] <= 15)]
+        for node in np.flatnonzero((minutes > 16) & shapely.covers(poly, points)):
+            assert shapely.distance(points[node], walked).min() <= access.WALKED_LINE_M + 1e-6  # as above
+        for small, large in ((5.0, 10.0), (10.0, 15.0)):  # nested, to the 1 mm grid the tiles are merged on
+            inner = merged.loc[(category, small)]
+            assert inner.difference(merged.loc[(category, large)]).area < 1e-3 * inner.length
+        own = chengdu_run.service_areas
+        for m in (5.0, 15.0):
+            union = shapely.union_all(own[(own["category"] == category) & (own["minutes"] == m)].geometry.values)
+            # Slivers of buffered-curve round-off only: well under a square metre per km of outline.
+            assert union.difference(merged.loc[(category, m)]).area < 1e-3 * union.length
+            assert merged.loc[(category, m)].area >= union.area - 1e-3 * union.length
+
+
+def test_cell_service_areas_agree_with_the_covered_flags(chengdu_run):
+    from servicecircle import grid
+
+    config, cells = chengdu_run.config, chengdu_run.cells
+    areas = grid.cell_service_areas(cells, config, chengdu_run.network.crs).set_index(["category", "minutes"])
+    assert "elder_care" not in areas.index.get_level_values(0)  # no facility: no area, as with street buffers
+    area = areas.loc[("health_centre", 15.0)].geometry
+    centres = cells.to_crs(chengdu_run.network.crs).geometry.centroid.values
+    inside = shapely.covers(area, centres)
+    np.testing.assert_array_equal(inside, cells["covered_health_centre"].to_numpy(bool))
+    # the outline is exactly the covered hexagons, merged
+    covered = cells[cells["covered_health_centre"]].to_crs(chengdu_run.network.crs)
+    assert area.area == pytest.approx(covered.area.sum(), rel=1e-6)

@@ -29,6 +29,10 @@ def test_defaults():
 @pytest.mark.parametrize("data, key", [
     (_with("grid", h3_resolution=20), "grid.h3_resolution"),
     (_with("grid", resolution=10), "grid.resolution"),
+    (_with("output", facility_areas="some"), "output.facility_areas"),
+    (_with("output", facility_areas=-3), "output.facility_areas"),
+    (_with("output", facility_areas=True), "output.facility_areas"),
+    (_with("output", service_areas="hexagons"), "output.service_areas"),
     (_with("access", speed_m_s="fast"), "access.speed_m_s"),
     (_with("access", speed_m_s=-1), "access.speed_m_s"),
     (_with("access", thresholds_min=[5, -10]), "access.thresholds_min"),
@@ -97,3 +101,26 @@ def test_hexi_sample_config_loads():
     c = load_config(Path(__file__).resolve().parents[1] / "data" / "hexi.toml")
     assert c.roads.path.name == "hexi_roads.shp" and c.population_inputs.census_code == "120103"
     assert c.streets.path.name == "hexi_streets.geojson" and c.communities.parent_field == "parentcode"
+
+
+def test_service_area_plan_follows_the_output_settings():
+    from types import SimpleNamespace
+
+    from servicecircle.config import STREET_AREAS_MAX_EDGES
+    from servicecircle.pipeline import service_area_plan
+
+    def plan(n_facilities, n_edges, **output):
+        config = make_config(_with("output", **output)) if output else make_config(BASE)
+        return service_area_plan(config, SimpleNamespace(n_edges=n_edges),
+                                 SimpleNamespace(facilities=range(n_facilities)))
+
+    assert plan(500, 10)["per_facility"] and not plan(501, 10)["per_facility"]  # default: up to 500
+    assert "501 facilities > 500" in plan(501, 10)["note"] and 'facility_areas = "all"' in plan(501, 10)["note"]
+    assert plan(9000, 10, facility_areas="all")["per_facility"]
+    assert not plan(3, 10, facility_areas="none")["per_facility"]
+    assert not plan(3, 10, facility_areas=2)["per_facility"]
+    assert plan(3, STREET_AREAS_MAX_EDGES)["method"] == "streets"
+    assert plan(3, STREET_AREAS_MAX_EDGES + 1)["method"] == "cells"
+    assert plan(3, 10 ** 7, service_areas="streets")["method"] == "streets"
+    assert plan(3, 10, service_areas="cells")["method"] == "cells"
+    assert "H3 cells (resolution 10)" in plan(3, 10, service_areas="cells")["method_note"]
