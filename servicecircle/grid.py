@@ -117,7 +117,7 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
         table = raster_origins(config.population_inputs.raster, grid_cells, res, crs)
 
     # Cells without residents still get a travel time, measured from their centre.
-    missing = np.setdiff1d(grid_cells, table["h3"].to_numpy(dtype=object))
+    missing = grid_cells[~pd.Index(grid_cells).isin(table["h3"])]  # hashed: numpy's setdiff1d on strings is quadratic
     if len(missing):
         xy = _project(np.column_stack(h3cells.centres(missing)), crs)
         table = pd.concat([table, pd.DataFrame({
@@ -247,13 +247,20 @@ def unit_mean(groups: np.ndarray, values: np.ndarray, weights: np.ndarray) -> pd
 
 def weighted_median(groups: np.ndarray, values: np.ndarray, weights: np.ndarray) -> pd.Series:
     """Weighted median of ``values`` per group (lower median; unweighted where a group weighs 0)."""
-    frame = pd.DataFrame({"g": groups, "v": values, "w": weights})
+    codes, labels = pd.factorize(np.asarray(groups), sort=True)
+    median = _median_of_codes(codes, np.asarray(values, dtype=float), np.asarray(weights, dtype=float))
+    return pd.Series(median, index=pd.Index(labels))
+
+
+def _median_of_codes(codes: np.ndarray, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`weighted_median` on integer group codes 0 … n−1, every code present."""
+    frame = pd.DataFrame({"g": codes, "v": values, "w": weights})
     total = frame.groupby("g")["w"].transform("sum")
     frame["w"] = np.where(total > 0, frame["w"], 1.0)
-    frame = frame.sort_values(["g", "v"], kind="stable")
+    frame = frame.iloc[np.lexsort((values, codes))]  # stable: ties keep their order
     cum = frame.groupby("g")["w"].cumsum()
     half = frame.groupby("g")["w"].transform("sum") / 2.0
-    return frame[cum >= half - 1e-12].groupby("g")["v"].first()
+    return frame[cum >= half - 1e-12].groupby("g")["v"].first().to_numpy()
 
 
 def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) -> gpd.GeoDataFrame:
@@ -268,25 +275,31 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) 
         the origins carry it) and ``complete``.
     """
     limit_s = config.coverage_threshold_min * 60
-    h = origins["h3"].to_numpy()
-    w = origins["residents"].to_numpy()
-    cells = pd.DataFrame({"h3": sorted(set(h))}).set_index("h3")
-    cells["residents"] = pd.Series(w, index=h).groupby(level=0).sum()
+    # Cells as integer codes, so every group-by below is over integers, not a city's strings.
+    code, ids = pd.factorize(origins["h3"].to_numpy(dtype=object), sort=True)
+    w = origins["residents"].to_numpy(float)
+    cells = pd.DataFrame({"h3": np.asarray(ids, dtype=object)})
+
+    def total(values):
+        return pd.Series(np.asarray(values, dtype=float)).groupby(code).sum().to_numpy()
+
+    cells["residents"] = total(w)
     for g in age_groups(origins):
-        cells[f"residents_{g}"] = pd.Series(origins[f"residents_{g}"].to_numpy(), index=h).groupby(level=0).sum()
+        cells[f"residents_{g}"] = total(origins[f"residents_{g}"])
+    first = np.r_[True, np.diff(code[np.argsort(code, kind="stable")]) != 0]
     for key in config.categories:
-        t = times[f"walk_time_s_{key}"].to_numpy()
-        cells[f"walk_time_s_{key}"] = weighted_median(h, t, w)
+        t = times[f"walk_time_s_{key}"].to_numpy(float)
+        cells[f"walk_time_s_{key}"] = _median_of_codes(code, t, w)
         cells[f"covered_{key}"] = cells[f"walk_time_s_{key}"] <= limit_s
         cells[f"speed_m_s_{key}"] = config.categories[key].speed_m_s
-        near = pd.DataFrame({"h3": h, "t": t, "f": times[f"nearest_{key}"].to_numpy()}).sort_values(["h3", "t"], kind="stable")
-        cells[f"nearest_{key}"] = near.groupby("h3")["f"].first()
+        quickest = np.lexsort((t, code))  # per cell, the origin nearest a facility first
+        cells[f"nearest_{key}"] = times[f"nearest_{key}"].to_numpy(dtype=object)[quickest[first]]
         if f"fca_per_1000_{key}" in origins.columns:
             demand = origins[group_column(origins, config.categories[key].demand_group)[0]].to_numpy(float)
-            cells[f"fca_per_1000_{key}"] = unit_mean(h, origins[f"fca_per_1000_{key}"].to_numpy(float), demand)
+            cells[f"fca_per_1000_{key}"] = unit_mean(code, origins[f"fca_per_1000_{key}"].to_numpy(float),
+                                                     demand).to_numpy()
     cells["complete"] = np.logical_and.reduce([cells[f"covered_{k}"] for k in config.complete_circle]) \
         if config.complete_circle else False
-    cells = cells.reset_index()
     return gpd.GeoDataFrame(cells, geometry=h3cells.polygons(cells["h3"].to_numpy(dtype=object)), crs=WGS84)
 
 

@@ -43,7 +43,7 @@ def cells_of_points(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.nda
 def cells_in(polygon, resolution: int) -> np.ndarray:
     """The cells whose centre lies in a WGS-84 polygon (as ``h3.geo_to_cells``), sorted."""
     cells = np.asarray(h3v.geometry_to_cells(polygon, resolution, ContainmentMode.ContainsCentroid))
-    return np.sort(_strings(np.unique(cells)))
+    return _strings(np.unique(cells))  # one resolution: hexadecimal order is numeric order
 
 
 def cells_touching(polygons: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +75,7 @@ def polygons(cells) -> np.ndarray:
 
 
 def linked_polygons(cells) -> np.ndarray:
-    """The outlines of the regions a set of cells covers (neighbouring cells merged), WGS-84."""
+    """The outlines of the regions a set of cells covers (neighbouring cells merged, holes kept), WGS-84."""
     cells = to_int(cells)
     if len(cells) == 0:
         return np.array([], dtype=object)

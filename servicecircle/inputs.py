@@ -110,7 +110,9 @@ def read_table(path: Path, *, what: str = "table", encoding: str | None = None,
     else:
         raise InputError(f"{path}: {what} must be .csv or .xlsx (got '{suffix}')")
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.map(lambda v: v.strip() if isinstance(v, str) else v)
+    for col in frame.columns:  # one vectorised strip per column (every cell is text here)
+        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+            frame[col] = frame[col].str.strip()
     frame["_row"] = np.arange(len(frame)) + 2  # header is row 1
     return frame.reset_index(drop=True)
 

@@ -171,59 +171,75 @@ def read_registry(spec: Registry, config: Config, report: inputs.InputReport) ->
                          f"columns are {', '.join(c for c in table.columns if not c.startswith('_'))}")
 
     values = dict(spec.category_values)
-    rows = []
-    for rec in table.to_dict("records"):
-        row = int(rec["_row"])
-        name = rec.get(cols.get("name", ""), "") if "name" in cols else ""
-        if not name:
-            report.add(path, row, cols.get("name", "name"), "missing name", "kept, named by its row")
-            name = f"({path.name} row {row})"
-        # Category: the file's column, else the registry's fixed category, else the name.
-        if "category" in cols and rec.get(cols["category"], ""):
-            raw = rec[cols["category"]]
-            cat = category_of(raw, config, values)
-            field = cols["category"]
-        else:
-            raw = spec.category or name
-            cat = spec.category or category_of(name, config, values)
-            field = cols.get("category", "category")
-        if cat is None:
-            report.add(path, row, field, f"unknown category '{raw}' (map it in category_values)", "dropped")
-            continue
-        lon, lat, problem = _lonlat(rec, cols)
-        if problem:
-            report.add(path, row, problem[0], problem[1], "dropped")
-            continue
-        if not coords.in_china(lon, lat) and coords.in_china(lat, lon):
-            report.add(path, row, "lon/lat", f"latitude and longitude swapped ({lon}, {lat})", "used swapped back")
-            lon, lat = lat, lon
-        if not coords.in_china(lon, lat):
-            report.add(path, row, "lon/lat", f"point ({lon}, {lat}) is outside China", "dropped")
-            continue
-        out = {"category": cat, "name": name, "registry_row": row}
-        for field in CAPACITY_FIELDS:
-            value = _number(rec.get(cols[field], "")) if field in cols else None
-            if isinstance(value, str) or (value is not None and value < 0):
-                report.add(path, row, cols[field], f"not a number: '{value}'", "left blank")
-                value = None
-            out[field] = value
-        out["address"] = rec.get(cols["address"], "") if "address" in cols else ""
-        out["ownership"] = rec.get(cols["ownership"], "") if "ownership" in cols else ""
-        out["registry_id"] = rec.get(cols["registry_id"], "") if "registry_id" in cols else ""
-        out["affordable"] = None
-        if "affordable" in cols and rec.get(cols["affordable"], ""):
-            flag = rec[cols["affordable"]].strip().lower()
-            if flag in _YES:
-                out["affordable"] = True
-            elif flag in _NO:
-                out["affordable"] = False
-            else:
-                report.add(path, row, cols["affordable"], f"not yes/no: '{rec[cols['affordable']]}'", "left blank")
-        out["lon"], out["lat"] = lon, lat
-        rows.append(out)
+    n = len(table)
+    row_no = table["_row"].to_numpy(np.int64)
+    problems: list[tuple] = []  # (position, step, field, problem, action): reported row by row, in order
 
-    frame = pd.DataFrame(rows, columns=["category", "name", "registry_row", *CAPACITY_FIELDS, "address", "ownership",
-                                        "registry_id", "affordable", "lon", "lat"])
+    def text(field: str) -> pd.Series:
+        if field not in cols:
+            return pd.Series([""] * n, index=table.index, dtype=object)
+        return table[cols[field]].fillna("").astype(str)
+
+    def report_rows(mask, step, field, problem, action):
+        for i in np.flatnonzero(mask):
+            problems.append((i, step, field, problem(i) if callable(problem) else problem, action))
+
+    names = text("name").to_numpy(dtype=object)
+    unnamed = names == ""
+    report_rows(unnamed, 0, cols.get("name", "name"), "missing name", "kept, named by its row")
+    names[unnamed] = [f"({path.name} row {r})" for r in row_no[unnamed]]
+    # Category: the file's column, else the registry's fixed category, else the name.
+    raw_cat = text("category").to_numpy(dtype=object)
+    from_column = raw_cat != ""
+    raw = np.where(from_column, raw_cat, spec.category or "")
+    raw = np.where(from_column | (spec.category is not None), raw, names)
+    meaning = {v: category_of(v, config, values) for v in pd.unique(raw[from_column | (spec.category is None)])}
+    cat = np.array([meaning[v] if (f or spec.category is None) else spec.category
+                    for v, f in zip(raw, from_column)], dtype=object) if n else np.array([], dtype=object)
+    cat_field = np.where(from_column, cols.get("category", "category"), cols.get("category", "category"))
+    unknown = pd.isna(cat) | (cat == None)  # noqa: E711 - object array of str or None
+    report_rows(unknown, 1, None, lambda i: f"unknown category '{raw[i]}' (map it in category_values)", "dropped")
+    alive = ~unknown
+
+    lon, lat, bad_field, bad_text = _lonlat_columns(table, cols)
+    bad = alive & (bad_field != "")
+    report_rows(bad, 2, None, lambda i: bad_text[i], "dropped")
+    alive &= ~bad
+    inside, flipped = coords.in_china(lon, lat), coords.in_china(lat, lon)
+    swapped = alive & ~inside & flipped
+    report_rows(swapped, 3, "lon/lat", lambda i: f"latitude and longitude swapped ({lon[i]}, {lat[i]})", "used swapped back")
+    lon, lat = np.where(swapped, lat, lon), np.where(swapped, lon, lat)
+    outside = alive & ~coords.in_china(lon, lat)
+    report_rows(outside, 4, "lon/lat", lambda i: f"point ({lon[i]}, {lat[i]}) is outside China", "dropped")
+    alive &= ~outside
+
+    out = {"category": cat, "name": names, "registry_row": row_no}
+    for k, field in enumerate(CAPACITY_FIELDS):
+        cell = text(field)
+        number = pd.to_numeric(cell.str.normalize("NFKC").str.replace(",", "", regex=False)
+                               .str.extract(_NUMBER.pattern, expand=False)[0], errors="coerce").to_numpy(float)
+        unreadable = alive & (cell.str.strip() != "").to_numpy() & np.isnan(number)
+        negative = alive & (number < 0)
+        report_rows(unreadable | negative, 5 + k, cols.get(field),
+                    lambda i, c=cell, v=number: f"not a number: '{v[i] if v[i] < 0 else c.iat[i]}'", "left blank")
+        out[field] = np.where(unreadable | negative, np.nan, number)
+    for field in ("address", "ownership", "registry_id"):
+        out[field] = text(field).to_numpy(dtype=object)
+    flag = text("affordable")
+    key = flag.str.strip().str.lower()
+    yes, no = key.isin(_YES).to_numpy(), key.isin(_NO).to_numpy()
+    unclear = alive & (flag != "").to_numpy() & ~yes & ~no
+    report_rows(unclear, 5 + len(CAPACITY_FIELDS), cols.get("affordable"),
+                lambda i: f"not yes/no: '{flag.iat[i]}'", "left blank")
+    out["affordable"] = np.where(yes, True, np.where(no, False, None)).astype(object)
+    out["lon"], out["lat"] = lon, lat
+    for i, _, field, problem, action in sorted(problems, key=lambda p: (p[0], p[1])):
+        if field is None:  # the category or coordinate field, given with the problem
+            field = cat_field[i] if problem.startswith("unknown category") else bad_field[i]
+        report.add(path, row_no[i], field, problem, action)
+    frame = pd.DataFrame(out)[alive].reset_index(drop=True)
+    frame = frame.reindex(columns=["category", "name", "registry_row", *CAPACITY_FIELDS, "address", "ownership",
+                                   "registry_id", "affordable", "lon", "lat"])
     wlon, wlat = coords.to_wgs84(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), spec.coord_system)
     gdf = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=gpd.points_from_xy(wlon, wlat), crs=WGS84)
     aff = gdf["affordable"]
@@ -238,35 +254,59 @@ def read_registry(spec: Registry, config: Config, report: inputs.InputReport) ->
     return gdf.reset_index(drop=True)
 
 
-def _lonlat(rec: dict, cols: dict[str, str]) -> tuple[float, float, tuple[str, str] | None]:
-    """Coordinates of one row and the (field, problem) that makes them unusable, if any."""
-    if "_lon" in rec:
-        lon, lat = rec["_lon"], rec["_lat"]
-        if lon is None or not np.isfinite(lon):
-            return 0.0, 0.0, ("geometry", "missing point")
-        return float(lon), float(lat), None
-    if "lon" in cols and "lat" in cols and (rec.get(cols["lon"], "") or rec.get(cols["lat"], "")):
-        parts, fields = [rec.get(cols["lon"], ""), rec.get(cols["lat"], "")], [cols["lon"], cols["lat"]]
-    elif "lnglat" in cols:
-        text = unicodedata.normalize("NFKC", rec.get(cols["lnglat"], ""))
-        parts = [p for p in re.split(r"[,\s;]+", text) if p]
-        fields = [cols["lnglat"], cols["lnglat"]]
-        if len(parts) != 2:
-            return 0.0, 0.0, (cols["lnglat"], f"expected 'lng,lat', got '{text}'" if text else "missing coordinates")
+def _lonlat_columns(table: pd.DataFrame, cols: dict[str, str]) -> tuple[np.ndarray, ...]:
+    """Coordinates of every row, and for unusable ones the field and the problem (else "").
+
+    Returns ``(lon, lat, field, problem)``: a GeoJSON's own points, else the
+    经度/纬度 pair where either is filled, else the one-cell 坐标 "lng,lat".
+    """
+    n = len(table)
+    lon, lat = np.zeros(n), np.zeros(n)
+    field = np.full(n, "", dtype=object)
+    problem = np.full(n, "", dtype=object)
+
+    def fail(mask, where, text):
+        mask = mask & (field == "")
+        field[mask] = where
+        problem[mask] = text[mask] if isinstance(text, np.ndarray) else text
+
+    def parse(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        clean = values.fillna("").astype(str).str.normalize("NFKC").str.strip()
+        number = pd.to_numeric(clean, errors="coerce").to_numpy(float)
+        return number, clean.to_numpy(dtype=object)
+
+    if "_lon" in table.columns:
+        lon = pd.to_numeric(table["_lon"], errors="coerce").to_numpy(float)
+        lat = pd.to_numeric(table["_lat"], errors="coerce").to_numpy(float)
+        fail(~np.isfinite(lon), "geometry", "missing point")
+        return lon, lat, field, problem
+    pair = np.zeros(n, bool)
+    if "lon" in cols and "lat" in cols:
+        raw_lon, raw_lat = table[cols["lon"]].fillna("").astype(str), table[cols["lat"]].fillna("").astype(str)
+        pair = ((raw_lon != "") | (raw_lat != "")).to_numpy()
+        for raw, name, target in ((raw_lon, cols["lon"], lon), (raw_lat, cols["lat"], lat)):
+            number, clean = parse(raw)
+            fail(pair & (clean == ""), name, "missing coordinate")
+            fail(pair & ~np.isfinite(number), name,
+                 np.array([f"not a number: '{t}'" for t in raw.to_numpy(dtype=object)], dtype=object))
+            target[pair] = number[pair]
+    rest = ~pair
+    if "lnglat" in cols:
+        text = table[cols["lnglat"]].fillna("").astype(str).str.normalize("NFKC")
+        parts = text.str.strip().str.split(r"[,\s;]+", regex=True).map(lambda p: [x for x in p if x])
+        two = (parts.map(len) == 2).to_numpy()
+        shown = text.to_numpy(dtype=object)
+        fail(rest & ~two, cols["lnglat"],
+             np.array([f"expected 'lng,lat', got '{t}'" if t else "missing coordinates" for t in shown], dtype=object))
+        for k, target in ((0, lon), (1, lat)):
+            part = parts.map(lambda p, k=k: p[k] if len(p) == 2 else "")
+            number, clean = parse(part)
+            fail(rest & two & ~np.isfinite(number), cols["lnglat"],
+                 np.array([f"not a number: '{t}'" for t in part.to_numpy(dtype=object)], dtype=object))
+            target[rest & two] = number[rest & two]
     else:
-        return 0.0, 0.0, (cols.get("lon", "lon"), "missing coordinates")
-    out = []
-    for text, field in zip(parts, fields):
-        if str(text).strip() == "":
-            return 0.0, 0.0, (field, "missing coordinate")
-        try:
-            value = float(unicodedata.normalize("NFKC", str(text)).strip())
-        except ValueError:
-            return 0.0, 0.0, (field, f"not a number: '{text}'")
-        if not np.isfinite(value):
-            return 0.0, 0.0, (field, f"not a number: '{text}'")
-        out.append(value)
-    return out[0], out[1], None
+        fail(rest, cols.get("lon", "lon"), "missing coordinates")
+    return lon, lat, field, problem
 
 
 def _drop_duplicates(gdf: gpd.GeoDataFrame, path, report: inputs.InputReport, within_m: float = 50.0) -> gpd.GeoDataFrame:
@@ -275,11 +315,13 @@ def _drop_duplicates(gdf: gpd.GeoDataFrame, path, report: inputs.InputReport, wi
         return gdf
     utm = gdf.to_crs(coords.utm_crs(*np.asarray(gdf.total_bounds).reshape(2, 2).T))
     left, right = utm.sindex.query(utm.geometry.values, predicate="dwithin", distance=within_m)
+    category = gdf["category"].to_numpy(dtype=object)
+    near = (left < right) & (category[left] == category[right])  # only these can be duplicates
     dropped: set[int] = set()
-    for i, j in sorted(zip(left.tolist(), right.tolist())):
-        if i >= j or i in dropped or j in dropped:
+    for i, j in sorted(zip(left[near].tolist(), right[near].tolist())):
+        if i in dropped or j in dropped:
             continue
-        if gdf["category"].iat[i] == gdf["category"].iat[j] and names_match(gdf["name"].iat[i], gdf["name"].iat[j]):
+        if names_match(gdf["name"].iat[i], gdf["name"].iat[j]):
             dropped.add(j)
             report.add(path, gdf["registry_row"].iat[j], "name",
                        f"duplicate of row {gdf['registry_row'].iat[i]} ('{gdf['name'].iat[i]}')", "dropped")
