@@ -170,6 +170,9 @@ def _print_summary(result) -> None:
             print(" " * 18 + f"{c['blind_spots']} blind spot(s), {c['blind_spot_residents']:,.0f} residents; largest: "
                   f"{top['residents']:,.0f} residents in {top['cells']} cells, "
                   + ("no facility reachable" if walk is None else f"{walk:.0f} min from the nearest"))
+    areas = s.get("service_areas")
+    if areas:
+        print(f"  {areas['method_note']}; {areas['note']}")
     comp = s["complete_circle_share"]
     print(f"  complete circle ({' + '.join(s['complete_circle_categories'])}): "
           f"{'n/a' if comp is None else f'{comp:.1%}'} of residents")

@@ -272,13 +272,8 @@ def site(result, category: str, *, k: int | None = None, target: float | None = 
     # Before/after per community, with the same cell rules as the main run.
     new_d = np.full(len(origins), np.inf)
     if sol.chosen:
-        sub = cover[sol.chosen].tocsc()
-        reached = np.diff(sub.indptr) > 0
-        dense_min = np.full(len(origins), np.inf)
-        cols = np.flatnonzero(reached)
-        for c in cols:  # per reached origin column: the nearest chosen site
-            dense_min[c] = sub.data[sub.indptr[c]:sub.indptr[c + 1]].min()
-        new_d = dense_min
+        sub = cover[sol.chosen].tocoo()  # per reached origin, the nearest chosen site
+        np.minimum.at(new_d, sub.col, sub.data)
     after_times = result.origin_times.copy()
     after_times[f"walk_time_s_{category}"] = np.minimum(times, new_d / cat.speed_m_s)
     cells_after = grid.build_cells(origins, after_times, config)
