@@ -123,7 +123,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
     fca, fca_info = grid.origin_capacity_access(origins, graph, config, snap)
     origins = origins.join(fca)
     done("capacity access")
-    plan = service_area_plan(config, net, graph)
+    plan = service_area_plan(config, net, graph, node_distances)
     # Street-side service areas are pure shapely (which releases the GIL): they
     # run on the second core while the grid, communities, gaps and goals run here.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -168,21 +168,28 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
     return result
 
 
-def service_area_plan(config: Config, net: network.WalkNetwork, graph: access.AccessGraph) -> dict:
+def service_area_plan(config: Config, net: network.WalkNetwork, graph: access.AccessGraph,
+                      node_distances: dict) -> dict:
     """Which service areas a run draws, and a sentence saying so (for summary, console and report).
 
     Per-facility areas cost what each facility reaches, but a city's thousands
     of facilities make that minutes: above ``[output] facility_areas``
     facilities they are left out unless asked for. Merged areas are street-side
-    buffers (``streets``) up to :data:`config.STREET_AREAS_MAX_EDGES` network
-    edges with ``service_areas = "auto"``, H3 cells (``cells``) above.
+    buffers (``streets``) while the edges they walk, summed over categories and
+    thresholds, stay within :data:`config.STREET_AREAS_MAX_EDGES` (with
+    ``service_areas = "auto"``), H3 cells (``cells``) above.
     """
     n = len(graph.facilities)
     limit = config.facility_areas
     per_facility = limit == "all" or (not isinstance(limit, str) and n <= limit)
+    walked = 0
+    for key, (dist, _) in node_distances.items():
+        nearer = np.minimum(dist[net.edge_u], dist[net.edge_v])
+        speed = config.categories[key].speed_m_s
+        walked += sum(int((nearer <= m * 60 * speed).sum()) for m in config.thresholds_min)
     method = config.service_areas
     if method == "auto":
-        method = "streets" if net.n_edges <= STREET_AREAS_MAX_EDGES else "cells"
+        method = "streets" if walked <= STREET_AREAS_MAX_EDGES else "cells"
     if per_facility:
         note = f"per-facility service areas drawn for all {n} facilities"
     elif limit == "none":
@@ -194,6 +201,7 @@ def service_area_plan(config: Config, net: network.WalkNetwork, graph: access.Ac
            if method == "streets" else
            "merged service areas: the H3 cells (resolution {r}) whose walk time is within each threshold")
     return {"per_facility": per_facility, "facilities": n, "facility_areas": limit, "method": method,
+            "walked_edges": walked,
             "note": note, "method_note": how.format(b=config.street_buffer_m, r=config.h3_resolution)}
 
 

@@ -109,18 +109,24 @@ def test_service_area_plan_follows_the_output_settings():
     from servicecircle.config import STREET_AREAS_MAX_EDGES
     from servicecircle.pipeline import service_area_plan
 
-    def plan(n_facilities, n_edges, **output):
+    import numpy as np
+
+    def plan(n_facilities, walked_edges, **output):
+        # Test input: a network of straight edges 0–1, 1–2, …; one category reaches its first nodes in 1 s.
         config = make_config(_with("output", **output)) if output else make_config(BASE)
-        return service_area_plan(config, SimpleNamespace(n_edges=n_edges),
-                                 SimpleNamespace(facilities=range(n_facilities)))
+        n = walked_edges + 1
+        net = SimpleNamespace(edge_u=np.arange(n - 1), edge_v=np.arange(1, n))
+        near = {"elder_care": (np.r_[np.ones(walked_edges), np.inf], None)}  # walked under every threshold
+        return service_area_plan(config, net, SimpleNamespace(facilities=range(n_facilities)), near)
 
     assert plan(500, 10)["per_facility"] and not plan(501, 10)["per_facility"]  # default: up to 500
     assert "501 facilities > 500" in plan(501, 10)["note"] and 'facility_areas = "all"' in plan(501, 10)["note"]
     assert plan(9000, 10, facility_areas="all")["per_facility"]
     assert not plan(3, 10, facility_areas="none")["per_facility"]
     assert not plan(3, 10, facility_areas=2)["per_facility"]
-    assert plan(3, STREET_AREAS_MAX_EDGES)["method"] == "streets"
-    assert plan(3, STREET_AREAS_MAX_EDGES + 1)["method"] == "cells"
-    assert plan(3, 10 ** 7, service_areas="streets")["method"] == "streets"
+    assert plan(3, STREET_AREAS_MAX_EDGES // 3)["method"] == "streets"  # counted once per threshold
+    assert plan(3, STREET_AREAS_MAX_EDGES // 3 + 1)["method"] == "cells"
+    assert plan(3, 30)["walked_edges"] == 90
+    assert plan(3, 10 ** 5, service_areas="streets")["method"] == "streets"
     assert plan(3, 10, service_areas="cells")["method"] == "cells"
     assert "H3 cells (resolution 10)" in plan(3, 10, service_areas="cells")["method_note"]
