@@ -310,7 +310,7 @@ def cell_service_areas(cells: gpd.GeoDataFrame, config: Config, crs: str) -> gpd
     (``[output] service_areas = "cells"``): a cell belongs to the area when its
     walk time — from its residents' origins, or its centre where nobody lives —
     is within the threshold, so the area agrees cell for cell with the covered
-    flags. Neighbouring cells are merged into outlines in one vectorised call.
+    flags. Neighbouring cells are merged by :class:`servicecircle.h3cells.Outlines`.
 
     Returns
     -------
@@ -319,16 +319,15 @@ def cell_service_areas(cells: gpd.GeoDataFrame, config: Config, crs: str) -> gpd
         (NaN: not street buffers), ``area_m2``, in ``crs``.
     """
     records, geoms = [], []
-    ids = cells["h3"].to_numpy(dtype=object)
+    outlines = h3cells.Outlines(cells["h3"].to_numpy(dtype=object), cells.geometry.values)
     for key, category in config.categories.items():
         t = cells[f"walk_time_s_{key}"].to_numpy(float)
         if not np.isfinite(t).any():
             continue  # no facility of the category reaches anyone: no area, as with street buffers
         for minutes in sorted(config.thresholds_min):
-            inside = ids[t <= minutes * 60.0]
-            outline = h3cells.linked_polygons(inside)
+            parts = outlines.of(t <= minutes * 60.0)
             records.append((key, minutes, category.speed_m_s))
-            geoms.append(shapely.multipolygons(shapely.get_parts(outline)) if len(outline) else shapely.MultiPolygon())
+            geoms.append(shapely.multipolygons(parts) if len(parts) else shapely.MultiPolygon())
     frame = pd.DataFrame(records, columns=["category", "minutes", "speed_m_s"])
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84).to_crs(crs)
     gdf = gdf.sort_values(["category", "minutes"], kind="stable").reset_index(drop=True)

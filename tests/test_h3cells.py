@@ -41,7 +41,28 @@ def test_area_cells_neighbours_and_outlines():
     assert set(cells) <= set(touched[owner == 0]) and (owner == 1).sum() >= 1
     # Outlines: the union of the cells, holes kept.
     ring = np.setdiff1d(h3cells.cells_in(area, 9), [h3.latlng_to_cell(30.675, 104.065, 9)])
-    outline = shapely.union_all(h3cells.linked_polygons(ring))
+    grid = h3cells.cells_in(area, 9)
+    parts = h3cells.Outlines(grid).of(np.isin(grid, ring))
+    assert len(parts) == 1 and shapely.is_valid(parts[0])
+    outline = parts[0]
     union = shapely.union_all(h3cells.polygons(ring))
     assert outline.symmetric_difference(union).area < 1e-12 and len(outline.interiors if outline.geom_type == "Polygon"
                                                                        else outline.geoms[0].interiors) >= 1
+
+
+def test_outlines_equal_the_union_of_their_cells_for_random_subsets():
+    area = shapely.box(104.0, 30.6, 104.06, 30.65)
+    grid = h3cells.cells_in(area, 10)
+    hexes = h3cells.polygons(grid)
+    outlines = h3cells.Outlines(grid, hexes)
+    lon, lat = h3cells.centres(grid)
+    rng = np.random.default_rng(8)
+    for share in (0.2, 0.5, 0.8, 0.97):  # test input: scattered cells, then rings, holes and islands in holes
+        chosen = rng.random(len(grid)) < share
+        chosen |= np.hypot(lon - 104.03, lat - 30.625) < 0.004
+        chosen &= ~((np.hypot(lon - 104.03, lat - 30.625) > 0.006) & (np.hypot(lon - 104.03, lat - 30.625) < 0.008))
+        parts = outlines.of(chosen)
+        assert shapely.is_valid(shapely.multipolygons(parts))
+        union = shapely.union_all(hexes[chosen])
+        assert shapely.multipolygons(parts).symmetric_difference(union).area < 1e-14
+        assert len(parts) == len(shapely.get_parts(union))  # one polygon per connected group of cells
