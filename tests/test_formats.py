@@ -26,6 +26,11 @@ def test_pbf_and_bz2_give_the_same_network(suffix, chengdu_config, chengdu_run, 
     assert net.n_nodes == ref.n_nodes and net.n_edges == ref.n_edges
     assert net.total_length_m() == pytest.approx(ref.total_length_m(), rel=1e-9)
     assert np.array_equal(np.sort(net.node_osmid), np.sort(ref.node_osmid))
+    # the same file content in another container builds the very same arrays
+    assert np.array_equal(net.node_osmid, ref.node_osmid)
+    assert np.array_equal(net.edge_u, ref.edge_u) and np.array_equal(net.edge_v, ref.edge_v)
+    assert np.array_equal(net.edge_length_m, ref.edge_length_m)
+    assert shapely.equals_exact(net.edge_geometry, ref.edge_geometry, 0).all()
 
 
 def test_communities_from_a_file_in_another_crs(chengdu_config, chengdu_run, tmp_path):
@@ -49,3 +54,98 @@ def test_communities_from_a_file_in_another_crs(chengdu_config, chengdu_run, tmp
         chengdu_run.facilities.query("category == 'health_centre' and counted").geometry.within(shapely.box(w, s, e, n)).sum())
     with pytest.raises(Exception, match="no field 'name'"):
         communities.load_communities(replace(config, communities=replace(spec, name_field="name")), None)
+
+
+def _features_by_plain_pass(path, keep=lambda tags: True):
+    """The expected feature rows, from one plain pyosmium pass over every object (no C++ filter)."""
+    from osmium.geom import WKBFactory
+
+    wkb = WKBFactory()
+    rows, area_ways, open_ways = [], set(), {}
+    for obj in osmium.FileProcessor(str(path)).with_areas().with_locations():
+        tags = dict(obj.tags)
+        if not any(k in tags for k in ("amenity", "social_facility", "healthcare", "building", "landuse", "name")):
+            continue
+        if not keep(tags) or ("highway" in tags and "amenity" not in tags):
+            continue
+        try:
+            if obj.is_node():
+                rows.append(("node", obj.id, tags, shapely.Point(obj.location.lon, obj.location.lat)))
+            elif obj.is_area():
+                if obj.from_way():
+                    area_ways.add(obj.orig_id())
+                rows.append(("way" if obj.from_way() else "relation", obj.orig_id(), tags,
+                             shapely.from_wkb(wkb.create_multipolygon(obj))))
+            elif obj.is_way() and len(obj.nodes) >= 2:
+                open_ways[obj.id] = ("way", obj.id, tags, shapely.from_wkb(wkb.create_linestring(obj)))
+        except (RuntimeError, osmium.InvalidLocationError):
+            continue
+    rows.extend(v for k, v in open_ways.items() if k not in area_ways)
+    rows.sort(key=lambda r: ({"node": 0, "way": 1, "relation": 2}[r[0]], r[1]))
+    return rows
+
+
+@pytest.mark.parametrize("keep", [None, "buildings"])
+def test_features_filtered_in_cpp_equal_a_plain_pass(keep):
+    from servicecircle import osm
+
+    keep_fn = (lambda tags: "building" in tags) if keep else None
+    got = osm.features_from_file(CHENGDU_OSM, keep_fn) if keep else osm.features_from_file(CHENGDU_OSM)
+    expected = _features_by_plain_pass(CHENGDU_OSM, keep_fn or (lambda tags: True))
+    assert len(got) == len(expected) > (100 if keep else 1000)
+    assert list(got["osm_type"]) == [r[0] for r in expected]
+    assert list(got["osm_id"]) == [r[1] for r in expected]
+    assert list(got["tags"]) == [r[2] for r in expected]
+    assert list(got["name"]) == [r[2].get("name", "") for r in expected]
+    assert shapely.equals_exact(got.geometry.values, np.array([r[3] for r in expected], dtype=object), 0).all()
+    assert got.crs == "EPSG:4326"
+    assert {"node", "way", "relation"} <= set(got["osm_type"]) or keep
+
+
+def test_features_of_tricky_objects_equal_a_plain_pass(tmp_path):
+    # SYNTHETIC test file (not a real place): tag texts that OPL must escape, lines pyosmium refuses, areas.
+    from xml.sax.saxutils import quoteattr
+
+    from servicecircle import osm
+
+    def node(i, x, y, **tags):
+        body = "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
+        return f'<node id="{i}" version="1" lat="{30.66 + 0.0005 * y:.7f}" lon="{104.06 + 0.0005 * x:.7f}">{body}</node>'
+
+    def way(i, refs, **tags):
+        return (f'<way id="{i}" version="1">' + "".join(f'<nd ref="{r}"/>' for r in refs)
+                + "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items()) + "</way>")
+
+    objects = [
+        node(1, 0, 0, amenity="social_facility", name="幸福 老年,食堂=%@ 100%"), node(2, 1, 0, name="Café ß Ωmega ä-ö"),
+        node(3, 2, 0, highway="bus_stop", name="公交站"), node(4, 3, 0, highway="crossing", amenity="bench"),
+        node(5, 4, 0), node(6, 0, 1), node(7, 1, 1), node(8, 1, 2), node(9, 0, 2), node(10, 5, 5), node(11, 5, 5),
+        node(12, 6, 5), node(13, 3, 3), node(14, 4, 3), node(15, 4, 4), node(16, 3, 4), node(17, 7, 7),
+        node(18, 8, 7), node(19, 8, 8), node(20, 7, 8), node(21, 9, 9, **{"name:en": "A node = key, with spaces", "name": "x"}),
+        way(100, [6, 7, 8, 9, 6], building="residential", **{"building:levels": "6"}),   # a closed way: an area
+        way(101, [10, 11, 12], amenity="parking", name="停车场"),              # 10 and 11 share a location
+        way(102, [10, 11], amenity="bench"),                                   # all nodes at one place: no line
+        way(103, [1, 999, 2], landuse="grass"),                                 # a node outside the clip
+        way(104, [13, 14, 15, 16, 13], area="no", name="环路"),                  # closed but area=no: a line
+        way(105, [1, 2, 3], highway="residential", name="人民路"),               # a named road: the network
+        way(106, [3, 4], highway="service", amenity="parking_aisle"),          # a road with amenity: kept
+        way(107, [17, 18, 19, 20, 17]), way(108, [5], name="一个点"),
+        way(109, [21, 21, 5], healthcare="clinic"),                              # a repeated node
+        '<relation id="200" version="1"><member type="way" ref="107" role="outer"/>'
+        '<tag k="type" v="multipolygon"/><tag k="landuse" v="residential"/><tag k="name" v="小区 ä"/></relation>',
+    ]
+    path = tmp_path / "tricky.osm"
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n' + "\n".join(objects) + "\n</osm>\n",
+                    encoding="utf-8")
+    got = osm.features_from_file(path)
+    expected = _features_by_plain_pass(path)
+    assert [(r[0], r[1]) for r in expected] == list(zip(got["osm_type"], got["osm_id"]))
+    assert list(got["tags"]) == [r[2] for r in expected]
+    assert shapely.equals_exact(got.geometry.values, np.array([r[3] for r in expected], dtype=object), 0).all()
+    # and what that must be, by hand
+    assert set(zip(got["osm_type"], got["osm_id"])) == {
+        ("node", 1), ("node", 2), ("node", 4), ("node", 21), ("way", 100), ("way", 101), ("way", 104),
+        ("way", 106), ("way", 109), ("relation", 200)}
+    assert got.set_index("osm_id").loc[1, "name"] == "幸福 老年,食堂=%@ 100%"
+    assert got.set_index("osm_id").loc[101].geometry.equals(
+        shapely.LineString([(104.0625, 30.6625), (104.063, 30.6625)]))

@@ -48,6 +48,12 @@ def test_network_cache_roundtrip_and_hit(chengdu_config, chengdu_run, tmp_path):
     assert np.array_equal(again.edge_u, chengdu_run.network.edge_u)
     assert np.allclose(again.edge_length_m, chengdu_run.network.edge_length_m)
     assert all(a.equals(b) for a, b in zip(again.edge_geometry[:50], chengdu_run.network.edge_geometry[:50]))
+    # every array comes back bit for bit, geometries included
+    ref = chengdu_run.network
+    for name in ("node_osmid", "node_lonlat", "node_xy", "edge_u", "edge_v", "edge_length_m"):
+        assert np.array_equal(getattr(again, name), getattr(ref, name))
+    assert shapely.equals_exact(again.edge_geometry, ref.edge_geometry, 0).all()
+    assert again.crs == ref.crs and again.info["components"] == ref.info["components"]
 
 
 def test_snap_is_to_the_nearest_edge_not_node(chengdu_run):
