@@ -112,12 +112,151 @@ def assign_origins(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, id_
     return found
 
 
-def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    if weights.sum() <= 0:
-        return np.nan
-    order = np.argsort(values, kind="stable")
-    cum = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cum, q * cum[-1] - 1e-9)])
+class GroupSums:
+    """Sums of values per group, each bit for bit numpy's own ``sum`` of that group's values (in input order).
+
+    ``np.bincount`` adds a group's values one after another; numpy's ``sum``
+    adds an array pairwise (eight interleaved partial sums over blocks of 128
+    values, halves above that), so the two differ in the last bits, and a
+    figure summed per unit would change with the method. This adds every group
+    the way numpy adds one, for all groups at once: a few vectorised steps per
+    position in a block and per halving, never a step per group. The grouping
+    (sort order, halvings, blocks) is built once and reused for every column.
+
+    Parameters
+    ----------
+    groups : ndarray
+        Group of each value, 0 … ``n_groups`` − 1; negative: in no group.
+    n_groups : int
+    """
+
+    BLOCK, UNROLL = 128, 8  # numpy's pairwise block size and unrolling
+
+    def __init__(self, groups: np.ndarray, n_groups: int):
+        groups = np.asarray(groups, dtype=np.int64)
+        items = np.flatnonzero(groups >= 0)
+        member = groups[items]
+        # Stable, so each group keeps its input order; 16-bit keys sort by radix.
+        key = member.astype(np.uint16) if n_groups <= 1 << 16 else member
+        self.order = items[np.argsort(key, kind="stable")]
+        self.n_groups = n_groups
+        length = np.bincount(member, minlength=n_groups).astype(np.int64)
+        start = np.cumsum(length) - length
+        starts, lengths, self.splits = [start], [length], []
+        count, todo = n_groups, np.flatnonzero(length > self.BLOCK)
+        while len(todo):  # halve every piece longer than a block, as numpy does
+            s, n = np.concatenate(starts)[todo], np.concatenate(lengths)[todo]
+            half = n // 2 - (n // 2) % self.UNROLL
+            left = count + np.arange(len(todo))
+            right = left + len(todo)
+            count += 2 * len(todo)
+            starts += [s, s + half]
+            lengths += [half, n - half]
+            self.splits.append((todo, left, right))
+            todo = np.concatenate([left, right])[np.concatenate([half, n - half]) > self.BLOCK]
+        self.n_nodes = count
+        start, length = np.concatenate(starts), np.concatenate(lengths)
+        leaf = length <= self.BLOCK
+        short = np.flatnonzero(leaf & (length < self.UNROLL))
+        self.short = (short, self._in_order(start[short], length[short]))
+        self.blocks = []
+        long = np.flatnonzero(leaf & (length >= self.UNROLL))
+        rows = length[long] // self.UNROLL
+        for r in np.unique(rows):  # leaves grouped by how many rows of eight they fill
+            ids = long[rows == r]
+            s, used = start[ids], int(r) * self.UNROLL
+            grid = s[:, None, None] + np.arange(used).reshape(int(r), self.UNROLL)
+            self.blocks.append((ids, grid, self._in_order(s + used, length[ids] - used)))
+
+    @classmethod
+    def _in_order(cls, start: np.ndarray, length: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For pieces shorter than eight: which pieces take a j-th value, and where it is."""
+        steps = []
+        for j in range(cls.UNROLL - 1):
+            which = np.flatnonzero(length > j)
+            if len(which) == 0:
+                break
+            steps.append((which, start[which] + j))
+        return steps
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """The sum of ``values`` (one per item given to the constructor) per group."""
+        a = np.asarray(values, dtype=float)[self.order]
+        total = np.zeros(self.n_nodes)
+        ids, steps = self.short
+        res = np.zeros(len(ids))
+        for which, at in steps:
+            res[which] = res[which] + a[at]
+        total[ids] = res
+        for ids, grid, steps in self.blocks:
+            block = a[grid]
+            p = block[:, 0, :].copy()
+            for i in range(1, block.shape[1]):
+                p += block[:, i, :]
+            res = ((p[:, 0] + p[:, 1]) + (p[:, 2] + p[:, 3])) + ((p[:, 4] + p[:, 5]) + (p[:, 6] + p[:, 7]))
+            for which, at in steps:
+                res[which] = res[which] + a[at]
+            total[ids] = res
+        for parent, left, right in reversed(self.splits):
+            total[parent] = total[left] + total[right]
+        return total[:self.n_groups]
+
+
+class WalkStats:
+    """Weighted mean and weighted quantile of walk minutes per group, all groups in one sorted pass.
+
+    The grouping (group codes and their sums) is built once and reused for
+    every category's minutes. A group is described only where it weighs
+    something and every origin with a weight has a finite walk; elsewhere it
+    is absent (NaN once mapped). The quantile is the first value, in ascending
+    order (ties in input order), whose cumulative weight within its group
+    reaches ``q × total − 1e-9``.
+
+    Parameters
+    ----------
+    groups : ndarray
+        Group (unit id) of each origin.
+    weights : ndarray
+        Residents of each origin.
+    """
+
+    def __init__(self, groups: np.ndarray, weights: np.ndarray):
+        self.weights = np.asarray(weights, dtype=float)
+        self.codes, self.ids = pd.factorize(np.asarray(groups), sort=True)
+        self.n = len(self.ids)
+        self.sums = GroupSums(self.codes, self.n)
+        self.total = self.sums(self.weights)
+
+    def __call__(self, minutes: np.ndarray, q: float = 0.95) -> tuple[pd.Series, pd.Series]:
+        """(mean, quantile) of ``minutes`` (one per origin, inf where nothing is reached), indexed by group id."""
+        minutes = np.asarray(minutes, dtype=float)
+        n, codes, weights = self.n, self.codes, self.weights
+        if n == 0:
+            empty = pd.Series([], index=pd.Index(self.ids), dtype=float)
+            return empty, empty.copy()
+        unreached = np.bincount(codes, weights=(weights > 0) & ~np.isfinite(minutes), minlength=n) > 0
+        described = (self.total > 0) & ~unreached
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # An unreached origin of weight 0 makes inf × 0 = NaN, and the mean NaN, as numpy.average does.
+            mean = self.sums(minutes * weights) / self.total
+        # Sorted by (group, minutes); lexsort is stable, so ties keep the input order.
+        order = np.lexsort((minutes, codes))
+        sorted_codes, sorted_minutes = codes[order], minutes[order]
+        cum = pd.Series(weights[order]).groupby(sorted_codes, sort=False).cumsum().to_numpy()
+        last = np.flatnonzero(np.r_[sorted_codes[1:] != sorted_codes[:-1], True])
+        threshold = q * cum[last] - 1e-9
+        hit = np.flatnonzero(cum >= threshold[sorted_codes])
+        first = hit[np.r_[True, sorted_codes[hit][1:] != sorted_codes[hit][:-1]]] if len(hit) else hit
+        quantile = np.full(n, np.nan)
+        quantile[sorted_codes[first]] = sorted_minutes[first]
+        index = pd.Index(self.ids[described])
+        return pd.Series(mean[described], index=index), pd.Series(quantile[described], index=index)
+
+
+def walk_stats(groups: np.ndarray, minutes: np.ndarray, weights: np.ndarray,
+               q: float = 0.95) -> tuple[pd.Series, pd.Series]:
+    """Weighted mean and ``q`` quantile of ``minutes`` per group (:class:`WalkStats` for one column)."""
+    return WalkStats(groups, weights)(minutes, q)
 
 
 def rollup_geometry(streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -129,9 +268,9 @@ def rollup_geometry(streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) ->
     """
     linked = communities[communities["street_id"] >= 0]
     dissolved = linked.dissolve(by="street_id").geometry
-    geometry = streets["street_id"].map(dissolved)
+    geometry = streets["street_id"].map(dissolved).to_numpy()
     out = streets.copy()
-    out["geometry"] = [g if g is not None and not pd.isna(g) else s for g, s in zip(geometry, streets.geometry)]
+    out["geometry"] = np.where(pd.isna(geometry), streets.geometry.to_numpy(), geometry)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=streets.crs)
 
 
@@ -171,11 +310,18 @@ def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.Geo
     """
     cid = assign_origins(origins, units, id_field) if unit_of_origin is None else unit_of_origin
     groups = age_groups(origins)
-    cell_idx = cells.set_index("h3")
-    pieces = pd.DataFrame({"cid": cid, "residents": origins["residents"].to_numpy(), "h3": origins["h3"].to_numpy()})
+    pieces = pd.DataFrame({"cid": cid, "residents": origins["residents"].to_numpy()})
     for g in groups:
         pieces[f"residents_{g}"] = origins[f"residents_{g}"].to_numpy()
-    pieces = pieces[pieces["cid"] >= 0]
+    inside = np.asarray(cid) >= 0
+    pieces = pieces[inside]
+    # Each origin's cell, looked up once (not once per category and column).
+    at = pd.Index(cells["h3"]).get_indexer(origins["h3"])[inside]
+
+    def of_cells(column: str, empty) -> np.ndarray:
+        """A cell column at each origin's cell (``empty`` for an origin in no cell)."""
+        return np.append(cells[column].to_numpy(), empty)[at]
+
     out = units.copy()
     ids = out[id_field]
     sums = pieces.groupby("cid").sum(numeric_only=True)
@@ -183,29 +329,31 @@ def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.Geo
         out[col] = ids.map(sums[col]).fillna(0.0) if col in sums else 0.0
     fac_in, cap_in = _facilities_inside(units, facilities, id_field)
 
-    def share(flag: np.ndarray, col: str) -> tuple[pd.Series, pd.Series]:
-        covered = ids.map(pd.Series(pieces[col].to_numpy() * flag, index=pieces["cid"]).groupby(level=0).sum()).fillna(0.0)
+    # Covered residents of every (flag, group) pair, summed per unit in one grouped pass.
+    flags = {key: of_cells(f"covered_{key}", False).astype(bool) for key in config.categories}
+    flags[None] = of_cells("complete", False).astype(bool)
+    weight_cols = ["residents"] + [f"residents_{g}" for g in groups]
+    covered_sums = pd.DataFrame({(key, col): pieces[col].to_numpy() * flag for key, flag in flags.items()
+                                 for col in (weight_cols if key is not None else ["residents"])}
+                                ).groupby(pieces["cid"].to_numpy()).sum()
+
+    def share(key: str | None, col: str) -> tuple[pd.Series, pd.Series]:
+        covered = ids.map(covered_sums[(key, col)]).fillna(0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             return pd.Series(np.where(out[col] > 0, covered / out[col], np.nan), index=out.index), out[col] - covered
 
+    stats = WalkStats(pieces["cid"].to_numpy(), pieces["residents"].to_numpy())
     for key in config.categories:
-        covered = cell_idx[f"covered_{key}"].reindex(pieces["h3"]).to_numpy(bool)
-        minutes = cell_idx[f"walk_time_s_{key}"].reindex(pieces["h3"]).to_numpy(float) / 60.0
-        out[f"covered_share_{key}"], out[f"uncovered_residents_{key}"] = share(covered, "residents")
+        minutes = of_cells(f"walk_time_s_{key}", np.nan).astype(float) / 60.0
+        out[f"covered_share_{key}"], out[f"uncovered_residents_{key}"] = share(key, "residents")
         for g in groups:
-            out[f"covered_share_{key}_{g}"], out[f"uncovered_residents_{key}_{g}"] = share(covered, f"residents_{g}")
+            out[f"covered_share_{key}_{g}"], out[f"uncovered_residents_{key}_{g}"] = share(key, f"residents_{g}")
         out[f"facilities_{key}"] = ids.map(fac_in.get(key, {})).fillna(0).astype(int)
         for cap in CAPACITY_TOTALS:
             if (key, cap) in cap_in:
                 out[f"{cap}_{key}"] = ids.map(cap_in[(key, cap)]).fillna(0.0)
         out[f"speed_m_s_{key}"] = config.categories[key].speed_m_s  # every output states its speed
-        mean, p95 = {}, {}
-        for c, idx in pieces.groupby("cid").indices.items():
-            w, m = pieces["residents"].to_numpy()[idx], minutes[idx]
-            finite = np.isfinite(m)
-            if w.sum() > 0 and finite[w > 0].all():
-                mean[c] = float(np.average(m, weights=w))
-                p95[c] = _weighted_quantile(m, w, 0.95)
+        mean, p95 = stats(minutes, 0.95)
         out[f"mean_walk_min_{key}"] = ids.map(mean)
         if f"fca_per_1000_{key}" in origins.columns:
             demand = origins[group_column(origins, config.categories[key].demand_group)[0]].to_numpy(float)
@@ -213,8 +361,7 @@ def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.Geo
             out[f"fca_per_1000_{key}"] = ids.map(unit_mean(
                 cid[keep], origins[f"fca_per_1000_{key}"].to_numpy(float)[keep], demand[keep]))
         out[f"p95_walk_min_{key}"] = ids.map(p95)
-    complete = cell_idx["complete"].reindex(pieces["h3"]).to_numpy(bool)
-    out["complete_share"], _ = share(complete, "residents")
+    out["complete_share"], _ = share(None, "residents")
     return out
 
 

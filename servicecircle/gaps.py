@@ -2,7 +2,7 @@
 
 * A *blind spot* is a connected cluster of populated H3 cells outside every
   15-minute circle of a category (cells joined when they share an edge,
-  :func:`h3.grid_ring`); each is listed with its residents, the residents of
+  :func:`h3ronpy.grid_disk`); each is listed with its residents, the residents of
   the category's demand group, the communities holding them, and the walk
   to the nearest facility — how far the circle falls short.
 * The *health-centre adjacency* check lists every elder-care facility with
@@ -14,14 +14,16 @@
 from __future__ import annotations
 
 import geopandas as gpd
-import h3
+import h3ronpy
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from . import access
+from . import access, h3cells
+from .communities import GroupSums
 from .config import Config
 from .network import Snap
 from .osm import WGS84
@@ -33,25 +35,83 @@ ADJACENCY_COLUMNS = ["facility_id", "name", "source", "care_category", "health_c
                      "nearest_health_id", "nearest_health_name", "max_walk_min", "adjacent", "note"]
 
 
-def cell_clusters(cells: list[str]) -> np.ndarray:
+def cell_clusters(cells) -> np.ndarray:
     """Connected-component label of each H3 cell, neighbours being cells that share an edge.
 
     Labels are numbered in order of each cluster's first cell in ``cells``.
+    The neighbours of all cells come from one ``h3ronpy.grid_disk`` call
+    (the h3 package has no vectorised one), matched to the list by a sorted search.
     """
-    n = len(cells)
+    return _clusters_of_ids(h3cells.to_int(cells))
+
+
+def _clusters_of_ids(ids: np.ndarray) -> np.ndarray:
+    """:func:`cell_clusters` of cells given as uint64 ids."""
+    n = len(ids)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    index = {c: i for i, c in enumerate(cells)}
-    # h3 has no vectorised neighbour call; one grid_ring per cell is cheap (µs each).
-    pairs = [(i, index[nb]) for i, c in enumerate(cells) for nb in h3.grid_ring(c, 1) if nb in index]
-    rows = np.array([p[0] for p in pairs], dtype=np.int64)
-    cols = np.array([p[1] for p in pairs], dtype=np.int64)
-    adjacency = sp.csr_matrix((np.ones(len(pairs)), (rows, cols)), shape=(n, n))
+    disk = pa.array(h3ronpy.grid_disk(pa.array(ids), 1))  # each cell and its ring: a cell joins itself too
+    offsets, neighbours = disk.offsets.to_numpy(), disk.values.to_numpy(zero_copy_only=False)
+    source = np.repeat(np.arange(n), np.diff(offsets))
+    order = np.argsort(ids, kind="stable")
+    at = np.minimum(np.searchsorted(ids[order], neighbours), n - 1)
+    listed = ids[order][at] == neighbours
+    adjacency = sp.csr_matrix((np.ones(int(listed.sum()), dtype=np.int8), (source[listed], order[at[listed]])),
+                              shape=(n, n))
     _, labels = connected_components(adjacency, directed=False)
     # Relabel by first appearance, so labels do not depend on the solver's numbering.
     _, first = np.unique(labels, return_index=True)
-    order = np.argsort(np.argsort(first))
-    return order[labels]
+    rank = np.argsort(np.argsort(first))
+    return rank[labels]
+
+
+def union_by_group(geometries: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Union of the polygons of each group, for polygons that tile without overlap (H3 cells of one resolution).
+
+    One ``shapely.coverage_union_all(..., axis=1)`` call per size class: the
+    groups of each class are rows of a block padded with None (which the union
+    ignores), classes doubling in width, so the padding never exceeds the
+    polygons themselves. A coverage union is exact here because neighbouring
+    H3 cells share their edges vertex for vertex.
+    """
+    out = np.empty(n_groups, dtype=object)
+    if n_groups == 0:
+        return out
+    order = np.argsort(groups, kind="stable")
+    sizes = np.bincount(groups, minlength=n_groups)
+    starts = np.cumsum(sizes) - sizes
+    width = 1 << np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64)
+    for w in np.unique(width):
+        rows = np.flatnonzero(width == w)
+        count = sizes[rows]
+        row = np.repeat(np.arange(len(rows)), count)
+        col = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        block = np.full((len(rows), int(w)), None, dtype=object)
+        block[row, col] = geometries[order[np.repeat(starts[rows], count) + col]]
+        out[rows] = shapely.coverage_union_all(block, axis=1)
+    return out
+
+
+def _first_names(cluster: np.ndarray, names: np.ndarray, n_clusters: int, shown: int = 5) -> np.ndarray:
+    """Per cluster: its first ``shown`` names joined by 、 and, when there are more, how many in all.
+
+    ``cluster`` must be sorted (each cluster's names in the order to show).
+    """
+    text = np.full(n_clusters, "", dtype=object)
+    if len(cluster) == 0:
+        return text
+    starts = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
+    place = np.arange(len(cluster)) - np.repeat(starts, np.diff(np.r_[starts, len(cluster)]))
+    for j in range(shown):  # one vectorised step per shown name, not per cluster
+        at = place == j
+        if j == 0:
+            text[cluster[at]] = names[at]
+        else:
+            text[cluster[at]] = text[cluster[at]] + "、" + names[at]
+    total = np.bincount(cluster, minlength=n_clusters)
+    more = total > shown
+    text[more] = text[more] + np.char.mod(" 等%d个社区", total[more]).astype(object)
+    return text
 
 
 def blind_spots(cells: gpd.GeoDataFrame, origins: pd.DataFrame, unit_of_origin: np.ndarray,
@@ -76,47 +136,93 @@ def blind_spots(cells: gpd.GeoDataFrame, origins: pd.DataFrame, unit_of_origin: 
     -------
     GeoDataFrame
         :data:`BLIND_SPOT_COLUMNS` and the cluster's outline (WGS-84), per
-        category largest first. ``nearest_walk_min`` is the shortest walk
-        from any of the cluster's cells (NaN where the category has no
-        facility within reach at all).
+        category largest first (ties: the cluster whose first cell comes
+        first). ``residents`` and ``demand_residents`` are sums over the
+        cluster's cells; ``nearest_walk_min`` is the shortest walk from any
+        of its cells (NaN where the category has no facility within reach at
+        all) and ``nearest_facility_id`` that cell's nearest facility (the
+        first such cell on a tie); ``communities`` names up to five
+        communities holding its residents, most residents first. Every step
+        is one grouped pass over the gap cells or origins, not a loop per cluster.
     """
-    names = dict(zip(facilities["facility_id"], facilities["name"])) if len(facilities) else {}
-    comm_name = dict(zip(communities["community_id"], communities["name"])) if len(communities) else {}
-    records, geoms = [], []
+    fac_names = _lookup(facilities["facility_id"], facilities["name"]) if len(facilities) else pd.Series(dtype=object)
+    comm_names = _lookup(communities["community_id"], communities["name"]) if len(communities) else \
+        pd.Series(dtype=object)
+    weights = origins["residents"].to_numpy()
+    unit = np.asarray(unit_of_origin)
+    # Cells as 64-bit ids and each origin's cell by a sorted search: no string hashing per category.
+    cell_ids = h3cells.to_int(cells["h3"].to_numpy())
+    by_id = np.argsort(cell_ids, kind="stable")
+    origin_cell = by_id[np.minimum(np.searchsorted(cell_ids[by_id], h3cells.to_int(origins["h3"].to_numpy())),
+                                   max(len(cells) - 1, 0))]
+    demand_of: dict[str, np.ndarray] = {}  # per demand column: its residents per cell
+    columns: dict[str, list] = {c: [] for c in BLIND_SPOT_COLUMNS}
+    geoms = []
     for key, category in config.categories.items():
         demand_col, who = group_column(origins, category.demand_group)
-        gap = cells[(cells["residents"] > 0) & ~cells[f"covered_{key}"].astype(bool)].reset_index(drop=True)
-        if len(gap) == 0:
+        in_gap = ((cells["residents"] > 0) & ~cells[f"covered_{key}"].astype(bool)).to_numpy()
+        gap_at = np.flatnonzero(in_gap)
+        if len(gap_at) == 0:
             continue
-        label = cell_clusters(list(gap["h3"]))
-        demand = pd.Series(origins[demand_col].to_numpy(float), index=origins["h3"].to_numpy()).groupby(level=0).sum()
-        gap["demand"] = gap["h3"].map(demand).fillna(0.0).to_numpy()
-        gap["cluster"] = label
-        cell_cluster = dict(zip(gap["h3"], label))
-        in_gap = origins["h3"].map(cell_cluster)
-        by_comm = pd.DataFrame({"cluster": in_gap, "cid": unit_of_origin, "w": origins["residents"].to_numpy()})
-        by_comm = by_comm[by_comm["cluster"].notna() & (by_comm["cid"] >= 0)]
+        gap = cells.iloc[gap_at].reset_index(drop=True)
+        label = _clusters_of_ids(cell_ids[gap_at])
+        n = int(label.max()) + 1
+        if demand_col not in demand_of:
+            # pandas' grouped sum over each cell's origins, as the cell figures are summed.
+            per_cell = pd.Series(origins[demand_col].to_numpy(float)).groupby(origin_cell).sum()
+            demand_of[demand_col] = per_cell.reindex(np.arange(len(cells))).fillna(0.0).to_numpy()
+        cell_demand = demand_of[demand_col][gap_at]
+        by_cluster = GroupSums(label, n)
+        residents, demand_sum = by_cluster(gap["residents"].to_numpy(float)), by_cluster(cell_demand)
+        size = np.bincount(label, minlength=n)
+        # The cell of each cluster with the shortest walk: first of the cluster sorted by walk.
+        walk = gap[f"walk_time_s_{key}"].to_numpy(float)
+        finite = np.isfinite(walk)
+        by_walk = np.lexsort((np.where(finite, walk, np.inf), label))
+        best = by_walk[np.r_[True, label[by_walk][1:] != label[by_walk][:-1]]]  # indexed by cluster label
+        reached = finite[best]
+        near_id = np.where(reached, pd.Series(gap[f"nearest_{key}"].to_numpy()[best], dtype=object).astype(str),
+                           "").astype(object)
+        near_min = np.where(reached, walk[best] / 60.0, np.nan)
+        near_name = pd.Series(near_id, dtype=object).map(fac_names).astype(object)
+        near_name = near_name.where(near_name.notna(), "").to_numpy(dtype=object)
+        # Residents of each (cluster, community), most residents first.
+        cluster_of_cell = np.full(len(cells), -1)
+        cluster_of_cell[gap_at] = label
+        cluster = cluster_of_cell[origin_cell]
+        inside = (cluster >= 0) & (unit >= 0)
+        by_comm = pd.DataFrame({"cluster": cluster[inside], "cid": unit[inside], "w": weights[inside]})
         by_comm = by_comm.groupby(["cluster", "cid"])["w"].sum().reset_index()
         by_comm = by_comm.sort_values(["cluster", "w", "cid"], ascending=[True, False, True], kind="stable")
-        comm_of = {int(c): [comm_name.get(i, str(i)) for i in grp["cid"]] for c, grp in by_comm.groupby("cluster")}
-        walk = gap[f"walk_time_s_{key}"].to_numpy(float)
-        summary = []
-        for c, idx in gap.groupby("cluster").indices.items():
-            finite = np.isfinite(walk[idx])
-            best = idx[np.argmin(np.where(finite, walk[idx], np.inf))] if finite.any() else None
-            summary.append((int(c), idx, float(gap["residents"].to_numpy()[idx].sum()),
-                            float(gap["demand"].to_numpy()[idx].sum()), best))
-        summary.sort(key=lambda s: (-s[2], s[0]))  # most residents first
-        for rank, (c, idx, residents, demand_sum, best) in enumerate(summary, start=1):
-            near_id = str(gap[f"nearest_{key}"].iat[best]) if best is not None else ""
-            comms = comm_of.get(c, [])
-            records.append((f"{key}-{rank}", key, rank, len(idx), residents, demand_sum, who,
-                            walk[best] / 60.0 if best is not None else np.nan, near_id, names.get(near_id, ""),
-                            "、".join(comms[:5]) + (f" 等{len(comms)}个社区" if len(comms) > 5 else "")))
-            geoms.append(shapely.union_all(gap.geometry.values[idx]))
-    frame = pd.DataFrame(records, columns=BLIND_SPOT_COLUMNS)
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=WGS84) if geoms else gpd.GeoSeries([], crs=WGS84),
-                            crs=WGS84)
+        cid = by_comm["cid"].to_numpy()
+        names = pd.Series(cid).map(comm_names)
+        names = names.where(names.notna(), pd.Series(cid).astype(str)).to_numpy(dtype=object)
+        comm_text = _first_names(by_comm["cluster"].to_numpy(), names, n)
+        ranked = np.lexsort((np.arange(n), -residents))  # most residents first
+        rank = np.arange(1, n + 1)
+        columns["blind_spot_id"] += [f"{key}-{r}" for r in rank.tolist()]
+        columns["category"] += [key] * n
+        columns["rank"] += rank.tolist()
+        columns["cells"] += size[ranked].tolist()
+        columns["residents"] += residents[ranked].tolist()
+        columns["demand_residents"] += demand_sum[ranked].tolist()
+        columns["demand"] += [who] * n
+        columns["nearest_walk_min"] += near_min[ranked].tolist()
+        columns["nearest_facility_id"] += near_id[ranked].tolist()
+        columns["nearest_facility_name"] += near_name[ranked].tolist()
+        columns["communities"] += comm_text[ranked].tolist()
+        geoms.append(union_by_group(gap.geometry.to_numpy(), label, n)[ranked])
+    if not geoms:
+        return gpd.GeoDataFrame(pd.DataFrame([], columns=BLIND_SPOT_COLUMNS), geometry=gpd.GeoSeries([], crs=WGS84),
+                                crs=WGS84)
+    return gpd.GeoDataFrame(pd.DataFrame(columns, columns=BLIND_SPOT_COLUMNS),
+                            geometry=gpd.GeoSeries(np.concatenate(geoms), crs=WGS84), crs=WGS84)
+
+
+def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """``values`` indexed by ``keys``, the last of a repeated key winning (as a dict built from the pairs)."""
+    table = pd.Series(values.to_numpy(), index=keys.to_numpy())
+    return table[~table.index.duplicated(keep="last")]
 
 
 def health_adjacency(graph: access.AccessGraph, facilities: pd.DataFrame, config: Config) -> pd.DataFrame:

@@ -27,14 +27,14 @@ the gap in the users' terms ("2 more communities need …", "37 places short",
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from .config import Config, Goal
-from .communities import facility_units
+from .communities import GroupSums, facility_units
 from .population import group_column
 
 SCORECARD_COLUMNS = ["level", "unit_id", "unit_name", "unit_code", "street_name", "goal", "goal_name", "kind",
@@ -50,7 +50,7 @@ LEVEL_ZH = {"district": "区", "street": "街道", "community": "社区"}
 KIND_ZH = {"binding": "约束性", "advisory": "倡导性"}
 
 
-def _reach_flags(cells: pd.DataFrame, goal: Goal, config: Config) -> pd.Series:
+def _reach_flags(cells: pd.DataFrame, goal: Goal, config: Config) -> np.ndarray:
     """Per cell: within the goal's walk of every listed category."""
     flag = np.ones(len(cells), bool)
     for cat in goal.categories:
@@ -59,7 +59,7 @@ def _reach_flags(cells: pd.DataFrame, goal: Goal, config: Config) -> pd.Series:
             flag &= t * config.categories[cat].speed_m_s <= goal.metres
         else:
             flag &= t <= goal.minutes * 60.0
-    return pd.Series(flag, index=cells["h3"].to_numpy())
+    return flag
 
 
 def _walk_text(goal: Goal) -> str:
@@ -70,31 +70,128 @@ def _fmt_share(x: float) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{x:.0%}"
 
 
-class _Units:
-    """The district, its streets and communities, and which origins and facilities each holds."""
+def _truthy(values: np.ndarray) -> np.ndarray:
+    """Python truthiness of each element (an empty name falls back to the district's)."""
+    return np.frompyfunc(bool, 1, 1)(values).astype(bool) if len(values) else np.zeros(0, bool)
 
-    def __init__(self, origins, unit_of_origin, communities, streets, facilities):
-        self.origins = origins
-        self.community = np.asarray(unit_of_origin.get("community", np.full(len(origins), -1)))
-        self.street = np.asarray(unit_of_origin.get("street", np.full(len(origins), -1)))
-        self.communities, self.streets = communities, streets
+
+def _positive_part(x: np.ndarray) -> np.ndarray:
+    """``max(0, x)`` elementwise, 0 for NaN (as Python's ``max(0.0, nan)``)."""
+    return np.where(x > 0, x, 0.0)
+
+
+def _passed(ok: np.ndarray, scored: np.ndarray) -> list:
+    """True/False where the unit is scored, None (not scored) elsewhere."""
+    out = ok.astype(object)
+    out[~scored] = None
+    return out.tolist()
+
+
+def _sums(unit: np.ndarray, values: np.ndarray, n: int, whole: bool) -> np.ndarray:
+    """Sum of ``values`` per unit position (``unit`` -1: in no unit), all units in one grouped pass.
+
+    Each unit's sum is numpy's own sum of that unit's values
+    (:class:`~servicecircle.communities.GroupSums`), so the figures equal a
+    sum over each unit's rows bit for bit. ``whole``: one unit holding every value.
+    """
+    values = np.asarray(values, dtype=float)
+    if whole:
+        return np.array([values.sum()])
+    return GroupSums(unit, n)(values)
+
+
+def _counts(unit: np.ndarray, flags: np.ndarray, n: int) -> np.ndarray:
+    """How many flagged items each unit position holds."""
+    keep = (unit >= 0) & flags
+    return np.bincount(unit[keep], minlength=n)
+
+
+@dataclass
+class _Level:
+    """The units of one level (the district, its streets or its communities) and where origins and facilities lie."""
+
+    name: str
+    rank: int  # scorecard order of the levels
+    ids: np.ndarray
+    names: np.ndarray
+    codes: np.ndarray
+    street_names: np.ndarray
+    origin_unit: np.ndarray  # per origin: position of its unit in ``ids``, -1 in none
+    facility_unit: np.ndarray  # per counted facility: position of its unit in ``ids``, -1 in none
+    _origin_sums: GroupSums | None = field(default=None, repr=False)
+    _populations: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def origin_sums(self, values: np.ndarray) -> np.ndarray:
+        """Per unit: the sum of ``values`` (one per origin) over its origins."""
+        if self.name == "district":
+            return np.array([np.asarray(values, dtype=float).sum()])
+        if self._origin_sums is None:  # the grouping is built once per level and reused by every goal
+            self._origin_sums = GroupSums(self.origin_unit, self.n)
+        return self._origin_sums(values)
+
+    def population(self, column: str, weights: np.ndarray) -> np.ndarray:
+        """Per unit: the residents of ``column`` (``weights``, one per origin); each column summed once."""
+        if column not in self._populations:
+            self._populations[column] = self.origin_sums(weights)
+        return self._populations[column]
+
+    def facility_sums(self, values: np.ndarray, selected: np.ndarray) -> np.ndarray:
+        """Per unit: the sum of ``values`` (one per counted facility) over its ``selected`` facilities."""
+        return _sums(self.facility_unit[selected], np.asarray(values, float)[selected], self.n,
+                     self.name == "district")
+
+
+def _names(values, fallback: str) -> np.ndarray:
+    names = np.asarray(values, dtype=object)
+    return np.where(_truthy(names), names, fallback).astype(object)
+
+
+class _Units:
+    """The district, its streets and communities, and which origins and facilities each holds.
+
+    Every lookup is one hashed pass over all origins or facilities
+    (:meth:`pandas.Index.get_indexer`), never a mask per unit.
+    """
+
+    def __init__(self, origins, unit_of_origin, communities, streets, facilities, district_name: str):
+        n_origins = len(origins)
         counted = facilities[facilities["counted"] & ~facilities.get("off_network", False)]
         self.facilities = counted
+        self.streets = streets
+        none = np.full(n_origins, -1)
         fac_comm = facility_units(counted, communities)
-        self.fac_community = fac_comm
-        street_of = dict(zip(communities["community_id"], communities.get("street_id", pd.Series(-1, index=communities.index))))
-        self.fac_street = np.array([street_of.get(c, -1) for c in fac_comm], dtype=int)
-
-    def levels(self):
-        """(level, unit id, name, code, street name, origin mask, facility mask) for every unit."""
-        yield "district", 0, "", "", "", np.ones(len(self.origins), bool), np.ones(len(self.facilities), bool)
-        if self.streets is not None:
-            for sid, name, code in zip(self.streets["street_id"], self.streets["name"], self.streets["code"]):
-                yield "street", int(sid), name, code, name, self.street == sid, self.fac_street == sid
-        comm = self.communities
-        street_names = comm["street_name"] if "street_name" in comm else pd.Series("", index=comm.index)
-        for cid, name, code, sname in zip(comm["community_id"], comm["name"], comm["code"], street_names):
-            yield "community", int(cid), name, code, sname, self.community == cid, self.fac_community == cid
+        comm_index = pd.Index(communities["community_id"].to_numpy())
+        comm_street = (communities["street_id"].to_numpy() if "street_id" in communities
+                       else np.full(len(communities), -1))
+        self.levels = [_Level("district", 0, np.array([0]), np.array([district_name], dtype=object),
+                              np.array([""], dtype=object), np.array([""], dtype=object),
+                              np.zeros(n_origins, dtype=np.int64), np.zeros(len(counted), dtype=np.int64))]
+        # Position in the street list of each community's street (None: the communities name no street).
+        self.community_street = None
+        if streets is not None:
+            street_index = pd.Index(streets["street_id"].to_numpy())
+            fac_comm_pos = comm_index.get_indexer(fac_comm)
+            fac_street = np.where(fac_comm_pos >= 0, comm_street[np.maximum(fac_comm_pos, 0)], -1) \
+                if len(comm_street) else np.full(len(fac_comm), -1)
+            self.levels.append(_Level(
+                "street", 1, streets["street_id"].to_numpy(), _names(streets["name"], district_name),
+                np.asarray(streets["code"], dtype=object), np.asarray(streets["name"], dtype=object),
+                street_index.get_indexer(np.asarray(unit_of_origin.get("street", none))),
+                street_index.get_indexer(fac_street)))
+            if "street_id" in communities:
+                self.community_street = street_index.get_indexer(comm_street)
+        street_names = communities["street_name"] if "street_name" in communities else \
+            pd.Series("", index=communities.index)
+        self.levels.append(_Level(
+            "community", 2, communities["community_id"].to_numpy(), _names(communities["name"], district_name),
+            np.asarray(communities["code"], dtype=object), np.asarray(street_names, dtype=object),
+            comm_index.get_indexer(np.asarray(unit_of_origin.get("community", none))),
+            comm_index.get_indexer(fac_comm)))
+        self.by_name = {level.name: level for level in self.levels}
 
 
 def evaluate(config: Config, cells: pd.DataFrame, origins: pd.DataFrame, unit_of_origin: dict,
@@ -102,171 +199,266 @@ def evaluate(config: Config, cells: pd.DataFrame, origins: pd.DataFrame, unit_of
              district_name: str | None = None) -> pd.DataFrame:
     """The scorecard: one row per (unit, goal, meaning), columns :data:`SCORECARD_COLUMNS`.
 
-    Rows come level by level (district, streets, communities); within a level,
-    units failing any binding goal come first.
+    Units are the district (``unit_id`` 0: every origin and every counted,
+    on-network facility), each street and each community; an origin belongs
+    to the street and community ``unit_of_origin`` gives it, a facility to
+    the community it lies in (:func:`~servicecircle.communities.facility_units`)
+    and to that community's street. ``pop`` is the sum of the goal group's
+    residents over the unit's origins; ``reached`` the same sum over origins
+    whose cell is within the goal's walk of every listed category.
+
+    ``population_within``
+        value ``reached / pop``; passed when ≥ target; gap
+        ``max(0, target × pop − reached)`` residents. Not scored where pop = 0.
+    ``units_with_facility``
+        For each base unit (``goal.unit_level``) two rows: *contains* (1 when
+        a facility of every listed category lies inside) and *reach* (1 when
+        ``reached / pop ≥ reach_share``); gap 1 when not met. Above the base
+        level (district; streets over their communities) value = share of
+        member units meeting it, gap = how many more must
+        (``ceil(target × members − 1e-9) − met``); no row where a unit has no
+        member, and none for a community under a street goal.
+    ``capacity_per_1000``
+        ``total`` capacity of the unit's facilities of the categories (unknown
+        ones counted as 0); value ``total / (pop / 1000)``; gap
+        ``max(0, target × pop / 1000 − total)``. Not known where no such
+        facility has the capacity.
+    ``capacity_share``
+        value ``total / of_total``; gap ``max(0, target × of_total − total)``.
+    ``area_per_capita``
+        floor area (else footprint) ``total``; value ``total / pop``; gap
+        ``max(0, target × pop − total)`` m².
+
+    Every goal is evaluated in one grouped pass per level over all origins and
+    facilities (:class:`~servicecircle.communities.GroupSums`, equal bit for
+    bit to summing each unit's own rows), never once per unit. Rows come
+    level by level (district, streets, communities); within a level, units
+    failing any binding goal come first, then by name and id; a unit's rows
+    follow the goal table's order.
     """
-    units = _Units(origins, unit_of_origin, communities, streets, facilities)
-    cell_h3 = origins["h3"].to_numpy()
-    rows: list[dict] = []
-    # Per-unit "has it" results of units_with_facility goals, reused by the levels above.
-    base: dict[tuple[str, str], dict[int, tuple[bool, bool]]] = {}
-    for goal in config.goals:
-        if goal.metric == "units_with_facility":
-            base[(goal.key, goal.unit_level)] = {}
-    unit_list = list(units.levels())
-    # Each goal's reach flag per origin, computed once (not once per unit).
-    flags_of = {goal.key: _reach_flags(cells, goal, config).reindex(cell_h3).to_numpy(bool) for goal in config.goals
-                if goal.metric in ("population_within", "units_with_facility")}
-    # First pass: base units of units_with_facility goals.
-    for level, uid, name, code, sname, omask, fmask in unit_list:
-        for goal in config.goals:
-            if goal.metric == "units_with_facility" and level == goal.unit_level:
-                col, _ = group_column(origins, goal.group)
-                flags = flags_of[goal.key][omask]
-                w = origins[col].to_numpy()[omask]
-                share = float((w * flags).sum() / w.sum()) if w.sum() > 0 else np.nan
-                cats = units.facilities["category"].to_numpy()[fmask]
-                contains = all((cats == c).any() for c in goal.categories)
-                base[(goal.key, level)][uid] = (contains, bool(np.isfinite(share) and share >= goal.reach_share), share)
-    for level, uid, name, code, sname, omask, fmask in unit_list:
-        head = {"level": level, "unit_id": uid, "unit_name": name or (district_name or config.name), "unit_code": code,
-                "street_name": sname}
-        for goal in config.goals:
-            for row in _goal_rows(goal, level, uid, omask, fmask, units, flags_of.get(goal.key), origins, config, base):
-                rows.append({**head, "goal": goal.key, "goal_name": goal.name, "kind": goal.kind,
-                             "source": goal.source, **row})
-    table = pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
-    return _order(table)
+    units = _Units(origins, unit_of_origin, communities, streets, facilities, district_name or config.name)
+    # The cell of each origin, looked up once for every goal.
+    origin_cell = pd.Index(cells["h3"]).get_indexer(origins["h3"])
+    blocks: list[tuple[int, _Level, dict]] = []
+    for gi, goal in enumerate(config.goals):
+        col, who = group_column(origins, goal.group)
+        weights = origins[col].to_numpy(float)
+        label = " + ".join(config.categories[c].label for c in goal.categories)
+        if goal.metric in ("population_within", "units_with_facility"):
+            # The goal's reach flag per origin, computed once for all units.
+            flags = np.append(_reach_flags(cells, goal, config), False)[origin_cell]  # in no cell: not reached
+        if goal.metric == "population_within":
+            for level in units.levels:
+                blocks.append((gi, level, _population_within(goal, level, col, weights, flags, who, label)))
+        elif goal.metric == "units_with_facility":
+            blocks += [(gi, level, rows) for level, rows in _units_with_facility(goal, units, col, weights, flags, who,
+                                                                                 label)]
+        else:
+            for level in units.levels:
+                blocks.append((gi, level, _capacity_rows(goal, level, units.facilities, col, weights, who, label)))
+    return _assemble(config, units, blocks)
 
 
-def _order(table: pd.DataFrame) -> pd.DataFrame:
-    if len(table) == 0:
-        return table
-    failing = table[(table["kind"] == "binding") & (table["passed"] == False)]  # noqa: E712 - NaN is "not scored"
-    fail_units = set(zip(failing["level"], failing["unit_id"]))
-    table["_fails"] = [0 if (lv, u) in fail_units else 1 for lv, u in zip(table["level"], table["unit_id"])]
-    table["_level"] = table["level"].map({"district": 0, "street": 1, "community": 2})
-    table["_goal"] = table.groupby(["level", "unit_id"]).cumcount()
-    table = table.sort_values(["_level", "_fails", "unit_name", "unit_id", "_goal"], kind="stable")
-    return table.drop(columns=["_fails", "_level", "_goal"]).reset_index(drop=True)
+def _assemble(config: Config, units: _Units, blocks: list[tuple[int, _Level, dict]]) -> pd.DataFrame:
+    """One table from the row blocks, in scorecard order (see :func:`evaluate`).
+
+    The order is decided per unit (a sort of unit names, not of rows), and the
+    rows follow their unit, goal and meaning: one ``lexsort`` over the rows.
+    """
+    if not blocks:
+        return pd.DataFrame([], columns=SCORECARD_COLUMNS)
+    goals = config.goals
+    # Rank of every unit: by level, failing a binding goal first, then by name and id.
+    failing = {level.name: np.zeros(level.n, bool) for level in units.levels}
+    for gi, level, rows in blocks:
+        if goals[gi].kind == "binding":
+            failed = np.fromiter((p is False for p in rows["passed"]), dtype=bool, count=len(rows["pos"]))
+            failing[level.name][rows["pos"][failed]] = True
+    unit_rank, offset = {}, 0
+    for level in units.levels:
+        order = np.lexsort((level.ids, level.names, ~failing[level.name]))
+        rank = np.empty(level.n, dtype=np.int64)
+        rank[order] = offset + np.arange(level.n)
+        unit_rank[level.name], offset = rank, offset + level.n
+    cols: dict[str, list] = {c: [] for c in SCORECARD_COLUMNS}
+    keys: dict[str, list] = {"unit": [], "goal": [], "sub": []}
+    for gi, level, rows in blocks:
+        pos, m = rows["pos"], len(rows["pos"])
+        goal = goals[gi]
+        cols["level"].append(np.full(m, level.name, dtype=object))
+        cols["unit_id"].append(level.ids[pos].astype(np.int64))
+        cols["unit_name"].append(level.names[pos])
+        cols["unit_code"].append(level.codes[pos])
+        cols["street_name"].append(level.street_names[pos])
+        for c, v in (("goal", goal.key), ("goal_name", goal.name), ("kind", goal.kind), ("source", goal.source)):
+            cols[c].append(np.full(m, v, dtype=object))
+        for c in ("meaning", "value", "target", "unit", "passed", "gap", "gap_text"):
+            cols[c].append(np.asarray(rows[c], dtype=float if c in ("value", "target", "gap") else object))
+        keys["unit"].append(unit_rank[level.name][pos])
+        keys["goal"].append(np.full(m, gi))
+        keys["sub"].append(rows["sub"])
+    order = np.lexsort([np.concatenate(keys[k]) for k in ("sub", "goal", "unit")])
+    data = {}
+    for c in SCORECARD_COLUMNS:
+        values = np.concatenate(cols[c])[order]
+        # Lists of Python objects: pandas infers each column's type as it does for a table built row by row.
+        data[c] = values if values.dtype != object else values.tolist()
+    return pd.DataFrame(data, columns=SCORECARD_COLUMNS)
 
 
-def _goal_rows(goal: Goal, level: str, uid: int, omask, fmask, units: _Units, origin_flags, origins, config,
-               base) -> list[dict]:
-    col, who = group_column(origins, goal.group)
-    pop = float(origins[col].to_numpy()[omask].sum())
-    label = " + ".join(config.categories[c].label for c in goal.categories)
+def _block(pos: np.ndarray, sub, **columns) -> dict:
+    """Rows of one goal at one level: unit positions, meaning number, and the scorecard columns."""
+    m = len(pos)
+    out = {"pos": np.asarray(pos, dtype=np.int64), "sub": np.broadcast_to(np.asarray(sub), (m,))}
+    for key, value in columns.items():
+        out[key] = value if isinstance(value, (list, np.ndarray)) else [value] * m
+    return out
 
-    if goal.metric == "population_within":
-        flags = origin_flags[omask]
-        covered = float((origins[col].to_numpy()[omask] * flags).sum())
-        share = covered / pop if pop > 0 else np.nan
-        passed = bool(share >= goal.target) if pop > 0 else None
-        outside = pop - covered
-        gap = max(0.0, goal.target * pop - covered)
-        text = (f"{outside:,.0f} {who} outside the {_walk_text(goal)} of {label}"
-                + ("" if passed else f"; {gap:,.0f} more must be reached for {_fmt_share(goal.target)}")) if pop > 0 \
-            else f"no {who} here"
-        return [dict(meaning=f"reach: {who} within {_walk_text(goal)} of {label}", value=share, target=goal.target,
-                     unit=goal.unit, passed=passed, gap=gap, gap_text=text)]
 
-    if goal.metric == "units_with_facility":
-        noun = "communities" if goal.unit_level == "community" else "streets"
-        walk = _walk_text(goal)
-        meanings = [("contains", f"contains: a {label} facility inside the {goal.unit_level}"),
-                    ("reach", f"reach: ≥ {goal.reach_share:.0%} of {who} within {walk} of {label}")]
-        out = []
-        results = base[(goal.key, goal.unit_level)]
-        for i, (short, meaning) in enumerate(meanings):
-            if level == goal.unit_level:
-                contains, reached, share = results.get(uid, (False, False, np.nan))
-                ok = contains if short == "contains" else reached
-                if short == "contains":
-                    text = "has one" if ok else f"no {label} facility inside"
-                else:
-                    text = f"{_fmt_share(share)} of {who} within {walk}" + ("" if ok else f" (< {goal.reach_share:.0%})")
-                out.append(dict(meaning=meaning, value=float(ok), target=1.0, unit="yes = 1", passed=ok,
-                                gap=0.0 if ok else 1.0, gap_text=text))
-                continue
-            if goal.unit_level == "street" and level == "community":
-                continue  # a street goal says nothing about one community
-            members = _members(units, level, uid, goal.unit_level)
-            if not members:
-                continue
-            met = sum(1 for m in members if results.get(m, (False, False, 0))[i])
-            share = met / len(members)
-            need = max(0, math.ceil(goal.target * len(members) - 1e-9) - met)
-            passed = share >= goal.target - 1e-12
-            text = (f"{met} of {len(members)} {noun} ({_fmt_share(share)})"
-                    + ("" if passed else f"; {need} more {noun} need {label} "
-                       + ("inside" if short == "contains" else f"within {walk}")))
-            out.append(dict(meaning=meaning, value=share, target=goal.target, unit=goal.unit, passed=passed,
-                            gap=float(need), gap_text=text))
-        return out
+def _population_within(goal: Goal, level: _Level, col: str, weights: np.ndarray, flags: np.ndarray, who: str,
+                       label: str) -> dict:
+    pop = level.population(col, weights)
+    covered = level.origin_sums(weights * flags)
+    scored = pop > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(scored, covered / pop, np.nan)
+    ok = share >= goal.target
+    gap = _positive_part(goal.target * pop - covered)
+    walk, target = _walk_text(goal), _fmt_share(goal.target)
+    # One string per row is the scorecard's content; everything numeric above is one pass per level.
+    text = [(f"{o:,.0f} {who} outside the {walk} of {label}"
+             + ("" if k else f"; {g:,.0f} more must be reached for {target}")) if s else f"no {who} here"
+            for o, g, k, s in zip((pop - covered).tolist(), gap.tolist(), ok.tolist(), scored.tolist())]
+    return _block(np.arange(level.n), 0, meaning=f"reach: {who} within {walk} of {label}", value=share,
+                  target=goal.target, unit=goal.unit, passed=_passed(ok, scored), gap=gap, gap_text=text)
 
-    facs = units.facilities[fmask]
-    facs = facs[facs["category"].isin(goal.categories)]
-    if goal.metric in ("capacity_per_1000", "capacity_share"):
-        cap = _capacity(facs, goal.capacity)
-        if cap is None:
-            return [dict(meaning=f"{goal.capacity} of {label}", value=np.nan, target=goal.target, unit=goal.unit,
-                         passed=None, gap=np.nan, gap_text=f"unknown: no {label} facility here has a known {goal.capacity} "
-                                                         "— load a registry with capacities")]
-        total, unknown = cap
-        note = f" ({unknown} facilities without a known {goal.capacity} counted as 0)" if unknown else ""
+
+def _units_with_facility(goal: Goal, units: _Units, col: str, weights: np.ndarray, flags: np.ndarray, who: str,
+                         label: str) -> list[tuple[_Level, dict]]:
+    base = units.by_name.get(goal.unit_level)
+    if base is None:
+        return []  # a street goal in a run without streets
+    noun = "communities" if goal.unit_level == "community" else "streets"
+    walk = _walk_text(goal)
+    pop = base.population(col, weights)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(pop > 0, base.origin_sums(weights * flags) / pop, np.nan)
+    cats = units.facilities["category"].to_numpy()
+    contains = np.ones(base.n, bool)
+    for c in goal.categories:
+        contains &= _counts(base.facility_unit, cats == c, base.n) > 0
+    reached = np.isfinite(share) & (share >= goal.reach_share)
+    met_flags = [contains, reached]
+    meanings = [f"contains: a {label} facility inside the {goal.unit_level}",
+                f"reach: ≥ {goal.reach_share:.0%} of {who} within {walk} of {label}"]
+    out = []
+    for level in units.levels:
+        if level is base:
+            texts = [["has one" if ok else f"no {label} facility inside" for ok in contains.tolist()],
+                     [f"{_fmt_share(s)} of {who} within {walk}" + ("" if ok else f" (< {goal.reach_share:.0%})")
+                      for s, ok in zip(share.tolist(), reached.tolist())]]
+            for i, ok in enumerate(met_flags):
+                out.append((level, _block(np.arange(base.n), i, meaning=meanings[i], value=ok.astype(float),
+                                          target=1.0, unit="yes = 1", passed=ok.tolist(),
+                                          gap=(~ok).astype(float), gap_text=texts[i])))
+            continue
+        # Which unit of this level each base unit is a member of.
+        if level.name == "district":
+            member_of = np.zeros(base.n, dtype=np.int64)
+        elif level.name == "street" and base.name == "community" and units.community_street is not None:
+            member_of = units.community_street
+        else:
+            continue  # a street goal says nothing about one community
+        members = _counts(member_of, np.ones(base.n, bool), level.n)
+        pos = np.flatnonzero(members > 0)
+        n = members[pos]
+        for i, flag in enumerate(met_flags):
+            met = _counts(member_of, flag, level.n)[pos]
+            unit_share = met / n
+            need = np.maximum(0, np.ceil(goal.target * n - 1e-9).astype(np.int64) - met)
+            ok = unit_share >= goal.target - 1e-12
+            where = "inside" if i == 0 else f"within {walk}"
+            text = [f"{m} of {k} {noun} ({_fmt_share(s)})" + ("" if p else f"; {d} more {noun} need {label} {where}")
+                    for m, k, s, p, d in zip(met.tolist(), n.tolist(), unit_share.tolist(), ok.tolist(),
+                                             need.tolist())]
+            out.append((level, _block(pos, i, meaning=meanings[i], value=unit_share, target=goal.target,
+                                      unit=goal.unit, passed=ok.tolist(), gap=need.astype(float), gap_text=text)))
+    return out
+
+
+def _capacity_rows(goal: Goal, level: _Level, facilities: pd.DataFrame, col: str, weights: np.ndarray, who: str,
+                   label: str) -> dict:
+    """``capacity_per_1000``, ``capacity_share`` or ``area_per_capita`` of every unit of a level."""
+    n = level.n
+    selected = facilities["category"].isin(goal.categories).to_numpy() & (level.facility_unit >= 0)
+    pop = level.population(col, weights)
+
+    def capacity(values: np.ndarray | None):
+        """Per unit: total (unknown as 0), facilities without a value, and whether any has one."""
+        if values is None:
+            return np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n, bool)
+        missing = np.isnan(values)
+        known = _counts(level.facility_unit, selected & ~missing, n) > 0
+        return (level.facility_sums(np.where(missing, 0.0, values), selected),
+                _counts(level.facility_unit, selected & missing, n), known)
+
+    def column(name: str | None) -> np.ndarray | None:
+        if name is None or name not in facilities.columns:
+            return None
+        return pd.to_numeric(facilities[name], errors="coerce").to_numpy(float)
+
+    if goal.metric == "area_per_capita":
+        area = column("floor_area_m2")
+        footprint = column("footprint_m2")
+        if area is None:
+            area = np.full(len(facilities), np.nan)
+        if footprint is not None:
+            area = np.where(np.isnan(area), footprint, area)
+        total, unknown, known = capacity(area)
+        unknown_text = f"unknown: no {label} facility here has a known floor area"
+        unknown_meaning = f"floor area of {label} per resident"
+        meaning = f"floor area of {label} per {who}"
+        scored = pop > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = np.where(scored, total / pop, np.nan)
+        short = _positive_part(goal.target * pop - total)
+        text = [f"{t:,.0f} m² for {p:,.0f} {who}" + ("" if ok or not s else f"; {g:,.0f} m² short")
+                + (f" ({u} facilities of unknown area counted as 0)" if u else "")
+                for t, p, ok, s, g, u in zip(total.tolist(), pop.tolist(), (value >= goal.target).tolist(),
+                                             scored.tolist(), short.tolist(), unknown.tolist())]
+    else:
+        total, unknown, known = capacity(column(goal.capacity))
+        unknown_text = (f"unknown: no {label} facility here has a known {goal.capacity} "
+                        "— load a registry with capacities")
+        unknown_meaning = f"{goal.capacity} of {label}"
+        notes = [f" ({u} facilities without a known {goal.capacity} counted as 0)" if u else ""
+                 for u in unknown.tolist()]
         if goal.metric == "capacity_per_1000":
-            value = total / (pop / 1000.0) if pop > 0 else np.nan
-            short = max(0.0, goal.target * pop / 1000.0 - total)
-            passed = bool(value >= goal.target) if pop > 0 else None
-            text = (f"{total:,.0f} {goal.capacity} for {pop:,.0f} {who}"
-                    + ("" if passed or pop <= 0 else f"; {short:,.0f} {goal.capacity} short") + note)
-            return [dict(meaning=f"{goal.capacity} per 1,000 {who}", value=value, target=goal.target, unit=goal.unit,
-                         passed=passed, gap=short, gap_text=text)]
-        denom = _capacity(facs, goal.of_capacity)
-        of_total = denom[0] if denom else 0.0
-        value = total / of_total if of_total > 0 else np.nan
-        short = max(0.0, goal.target * of_total - total)
-        passed = bool(value >= goal.target) if of_total > 0 else None
-        text = (f"{total:,.0f} of {of_total:,.0f} {goal.of_capacity}"
-                + ("" if passed or of_total <= 0 else f"; {short:,.0f} more must be {goal.capacity}") + note)
-        return [dict(meaning=f"{goal.capacity} / {goal.of_capacity}", value=value, target=goal.target, unit=goal.unit,
-                     passed=passed, gap=short, gap_text=text)]
-
-    # area_per_capita: registry floor area, else the OSM footprint.
-    area = pd.to_numeric(facs.get("floor_area_m2", pd.Series(np.nan, index=facs.index)), errors="coerce")
-    if "footprint_m2" in facs:
-        area = area.fillna(pd.to_numeric(facs["footprint_m2"], errors="coerce"))
-    if len(facs) == 0 or area.notna().sum() == 0:
-        return [dict(meaning=f"floor area of {label} per resident", value=np.nan, target=goal.target, unit=goal.unit,
-                     passed=None, gap=np.nan, gap_text=f"unknown: no {label} facility here has a known floor area")]
-    total = float(area.sum())
-    value = total / pop if pop > 0 else np.nan
-    short = max(0.0, goal.target * pop - total)
-    passed = bool(value >= goal.target) if pop > 0 else None
-    unknown = int(area.isna().sum())
-    text = (f"{total:,.0f} m² for {pop:,.0f} {who}" + ("" if passed or pop <= 0 else f"; {short:,.0f} m² short")
-            + (f" ({unknown} facilities of unknown area counted as 0)" if unknown else ""))
-    return [dict(meaning=f"floor area of {label} per {who}", value=value, target=goal.target, unit=goal.unit,
-                 passed=passed, gap=short, gap_text=text)]
-
-
-def _capacity(facs: pd.DataFrame, field: str) -> tuple[float, int] | None:
-    """Total of a capacity field and how many facilities lack it; None when nobody has it."""
-    if field not in facs.columns:
-        return None
-    values = pd.to_numeric(facs[field], errors="coerce")
-    if values.notna().sum() == 0:
-        return None
-    return float(values.sum()), int(values.isna().sum())
-
-
-def _members(units: _Units, level: str, uid: int, base_level: str) -> list[int]:
-    """Ids of the base units (communities or streets) inside a unit of ``level``."""
-    if base_level == "street":
-        return [] if units.streets is None else (list(units.streets["street_id"]) if level == "district" else [])
-    comm = units.communities
-    if level == "district":
-        return list(comm["community_id"])
-    if level == "street" and "street_id" in comm:
-        return list(comm.loc[comm["street_id"] == uid, "community_id"])
-    return []
+            meaning = f"{goal.capacity} per 1,000 {who}"
+            scored = pop > 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = np.where(scored, total / (pop / 1000.0), np.nan)
+            short = _positive_part(goal.target * pop / 1000.0 - total)
+            text = [f"{t:,.0f} {goal.capacity} for {p:,.0f} {who}"
+                    + ("" if ok or not s else f"; {g:,.0f} {goal.capacity} short") + note
+                    for t, p, ok, s, g, note in zip(total.tolist(), pop.tolist(), (value >= goal.target).tolist(),
+                                                    scored.tolist(), short.tolist(), notes)]
+        else:  # capacity_share
+            of_total, _, of_known = capacity(column(goal.of_capacity))
+            of_total = np.where(of_known, of_total, 0.0)
+            meaning = f"{goal.capacity} / {goal.of_capacity}"
+            scored = of_total > 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = np.where(scored, total / of_total, np.nan)
+            short = _positive_part(goal.target * of_total - total)
+            text = [f"{t:,.0f} of {o:,.0f} {goal.of_capacity}"
+                    + ("" if ok or not s else f"; {g:,.0f} more must be {goal.capacity}") + note
+                    for t, o, ok, s, g, note in zip(total.tolist(), of_total.tolist(), (value >= goal.target).tolist(),
+                                                    scored.tolist(), short.tolist(), notes)]
+    ok = value >= goal.target
+    # Units where no facility states the figure get a row saying so instead of a number.
+    return _block(np.arange(n), 0,
+                  meaning=np.where(known, meaning, unknown_meaning).astype(object).tolist(),
+                  value=np.where(known, value, np.nan), target=goal.target, unit=goal.unit,
+                  passed=_passed(ok, known & scored), gap=np.where(known, short, np.nan),
+                  gap_text=np.where(known, np.asarray(text, dtype=object), unknown_text).tolist())

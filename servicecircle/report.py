@@ -15,6 +15,11 @@ from .population import age_groups
 
 ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
 
+#: Rows of one worksheet in Excel and WPS (header included).
+EXCEL_MAX_ROWS = 1_048_576
+#: Scorecard rows turned into Python values at a time while streaming the workbook.
+SCORECARD_CHUNK_ROWS = 20_000
+
 
 def category_notes(facilities: gpd.GeoDataFrame, config: Config) -> dict[str, str]:
     """A plain sentence per category saying what was (not) found, for summary, map and console."""
@@ -189,6 +194,33 @@ def _finite(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns (mixed registry fields: numbers, text, None) as text, nulls kept.
+
+    Arrow needs one type per column; GDAL's row-by-row writer stored these
+    columns as text, so their values are written as the same strings
+    (``str(value)``) and the layers read back as before.
+    """
+    objects = [c for c in frame.columns if c != frame.geometry.name and frame[c].dtype == object]
+    if not objects:
+        return frame
+    out = frame.copy()
+    for col in objects:
+        values = out[col]
+        out[col] = values.astype(str).where(values.notna(), None).astype("string[pyarrow]")
+    return out
+
+
+def write_layer(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    """Write one GeoPackage layer through pyogrio's Arrow path.
+
+    The Arrow path hands GDAL whole columns instead of one Python value per
+    field and row, so writing costs linear time with a small constant at a
+    million cells. Infinite values are written as nulls (:func:`_finite`).
+    """
+    _text_columns(_finite(frame)).to_file(path, layer=layer, driver="GPKG", engine="pyogrio", use_arrow=True)
+
+
 def write_outputs(out_dir: Path, summary: dict, facilities: gpd.GeoDataFrame, service_areas: gpd.GeoDataFrame,
                   merged_areas: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
                   communities: gpd.GeoDataFrame, *, streets: gpd.GeoDataFrame | None = None,
@@ -205,7 +237,7 @@ def write_outputs(out_dir: Path, summary: dict, facilities: gpd.GeoDataFrame, se
     if streets is not None:
         layers["streets"] = streets
     for name, frame in layers.items():
-        _finite(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+        write_layer(frame, gpkg, name)
     csv = out_dir / "communities.csv"
     _finite(communities.drop(columns="geometry")).to_csv(csv, index=False, encoding="utf-8-sig", float_format="%.6g")
     files = {"gpkg": gpkg, "csv": csv}
@@ -242,7 +274,9 @@ def write_scorecard(out_dir: Path, scorecard: pd.DataFrame) -> dict[str, Path]:
     """``scorecard.csv`` (all levels) and ``scorecard.xlsx`` (one sheet per level), Chinese headers.
 
     Failed rows are filled red in the workbook; every sheet has a filter row and
-    a frozen header so it can be sorted and filtered in Excel/WPS.
+    a frozen header so it can be sorted and filtered in Excel/WPS. The workbook
+    is streamed (openpyxl's write-only mode): each row goes to the file as it
+    is appended, so the time is linear in rows and memory does not hold the sheet.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
@@ -259,32 +293,47 @@ def write_scorecard(out_dir: Path, scorecard: pd.DataFrame) -> dict[str, Path]:
     csv = out_dir / "scorecard.csv"
     _finite(zh).to_csv(csv, index=False, encoding="utf-8-sig", float_format="%.6g")
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     red = PatternFill("solid", fgColor="F8CBAD")
+    bold = Font(bold=True)
+    sheets = []
     for level in ("区", "街道", "社区"):
         part = zh[zh["层级"] == level]
-        if len(part) == 0:
-            continue
-        ws = wb.create_sheet(level)
-        ws.append(list(part.columns))
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        failed_col = list(part.columns).index("是否达标")
-        for values in part.itertuples(index=False):
-            row = [None if isinstance(v, float) and not np.isfinite(v) else v for v in values]
-            ws.append(row)
-            if row[failed_col] == "未达标":
-                for cell in ws[ws.max_row]:
-                    cell.fill = red
-        ws.auto_filter.ref = ws.dimensions
+        # A sheet holds at most 1,048,576 rows (Excel's limit): a larger level continues on "社区 2", ….
+        chunks = range(0, len(part), EXCEL_MAX_ROWS - 1)
+        sheets += [(level if i == 0 else f"{level} {i + 1}", part.iloc[start:start + EXCEL_MAX_ROWS - 1])
+                   for i, start in enumerate(chunks)]
+    for title, part in sheets:
+        ws = wb.create_sheet(title)
+        # Sheet settings come before the first row: a streamed sheet cannot go back.
         ws.freeze_panes = "A2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(part.shape[1])}{len(part) + 1}"
         for i, col in enumerate(part.columns, start=1):
-            width = max(8, min(60, int(part[col].astype(str).str.len().max() if len(part) else 8) + 2))
+            width = max(8, min(60, int(part[col].astype(str).str.len().max()) + 2))
             ws.column_dimensions[get_column_letter(i)].width = width
+        ws.append(_styled_cells(ws, part.columns, font=bold))
+        failed = (part["是否达标"] == "未达标").to_numpy()
+        for start in range(0, len(part), SCORECARD_CHUNK_ROWS):  # Python rows for a chunk at a time: bounded memory
+            chunk = _finite(part.iloc[start:start + SCORECARD_CHUNK_ROWS]).astype(object)
+            rows = chunk.where(chunk.notna(), None).to_numpy().tolist()  # empty cells for NaN, as Excel shows them
+            for row, fail in zip(rows, failed[start:start + SCORECARD_CHUNK_ROWS].tolist()):
+                ws.append(_styled_cells(ws, row, fill=red) if fail else row)
     xlsx = out_dir / "scorecard.xlsx"
     wb.save(xlsx)
     return {"scorecard_csv": csv, "scorecard_xlsx": xlsx}
+
+
+def _styled_cells(ws, values, **style) -> list:
+    """Cells of one streamed row carrying a style (``font=…``, ``fill=…``); plain values need none."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cells = []
+    for value in values:
+        cell = WriteOnlyCell(ws, value=value)
+        for name, spec in style.items():
+            setattr(cell, name, spec)
+        cells.append(cell)
+    return cells
 
 
 def write_siting(out_dir: Path, res) -> dict[str, Path]:
@@ -313,6 +362,6 @@ def write_gaps(out_dir: Path, blind_spots: gpd.GeoDataFrame, adjacency: pd.DataF
     _finite(blind_spots.drop(columns="geometry")).to_csv(files["blind_spots"], index=False, encoding="utf-8-sig",
                                                          float_format="%.6g")
     if len(blind_spots):
-        _finite(blind_spots).to_file(out_dir / "servicecircle.gpkg", layer="blind_spots", driver="GPKG", engine="pyogrio")
+        write_layer(blind_spots, out_dir / "servicecircle.gpkg", "blind_spots")
     _finite(adjacency).to_csv(files["health_adjacency"], index=False, encoding="utf-8-sig", float_format="%.6g")
     return files

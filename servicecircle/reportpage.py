@@ -37,6 +37,10 @@ LABELS = {
         "health": "最近卫生服务设施", "within": "邻近", "per1000": "每千人（需求人群）", "used": "纳入设施",
         "without": "无容量数据", "none": "无", "minutes": "分钟", "unreachable": "不可达", "share": "覆盖比例",
         "count": "社区数", "k": "新增点位", "no_blind": "无盲区", "no_capacity": "无容量数据：需导入含床位/托位/供餐数的登记表",
+        "scorecard_capped": "评估表较大：此处列出各街道（多于{units}个时为最差的{units}个）和未达约束性指标最严重的至多{units}个社区"
+                            "（按未达约束性指标数、再按未达指标数排序）；另有{rows:,}行（{more:,}个单位）见 scorecard.xlsx / scorecard.csv。",
+        "blind_more": "另有{n:,}处盲区见 blind_spots.csv。",
+        "adjacency_capped": "此处列出{shown:,}个设施（先列不邻近的，步行最远者在前）；另有{n:,}个见 health_adjacency.csv。",
     },
     "en": {
         "title": "15-minute service circle report", "goals": "Goals versus actual (district)", "map": "Map",
@@ -55,11 +59,27 @@ LABELS = {
         "without": "without capacity", "none": "none", "minutes": "min", "unreachable": "unreachable",
         "share": "covered share", "count": "communities", "k": "new sites", "no_blind": "no blind spot",
         "no_capacity": "no capacities: load a registry with beds / places / meals",
+        "scorecard_capped": "The scorecard is large: shown are the streets (the {units} worst when there are more) "
+                            "and at most {units} communities failing a binding goal, worst first (most binding goals "
+                            "failed, then most goals failed); {rows:,} more rows ({more:,} units) are in "
+                            "scorecard.xlsx / scorecard.csv.",
+        "blind_more": "{n:,} more blind spots are in blind_spots.csv.",
+        "adjacency_capped": "Shown are {shown:,} facilities (those not adjacent first, longest walk first); "
+                            "{n:,} more are in health_adjacency.csv.",
     },
 }
 KIND_EN = {"binding": "binding", "advisory": "advisory"}
 LEVEL_EN = {"district": "district", "street": "street", "community": "community"}
 PALETTE = ["#6a3d9a", "#ff7f00", "#1f78b4", "#33a02c", "#b15928", "#e31a1c", "#a6cee3"]
+
+#: A scorecard of at most this many street and community rows is shown whole (the samples' are ~2,000).
+PAGE_MAX_SCORECARD_ROWS = 5000
+#: Above that, this many of the worst streets and as many communities failing a binding goal.
+PAGE_MAX_UNITS = 200
+#: Rows of the 医养结合 table shown on the page; the CSV holds all.
+PAGE_MAX_ADJACENCY_ROWS = 200
+#: Bytes of an OSM XML file read at a time when looking for its newest timestamp.
+OSM_READ_BLOCK = 1 << 24
 
 _CSS = """
 body{font:14px/1.45 -apple-system,"Segoe UI","PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;
@@ -202,6 +222,43 @@ def _goal_rows(config: Config, scorecard: pd.DataFrame, level: str | None) -> li
     return rows
 
 
+def scorecard_shown(scorecard: pd.DataFrame, *, max_rows: int = PAGE_MAX_SCORECARD_ROWS,
+                    max_units: int = PAGE_MAX_UNITS) -> tuple[pd.DataFrame, int, int]:
+    """The street and community rows the page shows, and how many rows and units it leaves to the files.
+
+    A scorecard of at most ``max_rows`` such rows is shown whole, in its own
+    order. A larger one shows every street (the ``max_units`` worst when
+    there are more) and the ``max_units`` worst communities failing a binding
+    goal; worst is most binding goals failed, then most goals failed, then
+    scorecard order. All in one grouped pass over the rows.
+
+    Returns
+    -------
+    (DataFrame, int, int)
+        The rows shown, the rows left out and the units left out.
+    """
+    part = scorecard[scorecard["level"] != "district"]
+    if len(part) <= max_rows:
+        return part, 0, 0
+    failed = (part["passed"] == False).to_numpy()  # noqa: E712 - None is "not scored"
+    units = pd.DataFrame({"level": part["level"].to_numpy(), "unit_id": part["unit_id"].to_numpy(),
+                          "binding": failed & (part["kind"] == "binding").to_numpy(), "any": failed})
+    per_unit = units.groupby(["level", "unit_id"], sort=False).sum()  # in scorecard order of first row
+    per_unit["order"] = np.arange(len(per_unit))
+    ranked = per_unit.sort_values(["binding", "any", "order"], ascending=[False, False, True], kind="stable")
+    level = ranked.index.get_level_values("level")
+    streets = ranked[level == "street"]
+    communities = ranked[(level == "community") & (ranked["binding"] > 0).to_numpy()]
+    keep = pd.concat([streets.head(max_units) if len(streets) > max_units else streets,
+                      communities.head(max_units)])
+    rank = pd.Series(np.arange(len(keep)), index=keep.index)
+    at = rank.reindex(pd.MultiIndex.from_arrays([part["level"], part["unit_id"]])).to_numpy()
+    shown = part[~np.isnan(at)]
+    # Rows of the worst units first, each unit's rows in scorecard order.
+    shown = shown.iloc[np.argsort(at[~np.isnan(at)], kind="stable")]
+    return shown, len(part) - len(shown), len(per_unit) - len(keep)
+
+
 def _source_line(path: Path | None, what: str, extra: str = "") -> tuple[str, str] | None:
     if path is None:
         return None
@@ -216,11 +273,16 @@ def _osm_date(path: Path) -> str:
     """The newest element timestamp of an OSM XML file, or why there is none."""
     if path.suffix.lower() not in (".osm", ".xml"):
         return ""
-    newest = ""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            for stamp in re.findall(r'timestamp="([^"]+)"', line):
-                newest = max(newest, stamp)
+    newest = b""
+    pattern = re.compile(rb'timestamp="([^"]+)"')
+    tail = b""
+    with open(path, "rb") as fh:
+        # Read in large blocks, not line by line: a city extract has one line per node.
+        while block := fh.read(OSM_READ_BLOCK):
+            text = tail + block
+            newest = max([newest, *pattern.findall(text)])
+            tail = text[-64:]  # a timestamp cut by the block boundary is found again with the next block
+    newest = newest.decode("utf-8", "replace")
     return f"; newest element {newest}" if newest else "; the file carries no element timestamps"
 
 
@@ -330,8 +392,12 @@ def build_page(result, *, siting=None, map_name: str = "map.html") -> str:
     if sc is not None and len(sc):
         head = [_l(config, k) for k in ("level",)] + ["名称" if zh else "unit", "街道" if zh else "street"] + \
                [_l(config, k) for k in ("goal", "kind", "meaning", "value", "target", "passed", "gap")]
-        rows = _goal_rows(config, sc[sc["level"] != "district"], None)
-        parts.append(f'<section id="scorecard"><h2>{escape(_l(config, "scorecard"))}</h2>{_table(head, rows, scroll=True)}</section>')
+        shown, more_rows, more_units = scorecard_shown(sc)
+        rows = _goal_rows(config, shown, None)
+        note = (f"<p>{escape(_l(config, 'scorecard_capped').format(units=PAGE_MAX_UNITS, rows=more_rows, more=more_units))}</p>"
+                if more_rows else "")
+        parts.append(f'<section id="scorecard"><h2>{escape(_l(config, "scorecard"))}</h2>{note}'
+                     f'{_table(head, rows, scroll=True)}</section>')
 
     parts.append(_gaps_section(result, config))
     methods = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in _methods(config, s))
@@ -365,17 +431,27 @@ def _gaps_section(result, config: Config) -> str:
         rows.append([_td(config.categories[r.category].label), _td(r.rank), _td(f"{r.residents:,.0f}", r.residents),
                      _td(r.cells), _td(walk or _l(config, "unreachable"), walk),
                      _td(r.nearest_facility_name or r.nearest_facility_id), _td(r.communities)])
+    more = len(spots) - len(rows)
     out.append(f"<h3>{escape(_l(config, 'blind'))}</h3>" + (_table(
         [_l(config, "category"), "#"] + [_l(config, k) for k in ("residents", "cells", "nearest", "nearest_name",
                                                                   "communities")], rows)
-        if rows else escape(_l(config, "no_blind"))))
+        if rows else escape(_l(config, "no_blind")))
+        + (f"<p>{escape(_l(config, 'blind_more').format(n=more))}</p>" if more > 0 else ""))
     adj = result.adjacency
     head = f"<h3>{escape(_l(config, 'adjacency'))}</h3>"
     if len(adj):
+        capped = len(adj) > PAGE_MAX_ADJACENCY_ROWS
+        if capped:
+            # Those farthest from health services first: not adjacent, then the longest walk (unmeasured last).
+            walk = adj["walk_min_to_health"].to_numpy(float)
+            order = np.lexsort((np.arange(len(adj)), -np.nan_to_num(walk, nan=-np.inf), adj["adjacent"].to_numpy(bool)))
+            adj = adj.iloc[order[:PAGE_MAX_ADJACENCY_ROWS]]
         rows = [[_td(r.name), _td("" if not np.isfinite(r.walk_min_to_health) else f"{r.walk_min_to_health:.1f}",
                                   r.walk_min_to_health if np.isfinite(r.walk_min_to_health) else ""),
                  _td(r.nearest_health_name), _passed(bool(r.adjacent)), _td(r.note)] for r in adj.itertuples(index=False)]
-        out.append(head + _table([_l(config, k) for k in ("facility", "walk", "health", "within")] + [""], rows, scroll=True))
+        out.append(head + _table([_l(config, k) for k in ("facility", "walk", "health", "within")] + [""], rows, scroll=True)
+                   + (f"<p>{escape(_l(config, 'adjacency_capped').format(shown=len(adj), n=len(result.adjacency) - len(adj)))}</p>"
+                      if capped else ""))
     else:
         out.append(head + escape(s.get("health_adjacency", {}).get("note", _l(config, "none"))))
     out.append("</section>")

@@ -16,6 +16,7 @@ import shapely
 
 from servicecircle import access, gaps, run
 from servicecircle.config import Registry, make_config
+from servicecircle.population import group_column
 
 from test_access import _points_of, split_graph  # the independent networkx construction
 
@@ -167,3 +168,93 @@ def test_capacity_access_in_a_run(care_run):
     assert (comms["fca_per_1000_nursery"].fillna(0) * comms["residents"]).sum() / 1000 <= 40 + 1e-6
     assert comms["fca_per_1000_canteen"].isna().all()  # no canteen: no number, not zero
     assert "fca_per_1000_elder_care" in pd.read_csv(care_run.files["csv"], encoding="utf-8-sig").columns
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The vectorised clusters and blind spots against a cluster-by-cluster reference.
+
+def _reference_clusters(cells):
+    """Clusters by h3-py's ring of each cell and networkx's components, numbered by first appearance."""
+    index = {c: i for i, c in enumerate(cells)}
+    g = nx.Graph()
+    g.add_nodes_from(range(len(cells)))
+    g.add_edges_from((i, index[nb]) for i, c in enumerate(cells) for nb in h3.grid_ring(c, 1) if nb in index)
+    label = np.empty(len(cells), dtype=np.int64)
+    for k, comp in enumerate(sorted(nx.connected_components(g), key=min)):
+        label[list(comp)] = k
+    return label
+
+
+def _reference_blind_spots(cells, origins, unit_of_origin, communities, facilities, config):
+    """Blind spots one cluster at a time: masks, numpy sums and shapely.union_all per cluster."""
+    names = dict(zip(facilities["facility_id"], facilities["name"]))
+    comm_name = dict(zip(communities["community_id"], communities["name"]))
+    records, geoms = [], []
+    for key, category in config.categories.items():
+        col, who = group_column(origins, category.demand_group)
+        gap = cells[(cells["residents"] > 0) & ~cells[f"covered_{key}"].astype(bool)].reset_index(drop=True)
+        if len(gap) == 0:
+            continue
+        label = _reference_clusters(list(gap["h3"]))
+        demand = pd.Series(origins[col].to_numpy(float), index=origins["h3"].to_numpy()).groupby(level=0).sum()
+        cell_demand = gap["h3"].map(demand).fillna(0.0).to_numpy()
+        cluster_of = dict(zip(gap["h3"], label))
+        walk = gap[f"walk_time_s_{key}"].to_numpy(float)
+        held_by = {}  # cluster → community → its residents' weights
+        for h, cid, w in zip(origins["h3"], unit_of_origin, origins["residents"]):
+            if h in cluster_of and cid >= 0:
+                held_by.setdefault(cluster_of[h], {}).setdefault(cid, []).append(w)
+        spots = []
+        for c in range(label.max() + 1):
+            idx = np.flatnonzero(label == c)
+            finite = np.isfinite(walk[idx])
+            best = idx[np.argmin(np.where(finite, walk[idx], np.inf))] if finite.any() else None
+            held = held_by.get(c, {})
+            ranked = sorted(held, key=lambda cid: (-pd.Series(held[cid]).sum(), cid))  # pandas sums, as groupby does
+            comms = [comm_name.get(cid, str(cid)) for cid in ranked]
+            spots.append((c, idx, gap["residents"].to_numpy()[idx].sum(), cell_demand[idx].sum(), best, comms))
+        spots.sort(key=lambda s: (-s[2], s[0]))
+        for rank, (c, idx, residents, dem, best, comms) in enumerate(spots, start=1):
+            near = str(gap[f"nearest_{key}"].iat[best]) if best is not None else ""
+            records.append((f"{key}-{rank}", key, rank, len(idx), residents, dem, who,
+                            walk[best] / 60.0 if best is not None else np.nan, near, names.get(near, ""),
+                            "、".join(comms[:5]) + (f" 等{len(comms)}个社区" if len(comms) > 5 else "")))
+            geoms.append(shapely.union_all(gap.geometry.values[idx]))
+    return pd.DataFrame(records, columns=gaps.BLIND_SPOT_COLUMNS), np.array(geoms, dtype=object)
+
+
+def test_cell_clusters_equal_a_ring_by_ring_reference(chengdu_run):
+    cells = chengdu_run.cells
+    for key in ("health_centre", "nursery", "elder_care"):
+        gap = list(cells.loc[(cells["residents"] > 0) & ~cells[f"covered_{key}"], "h3"])
+        labels = gaps.cell_clusters(gap)
+        assert labels.max() > 0 or key == "elder_care"
+        np.testing.assert_array_equal(labels, _reference_clusters(gap))
+
+
+def test_union_by_group_equals_union_all_per_group():
+    """Test input: clusters of H3 cells of many sizes (one of 1,261 cells), unioned at once and one by one."""
+    centre = h3.latlng_to_cell(30.67, 104.08, 10)
+    cells = sorted(h3.grid_disk(centre, 25))
+    rng = np.random.default_rng(0)
+    group = np.where(np.array([h3.grid_distance(centre, c) for c in cells]) <= 20, 0, rng.integers(1, 40, len(cells)))
+    polys = np.array([shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells])
+    merged = gaps.union_by_group(polys, group, 41)
+    for g in range(41):
+        ref = shapely.union_all(polys[group == g])
+        assert shapely.area(shapely.symmetric_difference(merged[g], ref)) < 1e-16 * max(ref.area, 1e-12), g
+        assert shapely.is_valid(merged[g])
+
+
+@pytest.mark.parametrize("which", ["chengdu_run", "hexi_run", "care_run"])
+def test_blind_spots_equal_the_per_cluster_reference(which, request):
+    r = request.getfixturevalue(which)
+    spots = gaps.blind_spots(r.cells, r.origins, r.unit_of_origin["community"], r.communities, r.facilities, r.config)
+    ref, geoms = _reference_blind_spots(r.cells, r.origins, r.unit_of_origin["community"], r.communities,
+                                       r.facilities, r.config)
+    assert len(ref) > 0
+    pd.testing.assert_frame_equal(pd.DataFrame(spots.drop(columns="geometry")), ref, check_exact=True)
+    utm = r.network.crs
+    a = gpd.GeoSeries(spots.geometry.values, crs="EPSG:4326").to_crs(utm)
+    b = gpd.GeoSeries(geoms, crs="EPSG:4326").to_crs(utm)
+    assert a.symmetric_difference(b).area.max() < 1e-6  # m²: the same outlines

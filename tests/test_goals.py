@@ -1,5 +1,7 @@
 """Goal computations on a small hand-checkable case, the goal table in the config, and scorecard files."""
 
+import math
+
 import geopandas as gpd
 import numpy as np
 import openpyxl
@@ -127,3 +129,231 @@ def test_scorecard_files_hold_the_documented_columns(card, tmp_path):
     failed = [r for r in ws.iter_rows(min_row=2) if r[header.index("是否达标")].value == "未达标"]
     assert failed and all(c.fill.fgColor.rgb.endswith("F8CBAD") for c in failed[0])
     assert ws.max_row - 1 == (card["level"] == "community").sum()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The vectorised scorecard against a per-unit reference written from goals.evaluate's docstring.
+
+def _reference_scorecard(config, cells, origins, unit_of_origin, communities, streets, facilities, district=None):
+    """The scorecard unit by unit: a boolean mask over all origins and facilities per unit (slow, plain)."""
+    from servicecircle.communities import facility_units
+    from servicecircle.population import group_column
+
+    fac = facilities[facilities["counted"] & ~facilities["off_network"]]
+    fac_comm = facility_units(fac, communities)
+    street_of = dict(zip(communities["community_id"], communities["street_id"])) if "street_id" in communities else {}
+    fac_street = np.array([street_of.get(c, -1) for c in fac_comm])
+    n = len(origins)
+    comm_of = np.asarray(unit_of_origin.get("community", np.full(n, -1)))
+    street_o = np.asarray(unit_of_origin.get("street", np.full(n, -1)))
+    cats = fac["category"].to_numpy()
+    fallback = district or config.name
+    units = [("district", 0, fallback, "", "", np.ones(n, bool), np.ones(len(fac), bool))]
+    if streets is not None:
+        units += [("street", int(s), name or fallback, code, name, street_o == s, fac_street == s)
+                  for s, name, code in zip(streets["street_id"], streets["name"], streets["code"])]
+    snames = communities["street_name"] if "street_name" in communities else [""] * len(communities)
+    units += [("community", int(c), name or fallback, code, sname, comm_of == c, fac_comm == c)
+              for c, name, code, sname in zip(communities["community_id"], communities["name"], communities["code"],
+                                              snames)]
+    cell_at = {h: i for i, h in enumerate(cells["h3"])}
+    at = np.array([cell_at[h] for h in origins["h3"]])
+
+    def reached(goal):
+        ok = np.ones(n, bool)
+        for c in goal.categories:
+            t = cells[f"walk_time_s_{c}"].to_numpy(float)[at]
+            ok &= (t * config.categories[c].speed_m_s <= goal.metres) if goal.metres is not None \
+                else (t <= goal.minutes * 60.0)
+        return ok
+
+    def share(x):
+        return "–" if not np.isfinite(x) else f"{x:.0%}"
+
+    def walk_text(goal):
+        return f"{goal.metres:g} m walked" if goal.metres is not None else f"{goal.minutes:g} min walk"
+
+    def capacity(facs, name):
+        if name not in facs.columns:
+            return None
+        v = pd.to_numeric(facs[name], errors="coerce")
+        return None if v.notna().sum() == 0 else (float(v.sum()), int(v.isna().sum()))
+
+    def base_result(goal, omask, fmask):
+        col, _ = group_column(origins, goal.group)
+        w = origins[col].to_numpy()[omask]
+        s = float((w * reached(goal)[omask]).sum() / w.sum()) if w.sum() > 0 else np.nan
+        contains = all((cats[fmask] == c).any() for c in goal.categories)
+        return contains, bool(np.isfinite(s) and s >= goal.reach_share), s
+
+    def rows_of(level, uid, omask, fmask, goal):
+        col, who = group_column(origins, goal.group)
+        w = origins[col].to_numpy()
+        pop = float(w[omask].sum())
+        label = " + ".join(config.categories[c].label for c in goal.categories)
+        if goal.metric == "population_within":
+            covered = float((w[omask] * reached(goal)[omask]).sum())
+            s = covered / pop if pop > 0 else np.nan
+            ok = bool(s >= goal.target) if pop > 0 else None
+            gap = max(0.0, goal.target * pop - covered)
+            text = (f"{pop - covered:,.0f} {who} outside the {walk_text(goal)} of {label}"
+                    + ("" if ok else f"; {gap:,.0f} more must be reached for {share(goal.target)}")) if pop > 0 \
+                else f"no {who} here"
+            return [(f"reach: {who} within {walk_text(goal)} of {label}", s, goal.target, goal.unit, ok, gap, text)]
+        if goal.metric == "units_with_facility":
+            meanings = [f"contains: a {label} facility inside the {goal.unit_level}",
+                        f"reach: ≥ {goal.reach_share:.0%} of {who} within {walk_text(goal)} of {label}"]
+            if level == goal.unit_level:
+                contains, ok_reach, s = base_result(goal, omask, fmask)
+                return [(meanings[0], float(contains), 1.0, "yes = 1", contains, 0.0 if contains else 1.0,
+                         "has one" if contains else f"no {label} facility inside"),
+                        (meanings[1], float(ok_reach), 1.0, "yes = 1", ok_reach, 0.0 if ok_reach else 1.0,
+                         f"{share(s)} of {who} within {walk_text(goal)}"
+                         + ("" if ok_reach else f" (< {goal.reach_share:.0%})"))]
+            members = [u for u in units if u[0] == goal.unit_level]
+            if level == "street" and goal.unit_level == "community":
+                members = [u for u in members if street_of.get(u[1], -1) == uid] if street_of else []
+            elif level != "district":
+                return []
+            if not members:
+                return []
+            results = [base_result(goal, m[5], m[6]) for m in members]
+            noun = "communities" if goal.unit_level == "community" else "streets"
+            out = []
+            for i in (0, 1):
+                met = sum(bool(r[i]) for r in results)
+                s = met / len(members)
+                need = max(0, math.ceil(goal.target * len(members) - 1e-9) - met)
+                ok = s >= goal.target - 1e-12
+                where = "inside" if i == 0 else f"within {walk_text(goal)}"
+                out.append((meanings[i], s, goal.target, goal.unit, ok, float(need),
+                            f"{met} of {len(members)} {noun} ({share(s)})"
+                            + ("" if ok else f"; {need} more {noun} need {label} {where}")))
+            return out
+        facs = fac[fmask]
+        facs = facs[facs["category"].isin(goal.categories)]
+        if goal.metric == "area_per_capita":
+            area = pd.to_numeric(facs["floor_area_m2"], errors="coerce") if "floor_area_m2" in facs \
+                else pd.Series(np.nan, index=facs.index)
+            if "footprint_m2" in facs:
+                area = area.fillna(pd.to_numeric(facs["footprint_m2"], errors="coerce"))
+            if area.notna().sum() == 0:
+                return [(f"floor area of {label} per resident", np.nan, goal.target, goal.unit, None, np.nan,
+                         f"unknown: no {label} facility here has a known floor area")]
+            total, unknown = float(area.sum()), int(area.isna().sum())
+            value = total / pop if pop > 0 else np.nan
+            short = max(0.0, goal.target * pop - total)
+            ok = bool(value >= goal.target) if pop > 0 else None
+            return [(f"floor area of {label} per {who}", value, goal.target, goal.unit, ok, short,
+                     f"{total:,.0f} m² for {pop:,.0f} {who}" + ("" if ok or pop <= 0 else f"; {short:,.0f} m² short")
+                     + (f" ({unknown} facilities of unknown area counted as 0)" if unknown else ""))]
+        cap = capacity(facs, goal.capacity)
+        if cap is None:
+            return [(f"{goal.capacity} of {label}", np.nan, goal.target, goal.unit, None, np.nan,
+                     f"unknown: no {label} facility here has a known {goal.capacity} — load a registry with capacities")]
+        total, unknown = cap
+        note = f" ({unknown} facilities without a known {goal.capacity} counted as 0)" if unknown else ""
+        if goal.metric == "capacity_per_1000":
+            value = total / (pop / 1000.0) if pop > 0 else np.nan
+            short = max(0.0, goal.target * pop / 1000.0 - total)
+            ok = bool(value >= goal.target) if pop > 0 else None
+            return [(f"{goal.capacity} per 1,000 {who}", value, goal.target, goal.unit, ok, short,
+                     f"{total:,.0f} {goal.capacity} for {pop:,.0f} {who}"
+                     + ("" if ok or pop <= 0 else f"; {short:,.0f} {goal.capacity} short") + note)]
+        of = capacity(facs, goal.of_capacity)
+        of_total = of[0] if of else 0.0
+        value = total / of_total if of_total > 0 else np.nan
+        short = max(0.0, goal.target * of_total - total)
+        ok = bool(value >= goal.target) if of_total > 0 else None
+        return [(f"{goal.capacity} / {goal.of_capacity}", value, goal.target, goal.unit, ok, short,
+                 f"{total:,.0f} of {of_total:,.0f} {goal.of_capacity}"
+                 + ("" if ok or of_total <= 0 else f"; {short:,.0f} more must be {goal.capacity}") + note)]
+
+    records = []
+    for rank, (level, uid, name, code, sname, omask, fmask) in enumerate(units):
+        unit_rows = [(goal, r) for goal in config.goals for r in rows_of(level, uid, omask, fmask, goal)]
+        fails = any(goal.kind == "binding" and r[4] is False for goal, r in unit_rows)
+        for k, (goal, r) in enumerate(unit_rows):
+            key = ({"district": 0, "street": 1, "community": 2}[level], 0 if fails else 1, name, uid, k)
+            records.append((key, dict(level=level, unit_id=uid, unit_name=name, unit_code=code, street_name=sname,
+                                      goal=goal.key, goal_name=goal.name, kind=goal.kind, meaning=r[0], value=r[1],
+                                      target=r[2], unit=r[3], passed=r[4], gap=r[5], gap_text=r[6],
+                                      source=goal.source)))
+    records.sort(key=lambda kv: kv[0])
+    return pd.DataFrame([r for _, r in records], columns=goals.SCORECARD_COLUMNS)
+
+
+def _assert_scorecards_equal(config, run_result, tmp_path):
+    """Vectorised == reference, value for value and byte for byte in scorecard.csv / scorecard.xlsx."""
+    district = (run_result.summary["population_method"].get("census") or {}).get("name")
+    args = (config, run_result.cells, run_result.origins, run_result.unit_of_origin, run_result.communities,
+            run_result.streets, run_result.facilities, district)
+    card = goals.evaluate(*args)
+    # Exact: every per-unit sum is numpy's own sum of that unit's values, in the same order.
+    pd.testing.assert_frame_equal(card, _reference_scorecard(*args), check_exact=True)
+    a = report.write_scorecard(tmp_path / "vectorised", card)
+    b = report.write_scorecard(tmp_path / "reference", _reference_scorecard(*args))
+    assert a["scorecard_csv"].read_bytes() == b["scorecard_csv"].read_bytes()
+    return card
+
+
+def test_hand_case_equals_the_reference(card):
+    config = make_config({"area": {"name": "test", "bbox": [0, 0, 0.03, 0.01]}})
+    ref = _reference_scorecard(config, CELLS, ORIGINS, UNITS, COMMUNITIES, STREETS, FACILITIES)
+    pd.testing.assert_frame_equal(card, ref, check_exact=True)
+
+
+def test_chengdu_scorecard_equals_the_reference(chengdu_run, tmp_path):
+    card = _assert_scorecards_equal(chengdu_run.config, chengdu_run, tmp_path)
+    # No elder-care facility in the sample: binding goals fail everywhere, figures without data are not scored.
+    assert (card["level"] == "community").sum() > 1000
+    assert card["passed"].isin([False]).any() and card["passed"].isna().any()
+
+
+def test_hexi_scorecard_equals_the_reference(hexi_run, tmp_path):
+    card = _assert_scorecards_equal(hexi_run.config, hexi_run, tmp_path)
+    assert set(card["level"]) == {"district", "street", "community"}
+
+
+@pytest.fixture(scope="module")
+def hexi_registry_run(hexi_config, hexi_run, tmp_path_factory):
+    """Hexi with a test registry (not real facilities): elder-care centres in two of three streets, beds and
+    floor areas known for some, nurseries with places (some affordable) and canteens in some communities."""
+    from dataclasses import replace
+
+    from servicecircle import run
+    from servicecircle.config import Registry
+
+    streets = hexi_run.streets.geometry.representative_point()
+    comms = hexi_run.communities.geometry.representative_point()
+    rows = []
+    for i, (name, p) in enumerate(zip(hexi_run.streets["name"], streets)):
+        if i % 3:
+            rows.append({"名称": f"{name}测试养老服务中心", "类别": "街道综合养老服务中心", "经度": p.x, "纬度": p.y,
+                         "床位": 40 + 10 * (i % 4) if i % 2 else "", "建筑面积": 900 if i % 4 == 1 else ""})
+    for i, (name, p) in enumerate(zip(hexi_run.communities["name"], comms)):
+        if i % 5 == 0:
+            rows.append({"名称": f"{name}测试托育点", "类别": "托育机构", "经度": p.x + 0.0003, "纬度": p.y,
+                         "托位": 20 + 10 * (i % 3), "普惠": "是" if i % 2 else ""})
+        if i % 7 == 0:
+            rows.append({"名称": f"{name}测试老年食堂", "类别": "助餐点", "经度": p.x, "纬度": p.y + 0.0003, "日供餐": 100})
+    folder = tmp_path_factory.mktemp("hexi_goal_registry")
+    path = folder / "registry.csv"
+    pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8-sig")
+    spec = Registry(path, "wgs84", None, None, None, (), ())
+    return run(replace(hexi_config, registries=(spec,), out_dir=folder / "out"), write=False, progress=False)
+
+
+def test_hexi_with_registry_scorecard_equals_the_reference(hexi_registry_run, tmp_path):
+    card = _assert_scorecards_equal(hexi_registry_run.config, hexi_registry_run, tmp_path)
+    # The registry makes every kind of row non-trivial: counts, capacities, pass and fail at every level.
+    for goal in ("community_day_care", "street_care_centre", "elder_beds_per_1000", "nursery_places_per_1000",
+                 "affordable_places_share", "elder_land_per_capita", "home_care_circle"):
+        rows = card[card["goal"] == goal]
+        assert rows["value"].notna().any(), goal
+    street = card[(card["level"] == "street") & (card["goal"] == "street_care_centre")
+                  & card["meaning"].str.startswith("contains")]
+    assert 0 < street["passed"].sum() < len(street) == 14  # two of three streets were given a centre
+    beds = card[(card["level"] == "district") & (card["goal"] == "elder_beds_per_1000")].iloc[0]
+    assert "without a known beds counted as 0" in beds["gap_text"]
+    assert set(card.loc[card["level"] == "community", "passed"].dropna()) == {True, False}
