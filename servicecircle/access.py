@@ -26,6 +26,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
+from . import arrays
 from .config import Config
 from .network import Snap, WalkNetwork, edge_tree
 
@@ -477,7 +478,7 @@ def _union_by_group(geoms: np.ndarray, group: np.ndarray, n_groups: int) -> np.n
     counts = np.bincount(group, minlength=n_groups)
     slot = np.arange(len(group)) - np.repeat(np.cumsum(counts) - counts, counts)
     size = np.where(counts > 0, 2 ** np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64), 0)
-    for width in np.unique(size[size > 0]):
+    for width in arrays.unique(size[size > 0]):
         members = np.flatnonzero(size == width)
         row = np.full(n_groups, -1, dtype=np.int64)
         row[members] = np.arange(len(members))
@@ -734,7 +735,7 @@ def merged_service_areas(graph: AccessGraph, config: Config,
             w_line, w_key = _tiles_of(lines, street_m + 1.0, origin, AREA_TILE_M)
             f_line, f_key = _tiles_of(far, street_m / 2 + 1.0, origin, AREA_TILE_M) if len(far) else (
                 np.zeros(0, np.int64), np.zeros(0, np.int64))
-            keys = np.unique(w_key)  # only tiles with walked lines hold any area
+            keys = arrays.unique(w_key)  # only tiles with walked lines hold any area
             f_in = np.isin(f_key, keys)
             tx, ty = keys // TILE_KEY_SPAN, keys % TILE_KEY_SPAN
             x0, y0 = origin[0] + tx * AREA_TILE_M, origin[1] + ty * AREA_TILE_M

@@ -13,6 +13,7 @@ import pandas as pd
 
 import shapely
 
+from . import arrays
 from .config import Config
 from .errors import InputError
 from .inputs import InputReport, read_vector
@@ -162,7 +163,7 @@ class GroupSums:
         self.blocks = []
         long = np.flatnonzero(leaf & (length >= self.UNROLL))
         rows = length[long] // self.UNROLL
-        for r in np.unique(rows):  # leaves grouped by how many rows of eight they fill
+        for r in arrays.unique(rows):  # leaves grouped by how many rows of eight they fill
             ids = long[rows == r]
             s, used = start[ids], int(r) * self.UNROLL
             grid = s[:, None, None] + np.arange(used).reshape(int(r), self.UNROLL)

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from . import access, h3cells
+from . import access, arrays, h3cells
 from .communities import GroupSums
 from .config import Config
 from .network import Snap
@@ -81,7 +81,7 @@ def union_by_group(geometries: np.ndarray, groups: np.ndarray, n_groups: int) ->
     sizes = np.bincount(groups, minlength=n_groups)
     starts = np.cumsum(sizes) - sizes
     width = 1 << np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64)
-    for w in np.unique(width):
+    for w in arrays.unique(width):
         rows = np.flatnonzero(width == w)
         count = sizes[rows]
         row = np.repeat(np.arange(len(rows)), count)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import access, h3cells
+from . import access, arrays, h3cells
 from .config import Config
 from .inputs import read_vector
 from .network import WalkNetwork, snap_points
@@ -75,7 +75,8 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
         ``floor_area_m2``, ``residents``, point geometry in ``crs``.
     """
     res = config.h3_resolution
-    grid_cells = h3cells.cells_in(area, res)
+    # Cells as uint64 ids until the table is done: set operations on a city's strings cost minutes.
+    grid_cells = h3cells.ids_in(area, res)
     polys = features[features.geom_type.isin(["Polygon", "MultiPolygon"])]
     is_landuse = polys["tags"].map(lambda t: t.get("landuse") == "residential").to_numpy(bool)
     landuse = polys[is_landuse].to_crs(crs)
@@ -88,7 +89,7 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
     in_landuse = np.zeros(len(buildings), bool)
     if len(landuse) and len(buildings):
         hit, _ = landuse.sindex.query(points.values, predicate="within")
-        in_landuse[np.unique(hit)] = True
+        in_landuse[arrays.unique(hit)] = True
     residential = bvalue.isin(config.residential_buildings).to_numpy() | ((bvalue == "yes").to_numpy() & in_landuse)
     buildings, points = buildings[residential], points[residential]
     levels = _levels(buildings["tags"], config.default_levels)
@@ -103,12 +104,12 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
         has_building = np.zeros(len(landuse), bool)
         if len(points):
             hit, _ = points.sindex.query(landuse.geometry.values, predicate="contains")
-            has_building[np.unique(hit)] = True
+            has_building[arrays.unique(hit)] = True
         empty = landuse[~has_building]
         if len(empty):
             origins.append(_landuse_pieces(empty, crs, res, config.landuse_floor_area_ratio))
     table = pd.concat(origins, ignore_index=True)
-    table = table[table["h3"].isin(grid_cells)]
+    table = table[np.isin(table["h3"].to_numpy(np.uint64), grid_cells)]
     if len(table) == 0 and net is not None:
         table = street_length_origins(net, area, grid_cells, res)
     table["residents"] = table["floor_area_m2"] / config.floor_area_per_person_m2
@@ -117,13 +118,15 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
         table = raster_origins(config.population_inputs.raster, grid_cells, res, crs)
 
     # Cells without residents still get a travel time, measured from their centre.
-    missing = grid_cells[~pd.Index(grid_cells).isin(table["h3"])]  # hashed: numpy's setdiff1d on strings is quadratic
+    missing = grid_cells[~np.isin(grid_cells, table["h3"].to_numpy(np.uint64))]
     if len(missing):
         xy = _project(np.column_stack(h3cells.centres(missing)), crs)
         table = pd.concat([table, pd.DataFrame({
             "method": "cell_centre", "floor_area_m2": 0.0, "x": xy[:, 0], "y": xy[:, 1],
             "osm_id": -1, "h3": missing, "residents": 0.0})], ignore_index=True)
-    table = table.sort_values(["h3", "method", "osm_id", "x", "y"], kind="stable").reset_index(drop=True)
+    table = table.astype({"h3": np.uint64}).sort_values(["h3", "method", "osm_id", "x", "y"], kind="stable")
+    table = table.reset_index(drop=True)
+    table["h3"] = h3cells.strings(table["h3"].to_numpy())  # one resolution: numeric order is hexadecimal order
     table["origin_id"] = np.arange(len(table))
     return gpd.GeoDataFrame(table.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(table["x"], table["y"]), crs=crs)
 
@@ -132,8 +135,8 @@ def _landuse_pieces(landuse: gpd.GeoDataFrame, crs: str, res: int, far: float) -
     """Intersect residential land with the H3 cells that touch it; one origin per piece."""
     lonlat = landuse.to_crs(WGS84)
     owner, cells = h3cells.cells_touching(lonlat.geometry.values, res)
-    hexes = gpd.GeoSeries(h3cells.polygons(cells), crs=WGS84).to_crs(crs).values
-    pieces = shapely.intersection(hexes, landuse.geometry.values[owner])
+    hexes = np.asarray(gpd.GeoSeries(h3cells.polygons(cells), crs=WGS84).to_crs(crs).values)
+    pieces = shapely.intersection(hexes, np.asarray(landuse.geometry.values)[owner])
     area = shapely.area(pieces)
     keep = area > 1.0
     pts = shapely.get_coordinates(shapely.point_on_surface(pieces[keep])).reshape(-1, 2)
@@ -148,9 +151,9 @@ def _project(lonlat: np.ndarray, crs: str) -> np.ndarray:
 
 def _cells_of(xy: np.ndarray, crs: str, res: int) -> np.ndarray:
     if len(xy) == 0:
-        return np.array([], dtype=object)
+        return np.zeros(0, dtype=np.uint64)
     lonlat = shapely.get_coordinates(gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=crs).to_crs(WGS84).values)
-    return h3cells.cells_of_points(lonlat[:, 0], lonlat[:, 1], res)
+    return h3cells.ids_of_points(lonlat[:, 0], lonlat[:, 1], res)
 
 
 def origin_snap(origins: gpd.GeoDataFrame, net: WalkNetwork):

@@ -19,6 +19,8 @@ import shapely
 from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3v
 
+from . import arrays
+
 
 def _strings(cells: np.ndarray) -> np.ndarray:
     if len(cells) == 0:
@@ -27,14 +29,22 @@ def _strings(cells: np.ndarray) -> np.ndarray:
 
 
 def to_int(cells) -> np.ndarray:
-    """uint64 ids of hexadecimal cell strings."""
+    """uint64 ids of hexadecimal cell strings (ids pass through)."""
+    if isinstance(cells, np.ndarray) and cells.dtype.kind in "ui":
+        return cells.astype(np.uint64, copy=False)
     cells = np.asarray(cells, dtype=object)
     if len(cells) == 0:
         return np.zeros(0, dtype=np.uint64)
     return np.asarray(h3ronpy.cells_parse(pa.array(cells, type=pa.large_string())), dtype=np.uint64)
 
 
-def _ints_of_points(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
+def strings(ids) -> np.ndarray:
+    """Hexadecimal cell strings of uint64 ids."""
+    return _strings(ids)
+
+
+def ids_of_points(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
+    """The cell (uint64 id) holding each WGS-84 point."""
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     if len(lon) == 0:
         return np.zeros(0, dtype=np.uint64)
@@ -43,24 +53,28 @@ def _ints_of_points(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.nda
 
 def cells_of_points(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
     """The cell (hexadecimal string) holding each WGS-84 point."""
-    return _strings(_ints_of_points(lon, lat, resolution))
+    return _strings(ids_of_points(lon, lat, resolution))
+
+
+def ids_in(polygon, resolution: int) -> np.ndarray:
+    """The cells (uint64 ids, ascending) whose centre lies in a WGS-84 polygon (as ``h3.geo_to_cells``)."""
+    return arrays.unique(np.asarray(h3v.geometry_to_cells(polygon, resolution, ContainmentMode.ContainsCentroid)))
 
 
 def cells_in(polygon, resolution: int) -> np.ndarray:
     """The cells whose centre lies in a WGS-84 polygon (as ``h3.geo_to_cells``), sorted."""
-    cells = np.asarray(h3v.geometry_to_cells(polygon, resolution, ContainmentMode.ContainsCentroid))
-    return _strings(np.unique(cells))  # one resolution: hexadecimal order is numeric order
+    return _strings(ids_in(polygon, resolution))  # one resolution: hexadecimal order is numeric order
 
 
 def cells_touching(polygons: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every (polygon index, cell) pair where a WGS-84 polygon meets a cell."""
+    """Every (polygon index, cell uint64 id) pair where a WGS-84 polygon meets a cell."""
     polygons = np.asarray(polygons, dtype=object)
     if len(polygons) == 0:
         return np.zeros(0, dtype=np.int64), np.array([], dtype=object)
     lists = pa.array(h3v.wkb_to_cells(pa.array(shapely.to_wkb(polygons)), resolution,
                                       ContainmentMode.IntersectsBoundary))
     owner = np.repeat(np.arange(len(polygons)), np.diff(lists.offsets.to_numpy()))
-    return owner, _strings(lists.flatten().to_numpy())
+    return owner, lists.flatten().to_numpy()
 
 
 def centres(cells) -> tuple[np.ndarray, np.ndarray]:

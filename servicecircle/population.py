@@ -112,16 +112,16 @@ def census_figures(path: Path, code: str, cache_dir: Path | None = None) -> dict
 
 def street_length_origins(net: WalkNetwork, area, grid_cells: np.ndarray, res: int) -> pd.DataFrame:
     """Proxy origins every :data:`PROXY_SPACING_M` along the network inside ``area`` (WGS-84),
-    weighted by the length they stand for."""
+    weighted by the length they stand for. ``grid_cells`` and the table's ``h3`` are uint64 cell ids."""
     edge, _, n_points, pts = points_along_edges(net, PROXY_SPACING_M, np.ceil)
     xy = shapely.get_coordinates(pts)
     weight = net.edge_length_m[edge] / n_points
     lonlat = shapely.get_coordinates(gpd.GeoSeries(pts, crs=net.crs).to_crs("EPSG:4326").values)
-    cells = h3cells.cells_of_points(lonlat[:, 0], lonlat[:, 1], res)
+    cells = h3cells.ids_of_points(lonlat[:, 0], lonlat[:, 1], res)
     table = pd.DataFrame({"method": "street_length", "floor_area_m2": weight, "x": xy[:, 0], "y": xy[:, 1],
                           "osm_id": -1, "h3": cells})
     inside = shapely.contains_xy(area, lonlat[:, 0], lonlat[:, 1])
-    return table[inside & table["h3"].isin(grid_cells).to_numpy()]
+    return table[inside & np.isin(cells, grid_cells)]
 
 
 def fill_streetless_communities(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, unit: np.ndarray,
@@ -166,7 +166,8 @@ def raster_origins(path: Path, grid_cells: np.ndarray, res: int, crs: str) -> pd
     """One origin per populated pixel of a population raster (e.g. WorldPop GeoTIFF), at its centre.
 
     The pixel value is the number of residents; nodata and values ≤ 0 are
-    skipped. Pixels are summed into H3 cells by their centre.
+    skipped. Pixels are summed into H3 cells by their centre. ``grid_cells`` and
+    the table's ``h3`` are uint64 cell ids.
     """
     import rasterio
 
@@ -187,10 +188,10 @@ def raster_origins(path: Path, grid_cells: np.ndarray, res: int, crs: str) -> pd
     pts = gpd.GeoSeries(gpd.points_from_xy(xs, ys), crs=src_crs)
     lonlat = shapely.get_coordinates(pts.to_crs("EPSG:4326").values)
     xy = shapely.get_coordinates(pts.to_crs(crs).values)
-    cells = h3cells.cells_of_points(lonlat[:, 0], lonlat[:, 1], res)
+    cells = h3cells.ids_of_points(lonlat[:, 0], lonlat[:, 1], res)
     table = pd.DataFrame({"method": "raster", "floor_area_m2": 0.0, "x": xy[:, 0], "y": xy[:, 1], "osm_id": -1,
                           "h3": cells, "residents": values[rows, cols]})
-    return table[table["h3"].isin(grid_cells)]
+    return table[np.isin(cells, grid_cells)]
 
 
 def read_population_table(config: Config, report: inputs.InputReport) -> pd.DataFrame:

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from . import access, communities, grid, inputs
+from . import access, arrays, communities, grid, inputs
 from .population import group_column
 from .config import Config
 from .errors import InputError
@@ -66,7 +66,7 @@ def exclude(candidates: gpd.GeoDataFrame, path, coord_system: str) -> gpd.GeoDat
         return candidates
     hit, _ = zones.sindex.query(candidates.geometry.values, predicate="within")
     keep = np.ones(len(candidates), bool)
-    keep[np.unique(hit)] = False
+    keep[arrays.unique(hit)] = False
     return candidates[keep].reset_index(drop=True)
 
 

@@ -36,6 +36,7 @@ def test_area_cells_neighbours_and_outlines():
     # Every cell a polygon touches, by exact geometry.
     small = shapely.box(104.06, 30.67, 104.061, 30.671)
     owner, touched = h3cells.cells_touching(np.array([area, small]), 10)
+    touched = h3cells.strings(touched)
     hexes = {c: shapely.Polygon([(b, a) for a, b in h3.cell_to_boundary(c)]) for c in touched}
     assert all(hexes[c].intersects([area, small][o]) for o, c in zip(owner, touched))
     assert set(cells) <= set(touched[owner == 0]) and (owner == 1).sum() >= 1
