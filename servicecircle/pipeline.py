@@ -270,18 +270,24 @@ def site_and_write(result: RunResult, args) -> siting.SitingResult:
 
 def write_html(result: RunResult, siting_result: siting.SitingResult | None = None,
                merged_areas: gpd.GeoDataFrame | None = None) -> dict:
-    """``map.html`` (inlined JavaScript with ``config.offline``) and the report page ``index.html``.
+    """``map.html`` (Leaflet inlined with ``config.offline``) and the report page ``index.html``.
 
-    ``merged_areas``: :func:`access.merged_service_areas` of the run, when already computed.
+    The map carries compact tables drawn in the browser (:mod:`servicecircle.maps`), so its
+    size grows with the run's cells, facilities and units, never with cells × layers.
+
+    Parameters
+    ----------
+    result : RunResult
+    siting_result : SitingResult, optional
+        Proposed sites to draw in their own layer (the ``site`` command).
+    merged_areas : GeoDataFrame, optional
+        Service areas per category and threshold; default ``result.merged_service_areas``
+        (none drawn when the run has none).
+
+    Returns
+    -------
+    dict
+        ``{"map": path, "report": path}``.
     """
-    config = result.config
-    merged = result.merged_service_areas if merged_areas is None else merged_areas
-    notes = report.category_notes(result.facilities, config)
-    m = maps.build_map(config, result.cells, result.facilities, merged, result.communities, notes,
-                       result.area.bounds, adjacency=result.adjacency, scorecard=result.scorecard)
-    maps.add_blind_spots(m, result.blind_spots, config, notes)
-    if siting_result is not None:
-        maps.add_proposed_sites(m, siting_result, config)
-    maps.add_scorecard(m, result.scorecard)
-    return {"map": maps.write_map(m, config.out_dir, offline=config.offline),
+    return {"map": maps.write_run_map(result, siting_result=siting_result, merged_areas=merged_areas),
             "report": reportpage.write_page(result, siting=siting_result)}
