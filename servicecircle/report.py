@@ -10,15 +10,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from . import xlsx as xlsx_writer
 from .config import Config
 from .population import age_groups
 
 ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
 
 #: Rows of one worksheet in Excel and WPS (header included).
-EXCEL_MAX_ROWS = 1_048_576
-#: Scorecard rows turned into Python values at a time while streaming the workbook.
-SCORECARD_CHUNK_ROWS = 20_000
+EXCEL_MAX_ROWS = xlsx_writer.EXCEL_MAX_ROWS
 
 
 def category_notes(facilities: gpd.GeoDataFrame, config: Config) -> dict[str, str]:
@@ -275,13 +274,9 @@ def write_scorecard(out_dir: Path, scorecard: pd.DataFrame) -> dict[str, Path]:
 
     Failed rows are filled red in the workbook; every sheet has a filter row and
     a frozen header so it can be sorted and filtered in Excel/WPS. The workbook
-    is streamed (openpyxl's write-only mode): each row goes to the file as it
-    is appended, so the time is linear in rows and memory does not hold the sheet.
+    is written a column at a time (:mod:`servicecircle.xlsx`): linear in rows,
+    memory bounded by a chunk of rows.
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
     from .goals import KIND_ZH, LEVEL_ZH, SCORECARD_HEADERS_ZH
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -293,47 +288,15 @@ def write_scorecard(out_dir: Path, scorecard: pd.DataFrame) -> dict[str, Path]:
     csv = out_dir / "scorecard.csv"
     _finite(zh).to_csv(csv, index=False, encoding="utf-8-sig", float_format="%.6g")
 
-    wb = Workbook(write_only=True)
-    red = PatternFill("solid", fgColor="F8CBAD")
-    bold = Font(bold=True)
     sheets = []
     for level in ("区", "街道", "社区"):
-        part = zh[zh["层级"] == level]
+        part = _finite(zh[zh["层级"] == level])
         # A sheet holds at most 1,048,576 rows (Excel's limit): a larger level continues on "社区 2", ….
-        chunks = range(0, len(part), EXCEL_MAX_ROWS - 1)
-        sheets += [(level if i == 0 else f"{level} {i + 1}", part.iloc[start:start + EXCEL_MAX_ROWS - 1])
-                   for i, start in enumerate(chunks)]
-    for title, part in sheets:
-        ws = wb.create_sheet(title)
-        # Sheet settings come before the first row: a streamed sheet cannot go back.
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(part.shape[1])}{len(part) + 1}"
-        for i, col in enumerate(part.columns, start=1):
-            width = max(8, min(60, int(part[col].astype(str).str.len().max()) + 2))
-            ws.column_dimensions[get_column_letter(i)].width = width
-        ws.append(_styled_cells(ws, part.columns, font=bold))
-        failed = (part["是否达标"] == "未达标").to_numpy()
-        for start in range(0, len(part), SCORECARD_CHUNK_ROWS):  # Python rows for a chunk at a time: bounded memory
-            chunk = _finite(part.iloc[start:start + SCORECARD_CHUNK_ROWS]).astype(object)
-            rows = chunk.where(chunk.notna(), None).to_numpy().tolist()  # empty cells for NaN, as Excel shows them
-            for row, fail in zip(rows, failed[start:start + SCORECARD_CHUNK_ROWS].tolist()):
-                ws.append(_styled_cells(ws, row, fill=red) if fail else row)
-    xlsx = out_dir / "scorecard.xlsx"
-    wb.save(xlsx)
+        for i, start in enumerate(range(0, len(part), EXCEL_MAX_ROWS - 1)):
+            chunk = part.iloc[start:start + EXCEL_MAX_ROWS - 1]
+            sheets.append((level if i == 0 else f"{level} {i + 1}", chunk, (chunk["是否达标"] == "未达标").to_numpy()))
+    xlsx = xlsx_writer.write_workbook(out_dir / "scorecard.xlsx", sheets, fill_rgb="F8CBAD")
     return {"scorecard_csv": csv, "scorecard_xlsx": xlsx}
-
-
-def _styled_cells(ws, values, **style) -> list:
-    """Cells of one streamed row carrying a style (``font=…``, ``fill=…``); plain values need none."""
-    from openpyxl.cell import WriteOnlyCell
-
-    cells = []
-    for value in values:
-        cell = WriteOnlyCell(ws, value=value)
-        for name, spec in style.items():
-            setattr(cell, name, spec)
-        cells.append(cell)
-    return cells
 
 
 def write_siting(out_dir: Path, res) -> dict[str, Path]:
