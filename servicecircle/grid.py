@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import access, arrays, h3cells
+from . import access, arrays, h3cells, parallel
 from .config import Config
 from .inputs import read_vector
 from .network import WalkNetwork, snap_points
@@ -136,7 +136,7 @@ def _landuse_pieces(landuse: gpd.GeoDataFrame, crs: str, res: int, far: float) -
     lonlat = landuse.to_crs(WGS84)
     owner, cells = h3cells.cells_touching(lonlat.geometry.values, res)
     hexes = np.asarray(gpd.GeoSeries(h3cells.polygons(cells), crs=WGS84).to_crs(crs).values)
-    pieces = shapely.intersection(hexes, np.asarray(landuse.geometry.values)[owner])
+    pieces = parallel.map_blocks(shapely.intersection, hexes, np.asarray(landuse.geometry.values)[owner])
     area = shapely.area(pieces)
     keep = area > 1.0
     pts = shapely.get_coordinates(shapely.point_on_surface(pieces[keep])).reshape(-1, 2)

@@ -19,7 +19,7 @@ import shapely
 from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3v
 
-from . import arrays
+from . import arrays, parallel
 
 
 def _strings(cells: np.ndarray) -> np.ndarray:
@@ -91,7 +91,8 @@ def polygons(cells) -> np.ndarray:
     cells = to_int(cells)
     if len(cells) == 0:
         return np.array([], dtype=object)
-    return shapely.from_wkb(np.asarray(pa.array(h3v.cells_to_wkb_polygons(cells))))
+    return parallel.map_blocks(lambda block: shapely.from_wkb(np.asarray(pa.array(h3v.cells_to_wkb_polygons(block)))),
+                               cells)
 
 
 def neighbours(cells) -> tuple[np.ndarray, np.ndarray]:

@@ -341,6 +341,7 @@ def graph_from_file(path: Path) -> nx.MultiDiGraph:
 def graph_from_overpass(*, bbox=None, place=None, polygon=None, cache_dir: Path) -> nx.MultiDiGraph:
     """Download the walk graph through osmnx/Overpass; responses are cached in ``cache_dir``."""
     import osmnx as ox
+    import requests  # osmnx's HTTP client
 
     _configure_osmnx_cache(cache_dir)
     kwargs = dict(network_type="walk", simplify=True, retain_all=True)
@@ -352,6 +353,16 @@ def graph_from_overpass(*, bbox=None, place=None, polygon=None, cache_dir: Path)
         return ox.graph_from_polygon(polygon, **kwargs)
     except ox._errors.InsufficientResponseError as exc:
         raise InputError(f"OpenStreetMap returned no walkable ways for this area ({exc})") from None
+    except requests.RequestException as exc:
+        raise _unreachable(exc) from None
+
+
+def _unreachable(exc: Exception) -> InputError:
+    """One line for a download that could not be made (offline, intranet, proxy, server down)."""
+    import osmnx as ox
+
+    return InputError(f"cannot download from the Overpass API at {ox.settings.overpass_url} "
+                      f"({type(exc).__name__}); without internet give [area] osm_file a local extract")
 
 
 def _configure_osmnx_cache(cache_dir: Path) -> None:
@@ -500,6 +511,7 @@ def _opl_way_vertices(field: str) -> np.ndarray | None:
 def features_from_overpass(*, bbox=None, place=None, polygon=None, cache_dir: Path) -> gpd.GeoDataFrame:
     """Download tagged features through osmnx/Overpass, in the same shape as :func:`features_from_file`."""
     import osmnx as ox
+    import requests  # osmnx's HTTP client
 
     _configure_osmnx_cache(cache_dir)
     tags = {k: True for k in FEATURE_KEYS}
@@ -512,6 +524,8 @@ def features_from_overpass(*, bbox=None, place=None, polygon=None, cache_dir: Pa
             gdf = ox.features_from_polygon(polygon, tags)
     except ox._errors.InsufficientResponseError:
         return features_frame([])
+    except requests.RequestException as exc:
+        raise _unreachable(exc) from None
     gdf = gdf.reset_index()
     tag_cols = [c for c in gdf.columns if c not in ("element", "id", "geometry", "nodes", "ways")]
     rows = []

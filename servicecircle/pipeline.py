@@ -124,11 +124,15 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
     origins = origins.join(fca)
     done("capacity access")
     plan = service_area_plan(config, net, graph, node_distances)
-    # Street-side service areas are pure shapely (which releases the GIL): they
-    # run on the second core while the grid, communities, gaps and goals run here.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_street_service_areas, graph, config, node_distances, plan)
+    # Service areas are GEOS and numpy work that releases the GIL: they run in
+    # threads beside the grid, communities, gaps and goals here — per facility
+    # and merged side by side (on Chengdu the longest stage), cell outlines as
+    # soon as the cells exist.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        areas_task, merged_task = _service_area_tasks(pool, graph, config, node_distances, plan)
         cells = grid.build_cells(origins, times, config)
+        if merged_task is None:
+            merged_task = pool.submit(_timed, time.perf_counter(), grid.cell_service_areas, cells, config, net.crs)
         done("grid")
         comms = communities.aggregate(comms, origins, cells, facs, config, unit_of_origin=unit_of_origin["community"])
         if streets is not None:
@@ -142,12 +146,10 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
         district = pop_info.get("census", {}).get("name") if pop_info.get("census") else None
         scorecard = goals.evaluate(config, cells, origins, unit_of_origin, comms, streets, facs, district)
         done("goals")
-        areas, merged, area_seconds = pending.result()
-    if merged is None:
-        merged = grid.cell_service_areas(cells, config, net.crs)
+        (areas, areas_seconds), (merged, merged_seconds) = areas_task.result(), merged_task.result()
     done("service areas (wait)")
-    seconds["service areas"] = round(area_seconds + seconds["service areas (wait)"], 3) \
-        if plan["method"] == "cells" else area_seconds  # on the second core, overlapping the stages above
+    # Side by side, overlapping the stages above: the stage's own time is the longer task's.
+    seconds["service areas"] = max(areas_seconds, merged_seconds)
     summary = report.summarise(config, net.info, facs, cells, comms, origins, streets=streets,
                                population_info=pop_info, registry_info=registry_info, input_report=report_rows,
                                scorecard=scorecard, capacity_access=fca_info, blind_spots=spots,
@@ -157,11 +159,16 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
                        merged_service_areas=merged)
     summary["service_areas"] = plan
     if write:
-        result.files = report.write_outputs(config.out_dir, summary, facs, areas, merged, cells, comms,
-                                            streets=streets, input_report=report_rows)
-        result.files.update(report.write_scorecard(config.out_dir, scorecard))
-        result.files.update(report.write_gaps(config.out_dir, spots, adjacency))
-        result.files.update(write_html(result, merged_areas=merged))
+        config.out_dir.mkdir(parents=True, exist_ok=True)
+        # The writers share nothing, and GDAL, zlib and Arrow release the GIL: the
+        # GeoPackage and the workbook are written in threads while the pages are built here.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            layers = pool.submit(report.write_outputs, config.out_dir, summary, facs, areas, merged, cells, comms,
+                                 streets=streets, input_report=report_rows)
+            tables = pool.submit(report.write_scorecard, config.out_dir, scorecard)
+            gap_files = report.write_gaps(config.out_dir, spots, adjacency)
+            pages = write_html(result, merged_areas=merged)
+            result.files = layers.result() | tables.result() | gap_files | pages
     done("outputs")
     bar.close()
     summary["seconds"] = seconds
@@ -205,12 +212,22 @@ def service_area_plan(config: Config, net: network.WalkNetwork, graph: access.Ac
             "note": note, "method_note": how.format(b=config.street_buffer_m, r=config.h3_resolution)}
 
 
-def _street_service_areas(graph: access.AccessGraph, config: Config, node_distances: dict, plan: dict):
-    """Per-facility and (with the streets method) merged service areas, and the seconds they took."""
-    t0 = time.perf_counter()
-    areas = access.facility_service_areas(graph, config, None if plan["per_facility"] else np.zeros(0, np.int64))
-    merged = access.merged_service_areas(graph, config, node_distances) if plan["method"] == "streets" else None
-    return areas, merged, round(time.perf_counter() - t0, 3)
+def _timed(start: float, build, *args):
+    """``build(*args)`` and the seconds from ``start`` until it was done."""
+    value = build(*args)
+    return value, round(time.perf_counter() - start, 3)
+
+
+def _service_area_tasks(pool: ThreadPoolExecutor, graph: access.AccessGraph, config: Config,
+                        node_distances: dict, plan: dict):
+    """Futures of the per-facility areas and of the street-side merged areas (None with the
+    cells method: those wait for the cells), each giving (areas, seconds)."""
+    start = time.perf_counter()
+    which = None if plan["per_facility"] else np.zeros(0, np.int64)
+    per_facility = pool.submit(_timed, start, access.facility_service_areas, graph, config, which)
+    merged = pool.submit(_timed, start, access.merged_service_areas, graph, config, node_distances) \
+        if plan["method"] == "streets" else None
+    return per_facility, merged
 
 
 def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network.WalkNetwork, area,

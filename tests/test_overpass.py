@@ -91,3 +91,30 @@ def test_download_when_the_osm_file_is_absent_then_cache(overpass_server, tmp_pa
     assert second.network.info["cache"] == "hit"
     assert second.summary["population_total"] == pytest.approx(first.summary["population_total"])
     assert len(second.facilities) == len(first.facilities)
+
+
+def test_no_overpass_to_reach_is_one_clear_error(tmp_path):
+    """Offline (or on an intranet): a closed local port stands for an unreachable Overpass API."""
+    import socket
+
+    import osmnx as ox
+
+    from servicecircle.errors import InputError
+
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = load_config(Path(__file__).resolve().parents[1] / "data" / "chengdu.toml")
+    config = replace(base, osm_file=tmp_path / "absent.osm", bbox=BOX, cache_dir=tmp_path / "cache",
+                     out_dir=tmp_path / "out")
+    old = ox.settings.overpass_url, ox.settings.overpass_rate_limit
+    # osmnx waits 60 s after a failed status check; the test asks it not to check.
+    ox.settings.overpass_url, ox.settings.overpass_rate_limit = f"http://127.0.0.1:{port}/api", False
+    try:
+        with pytest.raises(InputError) as error:
+            run(config, write=False, progress=False)
+    finally:
+        ox.settings.overpass_url, ox.settings.overpass_rate_limit = old
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("cannot download from the Overpass API")
+    assert f"127.0.0.1:{port}" in message and "osm_file" in message
