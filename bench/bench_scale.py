@@ -172,7 +172,7 @@ def run_child(cmd: list[str], *, log_path: Path, cwd: Path, timeout_s: float, ma
 
 
 def bench_city(k: int, *, work: Path, python: str, label: str, write: bool, runs: list[str], timeout_s: float,
-               max_rss_gb: float) -> dict:
+               max_rss_gb: float, facilities: int | None = None) -> dict:
     """Generate (or reuse) city k, then time each requested run of the pipeline on it in a child process.
 
     Returns
@@ -183,14 +183,17 @@ def bench_city(k: int, *, work: Path, python: str, label: str, write: bool, runs
     """
     from synthetic_city import generate_city
 
-    cities = work / "cities"
+    # A registry of another size is another city: its own folder, its own runs.
+    suffix = "" if facilities is None else f"_f{facilities}"
+    cities = work / f"cities{suffix}"
     cities.mkdir(parents=True, exist_ok=True)
     # Generated in a child too, so its time and memory are its own (the generator records them in meta.json).
-    subprocess.run([sys.executable, str(BENCH / "synthetic_city.py"), "--k", str(k), "--out", str(cities)],
+    extra = [] if facilities is None else ["--facilities", str(facilities)]
+    subprocess.run([sys.executable, str(BENCH / "synthetic_city.py"), "--k", str(k), "--out", str(cities), *extra],
                    check=True, stdout=subprocess.DEVNULL)
-    city = generate_city(k=k, out_dir=cities)
+    city = generate_city(k=k, out_dir=cities, **({} if facilities is None else {"facilities": facilities}))
     meta = city.meta
-    run_dir = work / "runs" / label / f"k{k}"
+    run_dir = work / "runs" / label / f"k{k}{suffix}"
     cache_dir, out_dir = run_dir / "cache", run_dir / "out"
     record = {"k": k, "city": {"name": meta["name"], "osm_nodes": meta["written"]["nodes"],
                                "osm_ways": meta["written"]["ways"], "stitch_ways": meta["written"]["stitch_ways"],
@@ -283,21 +286,27 @@ def exponent_table(records: list[dict], run: str) -> tuple[str, list[list[str]]]
     done = [r for r in records if r["runs"].get(run, {}).get("status") == "ok"]
     if len(done) < 2:
         return None
-    small, large = done[0]["runs"][run], done[-1]["runs"][run]
-    rows = [["stage", "s (small)", "s (large)", "vs nodes", "own size", "vs own size", "flag"]]
-    n0, n1 = small["sizes"]["nodes"], large["sizes"]["nodes"]
-    items = [(stage, small["stages"][stage], large["stages"][stage]) for stage in large["stages"] if stage in small["stages"]]
-    items += [("total (incl. import)", small["total_seconds"], large["total_seconds"]),
-              ("peak RSS", small["peak_rss_gb"], large["peak_rss_gb"])]
-    for stage, t0, t1 in items:
+    large = done[-1]["runs"][run]
+    rows = [["stage", "from k", "s (small)", "s (large)", "vs nodes", "own size", "vs own size", "flag"]]
+    n1 = large["sizes"]["nodes"]
+    stages = [s for s in large["stages"] if all(s in r["runs"][run]["stages"] for r in done)]
+    items = [(stage, [r["runs"][run]["stages"][stage] for r in done]) for stage in stages]
+    items += [("total (incl. import)", [r["runs"][run]["total_seconds"] for r in done]),
+              ("peak RSS", [r["runs"][run]["peak_rss_gb"] for r in done])]
+    for stage, times in items:
+        # The exponent starts at the smallest city where the stage takes longer than timer
+        # noise: a ratio to a 0.00 s start says nothing about growth.
+        start = next((i for i, t in enumerate(times[:-1]) if t >= NOISE_SECONDS), 0) if stage != "peak RSS" else 0
+        small, t0, t1 = done[start]["runs"][run], times[start], times[-1]
         own = next((size for word, size in STAGE_SIZES if word in stage.lower()), None)
-        vs_nodes = growth_exponent(t0, t1, n0, n1)
+        vs_nodes = growth_exponent(t0, t1, small["sizes"]["nodes"], n1)
         vs_own = growth_exponent(t0, t1, small["sizes"][own], large["sizes"][own]) if own else None
         worst = max((e for e in (vs_nodes, vs_own) if e is not None), default=None)
         noisy = max(t0, t1) < NOISE_SECONDS and stage != "peak RSS"
         flag = "noise" if noisy else ("> %.2f" % LINEAR_LIMIT if worst is not None and worst > LINEAR_LIMIT else "")
-        rows.append([stage, f"{t0:.2f}", f"{t1:.2f}", "–" if vs_nodes is None else f"{vs_nodes:.2f}", own or "",
-                     "–" if vs_own is None else f"{vs_own:.2f}", flag])
+        rows.append([stage, str(done[start]["k"]), f"{t0:.2f}", f"{t1:.2f}", "–" if vs_nodes is None else f"{vs_nodes:.2f}",
+                     own or "", "–" if vs_own is None else f"{vs_own:.2f}", flag])
+    n0 = done[0]["runs"][run]["sizes"]["nodes"]
     title = (f"{SYNTHETIC_HEADING}\ngrowth exponents, {run} runs, k={done[0]['k']} → k={done[-1]['k']} "
              f"(nodes {n0:,} → {n1:,}; peak RSS in GB)")
     return title, rows
@@ -326,6 +335,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="cities, runs and results go here")
     parser.add_argument("--python", default=sys.executable, help="interpreter of the pipeline runs")
     parser.add_argument("--label", help="names this code version in the results (default: current, or the venv's name)")
+    parser.add_argument("--facilities", type=int, help="test-registry facilities per category per tile "
+                        "(default: the generator's 40; 16 gives the 1 M-node city ~5,200 a category)")
     parser.add_argument("--no-write", action="store_true", help="run without writing the outputs")
     parser.add_argument("--runs", default="cold,warm", help="comma-separated: cold, warm")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per child run")
@@ -349,12 +360,13 @@ def main(argv: list[str] | None = None) -> None:
     records = []
     for k in sorted(args.k):
         records.append(bench_city(k, work=work, python=python, label=label, write=not args.no_write, runs=runs,
-                                  timeout_s=args.timeout, max_rss_gb=args.max_rss_gb))
+                                  timeout_s=args.timeout, max_rss_gb=args.max_rss_gb, facilities=args.facilities))
     tables = [t for record in records for t in city_tables(record)]
     tables += [t for t in (exponent_table(records, run) for run in runs) if t is not None]
     print()
     print("\n\n".join(render_text(title, rows) for title, rows in tables))
-    stem = f"scale_{label}_{'write' if not args.no_write else 'nowrite'}_k{'-'.join(map(str, sorted(args.k)))}"
+    stem = (f"scale_{label}_{'write' if not args.no_write else 'nowrite'}_k{'-'.join(map(str, sorted(args.k)))}"
+            + ("" if args.facilities is None else f"_f{args.facilities}"))
     if runs != ["cold", "warm"]:
         stem += "_" + "-".join(runs)
     load = {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]}

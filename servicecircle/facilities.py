@@ -187,6 +187,10 @@ def counted_facilities(facilities: gpd.GeoDataFrame, category: str) -> gpd.GeoDa
     return facilities[mask]
 
 
+#: Registry points whose distances to the streets decide :func:`likely_coord_system`.
+COORD_CHECK_POINTS = 5_000
+
+
 def likely_coord_system(points: gpd.GeoDataFrame, declared: str, net: WalkNetwork) -> tuple[str | None, dict]:
     """Which coordinate system puts a registry's points on the walk network.
 
@@ -202,7 +206,9 @@ def likely_coord_system(points: gpd.GeoDataFrame, declared: str, net: WalkNetwor
     """
     if len(points) < 3:
         return None, {}
-    lon, lat = points.geometry.x.to_numpy(), points.geometry.y.to_numpy()
+    # A median needs no city of points: at most COORD_CHECK_POINTS, evenly spread over the file.
+    rows = np.unique(np.linspace(0, len(points) - 1, min(len(points), COORD_CHECK_POINTS)).round().astype(int))
+    lon, lat = points.geometry.x.to_numpy()[rows], points.geometry.y.to_numpy()[rows]
     # Back to the degrees as written in the file, then re-read as each candidate.
     raw_lon, raw_lat = coords.from_wgs84(lon, lat, declared)
     medians = {}

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 #: Fewer rows than this per block are not worth a thread.
-MIN_BLOCK_ROWS = 50_000
+MIN_BLOCK_ROWS = 10_000
 
 
 def workers_for(n_rows: int) -> int:

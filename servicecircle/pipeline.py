@@ -159,16 +159,13 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
                        merged_service_areas=merged)
     summary["service_areas"] = plan
     if write:
-        config.out_dir.mkdir(parents=True, exist_ok=True)
-        # The writers share nothing, and GDAL, zlib and Arrow release the GIL: the
-        # GeoPackage and the workbook are written in threads while the pages are built here.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            layers = pool.submit(report.write_outputs, config.out_dir, summary, facs, areas, merged, cells, comms,
-                                 streets=streets, input_report=report_rows)
-            tables = pool.submit(report.write_scorecard, config.out_dir, scorecard)
-            gap_files = report.write_gaps(config.out_dir, spots, adjacency)
-            pages = write_html(result, merged_areas=merged)
-            result.files = layers.result() | tables.result() | gap_files | pages
+        # In sequence: GDAL's GeoPackage writer and pandas' CSV writer hold the GIL
+        # (measured: in threads beside each other or the map they gained nothing).
+        result.files = report.write_outputs(config.out_dir, summary, facs, areas, merged, cells, comms,
+                                            streets=streets, input_report=report_rows)
+        result.files.update(report.write_scorecard(config.out_dir, scorecard))
+        result.files.update(report.write_gaps(config.out_dir, spots, adjacency))
+        result.files.update(write_html(result, merged_areas=merged))
     done("outputs")
     bar.close()
     summary["seconds"] = seconds
