@@ -695,8 +695,8 @@ def _add_facilities(page: MapPage, facilities: gpd.GeoDataFrame, adjacency) -> N
     names = fac["name"].fillna("").astype(str) if n else pd.Series([], dtype=str)
     named = names.str.len().to_numpy() > 0
     pack.add("flags", (counted.astype(np.uint8) | (off.astype(np.uint8) << 1) | (named.astype(np.uint8) << 2)))
-    # Names (the facility id for an unnamed one) stay plain text in the page: cells name their nearest facility too.
-    pack.plain("label", np.where(named, names.to_numpy(dtype=object), fac["facility_id"].astype(str).to_numpy(dtype=object))
+    # Names (the facility id for an unnamed one), deflated with the rest: a city's are megabytes of text.
+    pack.text("label", np.where(named, names.to_numpy(dtype=object), fac["facility_id"].astype(str).to_numpy(dtype=object))
                if n else [])
     pack.factor("flag_note", fac["flag_note"] if "flag_note" in fac else [None] * n)
     source = fac["source"].fillna("osm").astype(str) if "source" in fac else pd.Series(["osm"] * n, dtype=str)
@@ -730,10 +730,10 @@ def _add_facilities(page: MapPage, facilities: gpd.GeoDataFrame, adjacency) -> N
             shown.append([i, "text"])
     if "affordable" in fac:
         pack.add("affordable", _tristate(fac["affordable"]))
-    # 医养结合: the walk of each care facility to the nearest health centre, as text (a few per district).
+    # 医养结合: the walk of each care facility to the nearest health centre, as text (one per care facility).
     care_row, care_text = _health_walk(adjacency, page.facility_index)
     pack.add("care_row", care_row, "zdelta")
-    pack.plain("care_text", care_text)
+    pack.text("care_text", care_text)
     page.dataset("facilities", pack)
     page.ui["facility_fields"] = shown
 

@@ -354,7 +354,7 @@ def test_gcj02_basemap_shifts_overlays_for_display_only(browser, offline_run, am
     xy = shapely.get_coordinates(facs.geometry.values)
     gx, gy = coords.wgs84_to_gcj02(xy[:, 0], xy[:, 1])
     shown = page.evaluate("""async () => { const F = await servicecircleMap.facilities();
-        return {x: Array.from(F.ds.col.x), y: Array.from(F.ds.col.y), label: F.ds.json.label}; }""")
+        return {x: Array.from(F.ds.col.x), y: Array.from(F.ds.col.y), label: F.ds.text('label')}; }""")
     on_page = pd.DataFrame({"x": np.asarray(shown["x"]) / 1e5, "y": np.asarray(shown["y"]) / 1e5,
                             "label": shown["label"]})
     label = np.where(facs["name"].fillna("") != "", facs["name"], facs["facility_id"])

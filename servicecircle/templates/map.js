@@ -308,7 +308,8 @@
           return {ids: Uint32Array.from(ids), index: pointIndex(px, py, Uint32Array.from(ids), 0.0005)};
         });
         const care = new Map();
-        for (let k = 0; k < ds.col.care_row.length; k++) care.set(ds.col.care_row[k], ds.json.care_text[k]);
+        const careText = ds.col.care_row.length ? ds.text('care_text') : [];
+        for (let k = 0; k < ds.col.care_row.length; k++) care.set(ds.col.care_row[k], careText[k]);
         return {ds: ds, px: px, py: py, byCat: byCat, care: care};
       });
     }
@@ -575,7 +576,7 @@
       return facilities().then(function (F) {
         UI.categories.forEach(function (cat, c) {
           const near = col['f' + c][i];
-          parts.push(cat.label + ': ' + walkText(col['w' + c][i]) + (near >= 0 ? ' — ' + F.ds.json.label[near] : ''));
+          parts.push(cat.label + ': ' + walkText(col['w' + c][i]) + (near >= 0 ? ' — ' + F.ds.text('label')[near] : ''));
         });
         parts.push(UI.complete_label + ': ' + (col.cmp[i] >= 1000 ? TXT.complete_yes : TXT.complete_no));
         return parts.join('<br>');
@@ -604,7 +605,7 @@
       where.push((col.registry_file[i] >= 0 ? js.registry_file[col.registry_file[i]] : '') + ' row ' +
                  String(col.registry_row[i]));
     }
-    const lines = ['<b>' + (named ? js.label[i] : '(unnamed)') + '</b>', cat.label + ' (' + cat.key + ')',
+    const lines = ['<b>' + (named ? ds.text('label')[i] : '(unnamed)') + '</b>', cat.label + ' (' + cat.key + ')',
                    TXT.source + ': ' + source + ' (' + where.join(', ') + ')'];
     UI.facility_fields.forEach(function (field) {
       const key = 'p' + field[0], v = col[key][i];
@@ -633,7 +634,7 @@
       '<tr><td>demand group</td><td>' + (col.demand[row] >= 0 ? T.json.demand[col.demand[row]] : '') + '</td></tr>' +
       '<tr><td>shortest walk to a facility (min)</td><td>' +
       (walk === UNREACHABLE ? 'no facility reachable' : fmtTenths(walk)) + '</td></tr>' +
-      '<tr><td>nearest facility</td><td>' + (col.near_row[row] >= 0 ? F.ds.json.label[col.near_row[row]] :
+      '<tr><td>nearest facility</td><td>' + (col.near_row[row] >= 0 ? F.ds.text('label')[col.near_row[row]] :
                                                T.text('near')[row]) + '</td></tr>' +
       '<tr><td>communities</td><td>' + T.text('communities')[row] + '</td></tr></table>';
   }
@@ -847,7 +848,7 @@
       hoverPending = false;
       map.getContainer().style.cursor = hit.i >= 0 ? 'pointer' : '';
       if (hit.i >= 0) hover.setLatLng([hit.F.ds.col.y[hit.i] * 1e-5, hit.F.ds.col.x[hit.i] * 1e-5])
-        .setContent(hit.F.ds.json.label[hit.i]).openOn(map);
+        .setContent(hit.F.ds.text('label')[hit.i]).openOn(map);
       else if (map.hasLayer(hover)) map.removeLayer(hover);
     });
   });
