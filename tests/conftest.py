@@ -89,3 +89,20 @@ def browser(chromium):
         b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def map_texts(map_html, dataset: str, column: str) -> list[str]:
+    """A text column of one of ``map.html``'s deflated tables, decoded here as the page's script does
+    (base85 with ``.`` for ``<``, then zlib): escaped strings, one per row."""
+    import base64
+    import json
+    import re
+    import zlib
+
+    page = Path(map_html).read_text(encoding="utf-8")
+    spec = json.loads(re.search(r'<script type="application/json" id="sc-data">(.*?)</script>', page, re.S)
+                      .group(1))["datasets"][dataset]["columns"][column]
+    blob = re.search(rf'<script type="text/plain" id="sc-blob-{dataset}">(.*?)</script>', page, re.S).group(1).strip()
+    raw = zlib.decompress(base64.b85decode(blob.replace(".", "<")))
+    assert spec[1] == "text", spec
+    return raw[spec[2]:spec[2] + spec[3]].decode("utf-8").split("\n")

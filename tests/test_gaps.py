@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from conftest import map_texts
 from servicecircle import access, gaps, run
 from servicecircle.config import Registry, make_config
 from servicecircle.population import group_column
@@ -147,8 +148,9 @@ def test_health_adjacency_against_networkx(care_run):
     assert (adj["adjacent"] == ~far).all()
     s = care_run.summary["health_adjacency"]
     assert s["checked"] == 3 and s["adjacent"] + s["not_adjacent"] == 3 and s["adjacent"] == (~far).sum()
-    html = care_run.files["map"].read_text(encoding="utf-8")
-    assert html.count("医养结合: ") == 3 and "min walk to 成都市中医医院 (within 10 min)" in html
+    care_texts = map_texts(care_run.files["map"], "facilities", "care_text")  # the care homes' popup lines
+    assert len(care_texts) == 3 and all(t.startswith("医养结合: ") for t in care_texts)
+    assert any("min walk to 成都市中医医院 (within 10 min)" in t for t in care_texts)
     written = pd.read_csv(care_run.files["health_adjacency"], encoding="utf-8-sig")
     assert len(written) == 3 and list(written.columns) == gaps.ADJACENCY_COLUMNS
 
