@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -70,23 +71,33 @@ def _cells(values: pd.Series, head: pa.Array) -> pa.Array:
         values = values.astype(object)
     if pd.api.types.is_numeric_dtype(values):
         present = np.isfinite(values.to_numpy(float))
-        # Integers as integers, other numbers with 16 significant digits, as openpyxl writes them.
-        text = values.astype(str) if pd.api.types.is_integer_dtype(values) else values.map(_NUMBER.__mod__)
+        # Integers as integers, other numbers with 16 significant digits, as openpyxl writes them;
+        # each distinct number formatted once.
+        codes, distinct = pd.factorize(values)
+        formatted = pd.Series(distinct).astype(str) if pd.api.types.is_integer_dtype(values) \
+            else pd.Series(distinct).map(_NUMBER.__mod__)
+        text = pc.fill_null(pa.array(formatted.to_numpy(object), type=pa.string()).take(
+            pa.array(codes, mask=codes < 0)), "")
         numeric = np.ones(len(values), bool)
     else:
         present = values.notna().to_numpy().copy()
         kinds = {type(v) for v in values[present].iloc[:1000]} if present.any() else {str}
         if kinds <= {str}:
             numeric = np.zeros(len(values), bool)
-            text = values.where(values.notna(), "").astype(str)
-            present &= (text != "").to_numpy()  # an empty text is an empty cell, as Excel keeps it
+            try:  # text converted in Arrow; a non-text value past the sample is written as its text
+                text = pc.fill_null(pa.array(values.to_numpy(object), type=pa.string(), from_pandas=True), "")
+                present &= pc.greater(pc.binary_length(text), 0).to_numpy(zero_copy_only=False)
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                text = values.where(values.notna(), "").astype(str)
+                present &= (text != "").to_numpy()  # an empty text is an empty cell, as Excel keeps it
         else:  # a mixed column: numbers stay numbers (rare; one Python test per value)
             numeric = values.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
                                  and not isinstance(v, bool) and np.isfinite(float(v))).to_numpy(bool)
             present &= ~values.map(lambda v: isinstance(v, float) and not np.isfinite(v)).to_numpy(bool)
             text = values.map(lambda v: "" if v is None else _NUMBER % float(v)
                               if isinstance(v, (float, np.floating)) else str(v))
-    text = pa.array(text.to_numpy(object), type=pa.string())
+    if not isinstance(text, pa.Array):
+        text = pa.array(text.to_numpy(object), type=pa.string())
     number = _join(head, "><v>", text, "</v></c>")
     cells = number if numeric.all() else pc.if_else(
         numeric, number, _join(head, ' t="inlineStr"><is><t xml:space="preserve">', _escape(text), "</t></is></c>"))
@@ -113,14 +124,41 @@ def _sheet_xml(frame: pd.DataFrame, marked: np.ndarray, widths: list[int], strea
                   f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData><row r="1">{header}</row>')
                  .encode("utf-8"))
     letters = [column_letter(i) for i in range(1, n_cols + 1)]
-    for start in range(0, len(frame), CHUNK_ROWS):
+
+    def rows(start: int) -> pa.Array:
         part = frame.iloc[start:start + CHUNK_ROWS]
         row = pa.array(np.arange(len(part)) + start + 2).cast(pa.string())
         style = pc.if_else(pa.array(marked[start:start + CHUNK_ROWS]), '" s="2"', '"')
         cells = [_cells(part[name].reset_index(drop=True), _join('<c r="', letter, row, style))
                  for letter, name in zip(letters, part.columns)]
-        stream.write(_bytes(_join('<row r="', row, '">', *cells, "</row>")))
+        return _join('<row r="', row, '">', *cells, "</row>")
+
+    # The next chunk's XML is built while this one is deflated: Arrow's kernels and zlib
+    # both release the GIL, so the two overlap on two cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = []
+        for start in range(0, len(frame), CHUNK_ROWS):
+            pending.append(pool.submit(rows, start))
+            if len(pending) > 2:
+                stream.write(_bytes(pending.pop(0).result()))
+        for done in pending:
+            stream.write(_bytes(done.result()))
     stream.write(f'</sheetData><autoFilter ref="A1:{last}"/></worksheet>'.encode("utf-8"))
+
+
+def _longest(values: pd.Series) -> int:
+    """Characters of the longest value as written (empty cells count 0): the column's width."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        # Each distinct number once, as its shortest text (what a reader of the sheet sees).
+        distinct = pd.unique(values.to_numpy())
+        distinct = distinct[np.isfinite(distinct.astype(float))]
+        return int(pd.Series(distinct).astype(str).str.len().max()) if len(distinct) else 0
+    try:  # text and empty cells: counted in Arrow, no Python call per value
+        strings = pa.array(values.to_numpy(object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed values: as the text they are written as
+        strings = pa.array(values.map(lambda v: None if v is None or v != v else str(v)).to_numpy(object),
+                           type=pa.string())
+    return int(pc.max(pc.utf8_length(strings)).as_py() or 0)
 
 
 def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame, np.ndarray]], *, fill_rgb: str) -> Path:
@@ -177,8 +215,7 @@ def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame, np.ndarray]
         for name, text in parts.items():
             zf.writestr(name, text.encode("utf-8"))
         for i, (_, frame, marked) in enumerate(sheets, start=1):
-            widths = [max(8, min(60, int(frame[c].astype(str).str.len().max()) + 2 if len(frame) else 8))
-                      for c in frame.columns]
+            widths = [max(8, min(60, _longest(frame[c]) + 2)) for c in frame.columns]
             with zf.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=True) as stream:
                 _sheet_xml(frame, np.asarray(marked, dtype=bool), widths, stream)
     return path
