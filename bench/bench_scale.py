@@ -1,14 +1,19 @@
 """Benchmark (not a test): the whole pipeline on declared-synthetic cities of growing size.
 
     python bench/bench_scale.py [--k 2 4 8 18] [--work DIR] [--python PYTHON] [--no-write]
-                                [--runs cold,warm] [--timeout 1800] [--max-rss-gb 20]
+                                [--runs cold,warm,rerun] [--timeout 1800] [--max-rss-gb 20]
 
 SYNTHETIC FIGURES. Each city is the real central-Chengdu OSM extract tiled
 k × k with a declared synthetic test registry (``bench/synthetic_city.py``):
 not a real city. For every k the city is generated (or reused), then
-``servicecircle.run`` runs on it in a fresh child process per run, cold (empty
-network cache) and warm (the cache the cold run left), so each run's peak RSS
-is its own (``os.wait4`` of that child). ``--python`` runs the children with
+``servicecircle.run`` runs on it in a fresh child process per run, so each
+run's peak RSS is its own (``os.wait4`` of that child):
+
+* ``cold``: empty cache, empty output folder;
+* ``warm``: the cache the cold run left (network, analysis, goals), an empty
+  output folder, so every file is written again;
+* ``rerun``: the cache and the outputs the previous run left: the same study
+  area run again, what a planner's second run of the day costs. ``--python`` runs the children with
 another interpreter, e.g. a virtual environment holding an older version of
 the package, to time "before" against "after".
 
@@ -204,7 +209,8 @@ def bench_city(k: int, *, work: Path, python: str, label: str, write: bool, runs
     for run in runs:
         if run == "cold":
             shutil.rmtree(cache_dir, ignore_errors=True)
-        shutil.rmtree(out_dir, ignore_errors=True)
+        if run != "rerun":
+            shutil.rmtree(out_dir, ignore_errors=True)
         run_dir.mkdir(parents=True, exist_ok=True)
         result_path = run_dir / f"{run}.json"
         result_path.unlink(missing_ok=True)
@@ -242,9 +248,10 @@ def city_tables(record: dict) -> list[tuple[str, list[list[str]]]]:
     timing.append(["process wall"] + [_seconds(runs[n]["wall_seconds"]) for n in names])
     timing.append(["peak RSS GB"] + [f"{runs[n]['peak_rss_gb']:.2f}" for n in names])
     timing.append(["status"] + [(runs[n]["status"] + (f": {runs[n]['note']}" if runs[n]["note"] else "")) for n in names])
-    if "cold" in runs and "warm" in runs and runs["cold"].get("total_seconds") and runs["warm"].get("total_seconds"):
-        ratio = f"{runs['warm']['total_seconds'] / runs['cold']['total_seconds']:.2f}"
-        timing.append(["warm / cold total"] + [ratio if n == "warm" else "" for n in names])
+    cold = runs.get("cold", {}).get("total_seconds")
+    if cold:
+        timing.append(["/ cold total"] + [f"{runs[n]['total_seconds'] / cold:.2f}"
+                                           if n != "cold" and runs[n].get("total_seconds") else "" for n in names])
     city = record["city"]
     first = next((r for r in runs.values() if r["status"] == "ok"), None)
     sizes = [["what", "count"],
@@ -338,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--facilities", type=int, help="test-registry facilities per category per tile "
                         "(default: the generator's 40; 16 gives the 1 M-node city ~5,200 a category)")
     parser.add_argument("--no-write", action="store_true", help="run without writing the outputs")
-    parser.add_argument("--runs", default="cold,warm", help="comma-separated: cold, warm")
+    parser.add_argument("--runs", default="cold,warm,rerun", help="comma-separated: cold, warm, rerun")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per child run")
     parser.add_argument("--max-rss-gb", type=float, default=20.0, help="resident memory per child run")
     parser.add_argument("--child", nargs=2, type=Path, metavar=("CONFIG", "RESULT"), help=argparse.SUPPRESS)
@@ -349,8 +356,8 @@ def main(argv: list[str] | None = None) -> None:
         child_main(*args.child, cache_dir=args.cache, out_dir=args.out, write=not args.no_write)
         return
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
-    if not runs or set(runs) - {"cold", "warm"}:
-        parser.error(f"--runs: expected cold and/or warm, got {args.runs!r}")
+    if not runs or set(runs) - {"cold", "warm", "rerun"}:
+        parser.error(f"--runs: expected some of cold, warm, rerun, got {args.runs!r}")
     python = str(Path(args.python).absolute())
     # Not resolved: a virtual environment's python is a symlink to the same base interpreter.
     label = args.label or ("current" if python == str(Path(sys.executable).absolute()) else Path(python).parents[1].name)
@@ -367,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\n\n".join(render_text(title, rows) for title, rows in tables))
     stem = (f"scale_{label}_{'write' if not args.no_write else 'nowrite'}_k{'-'.join(map(str, sorted(args.k)))}"
             + ("" if args.facilities is None else f"_f{args.facilities}"))
-    if runs != ["cold", "warm"]:
+    if runs != ["cold", "warm", "rerun"]:
         stem += "_" + "-".join(runs)
     load = {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]}
     header = {"synthetic": True, "declaration": SYNTHETIC_HEADING, "label": label, "python": python,

@@ -36,6 +36,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed-profile", choices=["default", "elderly"],
                    help="walking speed: default 1.0 m/s, elderly 0.8 m/s (overrides [access])")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--recompute", action="store_true",
+                   help="compute every stage and write every file again, reusing nothing a run with the same "
+                        "inputs cached (the walk network still comes from its own cache)")
     p.add_argument("--lang", choices=["zh", "en"], help="language of the report page and map (overrides [output] lang)")
     p.add_argument("--offline", action="store_true",
                    help="inline the map's JavaScript and CSS from installed packages: no CDN requests")
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError(f"--add must be at least 1, got {args.add}")
             if args.target is not None and not 0 < args.target <= 1:
                 raise InputError(f"--target is a share between 0 and 1, got {args.target}")
-        result = run(config, progress=not args.quiet)
+        result = run(config, progress=not args.quiet, reuse=not args.recompute)
         if args.command == "site":
             from .pipeline import site_and_write
 
@@ -204,5 +207,9 @@ def _print_summary(result) -> None:
         print(f"  {problems} input problem(s), one line each in {where}:")
         for file, n in s["input_problems"].items():
             print(f"    {n:>5}  {file}")
+    if "analysis (cached)" in result.seconds:
+        print(f"  analysis reused from the cache in {result.config.cache_dir} (same inputs and settings; "
+              f"--recompute computes it again)")
+    kept = set(s.get("outputs_kept", []))
     for name, path in result.files.items():
-        print(f"  wrote {path}")
+        print(f"  {'kept' if str(path) in kept else 'wrote'} {path}" + (" (up to date)" if str(path) in kept else ""))

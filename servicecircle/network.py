@@ -23,7 +23,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
-from . import osm, parallel, roadlines
+from . import osm, parallel, roadlines, runcache
 from .config import Config
 from .errors import InputError
 
@@ -427,18 +427,13 @@ def _source_key(config: Config) -> tuple[dict, str]:
         spec = config.roads
         if not spec.path.is_file():
             raise InputError(f"road-line file not found: {spec.path}")
-        digest = hashlib.sha256()
-        for sibling in sorted(spec.path.parent.glob(spec.path.stem + ".*")):  # .shp, .dbf, .prj, .cpg …
-            digest.update(sibling.name.encode() + sibling.read_bytes())
-        source = {"kind": "roads", "path": str(spec.path), "sha256": digest.hexdigest(),
+        source = {"kind": "roads", "path": str(spec.path), "sha256": runcache.file_digest(spec.path),
                   "settings": [spec.coord_system, spec.encoding, spec.class_field, list(spec.walkable_classes),
                                spec.layer_field, spec.bridge_field, spec.tunnel_field]}
         key = hashlib.sha256(json.dumps(dict(source, format=CACHE_FORMAT), sort_keys=True).encode()).hexdigest()[:16]
         return source, key
     if config.osm_file is not None and config.osm_file.exists():
-        with open(config.osm_file, "rb") as handle:  # streamed: a city file need not sit in memory
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        source = {"kind": "file", "path": str(config.osm_file), "sha256": digest}
+        source = {"kind": "file", "path": str(config.osm_file), "sha256": runcache.file_digest(config.osm_file)}
     else:
         source = {"kind": "overpass", "bbox": config.bbox, "place": config.place,
                   "polygon_file": str(config.polygon_file) if config.polygon_file else None}

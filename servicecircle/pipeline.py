@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import (access, communities, facilities, gaps, goals, grid, maps, network, osm, population, registries, report,
-               reportpage, siting)
+from . import (access, communities, facilities, gaps, goals, grid, maps, network, osm, parallel, population,
+               registries, report, reportpage, runcache, siting)
 from .config import STREET_AREAS_MAX_EDGES, Config
 from .inputs import InputReport
 
@@ -63,7 +63,38 @@ def load_features(config: Config) -> gpd.GeoDataFrame:
     return osm.features_from_overpass(cache_dir=config.cache_dir, **network.download_area(config))
 
 
-def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResult:
+#: Settings that shape only the written files, never a computed figure.
+OUTPUT_ONLY = ("out_dir", "cache_dir", "source_text", "lang", "offline", "basemap")
+
+#: The stages whose results are cached together as one analysis (see :func:`analyse`); the goals are cached apart.
+ANALYSIS_STAGES = [s for s in STAGES[1:-1] if s != "goals"]
+
+
+@dataclass
+class Analysis:
+    """What the stages from the OSM features to the blind spots produced (cached as one result)."""
+
+    facilities: gpd.GeoDataFrame
+    registry_info: list
+    service_areas: gpd.GeoDataFrame
+    merged_service_areas: gpd.GeoDataFrame
+    origins: gpd.GeoDataFrame
+    cells: gpd.GeoDataFrame
+    communities: gpd.GeoDataFrame
+    streets: gpd.GeoDataFrame | None
+    input_report: InputReport
+    unit_of_origin: dict
+    origin_times: pd.DataFrame
+    blind_spots: gpd.GeoDataFrame
+    adjacency: pd.DataFrame
+    area: object
+    population_info: dict
+    capacity_access_info: dict
+    service_area_plan: dict
+    seconds: dict
+
+
+def run(config: Config, *, write: bool = True, progress: bool = True, reuse: bool = True) -> RunResult:
     """Run the analysis for one study area.
 
     Parameters
@@ -75,6 +106,11 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
         ``summary.json`` into ``config.out_dir``.
     progress : bool
         Show a progress bar over the stages.
+    reuse : bool
+        Reuse the analysis and the goals a run with the same inputs cached
+        under ``config.cache_dir``, and leave output files that are up to date
+        (:mod:`servicecircle.runcache`); False computes and writes everything
+        (the walk network still comes from its own cache).
 
     Returns
     -------
@@ -84,16 +120,160 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
     seconds: dict[str, float] = {}
     clock = [time.perf_counter()]
 
-    def done(stage: str) -> None:
+    def done(stage: str, stages: int = 1) -> None:
         now = time.perf_counter()
         seconds[stage] = round(now - clock[0], 3)
         clock[0] = now
         bar.set_postfix_str(stage)
-        bar.update(1)
+        bar.update(stages)
 
-    report_rows = InputReport()
     net = network.build_walk_network(config)
     done("walk network")
+    cache = runcache.StageCache(config.cache_dir, config.name) if reuse else None
+    analysis_key = runcache.settings_key(config, leave_out=OUTPUT_ONLY + ("goals",))
+    goals_key = runcache.settings_key(config, leave_out=OUTPUT_ONLY)
+    a = cache.load("analysis", analysis_key) if cache else None
+    to_store = {}
+    if a is None:
+        # The goals of a new analysis are new too: they are evaluated inside it, beside the service areas.
+        a, scorecard = analyse(config, net, done)
+        seconds.update(a.seconds)
+        if cache:
+            to_store = {"analysis": (analysis_key, a), "goals": (goals_key, scorecard)}
+    else:
+        done("analysis (cached)", len(ANALYSIS_STAGES))
+        scorecard = cache.load("goals", goals_key)
+        if scorecard is None:
+            scorecard = evaluate_goals(config, a.cells, a.origins, a.unit_of_origin, a.communities, a.streets,
+                                       a.facilities, a.population_info)
+            cache.store("goals", goals_key, scorecard)
+            done("goals")
+        else:
+            done("goals (cached)", 1)
+    summary = report.summarise(config, net.info, a.facilities, a.cells, a.communities, a.origins, streets=a.streets,
+                               population_info=a.population_info, registry_info=a.registry_info,
+                               input_report=a.input_report, scorecard=scorecard,
+                               capacity_access=a.capacity_access_info, blind_spots=a.blind_spots,
+                               adjacency=a.adjacency)
+    summary["service_areas"] = a.service_area_plan
+    result = RunResult(config, net, a.facilities, a.service_areas, a.origins, a.cells, a.communities, a.streets,
+                       a.input_report, scorecard, a.unit_of_origin, a.origin_times, a.blind_spots, a.adjacency,
+                       a.area, summary, seconds=seconds, merged_service_areas=a.merged_service_areas)
+    if write:
+        keys = {"tables": analysis_key, "scorecard": goals_key,
+                "pages": runcache.settings_key(config, leave_out=("out_dir", "cache_dir", "source_text"),
+                                               extra=runcache.file_stamps(config))}
+        result.files = write_run_outputs(result, keys, reuse=reuse, store=(cache, to_store) if to_store else None)
+    elif to_store:
+        _store_all(cache, to_store)
+    done("outputs")
+    bar.close()
+    summary["seconds"] = seconds
+    return result
+
+
+def _write_tables(result: RunResult) -> dict[str, Path]:
+    """The GeoPackage and the CSV tables of a run (in sequence: GDAL's and pandas' writers hold the GIL)."""
+    out_dir = result.config.out_dir
+    files = report.write_outputs(out_dir, result.summary, result.facilities, result.service_areas,
+                                 result.merged_service_areas, result.cells, result.communities,
+                                 streets=result.streets, input_report=result.input_report)
+    files.update(report.write_gaps(out_dir, result.blind_spots, result.adjacency))
+    return files
+
+
+def _tables_and_store(result: RunResult | None, store: tuple | None) -> dict[str, Path] | None:
+    """The tables of ``result`` (if given), then the cache's ``store`` (if given): the work done aside."""
+    files = _write_tables(result) if result is not None else None
+    if store is not None:
+        _store_all(*store)
+    return files
+
+
+def _store_all(cache: runcache.StageCache, results: dict) -> None:
+    """Store each ``stage: (key, value)``; a failure (disk full …) costs the next run its reuse, not this run."""
+    for stage, (key, value) in results.items():
+        try:
+            cache.store(stage, key, value)
+        except OSError as exc:
+            log.warning("%s: could not cache the %s (%s); the next run computes it again", cache.folder, stage, exc)
+
+
+#: Cells from which the GeoPackage, the CSVs and the cache are written in a forked child beside
+#: the scorecard and the pages (below, forking costs more than it saves).
+FORK_MIN_CELLS = 100_000
+
+
+def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = True,
+                      store: tuple | None = None) -> dict[str, Path]:
+    """Write every output of a run; with ``reuse``, a group of files written from the same key and
+    untouched since is left as it is (``summary.json``, which holds the run's timings, is always written).
+
+    At city size the GeoPackage and CSV writers (``tables``) and the storing of
+    the cache run in a child process forked from this one, beside the
+    scorecard and page writers here: all of them hold the GIL, so threads
+    could not overlap them (measured), and the child reads the run's tables
+    copy-on-write instead of receiving a copy.
+
+    Parameters
+    ----------
+    result : RunResult
+    keys : dict
+        The key of each group: ``tables`` (GeoPackage and CSVs), ``scorecard``, ``pages`` (map and report).
+    reuse : bool
+    store : (StageCache, dict), optional
+        Results to store in the cache (``stage: (key, value)``), beside the writers.
+    """
+    out_dir = result.config.out_dir
+    manifest = runcache.OutputManifest(out_dir)
+    current = {group: manifest.current(group, keys[group]) if reuse else None
+               for group in ("tables", "scorecard", "pages")}
+    written = [group for group, files in current.items() if files is None]
+    kept = [str(p) for files in current.values() if files is not None for p in files.values()]
+    for group in written:
+        manifest.forget(group)  # a run stopped midway leaves these files unrecorded, so rewritten next time
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables_work = _write_tables if current["tables"] is None else None
+    aside = None
+    if tables_work or store:
+        aside = parallel.Forked(_tables_and_store, result if tables_work else None, store,
+                                fork=len(result.cells) >= FORK_MIN_CELLS)
+    writers = {"scorecard": lambda: report.write_scorecard(out_dir, result.scorecard),
+               "pages": lambda: write_html(result, merged_areas=result.merged_service_areas)}
+    for group, write in writers.items():
+        if current[group] is None:
+            current[group] = write()
+            manifest.record(group, keys[group], current[group])
+    if aside is not None:
+        tables = aside.result()
+        if tables_work:
+            current["tables"] = tables
+            manifest.record("tables", keys["tables"], tables)
+    files: dict[str, Path] = {}
+    for group in ("tables", "scorecard", "pages"):
+        files.update(current[group])
+    result.summary["outputs_written"], result.summary["outputs_kept"] = written, kept
+    files["summary"] = report.write_summary(out_dir, result.summary)
+    return files
+
+
+def evaluate_goals(config: Config, cells, origins, unit_of_origin: dict, comms, streets, facs,
+                   population_info: dict) -> pd.DataFrame:
+    """The scorecard: every goal at every level (:func:`servicecircle.goals.evaluate`)."""
+    census = population_info.get("census")
+    return goals.evaluate(config, cells, origins, unit_of_origin, comms, streets, facs,
+                          census.get("name") if census else None)
+
+
+def analyse(config: Config, net: network.WalkNetwork, done) -> tuple[Analysis, pd.DataFrame]:
+    """The stages from the OSM features to the goals, on the walk network ``net``.
+
+    ``done(stage)`` is called as each stage ends (it times them); the
+    analysis' ``seconds`` holds only the stages that ran in threads beside
+    others. Returns the analysis and the scorecard.
+    """
+    seconds = {}
+    report_rows = InputReport()
     features = load_features(config)
     done("OSM features")
     comms = communities.load_communities(config, features, report_rows)
@@ -106,6 +286,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
     usable = facs[facs["counted"] & ~facs["off_network"]]
     graph = access.build_access_graph(net, usable)
     origins = grid.residential_origins(features, area, config, net.crs, net=net)
+    del features
     unit_of_origin = {"community": communities.assign_origins(origins, comms)}
     origins, unit_of_origin["community"] = population.fill_streetless_communities(
         origins, comms, unit_of_origin["community"], config.h3_resolution, report_rows,
@@ -125,10 +306,10 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
     done("capacity access")
     plan = service_area_plan(config, net, graph, node_distances)
     # Service areas are GEOS and numpy work that mostly releases the GIL: they run
-    # in threads beside the grid, communities, gaps and goals here — per facility
-    # and merged side by side (on Chengdu the longest stage), cell outlines as
-    # soon as the cells exist. The outlines' Python parts do contend with the
-    # stages here (at 1 M nodes the overlap saves ~8 s of ~50, measured).
+    # in threads beside the grid, communities and gaps here — per facility and
+    # merged side by side (on Chengdu the longest stage), cell outlines as soon
+    # as the cells exist. The outlines' Python parts do contend with the stages
+    # here (at 1 M nodes the overlap saves ~8 s of ~50, measured).
     with ThreadPoolExecutor(max_workers=2) as pool:
         areas_task, merged_task = _service_area_tasks(pool, graph, config, node_distances, plan)
         cells = grid.build_cells(origins, times, config)
@@ -144,33 +325,14 @@ def run(config: Config, *, write: bool = True, progress: bool = True) -> RunResu
         spots = gaps.blind_spots(cells, origins, unit_of_origin["community"], comms, facs, config)
         adjacency = gaps.health_adjacency(graph, facs, config)
         done("gaps")
-        district = pop_info.get("census", {}).get("name") if pop_info.get("census") else None
-        scorecard = goals.evaluate(config, cells, origins, unit_of_origin, comms, streets, facs, district)
+        scorecard = evaluate_goals(config, cells, origins, unit_of_origin, comms, streets, facs, pop_info)
         done("goals")
         (areas, areas_seconds), (merged, merged_seconds) = areas_task.result(), merged_task.result()
     done("service areas (wait)")
     # Side by side, overlapping the stages above: the stage's own time is the longer task's.
     seconds["service areas"] = max(areas_seconds, merged_seconds)
-    summary = report.summarise(config, net.info, facs, cells, comms, origins, streets=streets,
-                               population_info=pop_info, registry_info=registry_info, input_report=report_rows,
-                               scorecard=scorecard, capacity_access=fca_info, blind_spots=spots,
-                               adjacency=adjacency)
-    result = RunResult(config, net, facs, areas, origins, cells, comms, streets, report_rows, scorecard,
-                       unit_of_origin, times, spots, adjacency, area, summary, seconds=seconds,
-                       merged_service_areas=merged)
-    summary["service_areas"] = plan
-    if write:
-        # In sequence: GDAL's GeoPackage writer and pandas' CSV writer hold the GIL
-        # (measured: in threads beside each other or the map they gained nothing).
-        result.files = report.write_outputs(config.out_dir, summary, facs, areas, merged, cells, comms,
-                                            streets=streets, input_report=report_rows)
-        result.files.update(report.write_scorecard(config.out_dir, scorecard))
-        result.files.update(report.write_gaps(config.out_dir, spots, adjacency))
-        result.files.update(write_html(result, merged_areas=merged))
-    done("outputs")
-    bar.close()
-    summary["seconds"] = seconds
-    return result
+    return Analysis(facs, registry_info, areas, merged, origins, cells, comms, streets, report_rows, unit_of_origin,
+                    times, spots, adjacency, area, pop_info, fca_info, plan, seconds), scorecard
 
 
 def service_area_plan(config: Config, net: network.WalkNetwork, graph: access.AccessGraph,

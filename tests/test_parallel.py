@@ -1,6 +1,7 @@
-"""Blocks of rows in threads give exactly the one-call result."""
+"""Blocks of rows in threads give exactly the one-call result; a forked call gives its own result."""
 
 import numpy as np
+import pytest
 import shapely
 
 from servicecircle import parallel
@@ -35,3 +36,28 @@ def test_few_rows_stay_in_one_call(monkeypatch):
     calls = []
     parallel.map_blocks(lambda a: calls.append(len(a)) or a, np.arange(parallel.MIN_BLOCK_ROWS * 2 - 1))
     assert calls == [parallel.MIN_BLOCK_ROWS * 2 - 1]
+
+
+def _sum_and_pid(values):
+    import os
+
+    return int(values.sum()), os.getpid()
+
+
+def _fails():
+    raise ValueError("a clear error from the child")
+
+
+def test_forked_call_sees_this_memory_and_returns_its_result():
+    import os
+    import sys
+
+    from servicecircle.parallel import Forked
+
+    values = np.arange(1_000_000)  # read by the child copy-on-write, never pickled to it
+    total, pid = Forked(_sum_and_pid, values).result()
+    assert total == int(values.sum())
+    assert (pid != os.getpid()) == sys.platform.startswith("linux")
+    assert Forked(_sum_and_pid, values, fork=False).result() == (total, os.getpid())
+    with pytest.raises(ValueError, match="clear error"):
+        Forked(_fails).result()

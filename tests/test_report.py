@@ -204,3 +204,30 @@ def test_newest_osm_timestamp_across_read_blocks(tmp_path, monkeypatch):
     assert reportpage._osm_date(path) == "; newest element 2019-03-07T08:30:00Z"
     path.write_text("<osm>\n<node id=\"1\" lat=\"30.6\" lon=\"104.0\"/>\n</osm>\n", encoding="utf-8")
     assert reportpage._osm_date(path) == "; the file carries no element timestamps"
+
+
+def test_significant_rounds_as_printf_does():
+    """The vectorised rounding keeps what ``%.6g`` keeps, over twelve orders of magnitude and the extremes."""
+    rng = np.random.default_rng(7)
+    values = np.r_[rng.lognormal(0, 6, 50_000) * rng.choice([-1, 1], 50_000),
+                   0.0, -0.0, 0.5, 1 / 3, 2 / 3, 999_999.5, 59_786_794.0, 1e-300, 1.7e308]
+    expected = np.array([float("%.6g" % v) for v in values])
+    assert np.array_equal(report.significant(values), expected)
+    assert np.isnan(report.significant(np.array([np.nan]))[0])
+    assert np.isposinf(report.significant(np.array([np.inf]))[0])
+
+
+def test_scorecard_csv_reads_back_as_pandas_writes_it(hexi_run, tmp_path):
+    """Arrow's CSV, read back, is the table pandas' own writer (``%.6g``) gives for the same scorecard."""
+    files = report.write_scorecard(tmp_path, hexi_run.scorecard)
+    assert files["scorecard_csv"].read_bytes().startswith(b"\xef\xbb\xbf")  # the BOM Excel and WPS need
+    table = hexi_run.scorecard.copy()
+    table["level"] = table["level"].map(goals.LEVEL_ZH)
+    table["kind"] = table["kind"].map(goals.KIND_ZH)
+    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("无法评估")
+    reference = tmp_path / "pandas.csv"
+    report._finite(table.rename(columns=goals.SCORECARD_HEADERS_ZH)).to_csv(
+        reference, index=False, encoding="utf-8-sig", float_format="%.6g")
+    got, expected = (pd.read_csv(p, encoding="utf-8-sig") for p in (files["scorecard_csv"], reference))
+    assert len(got) == len(hexi_run.scorecard)
+    pd.testing.assert_frame_equal(got, expected)
