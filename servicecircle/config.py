@@ -102,6 +102,9 @@ LANGUAGES = ("zh", "en")
 #: Capacity fields a registry can carry (see :mod:`servicecircle.registries`).
 CAPACITY_FIELDS = ("beds", "nursery_places", "meals_per_day", "floor_area_m2")
 
+#: Walking speeds accepted, m/s: below is standing still, above is running.
+WALK_SPEED_RANGE = (0.3, 3.0)
+
 #: Population groups a goal or a category's capacity can refer to ("young": 0–3, else 0–4 years).
 GROUPS = ("all", "60plus", "young", "0_3", "0_4")
 
@@ -508,7 +511,7 @@ def _category(key: str, table: dict, base_speed: float) -> Category:
         raise _err(f"categories.{key}.demand_group", f"expected {', '.join(GROUPS)}, got {v['demand_group']!r}")
     speed = v["speed_m_s"] if v["speed_m_s"] is not None else base_speed
     _positive(f"categories.{key}.speed_m_s", speed)
-    if speed > 3:
+    if not WALK_SPEED_RANGE[0] <= speed <= WALK_SPEED_RANGE[1]:
         raise _err(f"categories.{key}.speed_m_s", f"{speed} m/s is not a walking speed (expected 0.3–3)")
     tag_rules = _tag_rules(f"categories.{key}.tags", v["tags"]) if v["tags"] else ()
     keywords = _strings(f"categories.{key}.keywords", v["keywords"]) if v["keywords"] else ()
@@ -605,7 +608,7 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         raise _err("access.speed_profile", f"unknown profile {access['speed_profile']!r} (choose {', '.join(SPEED_PROFILES)})")
     speed = access["speed_m_s"] if access["speed_m_s"] is not None else SPEED_PROFILES[access["speed_profile"]]
     _positive("access.speed_m_s", speed)
-    if speed > 3:
+    if not WALK_SPEED_RANGE[0] <= speed <= WALK_SPEED_RANGE[1]:
         raise _err("access.speed_m_s", f"{speed} m/s is not a walking speed (expected 0.3–3)")
     th = access["thresholds_min"]
     if not th or not all(_is_type(t, float) and 0 < t <= 120 for t in th):

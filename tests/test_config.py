@@ -12,6 +12,11 @@ def _with(section, **values):
     return data
 
 
+def test_walking_speeds_at_the_ends_of_the_range_are_accepted():
+    assert make_config(_with("access", speed_m_s=0.3)).speed_m_s == 0.3
+    assert make_config(_with("access", speed_m_s=3.0)).speed_m_s == 3.0
+
+
 def test_defaults():
     c = make_config(BASE)
     assert c.speed_m_s == 1.0 and c.thresholds_min == (5.0, 10.0, 15.0)
@@ -35,6 +40,9 @@ def test_defaults():
     (_with("output", service_areas="hexagons"), "output.service_areas"),
     (_with("access", speed_m_s="fast"), "access.speed_m_s"),
     (_with("access", speed_m_s=-1), "access.speed_m_s"),
+    (_with("access", speed_m_s=0.05), "access.speed_m_s"),  # the check promises 0.3–3 m/s
+    (_with("access", speed_m_s=3.5), "access.speed_m_s"),
+    ({**BASE, "categories": {"nursery": {"speed_m_s": 0.2}}}, "categories.nursery.speed_m_s"),
     (_with("access", thresholds_min=[5, -10]), "access.thresholds_min"),
     (_with("network", max_snap_m=True), "network.max_snap_m"),
     (_with("area", bbox=[104.1, 30.6, 104.0, 30.7]), "area.bbox"),
