@@ -63,8 +63,11 @@ def load_features(config: Config) -> gpd.GeoDataFrame:
     return osm.features_from_overpass(cache_dir=config.cache_dir, **network.download_area(config))
 
 
-#: Settings that shape only the written files, never a computed figure.
-OUTPUT_ONLY = ("out_dir", "cache_dir", "source_text", "lang", "offline", "basemap")
+#: Settings that shape only the pages (map and report), never a computed figure or table.
+PAGE_SETTINGS = ("lang", "offline", "basemap")
+
+#: Settings that shape only the written files (folders, the settings file's text, the pages).
+OUTPUT_ONLY = ("out_dir", "cache_dir", "source_text") + PAGE_SETTINGS
 
 #: The stages whose results are cached together as one analysis (see :func:`analyse`); the goals are cached apart.
 ANALYSIS_STAGES = [s for s in STAGES[1:-1] if s != "goals"]
@@ -161,7 +164,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
                        a.area, summary, seconds=seconds, merged_service_areas=a.merged_service_areas)
     if write:
         keys = {"tables": analysis_key, "scorecard": goals_key,
-                "pages": runcache.settings_key(config, leave_out=("out_dir", "cache_dir", "source_text"),
+                "pages": runcache.settings_key(config, leave_out=set(OUTPUT_ONLY) - set(PAGE_SETTINGS),
                                                extra=runcache.file_stamps(config))}
         result.files = write_run_outputs(result, keys, reuse=reuse, store=(cache, to_store) if to_store else None)
     elif to_store:
@@ -233,10 +236,10 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
     for group in written:
         manifest.forget(group)  # a run stopped midway leaves these files unrecorded, so rewritten next time
     out_dir.mkdir(parents=True, exist_ok=True)
-    tables_work = _write_tables if current["tables"] is None else None
+    need_tables = current["tables"] is None
     aside = None
-    if tables_work or store:
-        aside = parallel.Forked(_tables_and_store, result if tables_work else None, store,
+    if need_tables or store:
+        aside = parallel.Forked(_tables_and_store, result if need_tables else None, store,
                                 fork=len(result.cells) >= FORK_MIN_CELLS)
     writers = {"scorecard": lambda: report.write_scorecard(out_dir, result.scorecard),
                "pages": lambda: write_html(result, merged_areas=result.merged_service_areas)}
@@ -246,7 +249,7 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
             manifest.record(group, keys[group], current[group])
     if aside is not None:
         tables = aside.result()
-        if tables_work:
+        if need_tables:
             current["tables"] = tables
             manifest.record("tables", keys["tables"], tables)
     files: dict[str, Path] = {}

@@ -310,22 +310,13 @@ def write_table_csv(frame: pd.DataFrame, path: Path, *, digits: int = 6) -> Path
             rounded = significant(values.to_numpy(float), digits)
             columns[str(name)] = pa.array(np.where(np.isfinite(rounded), rounded, np.nan), from_pandas=True)
         elif values.dtype == object:
-            columns[str(name)] = _text_array(values)
+            columns[str(name)] = xlsx_writer.text_array(values)
         else:
             columns[str(name)] = pa.array(values, from_pandas=True)
     with open(path, "wb") as handle:
         handle.write(codecs.BOM_UTF8)
         pa_csv.write_csv(pa.table(columns), handle, pa_csv.WriteOptions(quoting_style="needed"))
     return path
-
-
-def _text_array(values: pd.Series) -> pa.Array:
-    """An object column as Arrow text: converted in Arrow when it holds only text and missing values,
-    else value by value as the text pandas would write (numbers, mixed registry fields)."""
-    try:
-        return pa.array(values.to_numpy(object), type=pa.string(), from_pandas=True)
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
-        return pa.array([None if pd.isna(v) else str(v) for v in values], type=pa.string())
 
 
 def write_scorecard(out_dir: Path, scorecard: pd.DataFrame) -> dict[str, Path]:

@@ -71,16 +71,23 @@ def file_digest(path: Path) -> str:
     return _file_digests[stamp]
 
 
-def _plain(value):
-    """``value`` as JSON-able data, every existing file replaced by its path and content digest."""
+def _plain(value, stamps: list | None = None):
+    """``value`` as JSON-able data, every existing file replaced by its path and content digest
+    (and, with ``stamps``, its path, size and modification time appended there instead)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: _plain(getattr(value, f.name), stamps) for f in dataclasses.fields(value)}
     if isinstance(value, Path):
-        return {"path": str(value), "sha256": file_digest(value) if value.is_file() else None}
+        if not value.is_file():
+            return {"path": str(value), "sha256": None}
+        if stamps is not None:
+            stat = value.stat()
+            stamps.append([str(value), stat.st_size, stat.st_mtime_ns])
+            return str(value)
+        return {"path": str(value), "sha256": file_digest(value)}
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {str(k): _plain(v, stamps) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_plain(v, stamps) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return repr(value)
@@ -113,23 +120,8 @@ def code_digest() -> str:
 
 def file_stamps(settings) -> list:
     """Path, size and modification time of every existing file ``settings`` names (pages print file dates)."""
-    found = []
-
-    def walk(value):
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            for f in dataclasses.fields(value):
-                walk(getattr(value, f.name))
-        elif isinstance(value, Path):
-            if value.is_file():
-                found.append([str(value), value.stat().st_size, value.stat().st_mtime_ns])
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                walk(v)
-
-    walk(settings)
+    found: list = []
+    _plain(settings, stamps=found)
     return sorted(found)
 
 

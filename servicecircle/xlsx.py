@@ -64,6 +64,15 @@ def _escape(text: pa.Array) -> pa.Array:
     return text
 
 
+def text_array(values: pd.Series) -> pa.Array:
+    """A column as Arrow text, missing values null: converted in Arrow when it holds only text,
+    else value by value as ``str(value)`` (numbers in a registry's mixed fields)."""
+    try:
+        return pa.array(values.to_numpy(object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([None if pd.isna(v) else str(v) for v in values], type=pa.string())
+
+
 def _cells(values: pd.Series, head: pa.Array) -> pa.Array:
     """The ``<c>`` element of every value of one column; ``head`` is each cell's ``<c r="…" s="…"``."""
     empty = _join(head, "/>")
@@ -84,12 +93,9 @@ def _cells(values: pd.Series, head: pa.Array) -> pa.Array:
         kinds = {type(v) for v in values[present].iloc[:1000]} if present.any() else {str}
         if kinds <= {str}:
             numeric = np.zeros(len(values), bool)
-            try:  # text converted in Arrow; a non-text value past the sample is written as its text
-                text = pc.fill_null(pa.array(values.to_numpy(object), type=pa.string(), from_pandas=True), "")
-                present &= pc.greater(pc.binary_length(text), 0).to_numpy(zero_copy_only=False)
-            except (pa.ArrowTypeError, pa.ArrowInvalid):
-                text = values.where(values.notna(), "").astype(str)
-                present &= (text != "").to_numpy()  # an empty text is an empty cell, as Excel keeps it
+            text = pc.fill_null(text_array(values), "")
+            # An empty text is an empty cell, as Excel keeps it.
+            present &= pc.greater(pc.binary_length(text), 0).to_numpy(zero_copy_only=False)
         else:  # a mixed column: numbers stay numbers (rare; one Python test per value)
             numeric = values.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
                                  and not isinstance(v, bool) and np.isfinite(float(v))).to_numpy(bool)
@@ -153,12 +159,7 @@ def _longest(values: pd.Series) -> int:
         distinct = pd.unique(values.to_numpy())
         distinct = distinct[np.isfinite(distinct.astype(float))]
         return int(pd.Series(distinct).astype(str).str.len().max()) if len(distinct) else 0
-    try:  # text and empty cells: counted in Arrow, no Python call per value
-        strings = pa.array(values.to_numpy(object), type=pa.string(), from_pandas=True)
-    except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed values: as the text they are written as
-        strings = pa.array(values.map(lambda v: None if v is None or v != v else str(v)).to_numpy(object),
-                           type=pa.string())
-    return int(pc.max(pc.utf8_length(strings)).as_py() or 0)
+    return int(pc.max(pc.utf8_length(text_array(values))).as_py() or 0)
 
 
 def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame, np.ndarray]], *, fill_rgb: str) -> Path:
