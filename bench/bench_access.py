@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import networkx as nx
@@ -31,7 +30,7 @@ from servicecircle.network import build_walk_network  # noqa: E402
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="sc-bench-"))
-    config = replace(load_config(ROOT / "data" / "chengdu.toml"), cache_dir=tmp / "cache", out_dir=tmp / "out")
+    config = load_config(ROOT / "data" / "chengdu.toml").with_settings(network={"cache_dir": tmp / "cache"}, output={"out_dir": tmp / "out"})
 
     t = time.perf_counter()
     result = run(config, progress=False)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,7 @@ def main() -> None:
     ap.add_argument("--facilities", type=int, default=2000)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sc-bench-"))
-    config = replace(load_config(ROOT / "data" / "hexi.toml"), cache_dir=tmp / "cache", out_dir=tmp / "out")
+    config = load_config(ROOT / "data" / "hexi.toml").with_settings(network={"cache_dir": tmp / "cache"}, output={"out_dir": tmp / "out"})
     result = run(config, write=False, progress=False)
     net, origins = result.network, result.origins
 
@@ -48,7 +47,7 @@ def main() -> None:
                          "nursery_places": rng.integers(10, 200, len(xy)).astype(float)})
     graph = access.build_access_graph(net, facs)
     for decay in ("binary", "stepped"):
-        cfg = replace(config, decay=decay)
+        cfg = config.with_settings(access={"decay": decay})
         t = best_of(lambda: grid.origin_capacity_access(origins, graph, cfg), repeat=3)
         print(f"ours     2SFCA {decay:<8} {args.facilities:,} facilities × {len(origins):,} origins: {t:.3f} s")
     ours, _ = grid.origin_capacity_access(origins, graph, config)
@@ -76,7 +75,7 @@ def main() -> None:
     theirs = pysal()
     t_theirs = time.perf_counter() - t0
     t_ours = best_of(lambda: access.two_step_fca(dist.tocsr() / speed, facs["nursery_places"].to_numpy(),
-                                                 demand["pop"].to_numpy(), config.thresholds_min), repeat=3)
+                                                 demand["pop"].to_numpy(), config.access.thresholds_min), repeat=3)
     col = theirs.columns[0] if hasattr(theirs, "columns") else None
     values = (theirs[col] if col else theirs).reindex(np.arange(len(origins))).fillna(0).to_numpy()
     diff = np.nanmax(np.abs(values * 1000 - ours["fca_per_1000_nursery"].to_numpy()))

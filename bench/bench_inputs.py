@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +45,7 @@ def bench_coords() -> None:
 
 
 def bench_noding(config) -> None:
-    lines, _ = roadlines.read_road_lines(config.roads)
+    lines, _ = roadlines.read_road_lines(config.network.roads)
     geoms, level = lines.geometry.values, lines["level"].to_numpy()
     ours = best_of(lambda: roadlines.node_lines(geoms, level))
     union = best_of(lambda: shapely.get_parts(shapely.union_all(geoms)))
@@ -57,7 +56,7 @@ def bench_noding(config) -> None:
 
 def bench_run(config) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = replace(config, cache_dir=Path(tmp) / "cache", out_dir=Path(tmp) / "out")
+        cfg = config.with_settings(network={"cache_dir": Path(tmp) / "cache"}, output={"out_dir": Path(tmp) / "out"})
         t = time.perf_counter()
         run(cfg, progress=False)
         cold = time.perf_counter() - t

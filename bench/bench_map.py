@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -96,8 +96,7 @@ def _names(prefix: str, n: int) -> np.ndarray:
 
 def synthetic_city(out_dir: Path, rng: np.random.Generator) -> SyntheticRun:
     """A DECLARED SYNTHETIC city-size run (made-up data at a city's size; see the module docstring)."""
-    config = replace(load_config(ROOT / "data" / "chengdu.toml"), name="synthetic_city_map", out_dir=out_dir,
-                     offline=True)
+    config = load_config(ROOT / "data" / "chengdu.toml").with_settings(area={"name": "synthetic_city_map"}, output={"out_dir": out_dir, "offline": True})
     cats = list(config.categories)
     box = shapely.box(*BOX)
     every = np.asarray(h3ronpy.vector.geometry_to_cells(box, RESOLUTION), dtype=np.uint64)
@@ -139,7 +138,7 @@ def synthetic_city(out_dir: Path, rng: np.random.Generator) -> SyntheticRun:
         walk[rng.random(len(ids)) < 0.005] = np.inf  # a few cells reach nothing
         walk_of[key] = walk
         cells[f"walk_time_s_{key}"] = walk
-        cells[f"covered_{key}"] = walk <= config.coverage_threshold_min * 60
+        cells[f"covered_{key}"] = walk <= config.access.coverage_threshold_min * 60
         cells[f"nearest_{key}"] = np.where(np.isfinite(walk), fid[near], "")
     cells["complete"] = np.all([cells[f"covered_{k}"] for k in config.complete_circle], axis=0)
     cells = gpd.GeoDataFrame(cells, geometry=_polygons(ids), crs="EPSG:4326")
@@ -150,18 +149,18 @@ def synthetic_city(out_dir: Path, rng: np.random.Generator) -> SyntheticRun:
     communities = _communities(cells, lonlat, rng)
     scorecard = _scorecard(config, communities, rng)
     blind = _blind_spots(config, cells, ids, communities)
-    care = facs[facs["category"] == config.care_category]
-    health = facs[facs["category"] == config.health_category]
+    care = facs[facs["category"] == config.gaps.care_category]
+    health = facs[facs["category"] == config.gaps.health_category]
     hxy = shapely.get_coordinates(health.geometry.values)
     cxy = shapely.get_coordinates(care.geometry.values)
     d, near = cKDTree(_metres(hxy[:, 0], hxy[:, 1])).query(_metres(cxy[:, 0], cxy[:, 1]))
     minutes = d * DETOUR / 60
     adjacency = pd.DataFrame({
         "facility_id": care["facility_id"].to_numpy(), "name": care["name"].to_numpy(), "source": "registry",
-        "care_category": config.care_category, "health_category": config.health_category,
+        "care_category": config.gaps.care_category, "health_category": config.gaps.health_category,
         "walk_min_to_health": minutes, "nearest_health_id": health["facility_id"].to_numpy()[near],
-        "nearest_health_name": health["name"].to_numpy()[near], "max_walk_min": config.health_max_walk_min,
-        "adjacent": minutes <= config.health_max_walk_min, "note": ""})
+        "nearest_health_name": health["name"].to_numpy()[near], "max_walk_min": config.gaps.health_max_walk_min,
+        "adjacent": minutes <= config.gaps.health_max_walk_min, "note": ""})
     merged = _merged_areas(config, every, walk_of, cats, facs, rng)
     return SyntheticRun(config, cells, facs, merged, communities, blind, adjacency, scorecard, box)
 
@@ -191,7 +190,7 @@ def _scorecard(config, communities: gpd.GeoDataFrame, rng: np.random.Generator) 
                  f"reach: residents within 15 min walk of {labels[i % len(labels)]}" if i % 2 == 0 else
                  f"contains: a {labels[i % len(labels)]} facility inside the community",
                  "share" if i % 2 == 0 else "yes = 1", 0.9 if i % 2 == 0 else 1.0) for i in range(GOAL_ROWS)]
-    units = [("district", np.array([0]), np.array([config.name], dtype=object)),
+    units = [("district", np.array([0]), np.array([config.area.name], dtype=object)),
              ("street", np.arange(STREETS), _names("合成街道-", STREETS)),
              ("community", communities["community_id"].to_numpy(), communities["name"].to_numpy())]
     frames = []
@@ -272,7 +271,7 @@ def _merged_areas(config, every: np.ndarray, walk_of: dict, cats: list[str], fac
     for key in cats:
         fxy = shapely.get_coordinates(facs.geometry.values[(facs["category"] == key).to_numpy()])
         dist, _ = cKDTree(_metres(fxy[:, 0], fxy[:, 1])).query(xy9)
-        for minutes in config.thresholds_min:
+        for minutes in config.access.thresholds_min:
             reach = dist * DETOUR <= minutes * 60
             inside = res9[reach]
             # Holes only where the whole neighbourhood of the hole's cell is reached: they stay inside the area.
@@ -367,8 +366,7 @@ def main() -> None:
         report(f"{LABEL} city", path, time.perf_counter() - t)
 
     if not args.skip_chengdu:
-        config = replace(load_config(ROOT / "data" / "chengdu.toml"), cache_dir=out / "cache", out_dir=out / "chengdu",
-                         offline=True)
+        config = load_config(ROOT / "data" / "chengdu.toml").with_settings(network={"cache_dir": out / "cache"}, output={"out_dir": out / "chengdu", "offline": True})
         (out / "chengdu").mkdir(exist_ok=True)
         result = run(config, write=False, progress=False)
         t = time.perf_counter()
@@ -376,12 +374,12 @@ def main() -> None:
         report("Chengdu (real sample)", path, time.perf_counter() - t)
     if args.tiled_city:
         config = load_config(args.tiled_city)
-        config = replace(config, offline=True, out_dir=out / config.name, cache_dir=out / "cache")
-        config.out_dir.mkdir(parents=True, exist_ok=True)
+        config = config.with_settings(output={"offline": True, "out_dir": out / config.area.name}, network={"cache_dir": out / "cache"})
+        config.output.out_dir.mkdir(parents=True, exist_ok=True)
         result = run(config, write=False, progress=False)
         t = time.perf_counter()
         path = maps.write_run_map(result)
-        report(f"{LABEL} tiled city ({config.name})", path, time.perf_counter() - t,
+        report(f"{LABEL} tiled city ({config.area.name})", path, time.perf_counter() - t,
                f"{result.network.n_nodes:,} nodes")
     print(f"maps in {out}")
 

@@ -76,12 +76,11 @@ def child_main(config_path: Path, result_path: Path, *, cache_dir: Path, out_dir
         Write the outputs (``servicecircle.run(write=...)``).
     """
     t0 = time.perf_counter()
-    from dataclasses import replace
 
     import servicecircle
 
     imported = time.perf_counter() - t0
-    config = replace(servicecircle.load_config(config_path), cache_dir=cache_dir, out_dir=out_dir)
+    config = servicecircle.load_config(config_path).with_settings(network={"cache_dir": cache_dir}, output={"out_dir": out_dir})
     result = servicecircle.run(config, write=write, progress=False)
     total = time.perf_counter() - t0
     facs = result.facilities

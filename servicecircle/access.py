@@ -583,11 +583,11 @@ def _near_pairs(net: WalkNetwork, lines: np.ndarray, group: np.ndarray, distance
 
 def facility_service_areas(graph: AccessGraph, config: Config, rows: np.ndarray | None = None, *,
                            batch: int = 256) -> gpd.GeoDataFrame:
-    """The 5/10/15-minute (``config.thresholds_min``) service area of each facility.
+    """The 5/10/15-minute (``config.access.thresholds_min``) service area of each facility.
 
     Each area is the network the facility actually reaches — whole edges, the
     partly walked last edges and the walk to the street — buffered by
-    ``config.street_buffer_m``, less the land nearer to streets reached only a
+    ``config.access.street_buffer_m``, less the land nearer to streets reached only a
     minute later (across a barrier: no convex hulls, no leaking over rivers).
     Areas of one facility are nested because the walked network of a shorter
     time is part of that of a longer one. A facility's area costs what it
@@ -610,8 +610,8 @@ def facility_service_areas(graph: AccessGraph, config: Config, rows: np.ndarray 
     """
     net, fac = graph.net, graph.facilities
     rows = np.arange(len(fac)) if rows is None else np.asarray(rows, dtype=np.int64)
-    street_m = config.street_buffer_m
-    minutes = sorted(config.thresholds_min, reverse=True)
+    street_m = config.access.street_buffer_m
+    minutes = sorted(config.access.thresholds_min, reverse=True)
     records, geoms = [], []
     incidence = sp.csr_matrix((np.ones(2 * net.n_edges), (np.r_[net.edge_u, net.edge_v],
                                                           np.r_[np.arange(net.n_edges), np.arange(net.n_edges)])),
@@ -709,7 +709,7 @@ def merged_service_areas(graph: AccessGraph, config: Config,
         ``area_m2`` in ``net.crs``.
     """
     net, fac = graph.net, graph.facilities
-    street_m = config.street_buffer_m
+    street_m = config.access.street_buffer_m
     records, geoms = [], []
     origin = np.floor(net.node_xy.min(axis=0)) - AREA_TILE_M
     categories = fac["category"].to_numpy() if len(fac) else np.array([], dtype=object)
@@ -724,7 +724,7 @@ def merged_service_areas(graph: AccessGraph, config: Config,
         zeros = np.zeros(net.n_edges, dtype=np.int64)
         du, dv = dist[net.edge_u], dist[net.edge_v]
         larger_keys, larger = np.zeros(0, np.int64), np.zeros(0, dtype=object)
-        for m in sorted(config.thresholds_min, reverse=True):
+        for m in sorted(config.access.thresholds_min, reverse=True):
             budget = m * 60 * speed
             lines, _ = _walked_lines(net, zeros, all_edges, du, dv, budget, cat_fac, one)
             if len(lines) == 0:

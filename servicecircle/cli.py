@@ -82,10 +82,27 @@ examples:
 """
 
 
+def overrides_of(args: argparse.Namespace) -> dict[str, dict]:
+    """The command line's options as keys of the study-area file, read and checked as if it held them.
+
+    So ``--speed-profile`` sets ``[access] speed_profile`` and, like that key, leaves a category's own
+    ``speed_m_s`` alone; the profile's speed replaces the file's ``[access] speed_m_s`` (None removes a key).
+    """
+    output: dict = {}
+    if args.out:
+        output["dir"] = str(Path(args.out).resolve())
+    if args.lang:
+        output["lang"] = args.lang
+    if args.offline:
+        output["offline"] = True
+    if args.basemap:
+        output["basemap"] = args.basemap
+    access = {"speed_profile": args.speed_profile, "speed_m_s": None} if args.speed_profile else {}
+    return {name: table for name, table in (("output", output), ("access", access)) if table}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 ok, 2 bad input)."""
-    from dataclasses import replace
-
     from .errors import ServiceCircleError
 
     args = _parser().parse_args(argv)
@@ -95,23 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     warnings.filterwarnings("ignore", category=FutureWarning)
     try:
-        from .config import SPEED_PROFILES, load_config
+        from .config import load_config
         from .errors import InputError
         from .pipeline import run
 
-        config = load_config(args.config)
-        if args.out:
-            config = replace(config, out_dir=Path(args.out).resolve())
-        if args.lang:
-            config = replace(config, lang=args.lang)
-        if args.offline:
-            config = replace(config, offline=True)
-        if args.basemap:
-            config = replace(config, basemap=args.basemap)
-        if args.speed_profile:
-            speed = SPEED_PROFILES[args.speed_profile]
-            cats = {k: replace(c, speed_m_s=speed) for k, c in config.categories.items()}
-            config = replace(config, speed_profile=args.speed_profile, speed_m_s=speed, categories=cats)
+        config = load_config(args.config, overrides=overrides_of(args))
         if args.command == "site":
             if args.category not in config.categories:
                 raise InputError(f"unknown category {args.category!r} (have {', '.join(config.categories)})")
@@ -208,7 +213,7 @@ def _print_summary(result) -> None:
         for file, n in s["input_problems"].items():
             print(f"    {n:>5}  {file}")
     if "analysis (cached)" in result.seconds:
-        print(f"  analysis reused from the cache in {result.config.cache_dir} (same inputs and settings; "
+        print(f"  analysis reused from the cache in {result.config.network.cache_dir} (same inputs and settings; "
               f"--recompute computes it again)")
     kept = set(s.get("outputs_kept", []))
     for name, path in result.files.items():

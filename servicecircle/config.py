@@ -1,18 +1,28 @@
 """The validated settings of one study area, loaded from a TOML file.
 
-A study area is described by a TOML file (see ``data/chengdu.toml``). It is
-validated once, here, at the boundary: unknown keys, wrong types and
-impossible values raise :class:`~servicecircle.errors.ConfigError` naming the
-key, so every later stage can trust the :class:`Config` it is handed.
+A study area is described by a TOML file (see ``data/chengdu.toml``). Each TOML
+table has one frozen dataclass here (:class:`AreaSettings` for ``[area]``,
+:class:`NetworkSettings` for ``[network]`` …) whose fields declare, once, their
+TOML key, type, default, check and meaning (:func:`option`). One generic reader,
+:func:`read_table`, validates every table against its dataclass: unknown keys,
+wrong types and impossible values raise :class:`~servicecircle.errors.ConfigError`
+naming the key, so every later stage can trust the section it is handed.
+
+The policy defaults (facility categories and goals) live in the packaged
+``defaults.toml``; a study-area file edits or extends them table by table.
 
 Relative paths in the file are resolved against the file's own folder.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -23,63 +33,11 @@ from .errors import ConfigError
 #: value for older pedestrians.
 SPEED_PROFILES = {"default": 1.0, "elderly": 0.8}
 
+#: Walking speeds accepted, m/s: below is standing still, above is running.
+WALK_SPEED_RANGE = (0.3, 3.0)
+
 #: The three categories whose joint coverage is the complete service circle.
 CORE_CATEGORIES = ("elder_care", "canteen", "nursery")
-
-# Built-in facility categories. Tag rules follow OSM tagging; the keywords are
-# what the facilities call themselves in Chinese, because OSM tagging in China
-# is sparse and the name carries the meaning. Keywords are deliberately narrow:
-# 人民食堂 is a restaurant and 老年大学 a school, so neither may match.
-DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = {
-    "elder_care": {
-        "label": "养老服务",
-        "tags": [
-            {"amenity": "social_facility", "social_facility:for": ["senior", "elderly"]},
-            {"social_facility": ["day_care", "nursing_home", "assisted_living"]},
-            {"amenity": "nursing_home"},
-        ],
-        "keywords": [
-            "养老服务中心", "养老服务站", "养老服务驿站", "养老中心", "日间照料", "日照中心",
-            "养老院", "敬老院", "护理院", "老年公寓", "托老所", "养护院", "颐养院",
-            "老年人服务中心", "居家养老",
-        ],
-        "exclude_keywords": ["老年大学", "儿童", "宠物"],
-        "capacity": "beds",
-        "demand_group": "60plus",
-    },
-    "canteen": {
-        "label": "老年助餐",
-        "tags": [
-            {"amenity": "social_facility", "social_facility": "food_bank", "social_facility:for": "senior"},
-        ],
-        "keywords": [
-            "老年食堂", "老人食堂", "老人家食堂", "长者食堂", "长者饭堂", "助餐点", "助餐服务",
-            "老年助餐", "老年餐桌", "为老助餐",
-        ],
-        "exclude_keywords": [],
-        "capacity": "meals_per_day",
-        "demand_group": "60plus",
-    },
-    "nursery": {
-        "label": "托育服务",
-        "tags": [
-            {"amenity": "childcare"},
-            {"social_facility": "day_care", "social_facility:for": ["child", "children"]},
-        ],
-        "keywords": ["托育", "托儿所", "保育院", "育婴", "婴幼儿照护"],
-        "exclude_keywords": ["用品", "母婴店", "培训学校"],
-        # Kindergartens (幼儿园, 3–6 years) are listed but, by default, not
-        # counted: only those with a 托班 (2–3 years) give nursery places.
-        "flagged_tags": [{"amenity": "kindergarten"}],
-        "flagged_keywords": ["幼儿园"],
-        "flag_note": "kindergarten: counts as nursery only where it runs a 托班",
-        "capacity": "nursery_places",
-        "demand_group": "young",
-    },
-}
-
-_TOP_SECTIONS = {"area", "network", "access", "grid", "population", "communities", "streets", "facilities",
-                 "output", "categories", "goals", "gaps"}
 
 #: Basemaps of the HTML map, with the coordinate system their tiles are drawn in.
 #: With a GCJ-02 basemap every overlay is shifted to GCJ-02 for display only.
@@ -102,9 +60,6 @@ LANGUAGES = ("zh", "en")
 #: Capacity fields a registry can carry (see :mod:`servicecircle.registries`).
 CAPACITY_FIELDS = ("beds", "nursery_places", "meals_per_day", "floor_area_m2")
 
-#: Walking speeds accepted, m/s: below is standing still, above is running.
-WALK_SPEED_RANGE = (0.3, 3.0)
-
 #: Population groups a goal or a category's capacity can refer to ("young": 0–3, else 0–4 years).
 GROUPS = ("all", "60plus", "young", "0_3", "0_4")
 
@@ -118,84 +73,6 @@ DEFAULT_STEP_WEIGHTS = (1.0, 0.68, 0.22)
 #: What a goal measures (see :mod:`servicecircle.goals`).
 GOAL_METRICS = ("population_within", "units_with_facility", "capacity_per_1000", "capacity_share", "area_per_capita")
 
-# The default goal table, from the plans the project serves. Targets are the
-# plans' own numbers where they give one; "基本建成/全覆盖" circles are read as
-# ≥ 90 % of the group within reach (edit the target to your district's plan).
-DEFAULT_GOALS: dict[str, dict[str, Any]] = {
-    "home_care_circle": {
-        "name": "一刻钟居家养老服务圈", "kind": "advisory", "metric": "population_within",
-        "categories": ["elder_care", "canteen"], "minutes": 15, "group": "60plus", "target": 0.9, "unit": "share",
-        "source": "“十四五”国家老龄事业发展和养老服务体系规划 — 城市一刻钟居家养老服务圈 (paraphrase; target read as ≥ 90 %)",
-    },
-    "nursery_circle": {
-        "name": "城市15分钟婴幼儿服务圈", "kind": "advisory", "metric": "population_within",
-        "categories": ["nursery"], "minutes": 15, "group": "young", "target": 0.9, "unit": "share",
-        "source": "城市15分钟婴幼儿照护服务圈 in national and district childcare plans (paraphrase; target read as ≥ 90 %)",
-    },
-    "elder_1km_circle": {
-        "name": "一公里为老服务生活圈", "kind": "advisory", "metric": "population_within",
-        "categories": ["elder_care"], "metres": 1000, "group": "60plus", "target": 0.9, "unit": "share",
-        "source": "district elder-care facility plans — 一公里为老服务生活圈, walked network distance (paraphrase)",
-    },
-    "community_day_care": {
-        "name": "社区日间照料机构覆盖率", "kind": "binding", "metric": "units_with_facility", "unit_level": "community",
-        "categories": ["elder_care"], "group": "60plus", "target": 0.9, "unit": "share of communities",
-        "source": "elder-care service plans — 社区日间照料机构覆盖率 ≥ 90 % (paraphrase; check the district plan)",
-    },
-    "street_care_centre": {
-        "name": "街道综合养老服务中心覆盖率", "kind": "binding", "metric": "units_with_facility", "unit_level": "street",
-        "categories": ["elder_care"], "group": "60plus", "target": 1.0, "unit": "share of streets",
-        "source": "elder-care service plans — every 街道 has a 综合养老服务中心 (paraphrase; check the district plan)",
-    },
-    "community_nursery": {
-        "name": "社区托育服务覆盖率", "kind": "advisory", "metric": "units_with_facility", "unit_level": "community",
-        "categories": ["nursery"], "group": "young", "target": 0.6, "unit": "share of communities",
-        "source": "childcare service plans — 社区托育服务覆盖率 ≥ 60 % (paraphrase; check the district plan)",
-    },
-    "nursery_places_per_1000": {
-        "name": "每千人口拥有3岁以下婴幼儿托位数", "kind": "advisory", "metric": "capacity_per_1000",
-        "categories": ["nursery"], "capacity": "nursery_places", "group": "all", "target": 4.5,
-        "unit": "places per 1,000 residents", "source": "“十四五”规划纲要 main indicators — 每千人口拥有3岁以下婴幼儿托位数 4.5 (预期性)",
-    },
-    "affordable_places_share": {
-        "name": "普惠性托位占比", "kind": "advisory", "metric": "capacity_share", "categories": ["nursery"],
-        "capacity": "nursery_places_affordable", "of_capacity": "nursery_places", "group": "all", "target": 0.6,
-        "unit": "share of places", "source": "childcare service plans — 普惠性托位占比 ≥ 60 % (paraphrase; check the district plan)",
-    },
-    "elder_beds_per_1000": {
-        "name": "每千名老年人养老床位数", "kind": "advisory", "metric": "capacity_per_1000", "categories": ["elder_care"],
-        "capacity": "beds", "group": "60plus", "target": 35.0, "unit": "beds per 1,000 residents aged 60+",
-        "source": "elder-care service plans — 养老床位 per 1,000 older residents (set the local target)",
-    },
-    "elder_land_per_capita": {
-        "name": "人均养老服务设施用地", "kind": "advisory", "metric": "area_per_capita", "categories": ["elder_care"],
-        "group": "all", "target": 0.1, "unit": "m² per resident",
-        "source": "国发〔2013〕35号 — 按人均用地不少于0.1平方米的标准配套建设养老服务设施 (floor or land area where known)",
-    },
-}
-
-
-@dataclass(frozen=True)
-class Goal:
-    """One policy goal; see :data:`DEFAULT_GOALS` and :mod:`servicecircle.goals`."""
-
-    key: str
-    name: str
-    kind: str
-    metric: str
-    categories: tuple[str, ...]
-    target: float
-    unit: str
-    source: str
-    group: str
-    minutes: float | None
-    metres: float | None
-    unit_level: str | None
-    capacity: str | None
-    of_capacity: str | None
-    reach_share: float
-
-
 #: Datums an input file's degrees may be in (see :mod:`servicecircle.coords`).
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
 
@@ -207,6 +84,261 @@ WALKABLE_ROAD_CLASSES = (
     "track_grade1", "track_grade2", "track_grade3", "track_grade4", "track_grade5", "footway", "path",
     "steps", "bridleway", "unknown",
 )
+
+#: OSM ``building`` values counted as homes by the building estimate.
+RESIDENTIAL_BUILDINGS = ("residential", "apartments", "house", "dormitory", "detached", "terrace", "semidetached_house")
+
+
+def _defaults() -> dict[str, dict[str, Any]]:
+    text = files("servicecircle").joinpath("defaults.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+_DEFAULTS = _defaults()
+#: The built-in facility categories and goals, as read from the packaged ``defaults.toml``.
+DEFAULT_CATEGORIES: dict[str, dict[str, Any]] = _DEFAULTS["categories"]
+DEFAULT_GOALS: dict[str, dict[str, Any]] = _DEFAULTS["goals"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Options: a field's TOML key, type, default, check and meaning, declared once
+# --------------------------------------------------------------------------------------------------
+
+def _err(key: str, problem: str) -> ConfigError:
+    return ConfigError(f"config key '{key}': {problem}")
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one TOML key is read: see :func:`option`."""
+
+    types: tuple[type, ...]
+    doc: str
+    check: Callable[[str, Any], Any] | None
+    toml: str | None
+    path: bool
+    item: type | None
+
+
+#: Read-time default of an option whose value comes from another one (e.g. a
+#: category's speed from ``[access]``), filled in by its section's ``_resolve``.
+DERIVED: Any = None
+
+
+def option(default: Any, types: type | tuple[type, ...], doc: str, *, check: Callable[[str, Any], Any] | None = None,
+           toml: str | None = None, path: bool = False, item: type | None = None) -> Any:
+    """A settings field read from TOML.
+
+    Parameters
+    ----------
+    default
+        The value when the key is absent (already in its checked form).
+    types : type or tuple of type
+        The TOML types accepted (``float`` accepts integers too, never booleans).
+    doc : str
+        What the setting means, for the reference.
+    check : callable, optional
+        ``check(key, value)`` returns the value in its stored form (a tuple for a
+        list …) or raises :class:`ConfigError` naming ``key``.
+    toml : str, optional
+        The TOML key when it differs from the field's name.
+    path : bool
+        A path, resolved against the settings file's folder.
+    item : type, optional
+        A list of tables, each read as this settings dataclass (``[[facilities.registries]]``).
+    """
+    meta = {"option": Option(types if isinstance(types, tuple) else (types,), doc, check, toml, path, item)}
+    return field(default=default, metadata=meta)
+
+
+def _is_type(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool) and bool not in types:
+        return False  # TOML true/false must not pass as a number
+    if float in types and isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return isinstance(value, types)
+
+
+def options(cls: type) -> dict[str, tuple[dataclasses.Field, Option]]:
+    """The TOML keys of a settings dataclass: {key: (field, option)}."""
+    return {(f.metadata["option"].toml or f.name): (f, f.metadata["option"])
+            for f in fields(cls) if "option" in f.metadata}
+
+
+def read_table(cls: type, table: Any, key: str, base: Path, /, **given: Any) -> Any:
+    """Validate one TOML table into the settings dataclass ``cls``.
+
+    Parameters
+    ----------
+    cls : type
+        A dataclass whose fields are declared with :func:`option`.
+    table : dict
+        The parsed TOML table.
+    key : str
+        Its dotted name in the file (``"network"``, ``"facilities.registries[0]"`` …), for messages.
+    base : Path
+        Folder that relative paths are resolved against.
+    **given
+        Values of the fields that are not TOML keys (e.g. a category's key).
+    """
+    if not isinstance(table, dict):
+        raise _err(key, f"expected a table, e.g. [{key}]")
+    known = options(cls)
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise _err(f"{key}.{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(known))})")
+    values = dict(given)
+    for name, (f, opt) in known.items():
+        if name not in table:
+            continue
+        value = table[name]
+        if not _is_type(value, opt.types):
+            names = " or ".join(t.__name__ for t in opt.types)
+            raise _err(f"{key}.{name}", f"expected {names}, got {type(value).__name__} {value!r}")
+        if opt.item is not None:
+            value = tuple(read_table(opt.item, t, f"{key}.{name}[{i}]", base) for i, t in enumerate(value))
+        elif opt.check is not None:
+            value = opt.check(f"{key}.{name}", value)
+        elif float in opt.types and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if opt.path:
+            value = (base / value).resolve()
+        values[f.name] = value
+    settings = cls(**values)
+    resolve = getattr(settings, "_resolve", None)
+    return resolve(key, table) if resolve else settings
+
+
+# Checks (each returns the value in its stored form).
+
+def check_positive(key: str, value: float) -> float:
+    if not value > 0:
+        raise _err(key, f"must be > 0, got {value!r}")
+    return float(value)
+
+
+def check_walking_speed(key: str, value: float) -> float:
+    check_positive(key, value)
+    low, high = WALK_SPEED_RANGE
+    if not low <= value <= high:
+        raise _err(key, f"{value} m/s is not a walking speed (expected {low:g}–{high:g})")
+    return float(value)
+
+
+def check_one_of(choices, what: str = "") -> Callable[[str, Any], Any]:
+    def check(key: str, value: Any) -> Any:
+        if value not in choices:
+            raise _err(key, f"{what + ' ' if what else ''}expected {', '.join(map(str, choices))}, got {value!r}")
+        return value
+    return check
+
+
+def check_coord_system(key: str, value: str) -> str:
+    if value not in COORD_SYSTEMS:
+        raise _err(key, f"unknown coordinate system {value!r} (choose {', '.join(COORD_SYSTEMS)})")
+    return value
+
+
+def check_strings(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _err(key, "expected a list of non-empty strings")
+    return tuple(value)
+
+
+def check_str_map(key: str, value: dict) -> tuple[tuple[str, str], ...]:
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise _err(key, "expected a table of strings, e.g. { name = \"机构名称\" }")
+    return tuple(value.items())
+
+
+def check_tag_rules(key: str, rules: Any) -> tuple[dict[str, Any], ...]:
+    if not all(isinstance(r, dict) and r for r in rules):
+        raise _err(key, "expected a list of non-empty tables like {amenity = \"childcare\"}")
+    out = []
+    for i, rule in enumerate(rules):
+        clean = {}
+        for tag, val in rule.items():
+            if val is True or isinstance(val, str):
+                clean[tag] = val
+            elif isinstance(val, list) and val and all(isinstance(v, str) for v in val):
+                clean[tag] = tuple(val)
+            else:
+                raise _err(f"{key}[{i}].{tag}", "expected a string, a list of strings, or true")
+        out.append(clean)
+    return tuple(out)
+
+
+def _bbox(key: str, b: list) -> tuple[float, float, float, float]:
+    if len(b) != 4 or not all(_is_type(x, (float,)) for x in b):
+        raise _err(key, "expected [west, south, east, north] in degrees")
+    west, south, east, north = map(float, b)
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise _err(key, f"impossible box {b}: need west < east and south < north in degrees")
+    return west, south, east, north
+
+
+def _thresholds(key: str, th: list) -> tuple[float, ...]:
+    if not th or not all(_is_type(t, (float,)) and 0 < t <= 120 for t in th):
+        raise _err(key, f"expected a list of minutes in (0, 120], got {th!r}")
+    if len(set(th)) != len(th):
+        raise _err(key, "thresholds must be distinct")
+    return tuple(float(t) for t in sorted(th))
+
+
+def _weights(key: str, w: list) -> tuple[float, ...]:
+    if not all(_is_type(x, (float,)) and 0 < x <= 1 for x in w) or any(b > a for a, b in zip(w, w[1:])):
+        raise _err(key, f"expected weights in (0, 1], one per threshold, not increasing; got {w!r}")
+    return tuple(float(x) for x in w)
+
+
+def _h3_resolution(key: str, value: int) -> int:
+    if not 7 <= value <= 12:
+        raise _err(key, f"must be between 7 and 12, got {value}")
+    return value
+
+
+def _facility_areas(key: str, value: str | int) -> str | int:
+    if isinstance(value, str) and value not in ("all", "none"):
+        raise _err(key, f"expected \"all\", \"none\" or a number of facilities, got {value!r}")
+    if isinstance(value, int) and value < 0:
+        raise _err(key, f"must be ≥ 0, got {value!r}")
+    return value
+
+
+def _reach_share(key: str, value: float) -> float:
+    if not 0 < value <= 1:
+        raise _err(key, f"must be in (0, 1], got {value}")
+    return float(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# The sections: one dataclass per TOML table
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AreaSettings:
+    """``[area]``: what the study area is and where its OSM data comes from."""
+
+    name: str = option("", str, "the study area's name, e.g. \"chengdu_central\" (required)")
+    osm_file: Path | None = option(None, str, "an OSM XML or PBF extract", path=True)
+    place: str | None = option(None, str, "a place name to download from OpenStreetMap (Overpass)")
+    bbox: tuple[float, float, float, float] | None = option(
+        None, list, "[west, south, east, north] in degrees, to download", check=_bbox)
+    polygon_file: Path | None = option(None, str, "a polygon file of the study area", path=True)
+    polygon_coord_system: str = option("wgs84", str, "datum of polygon_file's degrees", check=check_coord_system)
+    population_total: float | None = option(None, float, "residents in the area: the estimate is scaled to it",
+                                            check=check_positive)
+    data_date: str | None = option(None, str, "date of the input data, printed on the pages")
+
+    def _resolve(self, key: str, table: dict) -> AreaSettings:
+        if not self.name:
+            raise _err(f"{key}.name", "missing: give the study area a name, e.g. name = \"chengdu_central\"")
+        return self
+
+    @property
+    def uses_osm(self) -> bool:
+        """Whether OSM features are read (a road-line-only run has none)."""
+        return any((self.osm_file, self.place, self.bbox, self.polygon_file))
 
 
 @dataclass(frozen=True)
@@ -224,313 +356,349 @@ class RoadLines:
 
 
 @dataclass(frozen=True)
-class Boundaries:
-    """A polygon file of communities (社区) or streets (街道)."""
+class NetworkSettings:
+    """``[network]``: how the walk network is built and cached."""
 
-    path: Path
-    coord_system: str
-    encoding: str | None
-    name_field: str
-    code_field: str | None
-    parent_field: str | None
+    max_snap_m: float = option(300.0, float, "farthest a facility or home is snapped to the network, m",
+                               check=check_positive)
+    cache_dir: Path = option(DERIVED, str, "cache folder (default: data/osm/cache under the working folder)",
+                             path=True)
+    roads_file: Path | None = option(None, str, "a road-line file (shapefile, GeoPackage …) instead of OSM ways",
+                                     path=True)
+    roads_coord_system: str = option("wgs84", str, "datum of roads_file's degrees", check=check_coord_system)
+    roads_encoding: str | None = option(None, str, "text encoding of roads_file's attributes (e.g. GBK)")
+    class_field: str = option("fclass", str, "roads_file's field holding the road class")
+    walkable_classes: tuple[str, ...] = option(WALKABLE_ROAD_CLASSES, list, "road classes walked", check=check_strings)
+    layer_field: str = option("layer", str, "roads_file's field holding the vertical layer")
+    bridge_field: str = option("bridge", str, "roads_file's field marking bridges")
+    tunnel_field: str = option("tunnel", str, "roads_file's field marking tunnels")
 
+    def _resolve(self, key: str, table: dict) -> NetworkSettings:
+        if self.cache_dir is DERIVED:
+            # Sample data is read-only, so the cache never sits beside the OSM file.
+            return dataclasses.replace(self, cache_dir=(Path.cwd() / "data" / "osm" / "cache").resolve())
+        return self
 
-@dataclass(frozen=True)
-class Registry:
-    """A facility registry (CSV/XLSX/GeoJSON) and how to read it."""
-
-    path: Path
-    coord_system: str
-    encoding: str | None
-    sheet: str | None
-    category: str | None
-    columns: tuple[tuple[str, str], ...]
-    category_values: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class PopulationInputs:
-    """Where residents come from besides the OSM building estimate."""
-
-    table: Path | None
-    table_level: str
-    table_columns: tuple[tuple[str, str], ...]
-    table_encoding: str | None
-    raster: Path | None
-    census_file: Path | None
-    census_code: str | None
+    @property
+    def roads(self) -> RoadLines | None:
+        """The road-line source, or None when the network comes from OSM."""
+        if self.roads_file is None:
+            return None
+        return RoadLines(self.roads_file, self.roads_coord_system, self.roads_encoding, self.class_field,
+                         self.walkable_classes, self.layer_field, self.bridge_field, self.tunnel_field)
 
 
 @dataclass(frozen=True)
-class Category:
-    """One kind of facility and how to recognise it in OSM.
+class AccessSettings:
+    """``[access]``: walking speed, time thresholds and the capacity-aware access."""
 
-    Attributes
-    ----------
-    key : str
-        Identifier used in column names, e.g. ``"elder_care"``.
-    label : str
-        Human-readable (Chinese) label.
-    tag_rules : tuple of dict
-        A feature matches a rule when every key of the rule is present with
-        one of the listed values (``True`` accepts any value).
-    keywords, exclude_keywords : tuple of str
-        A feature whose name contains a keyword and no exclude keyword matches.
-    flagged_tag_rules, flagged_keywords : tuple
-        Matches that are listed with ``flag_note`` but not counted unless
-        ``count_flagged`` is true.
-    speed_m_s : float
-        Walking speed used for this category.
-    capacity : str or None
-        The capacity field (``beds``, ``meals_per_day``, ``nursery_places`` …)
-        that the capacity-aware access (2SFCA) shares out; None: no 2SFCA.
-    demand_group : str
-        Who the capacity serves: ``all``, ``60plus``, ``young`` (0–3, else
-        0–4 years), ``0_3`` or ``0_4``.
-    """
+    speed_profile: str = option("default", str, "walking speed profile: default (1.0 m/s) or elderly (0.8 m/s)",
+                                check=check_one_of(tuple(SPEED_PROFILES), "speed profile"))
+    speed_m_s: float = option(DERIVED, float, "walking speed, m/s (default: the profile's)", check=check_walking_speed)
+    thresholds_min: tuple[float, ...] = option((5.0, 10.0, 15.0), list, "walk-time thresholds, minutes; the "
+                                               "largest defines 'covered'", check=_thresholds)
+    street_buffer_m: float = option(50.0, float, "street-side buffer of the service areas, m", check=check_positive)
+    decay: str = option("binary", str, "distance decay of the 2SFCA: binary or stepped", check=check_one_of(DECAYS))
+    step_weights: tuple[float, ...] = option(DERIVED, list, "weights of the stepped decay, one per threshold "
+                                             "(default 1.00/0.68/0.22 for three)", check=_weights)
 
-    key: str
-    label: str
-    tag_rules: tuple[dict[str, Any], ...]
-    keywords: tuple[str, ...]
-    exclude_keywords: tuple[str, ...]
-    flagged_tag_rules: tuple[dict[str, Any], ...]
-    flagged_keywords: tuple[str, ...]
-    flag_note: str
-    count_flagged: bool
-    speed_m_s: float
-    capacity: str | None = None
-    demand_group: str = "all"
-
-
-@dataclass(frozen=True)
-class Config:
-    """All settings of one run; built by :func:`load_config` or :func:`make_config`."""
-
-    name: str
-    osm_file: Path | None
-    place: str | None
-    bbox: tuple[float, float, float, float] | None
-    polygon_file: Path | None
-    max_snap_m: float
-    cache_dir: Path
-    speed_profile: str
-    speed_m_s: float
-    thresholds_min: tuple[float, ...]
-    street_buffer_m: float
-    h3_resolution: int
-    default_levels: float
-    floor_area_per_person_m2: float
-    landuse_floor_area_ratio: float
-    residential_buildings: tuple[str, ...]
-    population_total: float | None
-    roads: RoadLines | None
-    communities: Boundaries | None
-    streets: Boundaries | None
-    registries: tuple[Registry, ...]
-    merge_distance_m: float
-    population_inputs: PopulationInputs
-    polygon_coord_system: str
-    data_date: str | None
-    basemap: str
-    lang: str
-    offline: bool
-    out_dir: Path
-    categories: dict[str, Category]
-    complete_circle: tuple[str, ...]
-    goals: tuple[Goal, ...] = ()
-    decay: str = "binary"
-    step_weights: tuple[float, ...] = DEFAULT_STEP_WEIGHTS
-    care_category: str = "elder_care"
-    health_category: str = "health_centre"
-    health_max_walk_min: float = 10.0
-    facility_areas: str | int = 500
-    service_areas: str = "auto"
-    source_text: str = field(default="", repr=False)
+    def _resolve(self, key: str, table: dict) -> AccessSettings:
+        speed = self.speed_m_s if self.speed_m_s is not DERIVED else SPEED_PROFILES[self.speed_profile]
+        th = self.thresholds_min
+        steps = self.step_weights
+        if steps is DERIVED:
+            steps = DEFAULT_STEP_WEIGHTS if len(th) == len(DEFAULT_STEP_WEIGHTS) else (1.0,) * len(th)
+        if len(steps) != len(th):
+            raise _err(f"{key}.step_weights", f"expected {len(th)} weights in (0, 1], one per threshold "
+                       f"{list(th)}, not increasing; got {list(steps)!r}")
+        return dataclasses.replace(self, speed_m_s=float(speed), step_weights=tuple(steps))
 
     @property
     def coverage_threshold_min(self) -> float:
         """The threshold that defines 'covered' (the largest, 15 min by default)."""
         return max(self.thresholds_min)
 
+
+@dataclass(frozen=True)
+class GridSettings:
+    """``[grid]``: the H3 grid residents are summed on."""
+
+    h3_resolution: int = option(10, int, "H3 resolution, 7–12 (10: cells of ~0.015 km²)", check=_h3_resolution)
+
+
+@dataclass(frozen=True)
+class PopulationSettings:
+    """``[population]``: the building estimate and the population inputs besides it."""
+
+    default_levels: float = option(6.0, float, "storeys of a residential building without building:levels",
+                                   check=check_positive)
+    floor_area_per_person_m2: float = option(40.0, float, "residential floor area per resident, m²", check=check_positive)
+    landuse_floor_area_ratio: float = option(1.5, float, "floor-area ratio of residential land without buildings",
+                                             check=check_positive)
+    residential_buildings: tuple[str, ...] = option(RESIDENTIAL_BUILDINGS, list, "OSM building values counted as "
+                                                    "homes", check=check_strings)
+    table: Path | None = option(None, str, "a table of residents per community or street", path=True)
+    table_level: str = option("community", str, "what the table's rows are: community or street",
+                              check=check_one_of(("community", "street")))
+    table_columns: tuple[tuple[str, str], ...] = option((), dict, "the table's column names, e.g. "
+                                                        "{ population = \"常住人口\" }", check=check_str_map)
+    table_encoding: str | None = option(None, str, "text encoding of a CSV table")
+    raster: Path | None = option(None, str, "a population raster (e.g. WorldPop)", path=True)
+    census_file: Path | None = option(None, str, "the census workbook of residents by district", path=True)
+    census_code: str | None = option(None, str, "the district's 区划代码 in census_file, e.g. \"120103\"")
+
+    def _resolve(self, key: str, table: dict) -> PopulationSettings:
+        if (self.census_file is None) != (self.census_code is None):
+            raise _err(f"{key}.census_code", "census_file and census_code go together (e.g. census_code = \"120103\")")
+        return self
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """``[communities]`` or ``[streets]``: a polygon file of communities (社区) or streets (街道)."""
+
+    path: Path = option(DERIVED, str, "the polygon file", toml="file", path=True)
+    coord_system: str = option("wgs84", str, "datum of the file's degrees", check=check_coord_system)
+    encoding: str | None = option(None, str, "text encoding of the file's attributes (e.g. GBK)")
+    name_field: str = option("name", str, "the field holding the unit's name")
+    code_field: str | None = option("code", str, "the field holding the unit's code")
+    parent_field: str | None = option("parentcode", str, "the field holding the code of the unit's street")
+
+
+@dataclass(frozen=True)
+class StreetBoundaries(Boundaries):
+    """``[streets]``: as :class:`Boundaries`, a street having no parent unit by default."""
+
+    parent_field: str | None = option(None, str, "the field holding the code of the street's parent unit")
+
+
+@dataclass(frozen=True)
+class Registry:
+    """``[[facilities.registries]]``: a facility registry (CSV/XLSX/GeoJSON) and how to read it."""
+
+    path: Path = option(DERIVED, str, "the registry file", toml="file", path=True)
+    coord_system: str = option("wgs84", str, "datum of the registry's coordinates", check=check_coord_system)
+    encoding: str | None = option(None, str, "text encoding of a CSV registry")
+    sheet: str | None = option(None, str, "the workbook sheet (default: the first)")
+    category: str | None = option(None, str, "the category of every row (default: from a category column)")
+    columns: tuple[tuple[str, str], ...] = option((), dict, "the registry's column names, e.g. "
+                                                  "{ name = \"机构名称\" }", check=check_str_map)
+    category_values: tuple[tuple[str, str], ...] = option((), dict, "category column values mapped to "
+                                                          "categories", check=check_str_map)
+
+    def _resolve(self, key: str, table: dict) -> Registry:
+        if self.path is DERIVED:
+            raise _err(f"{key}.file", "missing: the registry's path")
+        return self
+
+
+
+
+@dataclass(frozen=True)
+class FacilitySettings:
+    """``[facilities]``: registries and how facilities from several sources are merged."""
+
+    merge_distance_m: float = option(100.0, float, "an OSM facility this close to a registry row of the same "
+                                     "category and name is the same facility, m", check=check_positive)
+    registries: tuple[Registry, ...] = option((), list, "the facility registries", item=Registry)
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """``[output]``: where results go and how the pages look."""
+
+    out_dir: Path = option(DERIVED, str, "output folder (default: maps/<area name> under the working folder)",
+                           toml="dir", path=True)
+    basemap: str = option("osm", str, "the map's tiles: osm, amap, tencent or none", check=check_one_of(tuple(BASEMAPS)))
+    lang: str = option("zh", str, "language of the pages: zh or en", check=check_one_of(LANGUAGES))
+    offline: bool = option(False, bool, "write pages that need no internet (map library inlined)")
+    facility_areas: str | int = option(500, (str, int), "facilities whose own service areas are drawn: all, none or "
+                                       "a number (the largest first)", check=_facility_areas)
+    service_areas: str = option("auto", str, "how merged service areas are drawn: auto, streets or cells",
+                                check=check_one_of(SERVICE_AREA_METHODS))
+
+
+@dataclass(frozen=True)
+class GapSettings:
+    """``[gaps]``: the 医养结合 check of elder-care facilities against health services."""
+
+    care_category: str = option("elder_care", str, "the category checked")
+    health_category: str = option("health_centre", str, "the category it should be near")
+    health_max_walk_min: float = option(10.0, float, "walk within which a health service counts as adjacent, "
+                                        "minutes", check=check_positive)
+
+
+def _category_capacity(key: str, value: str) -> str:
+    if value not in CAPACITY_FIELDS:
+        raise _err(key, f"unknown capacity {value!r} (choose {', '.join(CAPACITY_FIELDS)})")
+    return value
+
+
+@dataclass(frozen=True)
+class Category:
+    """``[categories.KEY]``: one kind of facility and how to recognise it.
+
+    A feature matches a tag rule when every key of the rule is present with one
+    of the listed values (``true`` accepts any value); a feature whose name
+    contains a keyword and no exclude keyword matches too. Flagged matches are
+    listed with ``flag_note`` but not counted unless ``count_flagged`` is true.
+    """
+
+    key: str
+    label: str = option(DERIVED, str, "human-readable (Chinese) label (default: the key)")
+    tag_rules: tuple[dict[str, Any], ...] = option((), list, "OSM tag rules, e.g. [{amenity = \"childcare\"}]",
+                                                   toml="tags", check=check_tag_rules)
+    keywords: tuple[str, ...] = option((), list, "name keywords", check=check_strings)
+    exclude_keywords: tuple[str, ...] = option((), list, "name keywords that rule a match out", check=check_strings)
+    flagged_tag_rules: tuple[dict[str, Any], ...] = option((), list, "tag rules of matches listed but not counted",
+                                                           toml="flagged_tags", check=check_tag_rules)
+    flagged_keywords: tuple[str, ...] = option((), list, "name keywords of matches listed but not counted",
+                                               check=check_strings)
+    flag_note: str = option("", str, "why flagged matches are not counted")
+    count_flagged: bool = option(False, bool, "count the flagged matches too")
+    speed_m_s: float = option(DERIVED, float, "walking speed to this category, m/s (default: [access]'s)",
+                              check=check_walking_speed)
+    capacity: str | None = option(None, str, "the capacity field the 2SFCA shares out (beds, nursery_places, "
+                                  "meals_per_day …); none: no 2SFCA", check=_category_capacity)
+    demand_group: str = option("all", str, "who the capacity serves: all, 60plus, young (0–3, else 0–4), 0_3 or "
+                               "0_4", check=check_one_of(GROUPS))
+
+    def _resolve(self, key: str, table: dict) -> Category:
+        if not self.tag_rules and not self.keywords:
+            raise _err(key, "needs at least one tag rule or keyword")
+        return dataclasses.replace(self, label=self.key if self.label is DERIVED else self.label)
+
+
+def _goal_kind(key: str, value: str) -> str:
+    if value not in ("binding", "advisory"):
+        raise _err(key, f"expected \"binding\" (约束性) or \"advisory\" (倡导性), got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Goal:
+    """``[goals.KEY]``: one policy goal; see ``defaults.toml`` and :mod:`servicecircle.goals`."""
+
+    key: str
+    name: str = option(DERIVED, str, "the goal's name as the plan gives it (default: the key)")
+    kind: str = option("advisory", str, "binding (约束性) or advisory (倡导性)", check=_goal_kind)
+    metric: str = option(DERIVED, str, f"what is measured: {', '.join(GOAL_METRICS)}",
+                         check=check_one_of(GOAL_METRICS))
+    categories: tuple[str, ...] = option((), list, "the facility categories the goal is about", check=check_strings)
+    target: float = option(DERIVED, float, "the target value")
+    unit: str = option("", str, "the unit of the value and target")
+    source: str = option("", str, "the plan the goal comes from")
+    group: str = option("all", str, "the population group: all, 60plus, young, 0_3 or 0_4", check=check_one_of(GROUPS))
+    minutes: float | None = option(None, float, "walk-time threshold, minutes (default: the coverage threshold)")
+    metres: float | None = option(None, float, "walk-distance threshold, m (instead of minutes)")
+    unit_level: str | None = option(None, str, "community or street (units_with_facility)",
+                                    check=check_one_of(("community", "street")))
+    capacity: str | None = option(None, str, "the capacity measured (capacity metrics)")
+    of_capacity: str | None = option(None, str, "the capacity a capacity_share is a share of")
+    reach_share: float = option(0.8, float, "share of a unit's residents that must reach a facility for the unit "
+                                "to have one", check=_reach_share)
+    enabled: bool = option(True, bool, "false: the goal is not evaluated")
+
+    def _resolve(self, key: str, table: dict) -> Goal:
+        if self.metric is DERIVED:
+            raise _err(f"{key}.metric", f"expected one of {', '.join(GOAL_METRICS)}, got None")
+        if self.target is DERIVED:
+            raise _err(f"{key}.target", "missing: the goal's target value")
+        if not self.categories:
+            raise _err(f"{key}.categories", "missing: the facility categories the goal is about")
+        if self.metric == "units_with_facility" and self.unit_level is None:
+            raise _err(f"{key}.unit_level", "expected \"community\" or \"street\"")
+        if self.metric in ("capacity_per_1000", "capacity_share") and not self.capacity:
+            raise _err(f"{key}.capacity", "missing: which capacity (beds, nursery_places, meals_per_day …)")
+        if self.metric == "capacity_share" and not self.of_capacity:
+            raise _err(f"{key}.of_capacity", "missing: the capacity the share is of")
+        return dataclasses.replace(self, name=self.key if self.name is DERIVED else self.name)
+
+
+#: The sections of a study-area file, in reading order: TOML table → settings dataclass.
+SECTIONS: dict[str, type] = {
+    "area": AreaSettings, "network": NetworkSettings, "access": AccessSettings, "grid": GridSettings,
+    "population": PopulationSettings, "communities": Boundaries, "streets": StreetBoundaries,
+    "facilities": FacilitySettings, "output": OutputSettings, "gaps": GapSettings,
+}
+_TABLES_OF_TABLES = ("categories", "goals")
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of one run, one field per TOML table; built by :func:`load_config` or :func:`make_config`.
+
+    Each stage is handed the sections it reads (``config.access``, ``config.output`` …).
+    """
+
+    area: AreaSettings
+    network: NetworkSettings
+    access: AccessSettings
+    grid: GridSettings
+    population: PopulationSettings
+    communities: Boundaries | None
+    streets: Boundaries | None
+    facilities: FacilitySettings
+    output: OutputSettings
+    gaps: GapSettings
+    categories: dict[str, Category]
+    goals: tuple[Goal, ...] = ()
+    source_text: str = field(default="", repr=False)
+
     @property
-    def uses_osm(self) -> bool:
-        """Whether OSM features are read (a road-line-only run has none)."""
-        return any((self.osm_file, self.place, self.bbox, self.polygon_file))
+    def complete_circle(self) -> tuple[str, ...]:
+        """The core categories whose joint coverage is the complete service circle."""
+        return tuple(k for k in CORE_CATEGORIES if k in self.categories)
 
     @property
     def config_hash(self) -> str:
         """Short hash of the settings file, so two runs can be told apart."""
         return hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()[:12]
 
+    def with_settings(self, **changes: Any) -> Config:
+        """A copy with some settings changed: ``config.with_settings(output={"lang": "en"}, goals=(...))``.
 
-def _err(key: str, problem: str) -> ConfigError:
-    return ConfigError(f"config key '{key}': {problem}")
-
-
-def _take(table: dict, section: str, spec: dict[str, tuple]) -> dict[str, Any]:
-    """Check one TOML table against ``spec`` {key: (types, default)}; name bad keys."""
-    unknown = sorted(set(table) - set(spec))
-    if unknown:
-        allowed = ", ".join(sorted(spec))
-        raise _err(f"{section}.{unknown[0]}", f"unknown key (allowed: {allowed})")
-    out = {}
-    for key, (types, default) in spec.items():
-        value = table.get(key, default)
-        if value is not None and not _is_type(value, types):
-            names = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
-            raise _err(f"{section}.{key}", f"expected {names}, got {type(value).__name__} {value!r}")
-        out[key] = value
-    return out
+        A dict edits the named fields of a section; any other value replaces the field whole.
+        The values are taken as given (already in their checked form).
+        """
+        new = {}
+        for name, value in changes.items():
+            current = getattr(self, name)
+            if isinstance(value, dict) and dataclasses.is_dataclass(current):
+                value = dataclasses.replace(current, **value)
+            new[name] = value
+        return dataclasses.replace(self, **new)
 
 
-def _is_type(value: Any, types: Any) -> bool:
-    types = types if isinstance(types, tuple) else (types,)
-    if isinstance(value, bool) and bool not in types:
-        return False  # TOML true/false must not pass as a number
-    if float in types and isinstance(value, int) and not isinstance(value, bool):
-        return True
-    return isinstance(value, types)
+def _merge(defaults: dict[str, dict], tables: Any, section: str) -> dict[str, dict]:
+    """The packaged default tables with the file's edits (a table with a default's key edits it)."""
+    merged = copy.deepcopy(defaults)
+    if not isinstance(tables, dict):
+        raise _err(section, f"expected a table, e.g. [{section}.KEY]")
+    for key, table in tables.items():
+        if not isinstance(table, dict):
+            raise _err(f"{section}.{key}", "expected a table")
+        merged[key] = {**merged.get(key, {}), **table}
+    return merged
 
 
-def _positive(key: str, value: float | None) -> None:
-    if value is not None and not value > 0:
-        raise _err(key, f"must be > 0, got {value!r}")
-
-
-def _path(base: Path, value: str | None) -> Path | None:
-    return None if value is None else (base / value).resolve()
-
-
-def _tag_rules(key: str, rules: Any) -> tuple[dict[str, Any], ...]:
-    if not isinstance(rules, list) or not all(isinstance(r, dict) and r for r in rules):
-        raise _err(key, "expected a list of non-empty tables like {amenity = \"childcare\"}")
-    out = []
-    for i, rule in enumerate(rules):
-        clean = {}
-        for tag, val in rule.items():
-            if val is True or isinstance(val, str):
-                clean[tag] = val
-            elif isinstance(val, list) and val and all(isinstance(v, str) for v in val):
-                clean[tag] = tuple(val)
-            else:
-                raise _err(f"{key}[{i}].{tag}", "expected a string, a list of strings, or true")
-        out.append(clean)
-    return tuple(out)
-
-
-def _strings(key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _err(key, "expected a list of non-empty strings")
-    return tuple(value)
-
-
-def _coord_system(key: str, value: str) -> str:
-    if value not in COORD_SYSTEMS:
-        raise _err(key, f"unknown coordinate system {value!r} (choose {', '.join(COORD_SYSTEMS)})")
-    return value
-
-
-def _str_map(key: str, value: dict | None) -> tuple[tuple[str, str], ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise _err(key, "expected a table of strings, e.g. { name = \"机构名称\" }")
-    return tuple(value.items())
-
-
-def _boundaries(base: Path, section: str, table: dict, code_default: str | None, parent_default: str | None) -> Boundaries | None:
-    v = _take(table, section, {
-        "file": (str, None), "name_field": (str, "name"), "code_field": (str, code_default),
-        "parent_field": (str, parent_default), "coord_system": (str, "wgs84"), "encoding": (str, None),
-    })
-    if v["file"] is None:
-        return None
-    return Boundaries(_path(base, v["file"]), _coord_system(f"{section}.coord_system", v["coord_system"]),
-                      v["encoding"], v["name_field"], v["code_field"], v["parent_field"])
-
-
-def _goal(key: str, table: dict, categories: dict, coverage_min: float) -> Goal | None:
-    spec = {
-        "name": (str, key), "kind": (str, "advisory"), "metric": (str, None), "categories": (list, None),
-        "target": (float, None), "unit": (str, ""), "source": (str, ""), "group": (str, "all"),
-        "minutes": (float, None), "metres": (float, None), "unit_level": (str, None), "capacity": (str, None),
-        "of_capacity": (str, None), "reach_share": (float, 0.8), "enabled": (bool, True),
-    }
-    v = _take(table, f"goals.{key}", spec)
-    if not v["enabled"]:
-        return None
-    if v["kind"] not in ("binding", "advisory"):
-        raise _err(f"goals.{key}.kind", f"expected \"binding\" (约束性) or \"advisory\" (倡导性), got {v['kind']!r}")
-    if v["metric"] not in GOAL_METRICS:
-        raise _err(f"goals.{key}.metric", f"expected one of {', '.join(GOAL_METRICS)}, got {v['metric']!r}")
-    if v["target"] is None:
-        raise _err(f"goals.{key}.target", "missing: the goal's target value")
-    cats = _strings(f"goals.{key}.categories", v["categories"] or [])
-    missing = [c for c in cats if c not in categories]
-    if not cats:
-        raise _err(f"goals.{key}.categories", "missing: the facility categories the goal is about")
-    if missing:
-        return None  # a goal about a category this study area does not define is skipped
-    if v["group"] not in GROUPS:
-        raise _err(f"goals.{key}.group", f"expected all, 60plus, young, 0_3 or 0_4, got {v['group']!r}")
-    if v["metric"] == "units_with_facility" and v["unit_level"] not in ("community", "street"):
-        raise _err(f"goals.{key}.unit_level", "expected \"community\" or \"street\"")
-    if v["metric"] in ("capacity_per_1000", "capacity_share") and not v["capacity"]:
-        raise _err(f"goals.{key}.capacity", "missing: which capacity (beds, nursery_places, meals_per_day …)")
-    if v["metric"] == "capacity_share" and not v["of_capacity"]:
-        raise _err(f"goals.{key}.of_capacity", "missing: the capacity the share is of")
-    if not 0 < v["reach_share"] <= 1:
-        raise _err(f"goals.{key}.reach_share", f"must be in (0, 1], got {v['reach_share']}")
-    minutes = v["minutes"]
-    if v["metric"] in ("population_within", "units_with_facility") and minutes is None and v["metres"] is None:
-        minutes = coverage_min
-    return Goal(key, v["name"], v["kind"], v["metric"], cats, float(v["target"]), v["unit"], v["source"], v["group"],
-                None if minutes is None else float(minutes), None if v["metres"] is None else float(v["metres"]),
-                v["unit_level"], v["capacity"], v["of_capacity"], float(v["reach_share"]))
-
-
-def _category(key: str, table: dict, base_speed: float) -> Category:
-    spec = {
-        "label": (str, key),
-        "tags": (list, []),
-        "keywords": (list, []),
-        "exclude_keywords": (list, []),
-        "flagged_tags": (list, []),
-        "flagged_keywords": (list, []),
-        "flag_note": (str, ""),
-        "count_flagged": (bool, False),
-        "speed_m_s": (float, None),
-        "capacity": (str, None),
-        "demand_group": (str, "all"),
-    }
-    v = _take(table, f"categories.{key}", spec)
-    if v["capacity"] is not None and v["capacity"] not in CAPACITY_FIELDS:
-        raise _err(f"categories.{key}.capacity", f"unknown capacity {v['capacity']!r} (choose {', '.join(CAPACITY_FIELDS)})")
-    if v["demand_group"] not in GROUPS:
-        raise _err(f"categories.{key}.demand_group", f"expected {', '.join(GROUPS)}, got {v['demand_group']!r}")
-    speed = v["speed_m_s"] if v["speed_m_s"] is not None else base_speed
-    _positive(f"categories.{key}.speed_m_s", speed)
-    if not WALK_SPEED_RANGE[0] <= speed <= WALK_SPEED_RANGE[1]:
-        raise _err(f"categories.{key}.speed_m_s", f"{speed} m/s is not a walking speed (expected 0.3–3)")
-    tag_rules = _tag_rules(f"categories.{key}.tags", v["tags"]) if v["tags"] else ()
-    keywords = _strings(f"categories.{key}.keywords", v["keywords"]) if v["keywords"] else ()
-    if not tag_rules and not keywords:
-        raise _err(f"categories.{key}", "needs at least one tag rule or keyword")
-    return Category(
-        key=key,
-        label=v["label"],
-        tag_rules=tag_rules,
-        keywords=keywords,
-        exclude_keywords=_strings(f"categories.{key}.exclude_keywords", v["exclude_keywords"]) if v["exclude_keywords"] else (),
-        flagged_tag_rules=_tag_rules(f"categories.{key}.flagged_tags", v["flagged_tags"]) if v["flagged_tags"] else (),
-        flagged_keywords=_strings(f"categories.{key}.flagged_keywords", v["flagged_keywords"]) if v["flagged_keywords"] else (),
-        flag_note=v["flag_note"],
-        count_flagged=v["count_flagged"],
-        speed_m_s=float(speed),
-        capacity=v["capacity"],
-        demand_group=v["demand_group"],
-    )
+def _check_category_names(config: Config, data: dict) -> None:
+    """Every category a goal, registry or the gap check names must be defined."""
+    have = ", ".join(config.categories)
+    for goal in config.goals:
+        for name in goal.categories:
+            if name not in config.categories:
+                raise _err(f"goals.{goal.key}.categories", f"unknown category {name!r} (have {have}); define "
+                           f"[categories.{name}] or set enabled = false for this goal")
+    for k in ("care_category", "health_category"):
+        if k in data.get("gaps", {}) and getattr(config.gaps, k) not in config.categories:
+            raise _err(f"gaps.{k}", f"unknown category {getattr(config.gaps, k)!r} (have {have})")
+    for i, reg in enumerate(config.facilities.registries):
+        if reg.category is not None and reg.category not in config.categories:
+            raise _err(f"facilities.registries[{i}].category", f"unknown category {reg.category!r} (have {have})")
+        for value, cat in reg.category_values:
+            if cat not in config.categories:
+                raise _err(f"facilities.registries[{i}].category_values.{value}", f"unknown category {cat!r}")
 
 
 def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: str = "") -> Config:
@@ -555,216 +723,58 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         Naming the first offending key.
     """
     base = Path(base_dir).resolve()
-    unknown = sorted(set(data) - _TOP_SECTIONS)
+    allowed = set(SECTIONS) | set(_TABLES_OF_TABLES)
+    unknown = sorted(set(data) - allowed)
     if unknown:
-        raise _err(unknown[0], f"unknown section (allowed: {', '.join(sorted(_TOP_SECTIONS))})")
-    for section in _TOP_SECTIONS:
-        if section in data and not isinstance(data[section], dict):
-            raise _err(section, "expected a table, e.g. [" + section + "]")
-
-    area = _take(data.get("area", {}), "area", {
-        "name": (str, None), "osm_file": (str, None), "place": (str, None),
-        "bbox": (list, None), "polygon_file": (str, None), "polygon_coord_system": (str, "wgs84"),
-        "population_total": (float, None), "data_date": (str, None),
-    })
-    if not area["name"]:
-        raise _err("area.name", "missing: give the study area a name, e.g. name = \"chengdu_central\"")
-    _coord_system("area.polygon_coord_system", area["polygon_coord_system"])
-    bbox = None
-    if area["bbox"] is not None:
-        b = area["bbox"]
-        if len(b) != 4 or not all(_is_type(x, float) for x in b):
-            raise _err("area.bbox", "expected [west, south, east, north] in degrees")
-        west, south, east, north = map(float, b)
-        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-            raise _err("area.bbox", f"impossible box {b}: need west < east and south < north in degrees")
-        bbox = (west, south, east, north)
-    _positive("area.population_total", area["population_total"])
-
-    network = _take(data.get("network", {}), "network", {
-        "max_snap_m": (float, 300.0), "cache_dir": (str, None), "roads_file": (str, None),
-        "roads_coord_system": (str, "wgs84"), "roads_encoding": (str, None), "class_field": (str, "fclass"),
-        "walkable_classes": (list, list(WALKABLE_ROAD_CLASSES)), "layer_field": (str, "layer"),
-        "bridge_field": (str, "bridge"), "tunnel_field": (str, "tunnel"),
-    })
-    _positive("network.max_snap_m", network["max_snap_m"])
-    roads = None
-    if network["roads_file"] is not None:
-        roads = RoadLines(
-            _path(base, network["roads_file"]), _coord_system("network.roads_coord_system", network["roads_coord_system"]),
-            network["roads_encoding"], network["class_field"],
-            _strings("network.walkable_classes", network["walkable_classes"]),
-            network["layer_field"], network["bridge_field"], network["tunnel_field"])
-    if not any(area[k] for k in ("osm_file", "place", "bbox", "polygon_file")) and roads is None:
+        raise _err(unknown[0], f"unknown section (allowed: {', '.join(sorted(allowed))})")
+    sections = {name: read_table(cls, data.get(name, {}), name, base) for name, cls in SECTIONS.items()}
+    for name in ("communities", "streets"):
+        if sections[name].path is DERIVED:
+            sections[name] = None  # no file: no such units
+    area, network = sections["area"], sections["network"]
+    if not area.uses_osm and network.roads is None:
         raise _err("area", "give osm_file, or place, bbox or polygon_file to download from OpenStreetMap, "
                            "or network.roads_file")
-
-    access = _take(data.get("access", {}), "access", {
-        "speed_profile": (str, "default"), "speed_m_s": (float, None),
-        "thresholds_min": (list, [5, 10, 15]), "street_buffer_m": (float, 50.0),
-        "decay": (str, "binary"), "step_weights": (list, None),
-    })
-    if access["speed_profile"] not in SPEED_PROFILES:
-        raise _err("access.speed_profile", f"unknown profile {access['speed_profile']!r} (choose {', '.join(SPEED_PROFILES)})")
-    speed = access["speed_m_s"] if access["speed_m_s"] is not None else SPEED_PROFILES[access["speed_profile"]]
-    _positive("access.speed_m_s", speed)
-    if not WALK_SPEED_RANGE[0] <= speed <= WALK_SPEED_RANGE[1]:
-        raise _err("access.speed_m_s", f"{speed} m/s is not a walking speed (expected 0.3–3)")
-    th = access["thresholds_min"]
-    if not th or not all(_is_type(t, float) and 0 < t <= 120 for t in th):
-        raise _err("access.thresholds_min", f"expected a list of minutes in (0, 120], got {th!r}")
-    if len(set(th)) != len(th):
-        raise _err("access.thresholds_min", "thresholds must be distinct")
-    _positive("access.street_buffer_m", access["street_buffer_m"])
-    if access["decay"] not in DECAYS:
-        raise _err("access.decay", f"expected {' or '.join(DECAYS)}, got {access['decay']!r}")
-    steps = access["step_weights"]
-    if steps is None:
-        steps = list(DEFAULT_STEP_WEIGHTS) if len(th) == len(DEFAULT_STEP_WEIGHTS) else [1.0] * len(th)
-    if (len(steps) != len(th) or not all(_is_type(w, float) and 0 < w <= 1 for w in steps)
-            or any(b > a for a, b in zip(steps, steps[1:]))):
-        raise _err("access.step_weights", f"expected {len(th)} weights in (0, 1], one per threshold "
-                   f"{sorted(th)}, not increasing; got {steps!r}")
-
-    gaps = _take(data.get("gaps", {}), "gaps", {
-        "care_category": (str, "elder_care"), "health_category": (str, "health_centre"),
-        "health_max_walk_min": (float, 10.0),
-    })
-    _positive("gaps.health_max_walk_min", gaps["health_max_walk_min"])
-
-    grid = _take(data.get("grid", {}), "grid", {"h3_resolution": (int, 10)})
-    if not 7 <= grid["h3_resolution"] <= 12:
-        raise _err("grid.h3_resolution", f"must be between 7 and 12, got {grid['h3_resolution']}")
-
-    pop = _take(data.get("population", {}), "population", {
-        "default_levels": (float, 6.0), "floor_area_per_person_m2": (float, 40.0),
-        "landuse_floor_area_ratio": (float, 1.5),
-        "residential_buildings": (list, ["residential", "apartments", "house", "dormitory", "detached", "terrace", "semidetached_house"]),
-        "table": (str, None), "table_level": (str, "community"), "table_columns": (dict, None),
-        "table_encoding": (str, None), "raster": (str, None), "census_file": (str, None), "census_code": (str, None),
-    })
-    if pop["table_level"] not in ("community", "street"):
-        raise _err("population.table_level", f"expected \"community\" or \"street\", got {pop['table_level']!r}")
-    if (pop["census_file"] is None) != (pop["census_code"] is None):
-        raise _err("population.census_code", "census_file and census_code go together (e.g. census_code = \"120103\")")
-    population_inputs = PopulationInputs(
-        _path(base, pop["table"]), pop["table_level"], _str_map("population.table_columns", pop["table_columns"]),
-        pop["table_encoding"], _path(base, pop["raster"]), _path(base, pop["census_file"]), pop["census_code"])
-    for k in ("default_levels", "floor_area_per_person_m2", "landuse_floor_area_ratio"):
-        _positive(f"population.{k}", pop[k])
-
-    communities = _boundaries(base, "communities", data.get("communities", {}), "code", "parentcode")
-    streets = _boundaries(base, "streets", data.get("streets", {}), "code", None)
-    fac = _take(data.get("facilities", {}), "facilities", {"merge_distance_m": (float, 100.0), "registries": (list, [])})
-    _positive("facilities.merge_distance_m", fac["merge_distance_m"])
-    registries = []
-    for i, table in enumerate(fac["registries"]):
-        key = f"facilities.registries[{i}]"
-        if not isinstance(table, dict):
-            raise _err(key, "expected a table with at least file = \"...\"")
-        r = _take(table, key, {
-            "file": (str, None), "coord_system": (str, "wgs84"), "encoding": (str, None), "sheet": (str, None),
-            "category": (str, None), "columns": (dict, None), "category_values": (dict, None),
-        })
-        if r["file"] is None:
-            raise _err(f"{key}.file", "missing: the registry's path")
-        registries.append(Registry(_path(base, r["file"]), _coord_system(f"{key}.coord_system", r["coord_system"]),
-                                   r["encoding"], r["sheet"], r["category"], _str_map(f"{key}.columns", r["columns"]),
-                                   _str_map(f"{key}.category_values", r["category_values"])))
-    out = _take(data.get("output", {}), "output", {"dir": (str, None), "basemap": (str, "osm"), "lang": (str, "zh"),
-                                                   "offline": (bool, False), "facility_areas": ((str, int), 500),
-                                                   "service_areas": (str, "auto")})
-    if isinstance(out["facility_areas"], str) and out["facility_areas"] not in ("all", "none"):
-        raise _err("output.facility_areas", f"expected \"all\", \"none\" or a number of facilities, got "
-                   f"{out['facility_areas']!r}")
-    if isinstance(out["facility_areas"], int) and out["facility_areas"] < 0:
-        raise _err("output.facility_areas", f"must be ≥ 0, got {out['facility_areas']!r}")
-    if out["service_areas"] not in SERVICE_AREA_METHODS:
-        raise _err("output.service_areas", f"expected {', '.join(SERVICE_AREA_METHODS)}, got {out['service_areas']!r}")
-    if out["basemap"] not in BASEMAPS:
-        raise _err("output.basemap", f"expected {', '.join(BASEMAPS)}, got {out['basemap']!r}")
-    if out["lang"] not in LANGUAGES:
-        raise _err("output.lang", f"expected {' or '.join(LANGUAGES)}, got {out['lang']!r}")
-
-    cat_tables = data.get("categories", {})
-    merged: dict[str, dict] = {k: dict(v) for k, v in DEFAULT_CATEGORIES.items()}
-    for key, table in cat_tables.items():
-        if not isinstance(table, dict):
-            raise _err(f"categories.{key}", "expected a table")
-        # A table for a built-in category edits it; a new key adds a category.
-        merged[key] = {**merged.get(key, {}), **table}
-    categories = {key: _category(key, table, speed) for key, table in merged.items()}
-    goal_tables: dict[str, dict] = {k: dict(v) for k, v in DEFAULT_GOALS.items()}
-    for key, table in data.get("goals", {}).items():
-        if not isinstance(table, dict):
-            raise _err(f"goals.{key}", "expected a table")
-        goal_tables[key] = {**goal_tables.get(key, {}), **table}  # edit a default, or add a goal
-    coverage_min = float(max(th))
-    goals = tuple(g for g in (_goal(k, t, categories, coverage_min) for k, t in goal_tables.items()) if g is not None)
-    for k in ("care_category", "health_category"):
-        if k in data.get("gaps", {}) and gaps[k] not in categories:
-            raise _err(f"gaps.{k}", f"unknown category {gaps[k]!r} (have {', '.join(categories)})")
-    for i, reg in enumerate(registries):
-        if reg.category is not None and reg.category not in categories:
-            raise _err(f"facilities.registries[{i}].category", f"unknown category {reg.category!r} (have {', '.join(categories)})")
-        for value, cat in reg.category_values:
-            if cat not in categories:
-                raise _err(f"facilities.registries[{i}].category_values.{value}", f"unknown category {cat!r}")
-
-    osm_file = _path(base, area["osm_file"])
-    # Sample data is read-only, so the cache never sits beside the OSM file.
-    cache_dir = _path(base, network["cache_dir"]) if network["cache_dir"] else (Path.cwd() / "data" / "osm" / "cache").resolve()
-    return Config(
-        name=area["name"],
-        osm_file=osm_file,
-        place=area["place"],
-        bbox=bbox,
-        polygon_file=_path(base, area["polygon_file"]),
-        max_snap_m=float(network["max_snap_m"]),
-        cache_dir=cache_dir,
-        speed_profile=access["speed_profile"],
-        speed_m_s=float(speed),
-        thresholds_min=tuple(float(t) for t in sorted(th)),
-        street_buffer_m=float(access["street_buffer_m"]),
-        h3_resolution=grid["h3_resolution"],
-        default_levels=float(pop["default_levels"]),
-        floor_area_per_person_m2=float(pop["floor_area_per_person_m2"]),
-        landuse_floor_area_ratio=float(pop["landuse_floor_area_ratio"]),
-        residential_buildings=_strings("population.residential_buildings", pop["residential_buildings"]),
-        population_total=area["population_total"],
-        roads=roads,
-        communities=communities,
-        streets=streets,
-        registries=tuple(registries),
-        merge_distance_m=float(fac["merge_distance_m"]),
-        population_inputs=population_inputs,
-        polygon_coord_system=area["polygon_coord_system"],
-        data_date=area["data_date"],
-        basemap=out["basemap"],
-        lang=out["lang"],
-        offline=out["offline"],
-        facility_areas=out["facility_areas"],
-        service_areas=out["service_areas"],
-        out_dir=_path(base, out["dir"]) if out["dir"] else (Path.cwd() / "maps" / area["name"]).resolve(),
-        categories=categories,
-        complete_circle=tuple(k for k in CORE_CATEGORIES if k in categories),
-        goals=goals,
-        decay=access["decay"],
-        step_weights=tuple(float(w) for w in steps),
-        care_category=gaps["care_category"],
-        health_category=gaps["health_category"],
-        health_max_walk_min=float(gaps["health_max_walk_min"]),
-        source_text=source_text,
-    )
+    output = sections["output"]
+    if output.out_dir is DERIVED:
+        sections["output"] = dataclasses.replace(output, out_dir=(Path.cwd() / "maps" / area.name).resolve())
+    speed = sections["access"].speed_m_s
+    categories = {key: read_table(Category, table, f"categories.{key}", base, key=key,
+                                  **({} if "speed_m_s" in table else {"speed_m_s": speed}))
+                  for key, table in _merge(DEFAULT_CATEGORIES, data.get("categories", {}), "categories").items()}
+    coverage_min = sections["access"].coverage_threshold_min
+    goals = []
+    for key, table in _merge(DEFAULT_GOALS, data.get("goals", {}), "goals").items():
+        goal = read_table(Goal, table, f"goals.{key}", base, key=key)
+        if not goal.enabled:
+            continue
+        if goal.metric in ("population_within", "units_with_facility") and goal.minutes is None and goal.metres is None:
+            goal = dataclasses.replace(goal, minutes=coverage_min)
+        goals.append(goal)
+    config = Config(**sections, categories=categories, goals=tuple(goals), source_text=source_text)
+    _check_category_names(config, data)
+    return config
 
 
-def load_config(path: str | Path) -> Config:
+def _override(data: dict, overrides: dict[str, dict[str, Any]]) -> dict:
+    out = dict(data)
+    for section, values in overrides.items():
+        table = {**data.get(section, {}), **values}
+        out[section] = {k: v for k, v in table.items() if v is not None}  # None removes the file's key
+    return out
+
+
+def load_config(path: str | Path, *, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
     """Read and validate a study-area TOML file.
 
     Parameters
     ----------
     path : path
         The TOML file.
+    overrides : dict, optional
+        Keys set on top of the file's, section by section (``{"output": {"lang": "en"}}``; None
+        removes the file's key), validated as if the file held them: the command line's options. Relative paths in them are resolved
+        against the file's folder, so give absolute ones.
 
     Returns
     -------
@@ -778,4 +788,4 @@ def load_config(path: str | Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return make_config(data, base_dir=path.parent, source_text=text)
+    return make_config(_override(data, overrides or {}), base_dir=path.parent, source_text=text)

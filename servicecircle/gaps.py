@@ -7,7 +7,7 @@
   to the nearest facility — how far the circle falls short.
 * The *health-centre adjacency* check lists every elder-care facility with
   the walk to the nearest health centre (社区卫生服务中心, clinic, hospital), and
-  flags those farther than ``config.health_max_walk_min``: the 医养结合 plans
+  flags those farther than ``config.gaps.health_max_walk_min``: the 医养结合 plans
   ask for care facilities next to health services.
 """
 
@@ -235,10 +235,10 @@ def health_adjacency(graph: access.AccessGraph, facilities: pd.DataFrame, config
     -------
     DataFrame
         :data:`ADJACENCY_COLUMNS`, one row per counted facility of
-        ``config.care_category``.
+        ``config.gaps.care_category``.
     """
-    care_key, health_key = config.care_category, config.health_category
-    limit = config.health_max_walk_min
+    care_key, health_key = config.gaps.care_category, config.gaps.health_category
+    limit = config.gaps.health_max_walk_min
     care = facilities[(facilities["category"] == care_key) & facilities["counted"]]
     if len(care) == 0:
         return pd.DataFrame(columns=ADJACENCY_COLUMNS)

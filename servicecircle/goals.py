@@ -236,7 +236,7 @@ def evaluate(config: Config, cells: pd.DataFrame, origins: pd.DataFrame, unit_of
     failing any binding goal come first, then by name and id; a unit's rows
     follow the goal table's order.
     """
-    units = _Units(origins, unit_of_origin, communities, streets, facilities, district_name or config.name)
+    units = _Units(origins, unit_of_origin, communities, streets, facilities, district_name or config.area.name)
     # The cell of each origin, looked up once for every goal.
     origin_cell = pd.Index(cells["h3"]).get_indexer(origins["h3"])
     blocks: list[tuple[int, _Level, dict]] = []

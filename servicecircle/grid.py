@@ -2,13 +2,13 @@
 
 Residents are estimated where they live, at *residential origins*:
 
-* residential buildings — ``building`` in ``config.residential_buildings``, or
+* residential buildings — ``building`` in ``config.population.residential_buildings``, or
   ``building=yes`` inside a ``landuse=residential`` area: footprint × levels
-  (``building:levels``, else ``height`` / 3 m, else ``config.default_levels``)
-  gives floor area, divided by ``config.floor_area_per_person_m2`` (default
+  (``building:levels``, else ``height`` / 3 m, else ``config.population.default_levels``)
+  gives floor area, divided by ``config.population.floor_area_per_person_m2`` (default
   40 m², near the 39.8 m² per urban resident of China's 2019 statistics);
 * ``landuse=residential`` areas holding no residential building: each piece of
-  the area inside an H3 cell × ``config.landuse_floor_area_ratio`` / floor area
+  the area inside an H3 cell × ``config.population.landuse_floor_area_ratio`` / floor area
   per person.
 
 :mod:`servicecircle.population` then scales them to the user's population
@@ -39,11 +39,11 @@ _NUMBER_GROUP = r"(\d+(?:\.\d+)?)"
 def study_area(config: Config, net: WalkNetwork, communities: gpd.GeoDataFrame | None = None) -> shapely.Polygon:
     """The study-area polygon (WGS-84): ``polygon_file``, else ``bbox``, else the communities
     from a communities file, else the network's extent."""
-    if config.polygon_file is not None and config.polygon_file.is_file():
-        return read_vector(config.polygon_file, what="area polygon file", coord_system=config.polygon_coord_system,
+    if config.area.polygon_file is not None and config.area.polygon_file.is_file():
+        return read_vector(config.area.polygon_file, what="area polygon file", coord_system=config.area.polygon_coord_system,
                            polygons=True).union_all()
-    if config.bbox is not None:
-        return shapely.box(*config.bbox)
+    if config.area.bbox is not None:
+        return shapely.box(*config.area.bbox)
     if config.communities is not None and communities is not None and len(communities):
         return shapely.make_valid(communities.union_all())
     return shapely.box(*net.node_lonlat.min(axis=0), *net.node_lonlat.max(axis=0))
@@ -74,7 +74,7 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
         ``origin_id``, ``h3``, ``method`` (building / landuse / cell_centre),
         ``floor_area_m2``, ``residents``, point geometry in ``crs``.
     """
-    res = config.h3_resolution
+    res = config.grid.h3_resolution
     # Cells as uint64 ids until the table is done: set operations on a city's strings cost minutes.
     grid_cells = h3cells.ids_in(area, res)
     polys = features[features.geom_type.isin(["Polygon", "MultiPolygon"])]
@@ -90,9 +90,9 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
     if len(landuse) and len(buildings):
         hit, _ = landuse.sindex.query(points.values, predicate="within")
         in_landuse[arrays.unique(hit)] = True
-    residential = bvalue.isin(config.residential_buildings).to_numpy() | ((bvalue == "yes").to_numpy() & in_landuse)
+    residential = bvalue.isin(config.population.residential_buildings).to_numpy() | ((bvalue == "yes").to_numpy() & in_landuse)
     buildings, points = buildings[residential], points[residential]
-    levels = _levels(buildings["tags"], config.default_levels)
+    levels = _levels(buildings["tags"], config.population.default_levels)
     floor = buildings.area.to_numpy() * levels
 
     origins = [pd.DataFrame({"method": "building", "floor_area_m2": floor, "x": points.x.to_numpy(),
@@ -107,15 +107,15 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, confi
             has_building[arrays.unique(hit)] = True
         empty = landuse[~has_building]
         if len(empty):
-            origins.append(_landuse_pieces(empty, crs, res, config.landuse_floor_area_ratio))
+            origins.append(_landuse_pieces(empty, crs, res, config.population.landuse_floor_area_ratio))
     table = pd.concat(origins, ignore_index=True)
     table = table[np.isin(table["h3"].to_numpy(np.uint64), grid_cells)]
     if len(table) == 0 and net is not None:
         table = street_length_origins(net, area, grid_cells, res)
-    table["residents"] = table["floor_area_m2"] / config.floor_area_per_person_m2
-    if config.population_inputs.raster is not None:
+    table["residents"] = table["floor_area_m2"] / config.population.floor_area_per_person_m2
+    if config.population.raster is not None:
         # A population grid replaces the building estimate; it already counts people.
-        table = raster_origins(config.population_inputs.raster, grid_cells, res, crs)
+        table = raster_origins(config.population.raster, grid_cells, res, crs)
 
     # Cells without residents still get a travel time, measured from their centre.
     missing = grid_cells[~np.isin(grid_cells, table["h3"].to_numpy(np.uint64))]
@@ -192,7 +192,7 @@ def origin_capacity_access(origins: gpd.GeoDataFrame, graph: access.AccessGraph,
     nursery places) is shared out among its demand group (``demand_group``:
     60+ for elder care and canteens, 0–3 — else 0–4, else everyone — for
     nurseries) within the largest threshold's walk, decayed as
-    ``config.decay`` says. Facilities whose capacity is unknown take no part
+    ``config.access.decay`` says. Facilities whose capacity is unknown take no part
     and are counted in the returned info.
 
     Returns
@@ -208,7 +208,7 @@ def origin_capacity_access(origins: gpd.GeoDataFrame, graph: access.AccessGraph,
         snap = origin_snap(origins, graph.net)
     out = pd.DataFrame(index=origins.index)
     info = {}
-    steps = config.step_weights if config.decay == "stepped" else None
+    steps = config.access.step_weights if config.access.decay == "stepped" else None
     fac = graph.facilities
     for key, category in config.categories.items():
         if category.capacity is None:
@@ -218,7 +218,7 @@ def origin_capacity_access(origins: gpd.GeoDataFrame, graph: access.AccessGraph,
         cap = (pd.to_numeric(fac[category.capacity], errors="coerce").to_numpy(float)[rows]
                if category.capacity in fac.columns else np.full(len(rows), np.nan))
         known = np.isfinite(cap)
-        entry = {"capacity": category.capacity, "demand": demand_col, "demand_label": who, "decay": config.decay,
+        entry = {"capacity": category.capacity, "demand": demand_col, "demand_label": who, "decay": config.access.decay,
                  "facilities_used": int(known.sum()), "facilities_without_capacity": int((~known).sum()),
                  "unit": f"{category.capacity} per 1,000 {who}"}
         if not known.any():
@@ -226,11 +226,11 @@ def origin_capacity_access(origins: gpd.GeoDataFrame, graph: access.AccessGraph,
             entry["capacity_shared"] = 0.0
             info[key] = entry
             continue
-        limit_m = config.coverage_threshold_min * 60 * category.speed_m_s
+        limit_m = config.access.coverage_threshold_min * 60 * category.speed_m_s
         dist = access.origin_catchments(graph, rows[known], snap, limit_m)
         dist.data = dist.data / category.speed_m_s
         demand = origins[demand_col].to_numpy(float)
-        ratio, acc = access.two_step_fca(dist, cap[known], demand, config.thresholds_min, steps)
+        ratio, acc = access.two_step_fca(dist, cap[known], demand, config.access.thresholds_min, steps)
         out[f"fca_per_1000_{key}"] = acc * 1000.0
         entry["capacity_shared"] = float(np.nansum(np.where(np.isfinite(ratio), cap[known], 0.0)))
         entry["capacity_reaching_nobody"] = float(cap[known][~np.isfinite(ratio)].sum())
@@ -277,7 +277,7 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) 
         ``fca_per_1000_<cat>`` (demand-weighted mean of the origins' 2SFCA, where
         the origins carry it) and ``complete``.
     """
-    limit_s = config.coverage_threshold_min * 60
+    limit_s = config.access.coverage_threshold_min * 60
     # Cells as integer codes, so every group-by below is over integers, not a city's strings.
     code, ids = pd.factorize(origins["h3"].to_numpy(dtype=object), sort=True)
     w = origins["residents"].to_numpy(float)
@@ -327,7 +327,7 @@ def cell_service_areas(cells: gpd.GeoDataFrame, config: Config, crs: str) -> gpd
         t = cells[f"walk_time_s_{key}"].to_numpy(float)
         if not np.isfinite(t).any():
             continue  # no facility of the category reaches anyone: no area, as with street buffers
-        for minutes in sorted(config.thresholds_min):
+        for minutes in sorted(config.access.thresholds_min):
             parts = outlines.of(t <= minutes * 60.0)
             records.append((key, minutes, category.speed_m_s))
             geoms.append(shapely.multipolygons(parts) if len(parts) else shapely.MultiPolygon())

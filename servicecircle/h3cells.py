@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import h3ronpy
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 import pyarrow as pa

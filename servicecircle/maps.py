@@ -137,12 +137,12 @@ _POPUP_FIELDS = (("beds", "beds 床位"), ("nursery_places", "nursery places 托
 
 
 def _t(config: Config, key: str, **kw) -> str:
-    return TEXT[config.lang][key].format(**kw)
+    return TEXT[config.output.lang][key].format(**kw)
 
 
 def gcj02_display(config: Config) -> bool:
     """Whether overlays are shifted to GCJ-02 to sit on the basemap's streets."""
-    return BASEMAPS[config.basemap] == "gcj02"
+    return BASEMAPS[config.output.basemap] == "gcj02"
 
 
 def display_frame(frame: gpd.GeoDataFrame, config: Config) -> gpd.GeoDataFrame:
@@ -174,7 +174,7 @@ def _display_ints(xy: np.ndarray, config: Config) -> np.ndarray:
 def _classes(config: Config) -> list[tuple]:
     """Walk-time classes from the configured thresholds (default 0–5, 5–10, 10–15, > 15)."""
     colours = ["#1a9850", "#91cf60", "#fee08b", "#fdae61", "#f46d43"]
-    edges = [0.0, *config.thresholds_min]
+    edges = [0.0, *config.access.thresholds_min]
     unit = _t(config, "minutes")
     out = [(a, b, f"{a:g}–{b:g} {unit}", colours[i % len(colours)]) for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
     return out + [(edges[-1], np.inf, f"> {edges[-1]:g} {unit} ({_t(config, 'gap')})", "#d7191c")]
@@ -595,30 +595,30 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
     classes = _classes(config)
     cats = list(config.categories.items())
     page.ui = {
-        "lang": config.lang,
+        "lang": config.output.lang,
         "categories": [{"key": escape(k), "label": escape(c.label), "colour": CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]}
                        for i, (k, c) in enumerate(cats)],
         "classes": [{"label": escape(n), "colour": c} for _, _, n, c in classes],
-        "text": {k: escape(v) for k, v in TEXT[config.lang].items() if "{" not in v},
-        "threshold": config.coverage_threshold_min,
-        "within": escape(_t(config, "within", t=config.coverage_threshold_min)),
-        "complete_label": escape(_t(config, "complete", t=config.coverage_threshold_min)),
+        "text": {k: escape(v) for k, v in TEXT[config.output.lang].items() if "{" not in v},
+        "threshold": config.access.coverage_threshold_min,
+        "within": escape(_t(config, "within", t=config.access.coverage_threshold_min)),
+        "complete_label": escape(_t(config, "complete", t=config.access.coverage_threshold_min)),
         "popup_fields": [escape(label) for _, label in _POPUP_FIELDS],
         "min_edge_px": MIN_EDGE_PX,
     }
-    if config.basemap != "none":
-        url, _, attr, extra = TILES[config.basemap]
+    if config.output.basemap != "none":
+        url, _, attr, extra = TILES[config.output.basemap]
         page.ui["tiles"] = {"url": url, "attribution": escape(attr), **extra}
 
     _add_facilities(page, facilities, adjacency)
     _add_cells(page, cells, classes)
     for i, (key, cat) in enumerate(cats):
         page.layer(f"{_t(config, 'walk_time')}: {cat.label} ({key})", "walk", i == 0, category=i)
-    page.layer(_t(config, "complete", t=config.coverage_threshold_min) + f" ({', '.join(config.complete_circle)})",
+    page.layer(_t(config, "complete", t=config.access.coverage_threshold_min) + f" ({', '.join(config.complete_circle)})",
                "complete", False)
     areas, area_note = _service_area_rings(merged_areas, cats, config)
     for i, (key, cat) in enumerate(cats):
-        for minutes in sorted(config.thresholds_min, reverse=True):
+        for minutes in sorted(config.access.thresholds_min, reverse=True):
             name = None
             if (key, minutes) in areas:
                 name = f"area_{i}_{minutes:g}"
@@ -631,7 +631,7 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
         page.layer(_t(config, "communities"), "communities", False, dataset="communities")
     if scorecard is not None and len(scorecard):
         _add_scorecard_table(page, scorecard)
-    speed = _t(config, "speed", v=config.speed_m_s, p=config.speed_profile)
+    speed = _t(config, "speed", v=config.access.speed_m_s, p=config.access.speed_profile)
     page.html.append(_legend_html(config, classes, notes, speed, area_note))
     return page
 
@@ -652,7 +652,7 @@ def _service_area_rings(merged_areas, cats, config: Config) -> tuple[dict, str]:
         frame = frame.to_crs(frame.estimate_utm_crs())
     tolerance = AREA_SIMPLIFY_M
     for key, _ in cats:
-        for minutes in config.thresholds_min:
+        for minutes in config.access.thresholds_min:
             part = frame[(frame["category"] == key) & (frame["minutes"] == minutes)]
             if len(part):
                 out[(key, minutes)] = _rings(part.geometry.values, frame.crs, simplify=tolerance)
@@ -663,7 +663,7 @@ def _service_area_rings(merged_areas, cats, config: Config) -> tuple[dict, str]:
     cut = _keep_largest_holes(list(out.values()), AREA_VERTEX_BUDGET, AREA_MIN_HOLE_M2)
     text = {"zh": f"服务范围按 {tolerance:g} m 简化显示，未画面积小于 {cut:,.0f} m² 的内部空洞（GeoPackage 保留精确范围）",
             "en": f"service areas drawn simplified to {tolerance:g} m, holes under {cut:,.0f} m² left out "
-                  "(the GeoPackage keeps the exact areas)"}[config.lang]
+                  "(the GeoPackage keeps the exact areas)"}[config.output.lang]
     return out, text
 
 
@@ -807,7 +807,7 @@ def _add_cells(page: MapPage, cells: gpd.GeoDataFrame, classes: list[tuple]) -> 
     order = np.argsort(ids, kind="stable")  # H3 order is a spatial order: neighbours stay close
     populated, ids = populated.iloc[order], ids[order]
     residents = populated["residents"].to_numpy(float)
-    res = config.h3_resolution
+    res = config.grid.h3_resolution
     levels = []
     page.cell_order = ids
 
@@ -1019,7 +1019,7 @@ def add_blind_spots(m: MapPage, blind_spots: gpd.GeoDataFrame, config: Config) -
     Clusters are numbered in the page by their first cell in H3 order, so that the cluster
     numbers along the cells change rarely and by little.
     """
-    threshold = config.coverage_threshold_min
+    threshold = config.access.coverage_threshold_min
     cats = list(config.categories.items())
     spots = blind_spots.reset_index(drop=True) if blind_spots is not None and len(blind_spots) else gpd.GeoDataFrame()
     pack = m.packs["cells"]
@@ -1143,16 +1143,16 @@ def _legend_html(config: Config, classes: list[tuple], notes: dict[str, str], sp
         f'margin-right:6px"></span>{escape(cat.label)} ({escape(key)})</div>'
         for i, (key, cat) in enumerate(config.categories.items()))
     note_rows = "".join(f"<li>{escape(t)}</li>" for t in notes.values())
-    if config.basemap == "none":
+    if config.output.basemap == "none":
         base = _t(config, "basemap_none")
     else:
-        base = f"{TILES[config.basemap][1]} — " + _t(config, "shifted" if gcj02_display(config) else "wgs")
-    coarse = _t(config, "coarse", r="/".join(str(config.h3_resolution - k) for k in COARSE_STEPS
-                                              if config.h3_resolution - k >= 0))
+        base = f"{TILES[config.output.basemap][1]} — " + _t(config, "shifted" if gcj02_display(config) else "wgs")
+    coarse = _t(config, "coarse", r="/".join(str(config.grid.h3_resolution - k) for k in COARSE_STEPS
+                                              if config.grid.h3_resolution - k >= 0))
     return f"""
 <div id="servicecircle-legend" style="position:fixed;bottom:24px;right:12px;z-index:1000;background:white;
  padding:8px 10px;border:1px solid #888;border-radius:4px;font:12px sans-serif;max-width:360px">
- <b>{escape(config.name)} — {escape(_t(config, "walk_title"))}</b>
+ <b>{escape(config.area.name)} — {escape(_t(config, "walk_title"))}</b>
  <div style="color:#444">{escape(speed_text)}; {escape(_t(config, "populated_only"))}; {escape(coarse)}</div>
  {rows}
  <div style="margin-top:4px"><b>{escape(_t(config, "facilities"))}</b></div>{cats}
@@ -1195,8 +1195,8 @@ def render_map(m: MapPage) -> str:
     blobs = "".join(f'<script type="text/plain" id="sc-blob-{k}">{v}</script>\n' for k, v in blobs.items())
     html = _template("map.html")
     parts = {
-        "LANG": "en" if config.lang == "en" else "zh",
-        "TITLE": escape(f"{config.name} — {_t(config, 'walk_title')}"),
+        "LANG": "en" if config.output.lang == "en" else "zh",
+        "TITLE": escape(f"{config.area.name} — {_t(config, 'walk_title')}"),
         "LEAFLET_CSS": f'<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/leaflet@{version}/dist/leaflet.css"/>',
         "LEAFLET_JS": f'<script src="https://cdn.jsdelivr.net/npm/leaflet@{version}/dist/leaflet.js"></script>',
         "PANELS": "".join(m.html) + panel + SORT_JS,
@@ -1231,7 +1231,7 @@ def write_run_map(result, *, siting_result=None, merged_areas=None) -> Path:
     Returns
     -------
     Path
-        The written ``map.html`` in ``result.config.out_dir``.
+        The written ``map.html`` in ``result.config.output.out_dir``.
     """
     from .report import category_notes
 
@@ -1244,7 +1244,7 @@ def write_run_map(result, *, siting_result=None, merged_areas=None) -> Path:
     if siting_result is not None:
         add_proposed_sites(m, siting_result, config)
     add_scorecard(m, result.scorecard)
-    return write_map(m, config.out_dir, offline=config.offline)
+    return write_map(m, config.output.out_dir, offline=config.output.offline)
 
 
 def _asset(package: str, name: str) -> str:

@@ -56,18 +56,18 @@ def load_features(config: Config) -> gpd.GeoDataFrame:
     features: its facilities come from registries and its residents from the
     population inputs.
     """
-    if config.osm_file is not None and config.osm_file.exists():
-        return osm.features_from_file(config.osm_file)
-    if not config.uses_osm:
+    if config.area.osm_file is not None and config.area.osm_file.exists():
+        return osm.features_from_file(config.area.osm_file)
+    if not config.area.uses_osm:
         return osm.features_frame([])
-    return osm.features_from_overpass(cache_dir=config.cache_dir, **network.download_area(config))
+    return osm.features_from_overpass(cache_dir=config.network.cache_dir, **network.download_area(config))
 
 
 #: Settings that shape only the pages (map and report), never a computed figure or table.
-PAGE_SETTINGS = ("lang", "offline", "basemap")
+PAGE_SETTINGS = ("output.lang", "output.offline", "output.basemap")
 
 #: Settings that shape only the written files (folders, the settings file's text, the pages).
-OUTPUT_ONLY = ("out_dir", "cache_dir", "source_text") + PAGE_SETTINGS
+OUTPUT_ONLY = ("output.out_dir", "network.cache_dir", "source_text") + PAGE_SETTINGS
 
 #: The stages whose results are cached together as one analysis (see :func:`analyse`); the goals are cached apart.
 ANALYSIS_STAGES = [s for s in STAGES[1:-1] if s != "goals"]
@@ -106,12 +106,12 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
         From :func:`servicecircle.config.load_config`.
     write : bool
         Write ``index.html``, ``servicecircle.gpkg``, ``communities.csv`` and
-        ``summary.json`` into ``config.out_dir``.
+        ``summary.json`` into ``config.output.out_dir``.
     progress : bool
         Show a progress bar over the stages.
     reuse : bool
         Reuse the analysis and the goals a run with the same inputs cached
-        under ``config.cache_dir``, and leave output files that are up to date
+        under ``config.network.cache_dir``, and leave output files that are up to date
         (:mod:`servicecircle.runcache`); False computes and writes everything
         (the walk network still comes from its own cache).
 
@@ -119,7 +119,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
     -------
     RunResult
     """
-    bar = tqdm(total=len(STAGES), desc=config.name, unit="stage", disable=not progress)
+    bar = tqdm(total=len(STAGES), desc=config.area.name, unit="stage", disable=not progress)
     seconds: dict[str, float] = {}
     clock = [time.perf_counter()]
 
@@ -132,7 +132,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
 
     net = network.build_walk_network(config)
     done("walk network")
-    cache = runcache.StageCache(config.cache_dir, config.name) if reuse else None
+    cache = runcache.StageCache(config.network.cache_dir, config.area.name) if reuse else None
     analysis_key = runcache.settings_key(config, leave_out=OUTPUT_ONLY + ("goals",))
     goals_key = runcache.settings_key(config, leave_out=OUTPUT_ONLY)
     a = cache.load("analysis", analysis_key) if cache else None
@@ -177,7 +177,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
 
 def _write_tables(result: RunResult) -> dict[str, Path]:
     """The GeoPackage and the CSV tables of a run (in sequence: GDAL's and pandas' writers hold the GIL)."""
-    out_dir = result.config.out_dir
+    out_dir = result.config.output.out_dir
     files = report.write_outputs(out_dir, result.summary, result.facilities, result.service_areas,
                                  result.merged_service_areas, result.cells, result.communities,
                                  streets=result.streets, input_report=result.input_report)
@@ -227,7 +227,7 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
     store : (StageCache, dict), optional
         Results to store in the cache (``stage: (key, value)``), beside the writers.
     """
-    out_dir = result.config.out_dir
+    out_dir = result.config.output.out_dir
     manifest = runcache.OutputManifest(out_dir)
     current = {group: manifest.current(group, keys[group]) if reuse else None
                for group in ("tables", "scorecard", "pages")}
@@ -292,7 +292,7 @@ def analyse(config: Config, net: network.WalkNetwork, done) -> tuple[Analysis, p
     del features
     unit_of_origin = {"community": communities.assign_origins(origins, comms)}
     origins, unit_of_origin["community"] = population.fill_streetless_communities(
-        origins, comms, unit_of_origin["community"], config.h3_resolution, report_rows,
+        origins, comms, unit_of_origin["community"], config.grid.h3_resolution, report_rows,
         config.communities.path if config.communities else "communities")
     if streets is not None:
         street_units = communities.rollup_geometry(streets, comms)
@@ -350,14 +350,14 @@ def service_area_plan(config: Config, net: network.WalkNetwork, graph: access.Ac
     ``service_areas = "auto"``), H3 cells (``cells``) above.
     """
     n = len(graph.facilities)
-    limit = config.facility_areas
+    limit = config.output.facility_areas
     per_facility = limit == "all" or (not isinstance(limit, str) and n <= limit)
     walked = 0
     for key, (dist, _) in node_distances.items():
         nearer = np.minimum(dist[net.edge_u], dist[net.edge_v])
         speed = config.categories[key].speed_m_s
-        walked += sum(int((nearer <= m * 60 * speed).sum()) for m in config.thresholds_min)
-    method = config.service_areas
+        walked += sum(int((nearer <= m * 60 * speed).sum()) for m in config.access.thresholds_min)
+    method = config.output.service_areas
     if method == "auto":
         method = "streets" if walked <= STREET_AREAS_MAX_EDGES else "cells"
     if per_facility:
@@ -372,7 +372,7 @@ def service_area_plan(config: Config, net: network.WalkNetwork, graph: access.Ac
            "merged service areas: the H3 cells (resolution {r}) whose walk time is within each threshold")
     return {"per_facility": per_facility, "facilities": n, "facility_areas": limit, "method": method,
             "walked_edges": walked,
-            "note": note, "method_note": how.format(b=config.street_buffer_m, r=config.h3_resolution)}
+            "note": note, "method_note": how.format(b=config.access.street_buffer_m, r=config.grid.h3_resolution)}
 
 
 def _timed(start: float, build, *args):
@@ -403,10 +403,10 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
     """
     facs = facilities.find_facilities(features, config)
     info = []
-    reach_m = max(c.speed_m_s for c in config.categories.values()) * config.coverage_threshold_min * 60
+    reach_m = max(c.speed_m_s for c in config.categories.values()) * config.access.coverage_threshold_min * 60
     utm = net.crs
     area_utm = gpd.GeoSeries([area], crs=osm.WGS84).to_crs(utm).iloc[0]
-    for spec in config.registries:
+    for spec in config.facilities.registries:
         reg = registries.read_registry(spec, config, report_rows)
         read = len(reg)
         if read:
@@ -426,11 +426,11 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
             report_rows.add(spec.path, None, "coord_system", f"declared {spec.coord_system}, but the points fit the "
                             f"streets as {hint} ({medians[spec.coord_system]:.0f} m → {medians[hint]:.0f} m)",
                             f"used as declared; set coord_system = \"{hint}\" if it is {hint}")
-        facs = registries.merge_with_osm(facs, reg, config.merge_distance_m)
+        facs = registries.merge_with_osm(facs, reg, config.facilities.merge_distance_m)
         info.append({"file": str(spec.path), "coord_system": spec.coord_system, "rows_used": int(len(reg)),
                      "rows_valid": int(read), "median_distance_to_street_m": medians, "warning": warning})
     facs = facs.sort_values(["category", "facility_id"], kind="stable").reset_index(drop=True)
-    return facilities.snap_facilities(facs, net, config.max_snap_m), info
+    return facilities.snap_facilities(facs, net, config.network.max_snap_m), info
 
 
 def site_and_write(result: RunResult, args) -> siting.SitingResult:
@@ -443,14 +443,14 @@ def site_and_write(result: RunResult, args) -> siting.SitingResult:
     if args.exclude:
         candidates = siting.exclude(candidates, args.exclude, args.exclude_coord_system)
     res = siting.site(result, args.category, k=args.add, target=args.target, weight=args.weight, candidates=candidates)
-    res.info["files"] = report.write_siting(config.out_dir, res)
+    res.info["files"] = report.write_siting(config.output.out_dir, res)
     res.info["files"].update(write_html(result, res))
     return res
 
 
 def write_html(result: RunResult, siting_result: siting.SitingResult | None = None,
                merged_areas: gpd.GeoDataFrame | None = None) -> dict:
-    """``map.html`` (Leaflet inlined with ``config.offline``) and the report page ``index.html``.
+    """``map.html`` (Leaflet inlined with ``config.output.offline``) and the report page ``index.html``.
 
     The map carries compact tables drawn in the browser (:mod:`servicecircle.maps`), so its
     size grows with the run's cells, facilities and units, never with cells × layers.

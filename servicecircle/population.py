@@ -196,7 +196,7 @@ def raster_origins(path: Path, grid_cells: np.ndarray, res: int, crs: str) -> pd
 
 def read_population_table(config: Config, report: inputs.InputReport) -> pd.DataFrame:
     """The per-unit population table: ``code``, ``name``, ``residents`` and any ``residents_<group>``."""
-    spec = config.population_inputs
+    spec = config.population
     table = inputs.read_table(spec.table, what="population table", encoding=spec.table_encoding)
     headers = [c for c in table.columns if not c.startswith("_")]
     explicit = dict(spec.table_columns)
@@ -249,10 +249,10 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
 
     Returns the origins and a description of what was applied (for the summary).
     """
-    spec = config.population_inputs
+    spec = config.population
     out = origins.drop(columns=[f"residents_{g}" for g in AGE_GROUPS if f"residents_{g}" in origins.columns])
     info: dict = {"scaled_to": None, "age_groups_from": None}
-    census = census_figures(spec.census_file, spec.census_code, config.cache_dir) if spec.census_file else None
+    census = census_figures(spec.census_file, spec.census_code, config.network.cache_dir) if spec.census_file else None
     if census:
         info["census"] = census
     weight = out["residents"].to_numpy(float)
@@ -296,9 +296,9 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
         if total > 0:
             out["residents"] *= census["total"] / total
         info["scaled_to"] = f"census 2020 total of {census['name']} ({census['total']:.0f})"
-    elif config.population_total is not None and out["residents"].sum() > 0:
-        out["residents"] *= config.population_total / out["residents"].sum()
-        info["scaled_to"] = f"population_total {config.population_total:.0f}"
+    elif config.area.population_total is not None and out["residents"].sum() > 0:
+        out["residents"] *= config.area.population_total / out["residents"].sum()
+        info["scaled_to"] = f"population_total {config.area.population_total:.0f}"
     if census:
         for group, n in census["groups"].items():
             col = f"residents_{group}"

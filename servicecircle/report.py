@@ -33,9 +33,9 @@ def category_notes(facilities: gpd.GeoDataFrame, config: Config) -> dict[str, st
         off = counted[counted["off_network"]]
         sources = counted["source"].value_counts().to_dict() if "source" in counted.columns else {}
         if len(counted) == 0:
-            if config.registries:
-                text = f"no {cat.label} ({key}) facility in {'OSM or ' if config.uses_osm else ''}the registries"
-            elif config.uses_osm:
+            if config.facilities.registries:
+                text = f"no {cat.label} ({key}) facility in {'OSM or ' if config.area.uses_osm else ''}the registries"
+            elif config.area.uses_osm:
                 text = f"OSM lists no {cat.label} ({key}) facility here — load a registry"
             else:
                 text = f"no {cat.label} ({key}) facility: this run reads no OSM data and no registry — load a registry"
@@ -105,15 +105,15 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
     methods = origins.groupby("method")["residents"].sum().to_dict()
     population_info = population_info or {}
     return {
-        "area": config.name,
+        "area": config.area.name,
         "software": f"servicecircle {version('servicecircle')}",
         "config_hash": config.config_hash,
-        "speed_m_s": config.speed_m_s,
-        "speed_profile": config.speed_profile,
-        "thresholds_min": list(config.thresholds_min),
-        "coverage_threshold_min": config.coverage_threshold_min,
-        "street_buffer_m": config.street_buffer_m,
-        "h3_resolution": config.h3_resolution,
+        "speed_m_s": config.access.speed_m_s,
+        "speed_profile": config.access.speed_profile,
+        "thresholds_min": list(config.access.thresholds_min),
+        "coverage_threshold_min": config.access.coverage_threshold_min,
+        "street_buffer_m": config.access.street_buffer_m,
+        "h3_resolution": config.grid.h3_resolution,
         "population_total": total,
         "population_method": {
             "from_buildings": float(methods.get("building", 0.0)),
@@ -122,9 +122,9 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
             "scaled_to": population_info.get("scaled_to"),
             "age_groups_from": population_info.get("age_groups_from"),
             "census": population_info.get("census"),
-            "default_levels": config.default_levels,
-            "floor_area_per_person_m2": config.floor_area_per_person_m2,
-            "landuse_floor_area_ratio": config.landuse_floor_area_ratio,
+            "default_levels": config.population.default_levels,
+            "floor_area_per_person_m2": config.population.floor_area_per_person_m2,
+            "landuse_floor_area_ratio": config.population.landuse_floor_area_ratio,
         },
         "population_by_age_group": {g: float(cells[f"residents_{g}"].sum()) for g in groups},
         "cells": int(len(cells)),
@@ -136,8 +136,8 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
         "registries": registry_info or [],
         "input_problems": input_report.summary() if input_report is not None else {},
         "goals": _district_goals(scorecard),
-        "capacity_access_decay": {"decay": config.decay, "step_weights": list(config.step_weights)
-                                  if config.decay == "stepped" else None},
+        "capacity_access_decay": {"decay": config.access.decay, "step_weights": list(config.access.step_weights)
+                                  if config.access.decay == "stepped" else None},
         "health_adjacency": _adjacency_summary(adjacency, config),
         "network": net_info,
         "categories": cats,
@@ -169,11 +169,11 @@ def _capacity_access_summary(info: dict, cells: pd.DataFrame, key: str, label: s
 
 def _adjacency_summary(adjacency: pd.DataFrame | None, config: Config) -> dict:
     """How many care facilities lie within the walk of a health centre (医养结合)."""
-    care = config.categories.get(config.care_category)
-    out = {"care_category": config.care_category, "health_category": config.health_category,
-           "max_walk_min": config.health_max_walk_min}
+    care = config.categories.get(config.gaps.care_category)
+    out = {"care_category": config.gaps.care_category, "health_category": config.gaps.health_category,
+           "max_walk_min": config.gaps.health_max_walk_min}
     if adjacency is None or len(adjacency) == 0:
-        label = care.label if care else config.care_category
+        label = care.label if care else config.gaps.care_category
         out.update(checked=0, adjacent=0, not_adjacent=0, note=f"no {label} facility to check")
         return out
     measured = adjacency["walk_min_to_health"].notna()

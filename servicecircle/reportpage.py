@@ -96,7 +96,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;margin:0} dt
 
 
 def _l(config: Config, key: str) -> str:
-    return LABELS[config.lang][key]
+    return LABELS[config.output.lang][key]
 
 
 # --------------------------------------------------------------------------- charts (inline SVG)
@@ -209,8 +209,8 @@ def _passed(passed) -> str:
 
 
 def _goal_rows(config: Config, scorecard: pd.DataFrame, level: str | None) -> list[list[str]]:
-    kind = KIND_ZH if config.lang == "zh" else KIND_EN
-    lvl = LEVEL_ZH if config.lang == "zh" else LEVEL_EN
+    kind = KIND_ZH if config.output.lang == "zh" else KIND_EN
+    lvl = LEVEL_ZH if config.output.lang == "zh" else LEVEL_EN
     part = scorecard if level is None else scorecard[scorecard["level"] == level]
     rows = []
     for r in part.itertuples(index=False):
@@ -287,25 +287,25 @@ def _osm_date(path: Path) -> str:
 
 
 def _methods(config: Config, summary: dict) -> list[tuple[str, str]]:
-    zh = config.lang == "zh"
+    zh = config.output.lang == "zh"
     rows: list = []
-    if config.data_date:
-        rows.append(("data date", config.data_date))
-    if config.osm_file is not None:
-        rows.append(_source_line(config.osm_file, "OpenStreetMap", _osm_date(config.osm_file)
-                                 if config.osm_file.exists() else ""))
-    if config.roads is not None:
-        rows.append(_source_line(config.roads.path, "road lines 道路" if zh else "road lines",
-                                 f", {config.roads.coord_system}"))
+    if config.area.data_date:
+        rows.append(("data date", config.area.data_date))
+    if config.area.osm_file is not None:
+        rows.append(_source_line(config.area.osm_file, "OpenStreetMap", _osm_date(config.area.osm_file)
+                                 if config.area.osm_file.exists() else ""))
+    if config.network.roads is not None:
+        rows.append(_source_line(config.network.roads.path, "road lines 道路" if zh else "road lines",
+                                 f", {config.network.roads.coord_system}"))
     for b, name in ((config.communities, "communities 社区"), (config.streets, "streets 街道")):
         if b is not None:
             rows.append(_source_line(b.path, name, f", {b.coord_system}"))
-    pop = config.population_inputs
+    pop = config.population
     if pop.census_file is not None:
         rows.append(_source_line(pop.census_file, "census 七普 2020", f", code {pop.census_code}"))
     for src in (pop.table, pop.raster):
         rows.append(_source_line(src, "population 人口"))
-    for reg in config.registries:
+    for reg in config.facilities.registries:
         rows.append(_source_line(reg.path, "registry 登记表", f", {reg.coord_system}"))
     rows = [r for r in rows if r]
     pm = summary.get("population_method", {})
@@ -313,18 +313,18 @@ def _methods(config: Config, summary: dict) -> list[tuple[str, str]]:
                        if k.startswith("from_") and isinstance(v, (int, float)) and v)
     if pm.get("scaled_to"):
         method += f"; scaled to {pm['scaled_to']}"
-    basemap = "none" if config.basemap == "none" else (
-        f"{TILES[config.basemap][1]}" + (" — overlays shifted to GCJ-02 for display" if gcj02_display(config) else ""))
+    basemap = "none" if config.output.basemap == "none" else (
+        f"{TILES[config.output.basemap][1]}" + (" — overlays shifted to GCJ-02 for display" if gcj02_display(config) else ""))
     decay = summary.get("capacity_access_decay", {})
     rows += [
-        ("walking speed", f"{config.speed_m_s:g} m/s ({config.speed_profile}); per category: "
+        ("walking speed", f"{config.access.speed_m_s:g} m/s ({config.access.speed_profile}); per category: "
                           + ", ".join(f"{k} {c.speed_m_s:g}" for k, c in config.categories.items())),
-        ("thresholds", ", ".join(f"{t:g} min" for t in config.thresholds_min)
-         + f"; covered = within {config.coverage_threshold_min:g} min"),
-        ("2SFCA decay", f"{decay.get('decay', config.decay)}"
+        ("thresholds", ", ".join(f"{t:g} min" for t in config.access.thresholds_min)
+         + f"; covered = within {config.access.coverage_threshold_min:g} min"),
+        ("2SFCA decay", f"{decay.get('decay', config.access.decay)}"
          + (f" {decay['step_weights']}" if decay.get("step_weights") else "")),
         ("population", method or "–"),
-        ("H3 resolution", f"{config.h3_resolution} (cell ≈ {_h3_edge_m(config.h3_resolution):.0f} m edge)"),
+        ("H3 resolution", f"{config.grid.h3_resolution} (cell ≈ {_h3_edge_m(config.grid.h3_resolution):.0f} m edge)"),
         ("network", f"{summary.get('network', {}).get('nodes', '–')} nodes, {summary.get('network', {}).get('edges', '–')} edges"),
         ("basemap", basemap),
         ("software", f"servicecircle {version('servicecircle')}"),
@@ -343,14 +343,14 @@ def _h3_edge_m(res: int) -> float:
 def build_page(result, *, siting=None, map_name: str = "map.html") -> str:
     """The report page HTML of a run (and of its siting, when given)."""
     config, s = result.config, result.summary
-    zh = config.lang == "zh"
+    zh = config.output.lang == "zh"
     sc = result.scorecard
     parts = [f"<!DOCTYPE html><html lang=\"{'zh-CN' if zh else 'en'}\"><head><meta charset=\"utf-8\">"
              f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-             f"<title>{escape(_l(config, 'title'))} — {escape(config.name)}</title><style>{_CSS}</style></head><body>",
-             f"<header><h1>{escape(_l(config, 'title'))} — {escape(config.name)}</h1>"
+             f"<title>{escape(_l(config, 'title'))} — {escape(config.area.name)}</title><style>{_CSS}</style></head><body>",
+             f"<header><h1>{escape(_l(config, 'title'))} — {escape(config.area.name)}</h1>"
              f"<div>{s['population_total']:,.0f} {escape(_l(config, 'residents'))} · "
-             f"{config.speed_m_s:g} m/s · {config.coverage_threshold_min:g} {escape(_l(config, 'minutes'))} · "
+             f"{config.access.speed_m_s:g} m/s · {config.access.coverage_threshold_min:g} {escape(_l(config, 'minutes'))} · "
              f"config {escape(config.config_hash)}</div></header><main>"]
 
     notes = "".join(f"<li>{escape(c['note'])}</li>" for c in s["categories"].values())
@@ -460,6 +460,6 @@ def _gaps_section(result, config: Config) -> str:
 
 def write_page(result, siting=None) -> Path:
     """Write ``index.html`` into the run's output folder."""
-    path = Path(result.config.out_dir) / "index.html"
+    path = Path(result.config.output.out_dir) / "index.html"
     path.write_text(build_page(result, siting=siting), encoding="utf-8")
     return path

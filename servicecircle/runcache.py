@@ -133,13 +133,17 @@ def settings_key(settings, *, leave_out=(), extra=None) -> str:
     settings : dataclass instance
         E.g. the run's :class:`~servicecircle.config.Config`.
     leave_out : iterable of str
-        Top-level fields the result does not depend on (output folder, language, …).
+        Fields the result does not depend on, dotted below a section (``"output.lang"``, ``"goals"``).
     extra : optional
         Further JSON-able parts of the key (e.g. the key of an upstream result).
     """
     plain = _plain(settings)
     for name in leave_out:
-        plain.pop(name)
+        *sections, last = name.split(".")
+        table = plain
+        for section in sections:
+            table = table[section]
+        table.pop(last)
     text = json.dumps([code_digest(), plain, extra], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 

@@ -225,12 +225,12 @@ def site(result, category: str, *, k: int | None = None, target: float | None = 
         raise InputError("give either the number of sites to add (--add K) or a target share (--target 0.9)")
     net = result.network
     cat = config.categories[category]
-    limit_m = config.coverage_threshold_min * 60 * cat.speed_m_s
+    limit_m = config.access.coverage_threshold_min * 60 * cat.speed_m_s
     col = weight_column(result.origins, weight)
     origins = result.origins
     w_all = origins[col].to_numpy(float)
     times = result.origin_times[f"walk_time_s_{category}"].to_numpy(float)
-    covered_before = times <= config.coverage_threshold_min * 60
+    covered_before = times <= config.access.coverage_threshold_min * 60
     if candidates is None:
         candidates = network_candidates(net, spacing_m, result.area)
     if len(candidates) == 0:
@@ -238,7 +238,7 @@ def site(result, category: str, *, k: int | None = None, target: float | None = 
     cand = candidates.assign(category=category, counted=True)
     snap = snap_points(net, shapely.get_coordinates(cand.geometry.to_crs(net.crs).values))
     cand = cand.assign(snap_edge=snap.edge, snap_along_m=snap.along_m, snap_offset_m=snap.offset_m,
-                       off_network=snap.offset_m > config.max_snap_m)
+                       off_network=snap.offset_m > config.network.max_snap_m)
     cand = cand[~cand["off_network"]].reset_index(drop=True)
     graph = access.build_access_graph(net, cand)
     origin_snap = grid.origin_snap(origins, net)
@@ -318,7 +318,7 @@ class WhatIf:
         self.result, self.category = result, category
         config, net = result.config, result.network
         self.cat = config.categories[category]
-        self.limit_s = config.coverage_threshold_min * 60
+        self.limit_s = config.access.coverage_threshold_min * 60
         self.limit_m = self.limit_s * self.cat.speed_m_s
         self.col = weight_column(result.origins, weight)
         self.weight = result.origins[self.col].to_numpy(float)

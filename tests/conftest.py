@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ def cache_dir(tmp_path_factory) -> Path:
 
 def _sample_config(path: Path, cache_dir: Path, out_dir: Path):
     """A sample study area with its cache and outputs in temporary folders."""
-    return replace(load_config(path), cache_dir=cache_dir, out_dir=out_dir)
+    return load_config(path).with_settings(network={"cache_dir": cache_dir}, output={"out_dir": out_dir})
 
 
 @pytest.fixture(scope="session")

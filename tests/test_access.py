@@ -187,7 +187,7 @@ def test_origin_capacity_access_matches_networkx_2sfca(graph, chengdu_run, decay
     config = chengdu_run.config
     cats = dict(config.categories)
     cats["health_centre"] = replace(cats["health_centre"], capacity="beds", demand_group="all")
-    config = replace(config, categories=cats, decay=decay)
+    config = config.with_settings(access={"decay": decay}, categories=cats)
     fac = graph.facilities.copy()
     is_health = (fac["category"] == "health_centre").to_numpy()
     # Test input: made-up capacities, one facility with none (left out of 2SFCA).

@@ -1,6 +1,5 @@
 """Boundary files: GCJ-02 outlines of real districts, GBK shapefiles, community → street hierarchy."""
 
-from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
@@ -77,7 +76,7 @@ def test_invalid_polygons_are_repaired_and_reported():
 
 
 def _config(hexi_config, parent_field="parentcode"):
-    return replace(hexi_config, communities=Boundaries(COMMUNITIES, "wgs84", None, "name", "code", parent_field))
+    return hexi_config.with_settings(communities=Boundaries(COMMUNITIES, "wgs84", None, "name", "code", parent_field))
 
 
 def test_communities_roll_up_to_streets_by_code_and_by_overlap(hexi_config):
@@ -99,9 +98,9 @@ def test_communities_roll_up_to_streets_by_code_and_by_overlap(hexi_config):
 def test_study_area_polygon_declared_gcj02(hexi_run, tmp_path):
     from servicecircle import grid
 
-    config = replace(hexi_run.config, polygon_file=HEPING_GCJ02, polygon_coord_system="gcj02")
+    config = hexi_run.config.with_settings(area={"polygon_file": HEPING_GCJ02, "polygon_coord_system": "gcj02"})
     area = grid.study_area(config, hexi_run.network)
-    raw = replace(config, polygon_coord_system="wgs84")
+    raw = config.with_settings(area={"polygon_coord_system": "wgs84"})
     shifted = grid.study_area(raw, hexi_run.network)
     utm = "EPSG:32650"
     a, b = gpd.GeoSeries([area, shifted], crs="EPSG:4326").to_crs(utm)

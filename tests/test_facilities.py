@@ -48,4 +48,4 @@ def test_chengdu_facilities_are_what_osm_holds(chengdu_run):
     assert f["facility_id"].is_unique
     # every facility is listed with its snap; none silently dropped
     assert f["snap_offset_m"].notna().all()
-    assert (f["off_network"] == (f["snap_offset_m"] > chengdu_run.config.max_snap_m)).all()
+    assert (f["off_network"] == (f["snap_offset_m"] > chengdu_run.config.network.max_snap_m)).all()

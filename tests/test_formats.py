@@ -20,7 +20,7 @@ def test_pbf_and_bz2_give_the_same_network(suffix, chengdu_config, chengdu_run, 
     with osmium.SimpleWriter(str(copy)) as writer:  # a real PBF / bzip2 file of the same data
         for obj in osmium.FileProcessor(str(CHENGDU_OSM)):
             writer.add(obj)
-    net = build_walk_network(replace(chengdu_config, osm_file=copy, cache_dir=tmp_path / "cache"))
+    net = build_walk_network(chengdu_config.with_settings(area={"osm_file": copy}, network={"cache_dir": tmp_path / "cache"}))
     ref = chengdu_run.network
     assert net.info["cache"] == "miss"
     assert net.n_nodes == ref.n_nodes and net.n_edges == ref.n_edges
@@ -42,7 +42,7 @@ def test_communities_from_a_file_in_another_crs(chengdu_config, chengdu_run, tmp
     path = tmp_path / "communities.gpkg"
     polys.to_crs(chengdu_run.network.crs).to_file(path)
     spec = Boundaries(path, "wgs84", None, "社区名称", None, None)
-    config = replace(chengdu_config, communities=spec)
+    config = chengdu_config.with_settings(communities=spec)
     comm = communities.load_communities(config, None)
     assert list(comm["name"]) == ["西半 <b>test</b>", "东半"]
     table = communities.aggregate(comm, chengdu_run.origins, chengdu_run.cells, chengdu_run.facilities, config)
@@ -53,7 +53,7 @@ def test_communities_from_a_file_in_another_crs(chengdu_config, chengdu_run, tmp
     assert table["facilities_health_centre"].sum() == (
         chengdu_run.facilities.query("category == 'health_centre' and counted").geometry.within(shapely.box(w, s, e, n)).sum())
     with pytest.raises(Exception, match="no field 'name'"):
-        communities.load_communities(replace(config, communities=replace(spec, name_field="name")), None)
+        communities.load_communities(config.with_settings(communities=replace(spec, name_field="name")), None)
 
 
 def _features_by_plain_pass(path, keep=lambda tags: True):

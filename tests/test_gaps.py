@@ -4,7 +4,6 @@ The elder-care registry here is test input built in the test: no public
 registry of Chengdu's elder-care centres exists.
 """
 
-from dataclasses import replace
 
 import geopandas as gpd
 import h3
@@ -65,7 +64,7 @@ def test_blind_spots_by_hand():
     cells, origins, pocket_a, pocket_b, walk = _hand_cells()
     config = make_config({"area": {"name": "t", "bbox": [104.0, 30.6, 104.2, 30.8]},
                           "categories": {"canteen": {"keywords": ["x"]}}})
-    config = replace(config, categories={"elder_care": config.categories["elder_care"]})
+    config = config.with_settings(categories={"elder_care": config.categories["elder_care"]})
     comms = pd.DataFrame({"community_id": [0, 1], "name": ["甲社区", "乙社区"]})
     unit = np.where(origins["h3"].isin(pocket_a), 0, 1)
     facs = pd.DataFrame({"facility_id": [f"f{i}" for i in range(len(cells))], "name": [f"站{i}" for i in range(len(cells))]})
@@ -122,7 +121,7 @@ def care_run(chengdu_config, tmp_path_factory):
     pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8-sig")
     spec = Registry(path=path, coord_system="wgs84", encoding=None, sheet=None, category=None, columns=(),
                     category_values=())
-    config = replace(chengdu_config, registries=(spec,), out_dir=tmp / "out", decay="stepped")
+    config = chengdu_config.with_settings(facilities={"registries": (spec,)}, output={"out_dir": tmp / "out"}, access={"decay": "stepped"})
     return run(config, progress=False)
 
 

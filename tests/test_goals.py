@@ -147,7 +147,7 @@ def _reference_scorecard(config, cells, origins, unit_of_origin, communities, st
     comm_of = np.asarray(unit_of_origin.get("community", np.full(n, -1)))
     street_o = np.asarray(unit_of_origin.get("street", np.full(n, -1)))
     cats = fac["category"].to_numpy()
-    fallback = district or config.name
+    fallback = district or config.area.name
     units = [("district", 0, fallback, "", "", np.ones(n, bool), np.ones(len(fac), bool))]
     if streets is not None:
         units += [("street", int(s), name or fallback, code, name, street_o == s, fac_street == s)
@@ -319,7 +319,6 @@ def test_hexi_scorecard_equals_the_reference(hexi_run, tmp_path):
 def hexi_registry_run(hexi_config, hexi_run, tmp_path_factory):
     """Hexi with a test registry (not real facilities): elder-care centres in two of three streets, beds and
     floor areas known for some, nurseries with places (some affordable) and canteens in some communities."""
-    from dataclasses import replace
 
     from servicecircle import run
     from servicecircle.config import Registry
@@ -341,7 +340,7 @@ def hexi_registry_run(hexi_config, hexi_run, tmp_path_factory):
     path = folder / "registry.csv"
     pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8-sig")
     spec = Registry(path, "wgs84", None, None, None, (), ())
-    return run(replace(hexi_config, registries=(spec,), out_dir=folder / "out"), write=False, progress=False)
+    return run(hexi_config.with_settings(facilities={"registries": (spec,)}, output={"out_dir": folder / "out"}), write=False, progress=False)
 
 
 def test_hexi_with_registry_scorecard_equals_the_reference(hexi_registry_run, tmp_path):

@@ -18,7 +18,7 @@ def test_cells_cover_the_study_area_at_the_configured_resolution(chengdu_run):
     cells = chengdu_run.cells
     assert cells["h3"].is_unique
     assert {h3.get_resolution(c) for c in cells["h3"]} == {10}
-    west, south, east, north = chengdu_run.config.bbox
+    west, south, east, north = chengdu_run.config.area.bbox
     area_km2 = (east - west) * 111.32 * np.cos(np.radians(30.69)) * (north - south) * 110.57
     assert abs(len(cells) * h3.average_hexagon_area(10, "km^2") / area_km2 - 1) < 0.05
     assert (cells["residents"] >= 0).all()
@@ -33,7 +33,7 @@ def test_residents_come_from_buildings_and_residential_land(chengdu_run):
     assert np.isclose(origins["residents"].sum(), chengdu_run.cells["residents"].sum())
     c = chengdu_run.config
     b = origins[origins["method"] == "building"]
-    np.testing.assert_allclose(b["residents"], b["floor_area_m2"] / c.floor_area_per_person_m2)
+    np.testing.assert_allclose(b["residents"], b["floor_area_m2"] / c.population.floor_area_per_person_m2)
 
 
 def test_cell_flags_follow_walk_times(chengdu_run):

@@ -1,7 +1,6 @@
 """The full analysis on Tianjin Hexi: road lines, 141 communities, 14 streets, census 2020 population."""
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -66,7 +65,7 @@ def hexi_with_registry(hexi_config, hexi_run, tmp_path_factory):
     path = folder / "hexi_registry.xlsx"
     pd.DataFrame(rows).to_excel(path, index=False)
     spec = Registry(path, "gcj02", None, None, None, (), ())
-    return run(replace(hexi_config, registries=(spec,), out_dir=folder / "out"), progress=False)
+    return run(hexi_config.with_settings(facilities={"registries": (spec,)}, output={"out_dir": folder / "out"}), progress=False)
 
 
 def test_hexi_registry_gives_every_street_its_centre_and_capacities(hexi_with_registry):

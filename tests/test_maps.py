@@ -39,13 +39,13 @@ def offline_run(chengdu_config, tmp_path_factory):
     pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8-sig")
     spec = Registry(path=path, coord_system="wgs84", encoding=None, sheet=None, category=None, columns=(),
                     category_values=())
-    return run(replace(chengdu_config, registries=(spec,), out_dir=tmp / "out", offline=True), progress=False)
+    return run(chengdu_config.with_settings(facilities={"registries": (spec,)}, output={"out_dir": tmp / "out", "offline": True}), progress=False)
 
 
 @pytest.fixture(scope="module")
 def amap_files(offline_run, tmp_path_factory):
     """The same run drawn on AMap tiles (GCJ-02), labelled in English."""
-    config = replace(offline_run.config, basemap="amap", lang="en", out_dir=tmp_path_factory.mktemp("amap"))
+    config = offline_run.config.with_settings(output={"basemap": "amap", "lang": "en", "out_dir": tmp_path_factory.mktemp("amap")})
     return pipeline.write_html(replace(offline_run, config=config))
 
 
@@ -139,9 +139,9 @@ def test_offline_map_renders_its_layers_without_the_network(browser, offline_run
 
 def test_page_is_deterministic_and_light(offline_run, tmp_path):
     """Same inputs, same bytes; and no cell or facility is written as a GeoJSON feature any more."""
-    a = pipeline.write_html(replace(offline_run, config=replace(offline_run.config, out_dir=tmp_path)))["map"]
+    a = pipeline.write_html(replace(offline_run, config=offline_run.config.with_settings(output={"out_dir": tmp_path})))["map"]
     first = a.read_bytes()
-    b = pipeline.write_html(replace(offline_run, config=replace(offline_run.config, out_dir=tmp_path)))["map"]
+    b = pipeline.write_html(replace(offline_run, config=offline_run.config.with_settings(output={"out_dir": tmp_path})))["map"]
     assert b.read_bytes() == first
     text = first.decode("utf-8")
     assert '"type":"Feature"' not in text.replace(" ", "") and "circle_marker_" not in text
@@ -165,7 +165,7 @@ def test_cell_geometry_decoded_in_the_browser_equals_the_cell_polygons(browser, 
     levels = page.evaluate("JSON.parse(document.getElementById('sc-data').textContent).ui.levels")
     coarse = page.evaluate("servicecircleMap.cellGeometry(1)")
     res = levels[1]["res"]
-    assert res == offline_run.config.h3_resolution - maps.COARSE_STEPS[0]
+    assert res == offline_run.config.grid.h3_resolution - maps.COARSE_STEPS[0]
     assert sorted(coarse["h3"]) == sorted({h3.cell_to_parent(c, res) for c in cells.index})
     for k in range(0, len(coarse["h3"]), max(1, len(coarse["h3"]) // 20)):
         boundary = np.array([(lon, lat) for lat, lon in h3.cell_to_boundary(coarse["h3"][k])])
@@ -235,7 +235,7 @@ def test_zoomed_out_shows_parents_and_zooming_in_the_cells(browser, offline_run)
     # The finest level whose mean edge is at least MIN_EDGE_PX pixels at zoom 11 (Web Mercator at the centre).
     lat0 = np.radians(np.mean(offline_run.area.bounds[1::2]))
     metres_per_px = 156543.03392804097 * np.cos(lat0) / 2 ** 11
-    finest = offline_run.config.h3_resolution
+    finest = offline_run.config.grid.h3_resolution
     levels = [finest] + [finest - k for k in maps.COARSE_STEPS]
     expected = next(r for r in levels if h3.average_hexagon_edge_length(r, "m") / metres_per_px >= maps.MIN_EDGE_PX)
     assert expected < finest and page.evaluate("servicecircleMap.levelFor(11).res") == expected
@@ -342,7 +342,7 @@ def test_gcj02_basemap_shifts_overlays_for_display_only(browser, offline_run, am
     html = amap_files["map"].read_text(encoding="utf-8")
     assert "webrd0{s}.is.autonavi.com" in html
     cells = maps.display_frame(offline_run.cells.iloc[:50], offline_run.config)
-    shifted = maps.display_frame(offline_run.cells.iloc[:50], replace(offline_run.config, basemap="amap"))
+    shifted = maps.display_frame(offline_run.cells.iloc[:50], offline_run.config.with_settings(output={"basemap": "amap"}))
     a, b = shapely.get_coordinates(cells.geometry.values), shapely.get_coordinates(shifted.geometry.values)
     gx, gy = coords.wgs84_to_gcj02(a[:, 0], a[:, 1])
     np.testing.assert_allclose(b, np.column_stack([gx, gy]), atol=2e-5)  # both rounded to 1e-5°
@@ -365,7 +365,7 @@ def test_gcj02_basemap_shifts_overlays_for_display_only(browser, offline_run, am
     # The cells the browser decoded are the GCJ-02-shifted polygons.
     full = page.evaluate("servicecircleMap.cellGeometry(0)")
     pop = populated(offline_run)
-    want = maps.display_frame(pop.loc[full["h3"][:100]].reset_index(), replace(offline_run.config, basemap="amap"))
+    want = maps.display_frame(pop.loc[full["h3"][:100]].reset_index(), offline_run.config.with_settings(output={"basemap": "amap"}))
     ring = shapely.get_exterior_ring(want.geometry.values)
     n = shapely.get_num_coordinates(ring)
     expected = np.delete(shapely.get_coordinates(ring), np.cumsum(n) - 1, axis=0)
@@ -388,7 +388,7 @@ def test_proposed_sites_have_their_own_layer(browser, offline_run, tmp_path):
 
     candidates = siting.network_candidates(offline_run.network, 200.0, offline_run.area)
     res = siting.site(offline_run, "nursery", k=2, candidates=candidates)
-    files = pipeline.write_html(replace(offline_run, config=replace(offline_run.config, out_dir=tmp_path)), res)
+    files = pipeline.write_html(replace(offline_run, config=offline_run.config.with_settings(output={"out_dir": tmp_path})), res)
     page, errors, _ = open_page(browser, files["map"])
     labels = page.evaluate("Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
                            ".map(l => l.textContent.trim())")

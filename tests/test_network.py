@@ -42,7 +42,7 @@ def test_network_cache_roundtrip_and_hit(chengdu_config, chengdu_run, tmp_path):
     from servicecircle.network import _source_key
 
     _, key = _source_key(chengdu_config)
-    files = list(chengdu_config.cache_dir.glob(f"walk_{key}.npz"))
+    files = list(chengdu_config.network.cache_dir.glob(f"walk_{key}.npz"))
     assert len(files) == 1  # one file per source (other study areas share the folder)
     again = load_network(files[0])
     assert np.array_equal(again.edge_u, chengdu_run.network.edge_u)

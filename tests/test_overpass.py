@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -73,8 +72,7 @@ def overpass_server():
 def test_download_when_the_osm_file_is_absent_then_cache(overpass_server, tmp_path):
     server, queries = overpass_server
     base = load_config(Path(__file__).resolve().parents[1] / "data" / "chengdu.toml")
-    config = replace(base, osm_file=tmp_path / "absent.osm", bbox=BOX, cache_dir=tmp_path / "cache",
-                     out_dir=tmp_path / "out")
+    config = base.with_settings(area={"osm_file": tmp_path / "absent.osm", "bbox": BOX}, network={"cache_dir": tmp_path / "cache"}, output={"out_dir": tmp_path / "out"})
     first = run(config, progress=False)
     assert first.network.info["source"].startswith("Overpass")
     assert first.network.n_nodes > 200
@@ -105,8 +103,7 @@ def test_no_overpass_to_reach_is_one_clear_error(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     base = load_config(Path(__file__).resolve().parents[1] / "data" / "chengdu.toml")
-    config = replace(base, osm_file=tmp_path / "absent.osm", bbox=BOX, cache_dir=tmp_path / "cache",
-                     out_dir=tmp_path / "out")
+    config = base.with_settings(area={"osm_file": tmp_path / "absent.osm", "bbox": BOX}, network={"cache_dir": tmp_path / "cache"}, output={"out_dir": tmp_path / "out"})
     old = ox.settings.overpass_url, ox.settings.overpass_rate_limit
     # osmnx waits 60 s after a failed status check; the test asks it not to check.
     ox.settings.overpass_url, ox.settings.overpass_rate_limit = f"http://127.0.0.1:{port}/api", False

@@ -14,7 +14,7 @@ from conftest import CHENGDU_CONFIG
 
 
 def test_run_writes_every_output(chengdu_run):
-    out = chengdu_run.config.out_dir
+    out = chengdu_run.config.output.out_dir
     for name in ("index.html", "servicecircle.gpkg", "communities.csv", "summary.json"):
         assert (out / name).stat().st_size > 1000, name
     layers = {name for name, _ in pyogrio.list_layers(out / "servicecircle.gpkg")}
@@ -33,7 +33,7 @@ def test_run_writes_every_output(chengdu_run):
 
 
 def test_summary_states_speed_thresholds_and_zero_results(chengdu_run):
-    s = json.loads((chengdu_run.config.out_dir / "summary.json").read_text(encoding="utf-8"))
+    s = json.loads((chengdu_run.config.output.out_dir / "summary.json").read_text(encoding="utf-8"))
     assert s["area"] == "chengdu_central"
     assert s["speed_m_s"] == 1.0 and s["thresholds_min"] == [5.0, 10.0, 15.0]
     assert s["population_total"] > 0
@@ -45,7 +45,7 @@ def test_summary_states_speed_thresholds_and_zero_results(chengdu_run):
     assert "load a registry" in s["categories"]["canteen"]["note"]
     assert s["complete_circle_share"] == 0.0
     assert "OpenStreetMap" in s["attribution"]
-    html = (chengdu_run.config.out_dir / "index.html").read_text(encoding="utf-8")
+    html = (chengdu_run.config.output.out_dir / "index.html").read_text(encoding="utf-8")
     assert "OSM lists no 养老服务" in html and "OpenStreetMap contributors" in html
     assert "1 m/s" in html
 
@@ -65,14 +65,13 @@ def test_shares_are_resident_weighted_means_of_cell_flags(chengdu_run):
 
 
 def test_outputs_are_deterministic(chengdu_config, chengdu_run, tmp_path):
-    from dataclasses import replace
 
     from servicecircle import run
 
-    again = run(replace(chengdu_config, out_dir=tmp_path), progress=False, reuse=False)  # computed again, not cached
+    again = run(chengdu_config.with_settings(output={"out_dir": tmp_path}), progress=False, reuse=False)  # computed again, not cached
     pd.testing.assert_frame_equal(again.cells.drop(columns="geometry"), chengdu_run.cells.drop(columns="geometry"))
     a = (tmp_path / "communities.csv").read_bytes()
-    b = (chengdu_config.out_dir / "communities.csv").read_bytes()
+    b = (chengdu_config.output.out_dir / "communities.csv").read_bytes()
     assert a == b
 
 

@@ -1,6 +1,5 @@
 """Population inputs: population_total, census totals and age shares, per-community tables."""
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -8,14 +7,13 @@ import pandas as pd
 import pytest
 
 from servicecircle import communities, population
-from servicecircle.config import PopulationInputs
 from servicecircle.inputs import InputReport
 
 CENSUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "census" / "census_county_2020_v1.xlsx"
 
 
 def test_population_total_scales_the_estimate(chengdu_config, chengdu_run):
-    scaled = replace(chengdu_config, population_total=1_000_000.0)
+    scaled = chengdu_config.with_settings(area={"population_total": 1_000_000.0})
     origins, info = population.apply_inputs(chengdu_run.origins, chengdu_run.communities, None, {}, scaled, InputReport())
     assert np.isclose(origins["residents"].sum(), 1_000_000.0)
     ratio = origins["residents"].to_numpy() / np.maximum(chengdu_run.origins["residents"].to_numpy(), 1e-12)
@@ -45,7 +43,7 @@ def test_community_table_is_distributed_inside_each_community(hexi_run, hexi_con
     })
     path = tmp_path / "population.xlsx"
     table.to_excel(path, index=False)
-    config = replace(hexi_config, population_inputs=PopulationInputs(path, "community", (), None, None, None, None))
+    config = hexi_config.with_settings(population={"table": path, "table_level": "community", "raster": None, "census_file": None, "census_code": None})
     origins = hexi_run.origins
     unit = communities.assign_origins(origins, hexi_run.communities)
     report = InputReport()
@@ -89,7 +87,7 @@ def test_population_raster_is_summed_into_cells(chengdu_config, chengdu_run, tmp
     with rasterio.open(path, "w", driver="GTiff", height=20, width=20, count=1, dtype="float32", crs="EPSG:4326",
                        transform=Affine(size, 0, west, 0, -size, north), nodata=-1) as dst:
         dst.write(values, 1)
-    config = replace(chengdu_config, population_inputs=PopulationInputs(None, "community", (), None, path, None, None))
+    config = chengdu_config.with_settings(population={"table": None, "raster": path, "census_file": None, "census_code": None})
     area = grid.study_area(config, chengdu_run.network)
     origins = grid.residential_origins(chengdu_run.origins.iloc[:0].assign(tags=[]), area, config, chengdu_run.network.crs)
     got = origins[origins["method"] == "raster"].groupby("h3")["residents"].sum()
@@ -97,7 +95,7 @@ def test_population_raster_is_summed_into_cells(chengdu_config, chengdu_run, tmp
     for i in range(20):
         for j in range(20):
             if values[i, j] > 0:
-                cell = h3.latlng_to_cell(north - (i + 0.5) * size, west + (j + 0.5) * size, config.h3_resolution)
+                cell = h3.latlng_to_cell(north - (i + 0.5) * size, west + (j + 0.5) * size, config.grid.h3_resolution)
                 expected[cell] = expected.get(cell, 0.0) + float(values[i, j])
     assert got.to_dict() == pytest.approx(expected)
     assert origins["residents"].sum() == pytest.approx(values[values > 0].sum())
@@ -111,7 +109,7 @@ def test_street_table_by_name_sets_every_street_total(hexi_run, hexi_config, tmp
     table = pd.DataFrame({"街道名称": streets["name"], "人口": [10_000 * (i + 1) for i in range(len(streets))]})
     path = tmp_path / "streets.csv"
     table.to_csv(path, index=False, encoding="gbk")
-    config = replace(hexi_config, population_inputs=replace(hexi_config.population_inputs, table=path, table_level="street"))
+    config = hexi_config.with_settings(population={"table": path, "table_level": "street"})
     report = InputReport()
     scaled, info = population.apply_inputs(hexi_run.origins, hexi_run.communities, streets, {"street": unit}, config, report)
     per = pd.Series(scaled["residents"].to_numpy()).groupby(unit).sum()

@@ -5,7 +5,6 @@ Chinese elder-care centres, canteens or nurseries exists for the sample areas.
 """
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -183,7 +182,7 @@ def test_registry_config_is_validated():
         make_config({**base, "facilities": {"registries": [{"file": "x.csv", "category": "gym"}]}})
     cfg = make_config({**base, "facilities": {"registries": [{"file": "x.csv", "coord_system": "bd09",
                                                               "category_values": {"照料站": "elder_care"}}]}})
-    assert cfg.registries[0].coord_system == "bd09" and cfg.merge_distance_m == 100.0
+    assert cfg.facilities.registries[0].coord_system == "bd09" and cfg.facilities.merge_distance_m == 100.0
 
 
 def test_a_run_with_a_registry_reports_and_carries_capacities(chengdu_config, tmp_path):
@@ -193,7 +192,7 @@ def test_a_run_with_a_registry_reports_and_carries_capacities(chengdu_config, tm
                         {"机构名称": "远处养老院", "类别": "养老院", "经度": "104.30", "纬度": "30.90"}]
     path = tmp_path / "registry.csv"
     pd.DataFrame(rows).fillna("").to_csv(path, index=False, encoding="gbk")
-    config = replace(chengdu_config, registries=(_spec(path),), out_dir=tmp_path / "out")
+    config = chengdu_config.with_settings(facilities={"registries": (_spec(path),)}, output={"out_dir": tmp_path / "out"})
     result = run(config, progress=False)
     facs = result.facilities
     assert set(facs.loc[facs["source"] == "registry", "name"]) == {r["机构名称"] for r in TEST_ROWS}
@@ -223,14 +222,14 @@ def test_the_run_warns_when_a_registry_is_declared_in_the_wrong_system(chengdu_r
     glon, glat = coords.wgs84_to_gcj02(mids.geometry.x.to_numpy(), mids.geometry.y.to_numpy())
     path = tmp_path / "amap_export.csv"
     pd.DataFrame({"名称": [f"测试托育点{i}" for i in range(12)], "类别": "托育", "经度": glon, "纬度": glat}).to_csv(path, index=False)
-    config = replace(chengdu_run.config, registries=(_spec(path),))
+    config = chengdu_run.config.with_settings(facilities={"registries": (_spec(path),)})
     report = InputReport()
-    area = shapely.box(*config.bbox)
+    area = shapely.box(*config.area.bbox)
     facs, info = find_all_facilities(config, osm.features_frame([]), net, area, report)
     assert "probably gcj02" in info[0]["warning"] and info[0]["rows_used"] == 12
     line = report.frame().iloc[0]
     assert line["field"] == "coord_system" and "gcj02" in line["action"]
     # Declared right, the same file snaps onto the streets and raises no warning.
-    facs, info = find_all_facilities(replace(config, registries=(_spec(path, coord_system="gcj02"),)),
+    facs, info = find_all_facilities(config.with_settings(facilities={"registries": (_spec(path, coord_system="gcj02"),)}),
                                      osm.features_frame([]), net, area, InputReport())
     assert info[0]["warning"] is None and facs["snap_offset_m"].max() < 1.0

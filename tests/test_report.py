@@ -179,7 +179,7 @@ def test_city_size_report_page_stays_small(hexi_run, lang):
     care["name"] = [f"测试养老设施{i}" for i in range(1000)]  # test input: 1,000 care facilities
     care["walk_min_to_health"] = np.linspace(0, 30, 1000)
     care["adjacent"] = care["walk_min_to_health"] <= 10
-    result = replace(hexi_run, scorecard=big, adjacency=care, config=replace(hexi_run.config, lang=lang))
+    result = replace(hexi_run, scorecard=big, adjacency=care, config=hexi_run.config.with_settings(output={"lang": lang}))
     html = reportpage.build_page(result)
     assert len(html.encode("utf-8")) < 3_000_000
     labels = reportpage.LABELS[lang]

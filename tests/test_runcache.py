@@ -35,21 +35,21 @@ def test_key_sees_input_files_and_settings_but_not_the_output_folder(chengdu_con
     reg.write_text("机构名称,经度,纬度\n测试养老院,104.06,30.66\n", encoding="utf-8")  # test input
     spec = Registry(path=reg, coord_system="wgs84", encoding=None, sheet=None, category="elder_care",
                     columns=(), category_values=())
-    config = replace(chengdu_config, registries=(spec,))
-    key = runcache.settings_key(config, leave_out=("out_dir",))
-    assert runcache.settings_key(replace(config, out_dir=tmp_path / "elsewhere"), leave_out=("out_dir",)) == key
-    assert runcache.settings_key(replace(config, max_snap_m=config.max_snap_m + 1), leave_out=("out_dir",)) != key
+    config = chengdu_config.with_settings(facilities={"registries": (spec,)})
+    key = runcache.settings_key(config, leave_out=("output.out_dir",))
+    assert runcache.settings_key(config.with_settings(output={"out_dir": tmp_path / "elsewhere"}), leave_out=("output.out_dir",)) == key
+    assert runcache.settings_key(config.with_settings(network={"max_snap_m": config.network.max_snap_m + 1}), leave_out=("output.out_dir",)) != key
     reg.write_text("机构名称,经度,纬度\n测试养老院,104.06,30.67\n", encoding="utf-8")
-    assert runcache.settings_key(config, leave_out=("out_dir",)) != key
+    assert runcache.settings_key(config, leave_out=("output.out_dir",)) != key
 
 
 @pytest.fixture(scope="module")
 def rerun(chengdu_run, tmp_path_factory):
     """The Chengdu run in its own cache and output folders, then again: the second comes from the cache."""
     folder = tmp_path_factory.mktemp("rerun")
-    config = replace(chengdu_run.config, cache_dir=folder / "cache", out_dir=folder / "out")
+    config = chengdu_run.config.with_settings(network={"cache_dir": folder / "cache"}, output={"out_dir": folder / "out"})
     first = run(config, progress=False)
-    stamps = {p.name: p.stat().st_mtime_ns for p in config.out_dir.iterdir() if p.name != "summary.json"}
+    stamps = {p.name: p.stat().st_mtime_ns for p in config.output.out_dir.iterdir() if p.name != "summary.json"}
     return first, run(config, progress=False), stamps
 
 
@@ -59,7 +59,7 @@ def test_rerun_reuses_the_analysis_and_leaves_the_files(rerun):
     assert "analysis (cached)" in again.seconds and "goals (cached)" in again.seconds
     assert "OSM features" not in again.seconds and "walk times" not in again.seconds
     assert again.summary["outputs_written"] == []
-    out = again.config.out_dir
+    out = again.config.output.out_dir
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name in stamps} == stamps
     assert set(again.files) == set(first.files)
     assert set(again.summary["outputs_kept"]) == {str(p) for k, p in again.files.items() if k != "summary"}
@@ -77,8 +77,8 @@ def test_cached_results_equal_the_computed_ones(chengdu_run, rerun):
 def test_another_goal_reuses_the_analysis_and_rewrites_only_what_it_changes(chengdu_run, tmp_path):
     config = chengdu_run.config
     first = config.goals[0]
-    changed = replace(config, goals=(replace(first, target=first.target / 2),) + config.goals[1:], out_dir=tmp_path)
-    run(replace(config, out_dir=tmp_path), progress=False)  # this folder's files, up to date
+    changed = config.with_settings(output={"out_dir": tmp_path}, goals=(replace(first, target=first.target / 2),) + config.goals[1:])
+    run(config.with_settings(output={"out_dir": tmp_path}), progress=False)  # this folder's files, up to date
     csv = (tmp_path / "communities.csv").stat().st_mtime_ns
     result = run(changed, progress=False)
     assert "analysis (cached)" in result.seconds and "goals" in result.seconds
@@ -87,12 +87,12 @@ def test_another_goal_reuses_the_analysis_and_rewrites_only_what_it_changes(chen
     target = result.scorecard.loc[result.scorecard["goal"] == first.key, "target"]
     assert (target == first.target / 2).all()
     # Computed from nothing, the same goal gives the same scorecard.
-    fresh = run(replace(changed, out_dir=tmp_path / "fresh"), write=False, progress=False, reuse=False)
+    fresh = run(changed.with_settings(output={"out_dir": tmp_path / "fresh"}), write=False, progress=False, reuse=False)
     pd.testing.assert_frame_equal(result.scorecard, fresh.scorecard)
 
 
 def test_an_edited_output_is_written_again(chengdu_run, tmp_path):
-    config = replace(chengdu_run.config, out_dir=tmp_path)
+    config = chengdu_run.config.with_settings(output={"out_dir": tmp_path})
     run(config, progress=False)
     edited = tmp_path / "communities.csv"
     original = edited.read_bytes()
@@ -103,9 +103,9 @@ def test_an_edited_output_is_written_again(chengdu_run, tmp_path):
 
 
 def test_another_language_rewrites_only_the_pages(chengdu_run, tmp_path):
-    config = replace(chengdu_run.config, out_dir=tmp_path)
+    config = chengdu_run.config.with_settings(output={"out_dir": tmp_path})
     run(config, progress=False)
-    result = run(replace(config, lang="en"), progress=False)
+    result = run(config.with_settings(output={"lang": "en"}), progress=False)
     assert result.summary["outputs_written"] == ["pages"]
     assert 'lang="en"' in (tmp_path / "index.html").read_text(encoding="utf-8")
 
@@ -117,10 +117,10 @@ def test_tables_and_cache_written_by_a_forked_child_are_the_same(chengdu_run, tm
     from servicecircle import parallel, pipeline
 
     monkeypatch.setattr(pipeline, "FORK_MIN_CELLS", 0)  # fork even for the sample
-    config = replace(chengdu_run.config, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
+    config = chengdu_run.config.with_settings(output={"out_dir": tmp_path / "out"}, network={"cache_dir": tmp_path / "cache"})
     first = run(config, progress=False)
     assert parallel.can_fork() == sys.platform.startswith("linux")
-    here = chengdu_run.config.out_dir
+    here = chengdu_run.config.output.out_dir
     for name in ("communities.csv", "blind_spots.csv", "health_adjacency.csv", "input_report.csv"):
         assert (tmp_path / "out" / name).read_bytes() == (here / name).read_bytes(), name
     for layer in ("cells", "communities", "facilities"):

@@ -159,7 +159,7 @@ def test_what_if_matches_a_full_recompute(chengdu_run):
 def test_site_command_writes_its_files(chengdu_run, tmp_path):
     from servicecircle.pipeline import site_and_write
 
-    result = replace(chengdu_run, config=replace(chengdu_run.config, out_dir=tmp_path))
+    result = replace(chengdu_run, config=chengdu_run.config.with_settings(output={"out_dir": tmp_path}))
     args = argparse.Namespace(category="nursery", add=2, target=None, weight="residents", candidates=None,
                               candidates_coord_system="wgs84", exclude=None, exclude_coord_system="wgs84", spacing=200.0)
     res = site_and_write(result, args)
