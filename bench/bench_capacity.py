@@ -6,7 +6,7 @@ Instance: the real Tianjin Hexi run (road lines, 141 communities, census
 population) with N synthetic facilities (seeded, spread along the walkable
 edges, 10–200 places each; synthetic test input, not real facilities).
 
-  ours     servicecircle.grid.origin_capacity_access: sparse facility → origin walks
+  ours     servicecircle.access.origin_capacity_access: sparse facility → origin walks
            (batched, distance-limited compiled Dijkstra) and the 2SFCA on the sparse matrix
   access   PySAL access (pip install access) Access.two_stage_fca on the same walk table
            (the arithmetic only: it takes the costs as given), if installed; results compared
@@ -25,7 +25,7 @@ import shapely
 
 from timing import ROOT, best_of  # noqa: E402  (also puts the repository on sys.path)
 
-from servicecircle import access, grid, load_config, run  # noqa: E402
+from servicecircle import access, load_config, run  # noqa: E402
 from servicecircle.network import points_along_edges, snap_points  # noqa: E402
 
 
@@ -48,9 +48,9 @@ def main() -> None:
     graph = access.build_access_graph(net, facs)
     for decay in ("binary", "stepped"):
         cfg = config.with_settings(access={"decay": decay})
-        t = best_of(lambda: grid.origin_capacity_access(origins, graph, cfg), repeat=3)
+        t = best_of(lambda: access.origin_capacity_access(origins, graph, categories=cfg.categories, settings=cfg.access), repeat=3)
         print(f"ours     2SFCA {decay:<8} {args.facilities:,} facilities × {len(origins):,} origins: {t:.3f} s")
-    ours, _ = grid.origin_capacity_access(origins, graph, config)
+    ours, _ = access.origin_capacity_access(origins, graph, categories=config.categories, settings=config.access)
 
     try:
         from access import Access

@@ -27,8 +27,9 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from . import arrays
-from .config import Config
-from .network import Snap, WalkNetwork, edge_tree
+from .config import AccessSettings, Category, Config
+from .network import Snap, WalkNetwork, edge_tree, snap_points
+from .population import group_column
 
 #: Streets first reached this long after a threshold count as 'not reached'
 #: when trimming a service area (see :func:`_service_area`).
@@ -767,3 +768,85 @@ def _areas_frame(records, geoms, crs, buffer_m=np.nan) -> gpd.GeoDataFrame:
     gdf["street_buffer_m"] = buffer_m
     gdf["area_m2"] = gdf.area
     return gdf
+
+
+def origin_snap(origins: gpd.GeoDataFrame, net: WalkNetwork) -> Snap:
+    """Where each origin joins the walk network (one snap, shared by every access computation)."""
+    return snap_points(net, shapely.get_coordinates(origins.geometry.values))
+
+
+def origin_walk_times(origins: gpd.GeoDataFrame, graph: AccessGraph, *, categories: dict[str, Category],
+                      snap: Snap | None = None, node_distances: dict | None = None) -> pd.DataFrame:
+    """Walk time (s) from every origin to the nearest counted facility of each category.
+
+    ``snap``: from :func:`origin_snap`; ``node_distances``: ``{category:
+    nearest_distances(...)}``; each computed here when not given.
+    Returns a frame with ``walk_time_s_<cat>`` and ``nearest_<cat>`` (facility id) per category.
+    """
+    net = graph.net
+    if snap is None:
+        snap = origin_snap(origins, net)
+    out = pd.DataFrame(index=origins.index)
+    out["snap_offset_m"] = snap.offset_m
+    ids = graph.facilities["facility_id"].to_numpy() if len(graph.facilities) else np.array([], dtype=object)
+    for key, category in categories.items():
+        node_d, node_near = (node_distances or {}).get(key) or nearest_distances(graph, key)
+        fac = graph.facilities[graph.facilities["category"] == key]
+        dist, near = point_distances(net, snap, node_d, fac, node_near)
+        out[f"walk_time_s_{key}"] = dist / category.speed_m_s
+        out[f"nearest_{key}"] = np.where(near >= 0, ids[np.maximum(near, 0)] if len(ids) else "", "")
+    return out
+
+
+def origin_capacity_access(origins: gpd.GeoDataFrame, graph: AccessGraph, *, categories: dict[str, Category],
+                           settings: AccessSettings, snap: Snap | None = None) -> tuple[pd.DataFrame, dict]:
+    """Capacity-aware access (2SFCA) of every origin, per category that has a capacity.
+
+    Each category's capacity (``Category.capacity``: beds, meals a day,
+    nursery places) is shared out among its demand group (``demand_group``:
+    60+ for elder care and canteens, 0–3 — else 0–4, else everyone — for
+    nurseries) within the largest threshold's walk, decayed as
+    ``settings.decay`` says. Facilities whose capacity is unknown take no part
+    and are counted in the returned info.
+
+    Returns
+    -------
+    frame : DataFrame
+        ``fca_per_1000_<cat>``: capacity within reach per 1,000 of the demand
+        group, per origin (NaN where the category has no known capacity).
+    info : dict
+        Per category: capacity field, demand column, facilities used and left
+        out, decay, and the capacity shared out.
+    """
+    if snap is None:
+        snap = origin_snap(origins, graph.net)
+    out = pd.DataFrame(index=origins.index)
+    info = {}
+    steps = settings.step_weights if settings.decay == "stepped" else None
+    fac = graph.facilities
+    for key, category in categories.items():
+        if category.capacity is None:
+            continue
+        demand_col, who = group_column(origins, category.demand_group)
+        rows = np.flatnonzero(fac["category"].to_numpy() == key) if len(fac) else np.array([], dtype=int)
+        cap = (pd.to_numeric(fac[category.capacity], errors="coerce").to_numpy(float)[rows]
+               if category.capacity in fac.columns else np.full(len(rows), np.nan))
+        known = np.isfinite(cap)
+        entry = {"capacity": category.capacity, "demand": demand_col, "demand_label": who, "decay": settings.decay,
+                 "facilities_used": int(known.sum()), "facilities_without_capacity": int((~known).sum()),
+                 "unit": f"{category.capacity} per 1,000 {who}"}
+        if not known.any():
+            out[f"fca_per_1000_{key}"] = np.nan
+            entry["capacity_shared"] = 0.0
+            info[key] = entry
+            continue
+        limit_m = settings.coverage_threshold_min * 60 * category.speed_m_s
+        dist = origin_catchments(graph, rows[known], snap, limit_m)
+        dist.data = dist.data / category.speed_m_s
+        demand = origins[demand_col].to_numpy(float)
+        ratio, acc = two_step_fca(dist, cap[known], demand, settings.thresholds_min, steps)
+        out[f"fca_per_1000_{key}"] = acc * 1000.0
+        entry["capacity_shared"] = float(np.nansum(np.where(np.isfinite(ratio), cap[known], 0.0)))
+        entry["capacity_reaching_nobody"] = float(cap[known][~np.isfinite(ratio)].sum())
+        info[key] = entry
+    return out, info

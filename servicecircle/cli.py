@@ -8,6 +8,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from .coords import SYSTEMS
+
 DESCRIPTION = """\
 Measure the 15-minute service circle (一刻钟服务圈) of a study area: who can walk
 to an elder-care centre (养老服务), an elderly canteen (老年助餐) and a nursery
@@ -65,9 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--weight", default="residents", choices=["residents", "60plus", "young"],
                    help="demand to cover: all residents, aged 60+, or small children (0–3, else 0–4)")
     s.add_argument("--candidates", metavar="FILE", help="candidate sites (points or polygons); default: the network")
-    s.add_argument("--candidates-coord-system", default="wgs84", choices=["wgs84", "gcj02", "bd09"])
+    s.add_argument("--candidates-coord-system", default="wgs84", choices=SYSTEMS)
     s.add_argument("--exclude", metavar="FILE", help="polygons where no site may go")
-    s.add_argument("--exclude-coord-system", default="wgs84", choices=["wgs84", "gcj02", "bd09"])
+    s.add_argument("--exclude-coord-system", default="wgs84", choices=SYSTEMS)
     s.add_argument("--spacing", type=float, default=100.0, metavar="M",
                    help="network candidates every M metres of street (default 100)")
     return p
@@ -128,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "site":
             from .pipeline import site_and_write
 
-            siting = site_and_write(result, args)
+            siting = site_and_write(result, category=args.category, add=args.add, target=args.target,
+                                    weight=args.weight, candidates_file=args.candidates,
+                                    candidates_coord_system=args.candidates_coord_system, spacing_m=args.spacing,
+                                    exclude_file=args.exclude, exclude_coord_system=args.exclude_coord_system)
     except ServiceCircleError as exc:
         print(f"servicecircle: error: {exc}", file=sys.stderr)
         return 2

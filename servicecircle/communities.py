@@ -14,10 +14,10 @@ import pandas as pd
 import shapely
 
 from . import arrays
-from .config import Config
+from .config import CAPACITY_COLUMNS, Config
 from .errors import InputError
 from .inputs import InputReport, read_vector
-from .osm import WGS84
+from .coords import WGS84
 from .grid import unit_mean
 from .population import age_groups, group_column
 
@@ -275,7 +275,7 @@ def rollup_geometry(streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) ->
     return gpd.GeoDataFrame(out, geometry="geometry", crs=streets.crs)
 
 
-CAPACITY_TOTALS = ("beds", "nursery_places", "nursery_places_affordable", "meals_per_day", "floor_area_m2")
+CAPACITY_TOTALS = CAPACITY_COLUMNS
 
 
 def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,

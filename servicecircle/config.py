@@ -26,6 +26,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from .coords import SYSTEMS
 from .errors import ConfigError
 
 #: Walking speeds (m/s). 1.0 m/s makes 15 minutes 900 m, inside the 800–1000 m
@@ -59,6 +60,8 @@ LANGUAGES = ("zh", "en")
 
 #: Capacity fields a registry can carry (see :mod:`servicecircle.registries`).
 CAPACITY_FIELDS = ("beds", "nursery_places", "meals_per_day", "floor_area_m2")
+#: Every capacity column of a facility table: the fields and the affordable (普惠) share of nursery places.
+CAPACITY_COLUMNS = ("beds", "nursery_places", "nursery_places_affordable", "meals_per_day", "floor_area_m2")
 
 #: Population groups a goal or a category's capacity can refer to ("young": 0–3, else 0–4 years).
 GROUPS = ("all", "60plus", "young", "0_3", "0_4")
@@ -73,8 +76,8 @@ DEFAULT_STEP_WEIGHTS = (1.0, 0.68, 0.22)
 #: What a goal measures (see :mod:`servicecircle.goals`).
 GOAL_METRICS = ("population_within", "units_with_facility", "capacity_per_1000", "capacity_share", "area_per_capita")
 
-#: Datums an input file's degrees may be in (see :mod:`servicecircle.coords`).
-COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
+#: Datums an input file's degrees may be in (defined in :mod:`servicecircle.coords`).
+COORD_SYSTEMS = SYSTEMS
 
 #: Geofabrik ``fclass`` values walked by default: every road class but
 #: motorways, cycleways and busways, as osmnx's ``walk`` network.

@@ -22,6 +22,9 @@ import shapely
 #: The coordinate systems an input may declare.
 SYSTEMS = ("wgs84", "gcj02", "bd09")
 
+#: The CRS of WGS-84 degrees, which every frame between the stages is in unless it says otherwise.
+WGS84 = "EPSG:4326"
+
 # Krasovsky 1940 ellipsoid, as used by the GCJ-02 formulas.
 _A = 6378245.0
 _EE = 0.00669342162296594323

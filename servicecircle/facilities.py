@@ -12,7 +12,7 @@ import shapely
 from . import coords
 from .config import Category, Config
 from .network import WalkNetwork, snap_points
-from .osm import WGS84
+from .coords import WGS84
 
 FACILITY_COLUMNS = [
     "facility_id", "category", "name", "source", "osm_type", "osm_id", "match",

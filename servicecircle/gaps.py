@@ -26,7 +26,7 @@ from . import access, arrays, h3cells
 from .communities import GroupSums
 from .config import Config
 from .network import Snap
-from .osm import WGS84
+from .coords import WGS84
 from .population import group_column
 
 BLIND_SPOT_COLUMNS = ["blind_spot_id", "category", "rank", "cells", "residents", "demand_residents", "demand",

@@ -25,11 +25,11 @@ import pandas as pd
 import shapely
 
 from . import coords
+from .coords import WGS84
 from .errors import InputError
 
 log = logging.getLogger(__name__)
 
-WGS84 = "EPSG:4326"
 
 #: Text encodings tried, in order, for files that do not declare one. GB18030
 #: is a superset of GBK and GB2312, the encodings of Chinese Windows exports.

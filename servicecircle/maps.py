@@ -54,7 +54,7 @@ from pyproj import Transformer
 from . import arrays
 from .config import BASEMAPS, Config
 from .coords import wgs84_to_gcj02
-from .report import ATTRIBUTION
+from .osm import ATTRIBUTION
 
 CATEGORY_COLOURS = ["#6a3d9a", "#ff7f00", "#1f78b4", "#33a02c", "#b15928", "#e31a1c", "#a6cee3"]
 
@@ -577,7 +577,7 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
         Service areas per category and threshold (any projected CRS), or None.
     communities : GeoDataFrame
     notes : dict
-        Per category, what was found (:func:`servicecircle.report.category_notes`).
+        Per category, what was found (:func:`servicecircle.summary.category_notes`).
     area_bounds : tuple
         West, south, east, north of the study area (WGS-84).
     adjacency : DataFrame, optional
@@ -1233,7 +1233,7 @@ def write_run_map(result, *, siting_result=None, merged_areas=None) -> Path:
     Path
         The written ``map.html`` in ``result.config.output.out_dir``.
     """
-    from .report import category_notes
+    from .summary import category_notes
 
     config = result.config
     merged = getattr(result, "merged_service_areas", None) if merged_areas is None else merged_areas

@@ -24,6 +24,7 @@ import shapely
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from . import osm, parallel, roadlines, runcache
+from .coords import WGS84
 from .config import Config
 from .errors import InputError
 
@@ -398,7 +399,7 @@ def assemble_arrays(node_id, lonlat, eu, ev, length, *, coords: np.ndarray, coun
     nodes, lonlat = nodes[keep_node], lonlat[keep_node]
 
     crs = _utm_crs(lonlat)
-    to_xy = pyproj.Transformer.from_crs(osm.WGS84, crs, always_xy=True)
+    to_xy = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
     node_xy = np.column_stack(to_xy.transform(lonlat[:, 0], lonlat[:, 1]))
     xy = np.column_stack(to_xy.transform(coords[:, 0], coords[:, 1]))
     # Orient every geometry from u to v so positions along it are measured from u.
@@ -514,7 +515,7 @@ def download_area(config: Config) -> dict:
 
         if not config.area.polygon_file.is_file():
             raise InputError(f"area polygon file not found: {config.area.polygon_file}")
-        return {"polygon": gpd.read_file(config.area.polygon_file).to_crs(osm.WGS84).union_all()}
+        return {"polygon": gpd.read_file(config.area.polygon_file).to_crs(WGS84).union_all()}
     raise InputError(f"OSM file not found: {config.area.osm_file} (and no bbox, place or polygon_file to download instead)")
 
 

@@ -26,9 +26,12 @@ import networkx as nx
 import numpy as np
 import shapely
 
+from .coords import WGS84
 from .errors import InputError
 
-WGS84 = "EPSG:4326"
+#: How OpenStreetMap data must be credited wherever it is shown (the ODbL's attribution).
+ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
+
 LOCAL_SUFFIXES = (".osm", ".osm.xml", ".xml", ".osm.bz2", ".osm.pbf", ".pbf")
 
 # Keys that make a feature worth keeping for facilities and residents.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -13,40 +13,17 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import (access, communities, facilities, gaps, goals, grid, maps, network, osm, parallel, population,
+from . import (access, communities, coords, facilities, gaps, goals, grid, maps, network, osm, parallel, population,
                registries, report, reportpage, runcache, siting)
 from .config import STREET_AREAS_MAX_EDGES, Config
 from .inputs import InputReport
+from .results import RunResult
+from .summary import summarise
 
 log = logging.getLogger(__name__)
 
 STAGES = ["walk network", "OSM features", "boundaries", "facilities", "population", "walk times", "capacity access",
           "grid", "communities", "gaps", "goals", "service areas (wait)", "outputs"]
-
-
-@dataclass
-class RunResult:
-    """Everything one run produced (all GeoDataFrames in WGS-84 unless noted)."""
-
-    config: Config
-    network: network.WalkNetwork
-    facilities: gpd.GeoDataFrame
-    service_areas: gpd.GeoDataFrame  # per facility, in network.crs
-    origins: gpd.GeoDataFrame  # in network.crs
-    cells: gpd.GeoDataFrame
-    communities: gpd.GeoDataFrame
-    streets: gpd.GeoDataFrame | None
-    input_report: InputReport
-    scorecard: pd.DataFrame
-    unit_of_origin: dict
-    origin_times: pd.DataFrame
-    blind_spots: gpd.GeoDataFrame
-    adjacency: pd.DataFrame
-    area: object  # the study-area polygon, WGS-84
-    summary: dict
-    files: dict[str, Path] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    merged_service_areas: gpd.GeoDataFrame | None = None  # per category and threshold, in network.crs
 
 
 def load_features(config: Config) -> gpd.GeoDataFrame:
@@ -153,15 +130,17 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
             done("goals")
         else:
             done("goals (cached)", 1)
-    summary = report.summarise(config, net.info, a.facilities, a.cells, a.communities, a.origins, streets=a.streets,
+    summary = summarise(config, net.info, a.facilities, a.cells, a.communities, a.origins, streets=a.streets,
                                population_info=a.population_info, registry_info=a.registry_info,
                                input_report=a.input_report, scorecard=scorecard,
                                capacity_access=a.capacity_access_info, blind_spots=a.blind_spots,
                                adjacency=a.adjacency)
     summary["service_areas"] = a.service_area_plan
-    result = RunResult(config, net, a.facilities, a.service_areas, a.origins, a.cells, a.communities, a.streets,
-                       a.input_report, scorecard, a.unit_of_origin, a.origin_times, a.blind_spots, a.adjacency,
-                       a.area, summary, seconds=seconds, merged_service_areas=a.merged_service_areas)
+    result = RunResult(config=config, network=net, facilities=a.facilities, service_areas=a.service_areas,
+                       origins=a.origins, cells=a.cells, communities=a.communities, streets=a.streets,
+                       input_report=a.input_report, scorecard=scorecard, unit_of_origin=a.unit_of_origin,
+                       origin_times=a.origin_times, blind_spots=a.blind_spots, adjacency=a.adjacency, area=a.area,
+                       summary=summary, seconds=seconds, merged_service_areas=a.merged_service_areas)
     if write:
         keys = {"tables": analysis_key, "scorecard": goals_key,
                 "pages": runcache.settings_key(config, leave_out=set(OUTPUT_ONLY) - set(PAGE_SETTINGS),
@@ -180,7 +159,8 @@ def _write_tables(result: RunResult) -> dict[str, Path]:
     out_dir = result.config.output.out_dir
     files = report.write_outputs(out_dir, result.summary, result.facilities, result.service_areas,
                                  result.merged_service_areas, result.cells, result.communities,
-                                 streets=result.streets, input_report=result.input_report)
+                                 streets=result.streets, blind_spots=result.blind_spots,
+                                 input_report=result.input_report)
     files.update(report.write_gaps(out_dir, result.blind_spots, result.adjacency))
     return files
 
@@ -288,7 +268,8 @@ def analyse(config: Config, net: network.WalkNetwork, done) -> tuple[Analysis, p
     done("facilities")
     usable = facs[facs["counted"] & ~facs["off_network"]]
     graph = access.build_access_graph(net, usable)
-    origins = grid.residential_origins(features, area, config, net.crs, net=net)
+    origins = population.residential_origins(features, area, settings=config.population,
+                                             h3_resolution=config.grid.h3_resolution, crs=net.crs, net=net)
     del features
     unit_of_origin = {"community": communities.assign_origins(origins, comms)}
     origins, unit_of_origin["community"] = population.fill_streetless_communities(
@@ -300,11 +281,13 @@ def analyse(config: Config, net: network.WalkNetwork, done) -> tuple[Analysis, p
         unit_of_origin["street"] = communities.assign_origins(origins, street_units, "street_id")
     origins, pop_info = population.apply_inputs(origins, comms, streets, unit_of_origin, config, report_rows)
     done("population")
-    snap = grid.origin_snap(origins, net)
+    snap = access.origin_snap(origins, net)
     node_distances = {key: access.nearest_distances(graph, key) for key in config.categories}
-    times = grid.origin_walk_times(origins, graph, config, snap, node_distances)
+    times = access.origin_walk_times(origins, graph, categories=config.categories, snap=snap,
+                                     node_distances=node_distances)
     done("walk times")
-    fca, fca_info = grid.origin_capacity_access(origins, graph, config, snap)
+    fca, fca_info = access.origin_capacity_access(origins, graph, categories=config.categories,
+                                                  settings=config.access, snap=snap)
     origins = origins.join(fca)
     done("capacity access")
     plan = service_area_plan(config, net, graph, node_distances)
@@ -405,7 +388,7 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
     info = []
     reach_m = max(c.speed_m_s for c in config.categories.values()) * config.access.coverage_threshold_min * 60
     utm = net.crs
-    area_utm = gpd.GeoSeries([area], crs=osm.WGS84).to_crs(utm).iloc[0]
+    area_utm = gpd.GeoSeries([area], crs=coords.WGS84).to_crs(utm).iloc[0]
     for spec in config.facilities.registries:
         reg = registries.read_registry(spec, config, report_rows)
         read = len(reg)
@@ -433,16 +416,24 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
     return facilities.snap_facilities(facs, net, config.network.max_snap_m), info
 
 
-def site_and_write(result: RunResult, args) -> siting.SitingResult:
-    """The ``site`` command after a run: candidates, siting, its files and the map with proposed sites."""
+def site_and_write(result: RunResult, *, category: str, add: int | None = None, target: float | None = None,
+                   weight: str = "residents", candidates_file: str | Path | None = None,
+                   candidates_coord_system: str = "wgs84", spacing_m: float = 100.0,
+                   exclude_file: str | Path | None = None, exclude_coord_system: str = "wgs84") -> siting.SitingResult:
+    """The ``site`` command after a run: candidates, siting, its files and the map with proposed sites.
+
+    Candidates are the rows of ``candidates_file`` or, without one, points every ``spacing_m`` along
+    the walk network; those inside the polygons of ``exclude_file`` are left out. ``add`` sites are
+    chosen, or as many as reach the covered share ``target`` (see :func:`servicecircle.siting.site`).
+    """
     config = result.config
-    if args.candidates:
-        candidates = siting.file_candidates(args.candidates, args.candidates_coord_system, result.input_report)
+    if candidates_file:
+        candidates = siting.file_candidates(candidates_file, candidates_coord_system, result.input_report)
     else:
-        candidates = siting.network_candidates(result.network, args.spacing, result.area)
-    if args.exclude:
-        candidates = siting.exclude(candidates, args.exclude, args.exclude_coord_system)
-    res = siting.site(result, args.category, k=args.add, target=args.target, weight=args.weight, candidates=candidates)
+        candidates = siting.network_candidates(result.network, spacing_m, result.area)
+    if exclude_file:
+        candidates = siting.exclude(candidates, exclude_file, exclude_coord_system)
+    res = siting.site(result, category, k=add, target=target, weight=weight, candidates=candidates)
     res.info["files"] = report.write_siting(config.output.out_dir, res)
     res.info["files"].update(write_html(result, res))
     return res

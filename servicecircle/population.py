@@ -20,6 +20,17 @@ Where no building is mapped at all (road-line runs such as Tianjin Hexi),
 residents are spread over H3 cells in proportion to the walkable street
 length inside the study area — a proxy, labelled ``street_length`` in every
 output, and scaled to the census total.
+
+The building estimate (:func:`residential_origins`) puts residents where they live, at
+*residential origins*:
+
+* residential buildings — ``building`` in ``[population] residential_buildings``, or
+  ``building=yes`` inside a ``landuse=residential`` area: footprint × levels
+  (``building:levels``, else ``height`` / 3 m, else ``default_levels``) gives floor
+  area, divided by ``floor_area_per_person_m2`` (default 40 m², near the 39.8 m² per
+  urban resident of China's 2019 statistics);
+* ``landuse=residential`` areas holding no residential building: each piece of the
+  area inside an H3 cell × ``landuse_floor_area_ratio`` / floor area per person.
 """
 
 from __future__ import annotations
@@ -34,8 +45,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import h3cells, inputs
-from .config import Config
+from . import arrays, h3cells, inputs, parallel
+from .config import Config, PopulationSettings
+from .coords import WGS84
 from .errors import InputError
 from .network import WalkNetwork, points_along_edges
 from .registries import header_key, names_match
@@ -116,7 +128,7 @@ def street_length_origins(net: WalkNetwork, area, grid_cells: np.ndarray, res: i
     edge, _, n_points, pts = points_along_edges(net, PROXY_SPACING_M, np.ceil)
     xy = shapely.get_coordinates(pts)
     weight = net.edge_length_m[edge] / n_points
-    lonlat = shapely.get_coordinates(gpd.GeoSeries(pts, crs=net.crs).to_crs("EPSG:4326").values)
+    lonlat = shapely.get_coordinates(gpd.GeoSeries(pts, crs=net.crs).to_crs(WGS84).values)
     cells = h3cells.ids_of_points(lonlat[:, 0], lonlat[:, 1], res)
     table = pd.DataFrame({"method": "street_length", "floor_area_m2": weight, "x": xy[:, 0], "y": xy[:, 1],
                           "osm_id": -1, "h3": cells})
@@ -148,7 +160,7 @@ def fill_streetless_communities(origins: gpd.GeoDataFrame, communities: gpd.GeoD
         return origins, unit
     per_weight = origins.loc[proxy, "residents"].sum() / origins.loc[proxy, "floor_area_m2"].sum()
     pts = empty.geometry.representative_point()
-    lonlat = shapely.get_coordinates(pts.to_crs("EPSG:4326").values)
+    lonlat = shapely.get_coordinates(pts.to_crs(WGS84).values)
     extra = gpd.GeoDataFrame({
         "method": "street_length", "floor_area_m2": area[empty["community_id"]].to_numpy() * density,
         "osm_id": -1, "h3": h3cells.cells_of_points(lonlat[:, 0], lonlat[:, 1], res),
@@ -186,7 +198,7 @@ def raster_origins(path: Path, grid_cells: np.ndarray, res: int, crs: str) -> pd
     t, c, r = transform, cols + 0.5, rows + 0.5  # pixel centres through the affine geotransform
     xs, ys = t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f
     pts = gpd.GeoSeries(gpd.points_from_xy(xs, ys), crs=src_crs)
-    lonlat = shapely.get_coordinates(pts.to_crs("EPSG:4326").values)
+    lonlat = shapely.get_coordinates(pts.to_crs(WGS84).values)
     xy = shapely.get_coordinates(pts.to_crs(crs).values)
     cells = h3cells.ids_of_points(lonlat[:, 0], lonlat[:, 1], res)
     table = pd.DataFrame({"method": "raster", "floor_area_m2": 0.0, "x": xy[:, 0], "y": xy[:, 1], "osm_id": -1,
@@ -322,3 +334,114 @@ def group_column(frame: pd.DataFrame, group: str) -> tuple[str, str]:
     if wanted:
         return "residents", "residents (all ages: no age data loaded)"
     return "residents", "residents"
+
+
+_NUMBER_GROUP = r"(\d+(?:\.\d+)?)"
+
+
+def _levels(tags: pd.Series, default: float) -> np.ndarray:
+    """Storeys of each building: ``building:levels``, else ``height`` / 3 m, else ``default`` (at least 1)."""
+    out = np.full(len(tags), np.nan)
+    for key, scale in (("building:levels", 1.0), ("height", 1 / 3.0)):
+        text = tags.map(lambda t: t.get(key)).astype("string")
+        value = pd.to_numeric(text.str.extract(_NUMBER_GROUP, expand=False), errors="coerce").to_numpy(float)
+        take = np.isnan(out) & (value > 0)
+        out[take] = np.maximum(1.0, value[take] * scale)
+    return np.where(np.isnan(out), default, out)
+
+
+def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, *, settings: PopulationSettings,
+                        h3_resolution: int, crs: str, net: WalkNetwork | None = None) -> gpd.GeoDataFrame:
+    """Points where residents live, with estimated residents, inside the study area's cells.
+
+    Where the features hold no residential building or land at all (a run on
+    road lines alone), ``net`` gives street-length proxy origins instead
+    (:func:`street_length_origins`); a population raster in ``settings``
+    replaces the estimate (:func:`raster_origins`).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``origin_id``, ``h3``, ``method`` (building / landuse / cell_centre),
+        ``floor_area_m2``, ``residents``, point geometry in ``crs``.
+    """
+    res = h3_resolution
+    # Cells as uint64 ids until the table is done: set operations on a city's strings cost minutes.
+    grid_cells = h3cells.ids_in(area, res)
+    polys = features[features.geom_type.isin(["Polygon", "MultiPolygon"])]
+    is_landuse = polys["tags"].map(lambda t: t.get("landuse") == "residential").to_numpy(bool)
+    landuse = polys[is_landuse].to_crs(crs)
+    building_value = polys["tags"].map(lambda t: t.get("building"))
+    buildings = polys[building_value.notna().to_numpy() & ~is_landuse].to_crs(crs)
+    bvalue = building_value[buildings.index]
+
+    # building=yes counts only inside residential land; named types count anywhere.
+    points = buildings.geometry.representative_point()
+    in_landuse = np.zeros(len(buildings), bool)
+    if len(landuse) and len(buildings):
+        hit, _ = landuse.sindex.query(points.values, predicate="within")
+        in_landuse[arrays.unique(hit)] = True
+    residential = bvalue.isin(settings.residential_buildings).to_numpy() | ((bvalue == "yes").to_numpy() & in_landuse)
+    buildings, points = buildings[residential], points[residential]
+    levels = _levels(buildings["tags"], settings.default_levels)
+    floor = buildings.area.to_numpy() * levels
+
+    origins = [pd.DataFrame({"method": "building", "floor_area_m2": floor, "x": points.x.to_numpy(),
+                             "y": points.y.to_numpy(), "osm_id": buildings["osm_id"].to_numpy()})]
+    origins[0]["h3"] = _cells_of(origins[0][["x", "y"]].to_numpy(), crs, res)
+
+    # Residential land without any mapped residential building: spread by area, cut by cell.
+    if len(landuse):
+        has_building = np.zeros(len(landuse), bool)
+        if len(points):
+            hit, _ = points.sindex.query(landuse.geometry.values, predicate="contains")
+            has_building[arrays.unique(hit)] = True
+        empty = landuse[~has_building]
+        if len(empty):
+            origins.append(_landuse_pieces(empty, crs, res, settings.landuse_floor_area_ratio))
+    table = pd.concat(origins, ignore_index=True)
+    table = table[np.isin(table["h3"].to_numpy(np.uint64), grid_cells)]
+    if len(table) == 0 and net is not None:
+        table = street_length_origins(net, area, grid_cells, res)
+    table["residents"] = table["floor_area_m2"] / settings.floor_area_per_person_m2
+    if settings.raster is not None:
+        # A population grid replaces the building estimate; it already counts people.
+        table = raster_origins(settings.raster, grid_cells, res, crs)
+
+    # Cells without residents still get a travel time, measured from their centre.
+    missing = grid_cells[~np.isin(grid_cells, table["h3"].to_numpy(np.uint64))]
+    if len(missing):
+        xy = _project(np.column_stack(h3cells.centres(missing)), crs)
+        table = pd.concat([table, pd.DataFrame({
+            "method": "cell_centre", "floor_area_m2": 0.0, "x": xy[:, 0], "y": xy[:, 1],
+            "osm_id": -1, "h3": missing, "residents": 0.0})], ignore_index=True)
+    table = table.astype({"h3": np.uint64}).sort_values(["h3", "method", "osm_id", "x", "y"], kind="stable")
+    table = table.reset_index(drop=True)
+    table["h3"] = h3cells.strings(table["h3"].to_numpy())  # one resolution: numeric order is hexadecimal order
+    table["origin_id"] = np.arange(len(table))
+    return gpd.GeoDataFrame(table.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(table["x"], table["y"]), crs=crs)
+
+
+def _landuse_pieces(landuse: gpd.GeoDataFrame, crs: str, res: int, far: float) -> pd.DataFrame:
+    """Intersect residential land with the H3 cells that touch it; one origin per piece."""
+    lonlat = landuse.to_crs(WGS84)
+    owner, cells = h3cells.cells_touching(lonlat.geometry.values, res)
+    hexes = np.asarray(gpd.GeoSeries(h3cells.polygons(cells), crs=WGS84).to_crs(crs).values)
+    pieces = parallel.map_blocks(shapely.intersection, hexes, np.asarray(landuse.geometry.values)[owner])
+    area = shapely.area(pieces)
+    keep = area > 1.0
+    pts = shapely.get_coordinates(shapely.point_on_surface(pieces[keep])).reshape(-1, 2)
+    return pd.DataFrame({"method": "landuse", "floor_area_m2": area[keep] * far, "x": pts[:, 0], "y": pts[:, 1],
+                         "osm_id": lonlat["osm_id"].to_numpy()[owner[keep]], "h3": cells[keep]})
+
+
+def _project(lonlat: np.ndarray, crs: str) -> np.ndarray:
+    pts = gpd.GeoSeries(gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]), crs=WGS84).to_crs(crs)
+    return shapely.get_coordinates(pts.values).reshape(-1, 2)
+
+
+def _cells_of(xy: np.ndarray, crs: str, res: int) -> np.ndarray:
+    if len(xy) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    lonlat = shapely.get_coordinates(gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=crs).to_crs(WGS84).values)
+    return h3cells.ids_of_points(lonlat[:, 0], lonlat[:, 1], res)

@@ -21,9 +21,9 @@ import shapely
 
 from . import coords, inputs
 from .config import CAPACITY_FIELDS, Config, Registry
+from .coords import WGS84
 from .errors import InputError
 
-WGS84 = "EPSG:4326"
 
 #: Canonical field → header spellings recognised (compared after removing
 #: spaces, brackets with units, and case).

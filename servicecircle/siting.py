@@ -31,10 +31,11 @@ from scipy.sparse.csgraph import dijkstra
 from . import access, arrays, communities, grid, inputs
 from .population import group_column
 from .config import Config
+from .coords import WGS84
 from .errors import InputError
 from .network import WalkNetwork, points_along_edges, snap_points
+from .results import RunResult
 
-WGS84 = "EPSG:4326"
 
 
 # --------------------------------------------------------------------------- candidates
@@ -201,10 +202,10 @@ def weight_column(origins: pd.DataFrame, weight: str) -> str:
     return "residents" if weight in ("residents", "all") else group_column(origins, weight)[0]
 
 
-def site(result, category: str, *, k: int | None = None, target: float | None = None, weight: str = "residents",
+def site(result: RunResult, category: str, *, k: int | None = None, target: float | None = None, weight: str = "residents",
          candidates: gpd.GeoDataFrame | None = None, spacing_m: float = 100.0, exact_limit: int = 3000,
          service_areas: bool = True) -> SitingResult:
-    """Recommend new sites for ``category`` on top of a finished run (:class:`~servicecircle.pipeline.RunResult`).
+    """Recommend new sites for ``category`` on top of a finished run (:class:`~servicecircle.results.RunResult`).
 
     Parameters
     ----------
@@ -241,7 +242,7 @@ def site(result, category: str, *, k: int | None = None, target: float | None = 
                        off_network=snap.offset_m > config.network.max_snap_m)
     cand = cand[~cand["off_network"]].reset_index(drop=True)
     graph = access.build_access_graph(net, cand)
-    origin_snap = grid.origin_snap(origins, net)
+    origin_snap = access.origin_snap(origins, net)
     t0 = time.perf_counter()
     cover = access.origin_catchments(graph, np.arange(len(cand)), origin_snap, limit_m)
     build_s = time.perf_counter() - t0
@@ -314,7 +315,7 @@ class WhatIf:
     reaches.
     """
 
-    def __init__(self, result, category: str, weight: str = "residents"):
+    def __init__(self, result: RunResult, category: str, weight: str = "residents"):
         self.result, self.category = result, category
         config, net = result.config, result.network
         self.cat = config.categories[category]
@@ -323,7 +324,7 @@ class WhatIf:
         self.col = weight_column(result.origins, weight)
         self.weight = result.origins[self.col].to_numpy(float)
         self.residents = result.origins["residents"].to_numpy(float)
-        self.snap = grid.origin_snap(result.origins, net)
+        self.snap = access.origin_snap(result.origins, net)
         self.times = result.origin_times[f"walk_time_s_{category}"].to_numpy(float).copy()
         self.cells = result.origins["h3"].to_numpy()
         self.base = net.csgraph(n_extra=1)  # the network with one free slot for the new site
@@ -349,12 +350,9 @@ class WhatIf:
                               shape=m.shape)
         m = m + extra
         d = dijkstra(m, directed=False, indices=n, limit=self.limit_m)[:n]
-        L = net.edge_length_m[self.snap.edge]
-        via = np.minimum(d[net.edge_u[self.snap.edge]] + self.snap.along_m,
-                         d[net.edge_v[self.snap.edge]] + L - self.snap.along_m) + self.snap.offset_m
-        same = self.snap.edge == e
-        via[same] = np.minimum(via[same], self.snap.offset_m[same] + s.offset_m[0]
-                               + np.abs(self.snap.along_m[same] - s.along_m[0]))
+        # The origins walk to the new site as to any facility, the same-edge rule included.
+        site = pd.DataFrame({"snap_edge": s.edge, "snap_along_m": s.along_m, "snap_offset_m": s.offset_m})
+        via, _ = access.point_distances(net, self.snap, d, facilities=site)
         new_t = via / self.cat.speed_m_s
         better = new_t < self.times
         newly = better & (self.times > self.limit_s) & (new_t <= self.limit_s)

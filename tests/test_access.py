@@ -182,7 +182,6 @@ def test_origin_capacity_access_matches_networkx_2sfca(graph, chengdu_run, decay
     """2SFCA of test capacities given to Chengdu's health centres, against networkx Dijkstra and plain loops."""
     from dataclasses import replace
 
-    from servicecircle import grid
 
     config = chengdu_run.config
     cats = dict(config.categories)
@@ -196,7 +195,8 @@ def test_origin_capacity_access_matches_networkx_2sfca(graph, chengdu_run, decay
     fac.loc[unknown, "beds"] = np.nan
     test_graph = access.AccessGraph(graph.net, fac, graph.matrix)
     origins = chengdu_run.origins
-    ours, info = grid.origin_capacity_access(origins, test_graph, config)
+    ours, info = access.origin_capacity_access(origins, test_graph, categories=config.categories,
+                                                settings=config.access)
     assert info["health_centre"]["facilities_without_capacity"] == 1
     assert info["health_centre"]["facilities_used"] == is_health.sum() - 1
 

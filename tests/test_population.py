@@ -89,7 +89,8 @@ def test_population_raster_is_summed_into_cells(chengdu_config, chengdu_run, tmp
         dst.write(values, 1)
     config = chengdu_config.with_settings(population={"table": None, "raster": path, "census_file": None, "census_code": None})
     area = grid.study_area(config, chengdu_run.network)
-    origins = grid.residential_origins(chengdu_run.origins.iloc[:0].assign(tags=[]), area, config, chengdu_run.network.crs)
+    origins = population.residential_origins(chengdu_run.origins.iloc[:0].assign(tags=[]), area, settings=config.population,
+                                             h3_resolution=config.grid.h3_resolution, crs=chengdu_run.network.crs)
     got = origins[origins["method"] == "raster"].groupby("h3")["residents"].sum()
     expected = {}
     for i in range(20):

@@ -1,6 +1,5 @@
 """Siting: solvers against brute force and the MILP optimum, coverage sets, Chengdu runs, what-if, CLI."""
 
-import argparse
 import json
 import itertools
 from dataclasses import replace
@@ -160,9 +159,7 @@ def test_site_command_writes_its_files(chengdu_run, tmp_path):
     from servicecircle.pipeline import site_and_write
 
     result = replace(chengdu_run, config=chengdu_run.config.with_settings(output={"out_dir": tmp_path}))
-    args = argparse.Namespace(category="nursery", add=2, target=None, weight="residents", candidates=None,
-                              candidates_coord_system="wgs84", exclude=None, exclude_coord_system="wgs84", spacing=200.0)
-    res = site_and_write(result, args)
+    res = site_and_write(result, category="nursery", add=2, spacing_m=200.0)
     files = res.info["files"]
     table = pd.read_csv(files["sites"], encoding="utf-8-sig")
     assert list(table["rank"]) == [1, 2] and {"lon", "lat", "covered_share_after"} <= set(table.columns)
