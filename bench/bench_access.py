@@ -38,7 +38,7 @@ def main() -> None:
     t = time.perf_counter()
     warm_result = run(config, progress=False)
     warm = time.perf_counter() - t
-    network_cached = best_of(lambda: build_walk_network(config), 3)
+    network_cached = best_of(lambda: build_walk_network(config.area, config.network), 3)
 
     net = result.network
     fac = result.facilities[result.facilities["counted"] & ~result.facilities["off_network"]]

@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 
 from . import coords
-from .config import Category, Config
+from .config import Category
 from .network import WalkNetwork, snap_points
 from .coords import WGS84
 
@@ -98,8 +98,8 @@ def _contains_any(names: pd.Series, words) -> np.ndarray:
     return names.str.contains("|".join(re.escape(w) for w in words), regex=True).to_numpy(bool)
 
 
-def find_facilities(features: gpd.GeoDataFrame, config: Config) -> gpd.GeoDataFrame:
-    """Classify OSM features into the facility categories of ``config``.
+def find_facilities(features: gpd.GeoDataFrame, categories: dict[str, Category]) -> gpd.GeoDataFrame:
+    """Classify OSM features into ``categories``.
 
     A feature may belong to several categories (a 养老服务中心 with a 老年食堂
     is both); it then appears once per category. Polygons and ways become their
@@ -111,7 +111,8 @@ def find_facilities(features: gpd.GeoDataFrame, config: Config) -> gpd.GeoDataFr
     ----------
     features : GeoDataFrame
         From :func:`servicecircle.osm.features_from_file` (WGS-84).
-    config : Config
+    categories : dict of Category
+        The study area's categories (``config.categories``), in their order.
 
     Returns
     -------
@@ -120,7 +121,7 @@ def find_facilities(features: gpd.GeoDataFrame, config: Config) -> gpd.GeoDataFr
         :data:`FACILITY_COLUMNS`.
     """
     # Only features with a name or a tag some rule asks about can match anything.
-    keys = {k for c in config.categories.values() for r in c.tag_rules + c.flagged_tag_rules for k in r}
+    keys = {k for c in categories.values() for r in c.tag_rules + c.flagged_tag_rules for k in r}
     names_all = features["name"].fillna("").astype(str)
     candidate = (names_all != "").to_numpy() | features["tags"].map(lambda t: not keys.isdisjoint(t)).to_numpy(bool)
     feats = features[candidate]
@@ -128,7 +129,7 @@ def find_facilities(features: gpd.GeoDataFrame, config: Config) -> gpd.GeoDataFr
     table = _TagTable(feats["tags"].reset_index(drop=True))
     names = names.reset_index(drop=True)
     parts = []
-    for order, (key, category) in enumerate(config.categories.items()):
+    for order, (key, category) in enumerate(categories.items()):
         excluded = _contains_any(names, category.exclude_keywords)
         tag = table.matches(category.tag_rules)
         word = ~tag & ~excluded & _contains_any(names, category.keywords)

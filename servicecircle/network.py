@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from . import osm, parallel, roadlines, runcache
 from .coords import WGS84
-from .config import Config
+from .config import AreaSettings, NetworkSettings
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -422,10 +422,10 @@ def _utm_crs(lonlat: np.ndarray) -> str:
     return f"EPSG:{found[0].code}"
 
 
-def _source_key(config: Config) -> tuple[dict, str]:
+def _source_key(area: AreaSettings, settings: NetworkSettings) -> tuple[dict, str]:
     """Describe the network source and hash it, with everything that shapes the result."""
-    if config.network.roads is not None:
-        spec = config.network.roads
+    if settings.roads is not None:
+        spec = settings.roads
         if not spec.path.is_file():
             raise InputError(f"road-line file not found: {spec.path}")
         source = {"kind": "roads", "path": str(spec.path), "sha256": runcache.file_digest(spec.path),
@@ -433,11 +433,11 @@ def _source_key(config: Config) -> tuple[dict, str]:
                                spec.layer_field, spec.bridge_field, spec.tunnel_field]}
         key = hashlib.sha256(json.dumps(dict(source, format=CACHE_FORMAT), sort_keys=True).encode()).hexdigest()[:16]
         return source, key
-    if config.area.osm_file is not None and config.area.osm_file.exists():
-        source = {"kind": "file", "path": str(config.area.osm_file), "sha256": runcache.file_digest(config.area.osm_file)}
+    if area.osm_file is not None and area.osm_file.exists():
+        source = {"kind": "file", "path": str(area.osm_file), "sha256": runcache.file_digest(area.osm_file)}
     else:
-        source = {"kind": "overpass", "bbox": config.area.bbox, "place": config.area.place,
-                  "polygon_file": str(config.area.polygon_file) if config.area.polygon_file else None}
+        source = {"kind": "overpass", "bbox": area.bbox, "place": area.place,
+                  "polygon_file": str(area.polygon_file) if area.polygon_file else None}
     # osmnx's version stands for its walk filter and simplification rules; reading the
     # filter itself would import osmnx (0.4 s) on every cached run.
     keyed = dict(source, format=CACHE_FORMAT, osmnx=version("osmnx"))
@@ -445,18 +445,21 @@ def _source_key(config: Config) -> tuple[dict, str]:
     return source, key
 
 
-def build_walk_network(config: Config, *, use_cache: bool = True) -> WalkNetwork:
+def build_walk_network(area: AreaSettings, settings: NetworkSettings, *, use_cache: bool = True) -> WalkNetwork:
     """Build (or load from cache) the walk network of the study area.
 
-    The source is ``config.area.osm_file`` when it exists; otherwise ``bbox``,
+    The source is ``area.osm_file`` when it exists; otherwise ``bbox``,
     ``place`` or ``polygon_file`` is downloaded through osmnx/Overpass, its
-    responses cached under ``config.network.cache_dir``. The built network is cached
+    responses cached under ``settings.cache_dir``. The built network is cached
     there too, keyed by a hash of the source file's bytes (or the query), the
     osmnx version and the walk filter, so a second run does not rebuild it.
 
     Parameters
     ----------
-    config : Config
+    area : AreaSettings
+        Where the OSM data comes from (``[area]``).
+    settings : NetworkSettings
+        The road-line source, if any, and the cache folder (``[network]``).
     use_cache : bool
         Read and write the network cache.
 
@@ -464,15 +467,15 @@ def build_walk_network(config: Config, *, use_cache: bool = True) -> WalkNetwork
     -------
     WalkNetwork
     """
-    source, key = _source_key(config)
-    cache_file = Path(config.network.cache_dir) / f"walk_{key}.npz"
+    source, key = _source_key(area, settings)
+    cache_file = Path(settings.cache_dir) / f"walk_{key}.npz"
     if use_cache and cache_file.is_file():
         net = load_network(cache_file)
         net.info["cache"] = "hit"
         return net
     t0 = time.perf_counter()
     if source["kind"] == "roads":
-        net = network_from_road_lines(config.network.roads)
+        net = network_from_road_lines(settings.roads)
     elif source["kind"] == "file":
         # Not osmnx here: its simplification holds the whole graph in networkx,
         # nodes and edges as Python dicts. Measured on the declared-synthetic
@@ -481,11 +484,11 @@ def build_walk_network(config: Config, *, use_cache: bool = True) -> WalkNetwork
         # city's million nodes. The numpy builder applies osmnx's own rules to
         # flat arrays and gives the same network (tests/test_network_build.py):
         # 1.1 M nodes in 35 s and 2.5 GB peak on the same shared 2-core machine.
-        net = network_from_ways(osm.read_walkable_ways(config.area.osm_file), info={"source": source["path"]})
+        net = network_from_ways(osm.read_walkable_ways(area.osm_file), info={"source": source["path"]})
     else:
-        if config.area.osm_file is not None:
-            log.warning("OSM file %s not found: downloading the area from OpenStreetMap", config.area.osm_file)
-        graph = osm.graph_from_overpass(cache_dir=config.network.cache_dir, **download_area(config))
+        if area.osm_file is not None:
+            log.warning("OSM file %s not found: downloading the area from OpenStreetMap", area.osm_file)
+        graph = osm.graph_from_overpass(cache_dir=settings.cache_dir, **download_area(area))
         net = _from_osmnx(graph, {"source": f"Overpass {source}"})
     net.info["build_seconds"] = round(time.perf_counter() - t0, 2)
     if use_cache:
@@ -504,19 +507,19 @@ def network_from_road_lines(spec) -> WalkNetwork:
     return assemble(np.arange(len(node_lonlat)), node_lonlat, eu, ev, length, geom, info)
 
 
-def download_area(config: Config) -> dict:
-    """Keyword arguments naming the Overpass query area of ``config``."""
-    if config.area.bbox is not None:
-        return {"bbox": config.area.bbox}
-    if config.area.place is not None:
-        return {"place": config.area.place}
-    if config.area.polygon_file is not None:
+def download_area(area: AreaSettings) -> dict:
+    """Keyword arguments naming the Overpass query area of ``area``."""
+    if area.bbox is not None:
+        return {"bbox": area.bbox}
+    if area.place is not None:
+        return {"place": area.place}
+    if area.polygon_file is not None:
         import geopandas as gpd
 
-        if not config.area.polygon_file.is_file():
-            raise InputError(f"area polygon file not found: {config.area.polygon_file}")
-        return {"polygon": gpd.read_file(config.area.polygon_file).to_crs(WGS84).union_all()}
-    raise InputError(f"OSM file not found: {config.area.osm_file} (and no bbox, place or polygon_file to download instead)")
+        if not area.polygon_file.is_file():
+            raise InputError(f"area polygon file not found: {area.polygon_file}")
+        return {"polygon": gpd.read_file(area.polygon_file).to_crs(WGS84).union_all()}
+    raise InputError(f"OSM file not found: {area.osm_file} (and no bbox, place or polygon_file to download instead)")
 
 
 def save_network(net: WalkNetwork, path: Path) -> None:

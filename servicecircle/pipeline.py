@@ -37,7 +37,7 @@ def load_features(config: Config) -> gpd.GeoDataFrame:
         return osm.features_from_file(config.area.osm_file)
     if not config.area.uses_osm:
         return osm.features_frame([])
-    return osm.features_from_overpass(cache_dir=config.network.cache_dir, **network.download_area(config))
+    return osm.features_from_overpass(cache_dir=config.network.cache_dir, **network.download_area(config.area))
 
 
 #: Settings that shape only the pages (map and report), never a computed figure or table.
@@ -107,7 +107,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
         bar.set_postfix_str(stage)
         bar.update(stages)
 
-    net = network.build_walk_network(config)
+    net = network.build_walk_network(config.area, config.network)
     done("walk network")
     cache = runcache.StageCache(config.network.cache_dir, config.area.name) if reuse else None
     analysis_key = runcache.settings_key(config, leave_out=OUTPUT_ONLY + ("goals",))
@@ -384,13 +384,13 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
     category are reported and left out; a registry whose points land on the
     streets only when read in another coordinate system gets a warning naming it.
     """
-    facs = facilities.find_facilities(features, config)
+    facs = facilities.find_facilities(features, config.categories)
     info = []
     reach_m = max(c.speed_m_s for c in config.categories.values()) * config.access.coverage_threshold_min * 60
     utm = net.crs
     area_utm = gpd.GeoSeries([area], crs=coords.WGS84).to_crs(utm).iloc[0]
     for spec in config.facilities.registries:
-        reg = registries.read_registry(spec, config, report_rows)
+        reg = registries.read_registry(spec, config.categories, report_rows)
         read = len(reg)
         if read:
             dist = reg.geometry.to_crs(utm).distance(area_utm).to_numpy()

@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 
 from . import coords, inputs
-from .config import CAPACITY_FIELDS, Config, Registry
+from .config import CAPACITY_FIELDS, Category, Registry
 from .coords import WGS84
 from .errors import InputError
 
@@ -101,20 +101,20 @@ def recognise_columns(headers: list[str], explicit: dict[str, str]) -> dict[str,
     return found
 
 
-def category_of(value: str, config: Config, explicit: dict[str, str]) -> str | None:
-    """The config category a registry's category value means, or None."""
+def category_of(value: str, categories: dict[str, Category], explicit: dict[str, str]) -> str | None:
+    """The category (key of ``categories``) a registry's category value means, or None."""
     text = unicodedata.normalize("NFKC", value).strip()
     if not text:
         return None
     if text in explicit:
         return explicit[text]
-    for key, cat in config.categories.items():
+    for key, cat in categories.items():
         if text in (key, cat.label):
             return key
     mapped = CATEGORY_VALUES.get(text)
-    if mapped in config.categories:
+    if mapped in categories:
         return mapped
-    for key, cat in config.categories.items():
+    for key, cat in categories.items():
         if any(k in text for k in cat.keywords) and not any(k in text for k in cat.exclude_keywords):
             return key
     return None
@@ -128,7 +128,7 @@ def _number(text: str) -> float | None | str:
     return float(found.group(1)) if found else str(text)
 
 
-def read_registry(spec: Registry, config: Config, report: inputs.InputReport) -> gpd.GeoDataFrame:
+def read_registry(spec: Registry, categories: dict[str, Category], report: inputs.InputReport) -> gpd.GeoDataFrame:
     """Validated facilities of one registry, as WGS-84 points.
 
     Rows with missing or unreadable coordinates, points outside China and
@@ -193,7 +193,7 @@ def read_registry(spec: Registry, config: Config, report: inputs.InputReport) ->
     from_column = raw_cat != ""
     raw = np.where(from_column, raw_cat, spec.category or "")
     raw = np.where(from_column | (spec.category is not None), raw, names)
-    meaning = {v: category_of(v, config, values) for v in pd.unique(raw[from_column | (spec.category is None)])}
+    meaning = {v: category_of(v, categories, values) for v in pd.unique(raw[from_column | (spec.category is None)])}
     cat = np.array([meaning[v] if (f or spec.category is None) else spec.category
                     for v, f in zip(raw, from_column)], dtype=object) if n else np.array([], dtype=object)
     cat_field = np.where(from_column, cols.get("category", "category"), cols.get("category", "category"))

@@ -20,7 +20,8 @@ def test_pbf_and_bz2_give_the_same_network(suffix, chengdu_config, chengdu_run, 
     with osmium.SimpleWriter(str(copy)) as writer:  # a real PBF / bzip2 file of the same data
         for obj in osmium.FileProcessor(str(CHENGDU_OSM)):
             writer.add(obj)
-    net = build_walk_network(chengdu_config.with_settings(area={"osm_file": copy}, network={"cache_dir": tmp_path / "cache"}))
+    config = chengdu_config.with_settings(area={"osm_file": copy}, network={"cache_dir": tmp_path / "cache"})
+    net = build_walk_network(config.area, config.network)
     ref = chengdu_run.network
     assert net.info["cache"] == "miss"
     assert net.n_nodes == ref.n_nodes and net.n_edges == ref.n_edges

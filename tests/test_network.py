@@ -37,11 +37,11 @@ def test_chengdu_network_is_undirected_metric_and_walkable(chengdu_run):
 
 
 def test_network_cache_roundtrip_and_hit(chengdu_config, chengdu_run, tmp_path):
-    net = build_walk_network(chengdu_config)
+    net = build_walk_network(chengdu_config.area, chengdu_config.network)
     assert net.info["cache"] == "hit"
     from servicecircle.network import _source_key
 
-    _, key = _source_key(chengdu_config)
+    _, key = _source_key(chengdu_config.area, chengdu_config.network)
     files = list(chengdu_config.network.cache_dir.glob(f"walk_{key}.npz"))
     assert len(files) == 1  # one file per source (other study areas share the folder)
     again = load_network(files[0])

@@ -38,7 +38,7 @@ def _config():
 
 def _read(path, config=None, **kw):
     report = InputReport()
-    return registries.read_registry(_spec(path, **kw), config or _config(), report), report.frame()
+    return registries.read_registry(_spec(path, **kw), (config or _config()).categories, report), report.frame()
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
