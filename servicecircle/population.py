@@ -181,11 +181,14 @@ def raster_origins(path: Path, grid_cells: np.ndarray, res: int, crs: str) -> pd
     skipped. Pixels are summed into H3 cells by their centre. ``grid_cells`` and
     the table's ``h3`` are uint64 cell ids.
     """
-    import rasterio
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"population raster not found: {path}")
+    try:
+        import rasterio
+    except ImportError:  # an optional extra: most runs estimate residents from buildings or tables
+        raise InputError(f"{path}: reading a population raster needs rasterio: "
+                         "pip install \"servicecircle[raster]\"") from None
     try:
         with rasterio.open(path) as src:
             values = src.read(1, masked=True).astype(float).filled(0.0)
