@@ -16,4 +16,13 @@ from .config import Config, load_config, make_config
 from .errors import ConfigError, InputError, ServiceCircleError
 from .pipeline import RunResult, run
 
-__all__ = ["Config", "ConfigError", "InputError", "RunResult", "ServiceCircleError", "load_config", "make_config", "run"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "InputError",
+    "RunResult",
+    "ServiceCircleError",
+    "load_config",
+    "make_config",
+    "run",
+]

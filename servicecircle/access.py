@@ -155,9 +155,16 @@ def _same_edge(snap: Snap, facilities: pd.DataFrame) -> tuple[np.ndarray, np.nda
     the facility's walk to the street (the point's own is left to the caller).
     """
     same = pd.DataFrame({"edge": snap.edge, "point": np.arange(len(snap.edge)), "along": snap.along_m}).merge(
-        pd.DataFrame({"edge": facilities["snap_edge"].to_numpy(), "f": np.arange(len(facilities)),
-                      "f_along": facilities["snap_along_m"].to_numpy(), "f_off": facilities["snap_offset_m"].to_numpy()}),
-        on="edge")
+        pd.DataFrame(
+            {
+                "edge": facilities["snap_edge"].to_numpy(),
+                "f": np.arange(len(facilities)),
+                "f_along": facilities["snap_along_m"].to_numpy(),
+                "f_off": facilities["snap_offset_m"].to_numpy(),
+            }
+        ),
+        on="edge",
+    )
     return (same["point"].to_numpy(), same["f"].to_numpy(),
             (same["f_off"] + (same["along"] - same["f_along"]).abs()).to_numpy())
 
@@ -752,8 +759,9 @@ def merged_service_areas(graph: AccessGraph, config: Config,
             records.append((category, m, speed))
             geoms.append(shapely.union_all(pieces, grid_size=0.001))
     frame = pd.DataFrame(records, columns=["category", "minutes", "speed_m_s"])
-    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=net.crs) if geoms else gpd.GeoSeries([], crs=net.crs),
-                           crs=net.crs)
+    gdf = gpd.GeoDataFrame(
+        frame, geometry=gpd.GeoSeries(geoms, crs=net.crs) if geoms else gpd.GeoSeries([], crs=net.crs), crs=net.crs
+    )
     gdf = gdf.sort_values(["category", "minutes"], kind="stable").reset_index(drop=True)
     gdf = gdf[["category", "minutes", "geometry", "speed_m_s"]]
     gdf["street_buffer_m"] = street_m

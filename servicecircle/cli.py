@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import warnings
 from pathlib import Path
 
 from .coords import SYSTEMS
@@ -112,7 +111,6 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    warnings.filterwarnings("ignore", category=FutureWarning)
     try:
         from .config import load_config
         from .errors import InputError
@@ -148,16 +146,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_siting(res) -> None:
     info = res.info
-    print(f"\nsiting {res.category} (demand: {res.weight_column}, covered = within {info['limit_m']:.0f} m walk): "
-          f"{len(res.sites)} new sites, covered share {info['covered_share_before']:.1%} → {info['covered_share_after']:.1%} "
-          f"({info['candidates']:,} candidates, greedy {info['greedy_s'] * 1000:.0f} ms)")
+    print(
+        f"\nsiting {res.category} (demand: {res.weight_column}, covered = within {info['limit_m']:.0f} m walk): "
+        f"{len(res.sites)} new sites, covered share {info['covered_share_before']:.1%} → "
+        f"{info['covered_share_after']:.1%} "
+        f"({info['candidates']:,} candidates, greedy {info['greedy_s'] * 1000:.0f} ms)"
+    )
     for r in res.sites.itertuples(index=False):
         print(f"  {r.rank:>3}. {r.lon:.6f}, {r.lat:.6f}  +{getattr(r, 'new_' + res.weight_column + '_covered'):,.0f}  "
               f"→ {r.covered_share_after:.1%}")
     if "exact_covered" in info:
         print(f"  exact optimum (MILP, HiGHS): greedy reaches {info['greedy_over_optimal']:.1%} of it "
               f"({info['exact_s']:.1f} s)")
-    for name, path in res.info.get("files", {}).items():
+    for path in res.info.get("files", {}).values():
         print(f"  wrote {path}")
 
 
@@ -166,13 +167,24 @@ def _print_summary(result) -> None:
     print(f"\n{s['area']}: {s['population_total']:,.0f} estimated residents in {s['cells_populated']:,} populated "
           f"H3 cells (res {s['h3_resolution']}), walking {s['speed_m_s']:g} m/s, covered = within "
           f"{s['coverage_threshold_min']:g} min")
+    _print_categories(s)
+    _print_checks(s)
+    _print_inputs_and_files(result)
+
+
+def _print_categories(s: dict) -> None:
     for key, c in s["categories"].items():
         share = c["population_covered_share"]
         pct = "n/a" if share is None else f"{share:.1%}"
         print(f"  {key:<14} {c['facilities']:>4} facilities  covered {pct:>6}  — {c['note']}")
         groups = [(g, c[f"population_covered_share_{g}"]) for g in s.get("population_by_age_group", {})]
         if groups and c["facilities"]:
-            print(" " * 18 + "  ".join(f"aged {g.replace('plus', '+').replace('_', '–')}: {v:.1%}" for g, v in groups if v is not None))
+            print(
+                " " * 18
+                + "  ".join(
+                    f"aged {g.replace('plus', '+').replace('_', '–')}: {v:.1%}" for g, v in groups if v is not None
+                )
+            )
         fca = c.get("capacity_access")
         if fca and fca["facilities_used"]:
             print(" " * 18 + f"2SFCA ({fca['decay']}): {fca['district_per_1000']:.2f} {fca['unit']} within reach"
@@ -186,6 +198,9 @@ def _print_summary(result) -> None:
     areas = s.get("service_areas")
     if areas:
         print(f"  {areas['method_note']}; {areas['note']}")
+
+
+def _print_checks(s: dict) -> None:
     comp = s["complete_circle_share"]
     print(f"  complete circle ({' + '.join(s['complete_circle_categories'])}): "
           f"{'n/a' if comp is None else f'{comp:.1%}'} of residents")
@@ -201,12 +216,19 @@ def _print_summary(result) -> None:
     if goals:
         failed = [g for g in goals if g["passed"] is False]
         unknown = sum(1 for g in goals if g["passed"] is None)
-        print(f"  goals: {sum(1 for g in goals if g['passed'] is True)} of {len(goals)} district rows met, "
-              f"{len(failed)} not met, {unknown} not assessable "
-              f"({sum(1 for g in failed if g['kind'] == 'binding')} binding failures); scorecard.xlsx has every street and community")
+        print(
+            f"  goals: {sum(1 for g in goals if g['passed'] is True)} of {len(goals)} district rows met, "
+            f"{len(failed)} not met, {unknown} not assessable "
+            f"({sum(1 for g in failed if g['kind'] == 'binding')} binding failures); "
+            "scorecard.xlsx has every street and community"
+        )
         for g in failed:
             if g["kind"] == "binding":
                 print(f"    ✘ {g['goal_name']} [{g['meaning'].split(':')[0]}]: {g['gap_text']}")
+
+
+def _print_inputs_and_files(result) -> None:
+    s = result.summary
     for reg in s.get("registries", []):
         print(f"  registry {reg['file']}: {reg['rows_used']} facilities used ({reg['coord_system']})")
         if reg["warning"]:
@@ -221,5 +243,5 @@ def _print_summary(result) -> None:
         print(f"  analysis reused from the cache in {result.config.network.cache_dir} (same inputs and settings; "
               f"--recompute computes it again)")
     kept = set(s.get("outputs_kept", []))
-    for name, path in result.files.items():
+    for path in result.files.values():
         print(f"  {'kept' if str(path) in kept else 'wrote'} {path}" + (" (up to date)" if str(path) in kept else ""))

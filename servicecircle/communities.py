@@ -10,15 +10,14 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-
 import shapely
 
 from . import arrays
 from .config import CAPACITY_COLUMNS, Config
-from .errors import InputError
-from .inputs import InputReport, read_vector
 from .coords import WGS84
+from .errors import InputError
 from .grid import unit_mean
+from .inputs import InputReport, read_vector
 from .population import age_groups, group_column
 
 
@@ -54,7 +53,10 @@ def _read_units(spec, what: str, report: InputReport | None) -> gpd.GeoDataFrame
     gdf = read_vector(spec.path, what=what, coord_system=spec.coord_system, encoding=spec.encoding,
                       report=report, polygons=True)
     if spec.name_field not in gdf.columns:
-        raise InputError(f"{spec.path}: no field '{spec.name_field}' (fields: {', '.join(c for c in gdf.columns if c not in ('geometry', '_row'))})")
+        raise InputError(
+            f"{spec.path}: no field '{spec.name_field}' "
+            f"(fields: {', '.join(c for c in gdf.columns if c not in ('geometry', '_row'))})"
+        )
     gdf["name"] = gdf[spec.name_field].astype(str)
     code = spec.code_field
     gdf["code"] = gdf[code].astype(str).str.strip() if code and code in gdf.columns else ""
@@ -100,7 +102,9 @@ def link_streets(communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None
     return out
 
 
-def assign_origins(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, id_field: str = "community_id") -> np.ndarray:
+def assign_origins(
+    origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, id_field: str = "community_id"
+) -> np.ndarray:
     """Unit id of each origin (-1 outside all). Nested polygons: the smallest wins."""
     comm = communities.to_crs(origins.crs)
     found = np.full(len(origins), -1, dtype=np.int64)

@@ -435,7 +435,9 @@ class PopulationSettings:
 
     default_levels: float = option(6.0, float, "storeys of a residential building without building:levels",
                                    check=check_positive)
-    floor_area_per_person_m2: float = option(40.0, float, "residential floor area per resident, m²", check=check_positive)
+    floor_area_per_person_m2: float = option(
+        40.0, float, "residential floor area per resident, m²", check=check_positive
+    )
     landuse_floor_area_ratio: float = option(1.5, float, "floor-area ratio of residential land without buildings",
                                              check=check_positive)
     residential_buildings: tuple[str, ...] = option(RESIDENTIAL_BUILDINGS, list, "OSM building values counted as "
@@ -512,7 +514,9 @@ class OutputSettings:
 
     out_dir: Path = option(DERIVED, str, "output folder (default: maps/<area name> under the working folder)",
                            toml="dir", path=True)
-    basemap: str = option("osm", str, "the map's tiles: osm, amap, tencent or none", check=check_one_of(tuple(BASEMAPS)))
+    basemap: str = option(
+        "osm", str, "the map's tiles: osm, amap, tencent or none", check=check_one_of(tuple(BASEMAPS))
+    )
     lang: str = option("zh", str, "language of the pages: zh or en", check=check_one_of(LANGUAGES))
     offline: bool = option(False, bool, "write pages that need no internet (map library inlined)")
     facility_areas: str | int = option(500, (str, int), "facilities whose own service areas are drawn: all, none or "
@@ -776,8 +780,8 @@ def load_config(path: str | Path, *, overrides: dict[str, dict[str, Any]] | None
         The TOML file.
     overrides : dict, optional
         Keys set on top of the file's, section by section (``{"output": {"lang": "en"}}``; None
-        removes the file's key), validated as if the file held them: the command line's options. Relative paths in them are resolved
-        against the file's folder, so give absolute ones.
+        removes the file's key), validated as if the file held them: the command line's options.
+        Relative paths in them are resolved against the file's folder, so give absolute ones.
 
     Returns
     -------

@@ -11,8 +11,8 @@ import shapely
 
 from . import coords
 from .config import Category
-from .network import WalkNetwork, snap_points
 from .coords import WGS84
+from .network import WalkNetwork, snap_points
 
 FACILITY_COLUMNS = [
     "facility_id", "category", "name", "source", "osm_type", "osm_id", "match",

@@ -25,8 +25,8 @@ from scipy.sparse.csgraph import connected_components
 from . import access, arrays, h3cells
 from .communities import GroupSums
 from .config import Config
-from .network import Snap
 from .coords import WGS84
+from .network import Snap
 from .population import group_column
 
 BLIND_SPOT_COLUMNS = ["blind_spot_id", "category", "rank", "cells", "residents", "demand_residents", "demand",

@@ -33,8 +33,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .config import Config, Goal
 from .communities import GroupSums, facility_units
+from .config import Config, Goal
 from .population import group_column
 
 SCORECARD_COLUMNS = ["level", "unit_id", "unit_name", "unit_code", "street_name", "goal", "goal_name", "kind",

@@ -17,17 +17,22 @@ import shapely
 
 from . import h3cells
 from .config import Config
+from .coords import WGS84
 from .inputs import read_vector
 from .network import WalkNetwork
-from .coords import WGS84
 from .population import age_groups, group_column
+
 
 def study_area(config: Config, net: WalkNetwork, communities: gpd.GeoDataFrame | None = None) -> shapely.Polygon:
     """The study-area polygon (WGS-84): ``polygon_file``, else ``bbox``, else the communities
     from a communities file, else the network's extent."""
     if config.area.polygon_file is not None and config.area.polygon_file.is_file():
-        return read_vector(config.area.polygon_file, what="area polygon file", coord_system=config.area.polygon_coord_system,
-                           polygons=True).union_all()
+        return read_vector(
+            config.area.polygon_file,
+            what="area polygon file",
+            coord_system=config.area.polygon_coord_system,
+            polygons=True,
+        ).union_all()
     if config.area.bbox is not None:
         return shapely.box(*config.area.bbox)
     if config.communities is not None and communities is not None and len(communities):

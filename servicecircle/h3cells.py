@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import h3ronpy
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order, connected_components
 import pyarrow as pa
+import scipy.sparse as sp
 import shapely
 from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3v
+from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from . import arrays, parallel
 

@@ -24,8 +24,8 @@ import shapely
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from . import osm, parallel, roadlines, runcache
-from .coords import WGS84
 from .config import AreaSettings, NetworkSettings
+from .coords import WGS84
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,9 @@ class WalkNetwork:
         """The network as a networkx MultiGraph with ``length`` in metres (node = index)."""
         g = nx.MultiGraph()
         g.add_nodes_from(range(self.n_nodes))
-        g.add_weighted_edges_from(zip(self.edge_u.tolist(), self.edge_v.tolist(), self.edge_length_m.tolist()), weight="length")
+        g.add_weighted_edges_from(
+            zip(self.edge_u.tolist(), self.edge_v.tolist(), self.edge_length_m.tolist()), weight="length"
+        )
         return g
 
     def total_length_m(self) -> float:

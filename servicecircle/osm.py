@@ -276,7 +276,10 @@ def _parse_opl_ways(opl: Path) -> WalkableWays:
         table = csv.read_csv(
             pa.py_buffer(body),
             read_options=csv.ReadOptions(column_names=["id", "lon", "lat"]),
-            convert_options=csv.ConvertOptions(column_types={"id": pa.int64(), "lon": pa.float64(), "lat": pa.float64()}))
+            convert_options=csv.ConvertOptions(
+                column_types={"id": pa.int64(), "lon": pa.float64(), "lat": pa.float64()}
+            ),
+        )
         node_ids.append(table.column("id").to_numpy())
         lonlats.append(np.column_stack([table.column("lon").to_numpy(zero_copy_only=False),
                                         table.column("lat").to_numpy(zero_copy_only=False)]))
@@ -406,11 +409,15 @@ def features_from_file(path: Path, keep: Callable = _keep_feature) -> gpd.GeoDat
         try:
             out = osmium.io.File(str(opl), "opl,add_metadata=false,locations_on_ways=true")
             with osmium.SimpleWriter(out, overwrite=True) as writer:
-                processor = (osmium.FileProcessor(_osmium_file(path)).with_areas().with_locations()
-                             .with_filter(osmium.filter.EntityFilter(osmium.osm.NODE | osmium.osm.WAY | osmium.osm.AREA))
-                             .with_filter(osmium.filter.KeyFilter(*FEATURE_KEYS))
-                             .with_filter(writer)  # writes the nodes and ways; areas pass on
-                             .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA)))
+                processor = (
+                    osmium.FileProcessor(_osmium_file(path))
+                    .with_areas()
+                    .with_locations()
+                    .with_filter(osmium.filter.EntityFilter(osmium.osm.NODE | osmium.osm.WAY | osmium.osm.AREA))
+                    .with_filter(osmium.filter.KeyFilter(*FEATURE_KEYS))
+                    .with_filter(writer)  # writes the nodes and ways; areas pass on
+                    .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
+                )
                 for area in processor:
                     try:
                         shape = wkb.create_multipolygon(area)
@@ -532,7 +539,9 @@ def features_from_overpass(*, bbox=None, place=None, polygon=None, cache_dir: Pa
     gdf = gdf.reset_index()
     tag_cols = [c for c in gdf.columns if c not in ("element", "id", "geometry", "nodes", "ways")]
     rows = []
-    for element, osm_id, geom, tag_values in zip(gdf["element"], gdf["id"], gdf.geometry, gdf[tag_cols].itertuples(index=False)):
+    for element, osm_id, geom, tag_values in zip(
+        gdf["element"], gdf["id"], gdf.geometry, gdf[tag_cols].itertuples(index=False)
+    ):
         tag_dict = {k: str(v) for k, v in zip(tag_cols, tag_values) if isinstance(v, str) or (v == v and v is not None)}
         if "highway" in tag_dict and "amenity" not in tag_dict:
             continue

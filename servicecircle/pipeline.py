@@ -13,8 +13,25 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import (access, communities, coords, facilities, gaps, goals, grid, maps, network, osm, parallel, population,
-               registries, report, reportpage, runcache, siting)
+from . import (
+    access,
+    communities,
+    coords,
+    facilities,
+    gaps,
+    goals,
+    grid,
+    maps,
+    network,
+    osm,
+    parallel,
+    population,
+    registries,
+    report,
+    reportpage,
+    runcache,
+    siting,
+)
 from .config import STREET_AREAS_MAX_EDGES, Config
 from .inputs import InputReport
 from .results import RunResult

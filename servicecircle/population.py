@@ -209,9 +209,8 @@ def raster_origins(path: Path, grid_cells: np.ndarray, res: int, crs: str) -> pd
     return table[np.isin(cells, grid_cells)]
 
 
-def read_population_table(config: Config, report: inputs.InputReport) -> pd.DataFrame:
+def read_population_table(spec: PopulationSettings, report: inputs.InputReport) -> pd.DataFrame:
     """The per-unit population table: ``code``, ``name``, ``residents`` and any ``residents_<group>``."""
-    spec = config.population
     table = inputs.read_table(spec.table, what="population table", encoding=spec.table_encoding)
     headers = [c for c in table.columns if not c.startswith("_")]
     explicit = dict(spec.table_columns)
@@ -259,7 +258,8 @@ def _match_units(table: pd.DataFrame, units: gpd.GeoDataFrame, id_field: str, pa
 
 
 def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None,
-                 unit_of_origin: dict[str, np.ndarray], config: Config, report: inputs.InputReport) -> tuple[gpd.GeoDataFrame, dict]:
+                 unit_of_origin: dict[str, np.ndarray], config: Config, report: inputs.InputReport
+                 ) -> tuple[gpd.GeoDataFrame, dict]:
     """Scale the estimated residents to the population inputs and add ``residents_<group>`` columns.
 
     Returns the origins and a description of what was applied (for the summary).
@@ -270,42 +270,8 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
     census = census_figures(spec.census_file, spec.census_code, config.network.cache_dir) if spec.census_file else None
     if census:
         info["census"] = census
-    weight = out["residents"].to_numpy(float)
     if spec.table is not None:
-        level = spec.table_level
-        units = communities if level == "community" else streets
-        id_field = "community_id" if level == "community" else "street_id"
-        if units is None or len(units) == 0:
-            raise InputError(f"{spec.table}: population table per {level}, but no {level} polygons are loaded")
-        table = read_population_table(config, report)
-        table["unit"] = _match_units(table, units, id_field, spec.table, report)
-        table = table[table["unit"] >= 0].drop(columns="_row").groupby("unit").sum(numeric_only=True, min_count=1)
-        unit = unit_of_origin[level]
-        est = pd.Series(weight).groupby(unit).sum()
-        matched = table.index.intersection(est[est > 0].index)
-        factor = pd.Series(1.0, index=est.index)
-        factor[matched] = table.loc[matched, "residents"] / est[matched]
-        overall = table.loc[matched, "residents"].sum() / est[matched].sum() if len(matched) else 1.0
-        names = dict(zip(units[id_field], units["name"]))
-        for uid in est.index:
-            if uid >= 0 and uid not in table.index and est[uid] > 0:
-                report.add(spec.table, None, "residents", f"no row for {level} '{names.get(uid, uid)}'",
-                           f"its building estimate scaled by the table's overall factor {overall:.3g}")
-                factor[uid] = overall
-        for uid in table.index.difference(matched):
-            report.add(spec.table, None, "residents", f"{level} '{names.get(uid, uid)}' has no residential origin inside",
-                       "its residents are not placed")
-        out["residents"] = weight * factor.reindex(unit).fillna(overall).to_numpy()
-        info["scaled_to"] = f"population table per {level} ({spec.table})"
-        for group in ("60plus", "0_3"):
-            col = f"residents_{group}"
-            if col in table.columns:
-                known = table[col].notna() & (table["residents"] > 0)
-                share = table.loc[known, col] / table.loc[known, "residents"]
-                # Units with no figure for the group take the table's overall share.
-                overall_share = table.loc[known, col].sum() / table.loc[known, "residents"].sum() if known.any() else np.nan
-                out[col] = out["residents"].to_numpy() * pd.Series(unit).map(share).fillna(overall_share).to_numpy()
-                info["age_groups_from"] = "population table"
+        _scale_to_table(out, spec, communities, streets, unit_of_origin, report, info)
     elif census:
         total = out["residents"].sum()
         if total > 0:
@@ -321,6 +287,47 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
                 out[col] = out["residents"] * (n / census["total"])
                 info["age_groups_from"] = info["age_groups_from"] or f"census 2020 shares of {census['name']}"
     return out, info
+
+
+def _scale_to_table(out: gpd.GeoDataFrame, spec: PopulationSettings, communities: gpd.GeoDataFrame,
+                    streets: gpd.GeoDataFrame | None, unit_of_origin: dict[str, np.ndarray],
+                    report: inputs.InputReport, info: dict) -> None:
+    """Spread a per-unit population table over the origins of each unit (in place), in proportion to the estimate."""
+    level = spec.table_level
+    units = communities if level == "community" else streets
+    id_field = "community_id" if level == "community" else "street_id"
+    if units is None or len(units) == 0:
+        raise InputError(f"{spec.table}: population table per {level}, but no {level} polygons are loaded")
+    weight = out["residents"].to_numpy(float)
+    table = read_population_table(spec, report)
+    table["unit"] = _match_units(table, units, id_field, spec.table, report)
+    table = table[table["unit"] >= 0].drop(columns="_row").groupby("unit").sum(numeric_only=True, min_count=1)
+    unit = unit_of_origin[level]
+    est = pd.Series(weight).groupby(unit).sum()
+    matched = table.index.intersection(est[est > 0].index)
+    factor = pd.Series(1.0, index=est.index)
+    factor[matched] = table.loc[matched, "residents"] / est[matched]
+    overall = table.loc[matched, "residents"].sum() / est[matched].sum() if len(matched) else 1.0
+    names = dict(zip(units[id_field], units["name"]))
+    for uid in est.index:
+        if uid >= 0 and uid not in table.index and est[uid] > 0:
+            report.add(spec.table, None, "residents", f"no row for {level} '{names.get(uid, uid)}'",
+                       f"its building estimate scaled by the table's overall factor {overall:.3g}")
+            factor[uid] = overall
+    for uid in table.index.difference(matched):
+        report.add(spec.table, None, "residents", f"{level} '{names.get(uid, uid)}' has no residential origin inside",
+                   "its residents are not placed")
+    out["residents"] = weight * factor.reindex(unit).fillna(overall).to_numpy()
+    info["scaled_to"] = f"population table per {level} ({spec.table})"
+    for group in ("60plus", "0_3"):
+        col = f"residents_{group}"
+        if col in table.columns:
+            known = table[col].notna() & (table["residents"] > 0)
+            share = table.loc[known, col] / table.loc[known, "residents"]
+            # Units with no figure for the group take the table's overall share.
+            overall_share = table.loc[known, col].sum() / table.loc[known, "residents"].sum() if known.any() else np.nan
+            out[col] = out["residents"].to_numpy() * pd.Series(unit).map(share).fillna(overall_share).to_numpy()
+            info["age_groups_from"] = "population table"
 
 
 def age_groups(frame: pd.DataFrame) -> list[str]:
@@ -346,7 +353,7 @@ def _levels(tags: pd.Series, default: float) -> np.ndarray:
     """Storeys of each building: ``building:levels``, else ``height`` / 3 m, else ``default`` (at least 1)."""
     out = np.full(len(tags), np.nan)
     for key, scale in (("building:levels", 1.0), ("height", 1 / 3.0)):
-        text = tags.map(lambda t: t.get(key)).astype("string")
+        text = tags.map(lambda t, key=key: t.get(key)).astype("string")
         value = pd.to_numeric(text.str.extract(_NUMBER_GROUP, expand=False), errors="coerce").to_numpy(float)
         take = np.isnan(out) & (value > 0)
         out[take] = np.maximum(1.0, value[take] * scale)
@@ -422,7 +429,9 @@ def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, *, se
     table = table.reset_index(drop=True)
     table["h3"] = h3cells.strings(table["h3"].to_numpy())  # one resolution: numeric order is hexadecimal order
     table["origin_id"] = np.arange(len(table))
-    return gpd.GeoDataFrame(table.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(table["x"], table["y"]), crs=crs)
+    return gpd.GeoDataFrame(
+        table.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(table["x"], table["y"]), crs=crs
+    )
 
 
 def _landuse_pieces(landuse: gpd.GeoDataFrame, crs: str, res: int, far: float) -> pd.DataFrame:
@@ -446,5 +455,7 @@ def _project(lonlat: np.ndarray, crs: str) -> np.ndarray:
 def _cells_of(xy: np.ndarray, crs: str, res: int) -> np.ndarray:
     if len(xy) == 0:
         return np.zeros(0, dtype=np.uint64)
-    lonlat = shapely.get_coordinates(gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=crs).to_crs(WGS84).values)
+    lonlat = shapely.get_coordinates(
+        gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=crs).to_crs(WGS84).values
+    )
     return h3cells.ids_of_points(lonlat[:, 0], lonlat[:, 1], res)

@@ -24,7 +24,6 @@ from .config import CAPACITY_FIELDS, Category, Registry
 from .coords import WGS84
 from .errors import InputError
 
-
 #: Canonical field → header spellings recognised (compared after removing
 #: spaces, brackets with units, and case).
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -128,6 +127,39 @@ def _number(text: str) -> float | None | str:
     return float(found.group(1)) if found else str(text)
 
 
+def _registry_table(spec: Registry, report: inputs.InputReport) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The registry's rows as text and its recognised columns (canonical field → header)."""
+    path = spec.path
+    if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp"):
+        gdf = inputs.read_vector(path, what="facility registry", coord_system="wgs84", encoding=spec.encoding,
+                                 report=report)
+        text_columns = {c: str for c in gdf.columns if c not in ("geometry", "_row")}
+        table = pd.DataFrame(gdf.drop(columns="geometry")).astype(text_columns)
+        table = table.replace({"None": "", "nan": ""})
+        pts = shapely.get_coordinates(shapely.point_on_surface(gdf.geometry.values))
+        # A GeoJSON's own geometry is degrees in the declared system, like any coordinate column.
+        table["_lon"], table["_lat"] = pts[:, 0], pts[:, 1]
+    else:
+        table = inputs.read_table(path, what="facility registry", encoding=spec.encoding, sheet=spec.sheet)
+    explicit = dict(spec.columns)
+    for field, col in explicit.items():
+        if col not in table.columns:
+            report.add(
+                path, None, col, f"column mapped to {field} in the config is not in the file", "field left blank"
+            )
+    cols = recognise_columns([c for c in table.columns if not c.startswith("_")], explicit)
+    if "name" not in cols:
+        report.add(path, None, "name", "no name column (名称/name)", "rows named by their row number")
+    if "category" not in cols and spec.category is None:
+        report.add(path, None, "category", "no category column (类别/category) and no category in the config",
+                   "category read from the name's keywords")
+    has_xy = "_lon" in table.columns or ("lon" in cols and "lat" in cols) or "lnglat" in cols
+    if not has_xy:
+        raise InputError(f"{path}: no coordinate columns (经度/lon and 纬度/lat, or 坐标 \"lng,lat\"); "
+                         f"columns are {', '.join(c for c in table.columns if not c.startswith('_'))}")
+    return table, cols
+
+
 def read_registry(spec: Registry, categories: dict[str, Category], report: inputs.InputReport) -> gpd.GeoDataFrame:
     """Validated facilities of one registry, as WGS-84 points.
 
@@ -145,31 +177,7 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
         the capacity and attribute fields, WGS-84 point geometry.
     """
     path = spec.path
-    if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp"):
-        gdf = inputs.read_vector(path, what="facility registry", coord_system="wgs84", encoding=spec.encoding,
-                                 report=report)
-        table = pd.DataFrame(gdf.drop(columns="geometry")).astype({c: str for c in gdf.columns if c not in ("geometry", "_row")})
-        table = table.replace({"None": "", "nan": ""})
-        pts = shapely.get_coordinates(shapely.point_on_surface(gdf.geometry.values))
-        # A GeoJSON's own geometry is degrees in the declared system, like any coordinate column.
-        table["_lon"], table["_lat"] = pts[:, 0], pts[:, 1]
-    else:
-        table = inputs.read_table(path, what="facility registry", encoding=spec.encoding, sheet=spec.sheet)
-    explicit = dict(spec.columns)
-    for field, col in explicit.items():
-        if col not in table.columns:
-            report.add(path, None, col, f"column mapped to {field} in the config is not in the file", "field left blank")
-    cols = recognise_columns([c for c in table.columns if not c.startswith("_")], explicit)
-    if "name" not in cols:
-        report.add(path, None, "name", "no name column (名称/name)", "rows named by their row number")
-    if "category" not in cols and spec.category is None:
-        report.add(path, None, "category", "no category column (类别/category) and no category in the config",
-                   "category read from the name's keywords")
-    has_xy = "_lon" in table.columns or ("lon" in cols and "lat" in cols) or "lnglat" in cols
-    if not has_xy:
-        raise InputError(f"{path}: no coordinate columns (经度/lon and 纬度/lat, or 坐标 \"lng,lat\"); "
-                         f"columns are {', '.join(c for c in table.columns if not c.startswith('_'))}")
-
+    table, cols = _registry_table(spec, report)
     values = dict(spec.category_values)
     n = len(table)
     row_no = table["_row"].to_numpy(np.int64)
@@ -207,7 +215,9 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
     alive &= ~bad
     inside, flipped = coords.in_china(lon, lat), coords.in_china(lat, lon)
     swapped = alive & ~inside & flipped
-    report_rows(swapped, 3, "lon/lat", lambda i: f"latitude and longitude swapped ({lon[i]}, {lat[i]})", "used swapped back")
+    report_rows(
+        swapped, 3, "lon/lat", lambda i: f"latitude and longitude swapped ({lon[i]}, {lat[i]})", "used swapped back"
+    )
     lon, lat = np.where(swapped, lat, lon), np.where(swapped, lon, lat)
     outside = alive & ~coords.in_china(lon, lat)
     report_rows(outside, 4, "lon/lat", lambda i: f"point ({lon[i]}, {lat[i]}) is outside China", "dropped")
@@ -246,7 +256,9 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
     gdf["nursery_places_affordable"] = np.where(aff.eq(True), gdf["nursery_places"],
                                                 np.where(aff.eq(False), 0.0, np.nan)).astype(float)
     gdf = _drop_duplicates(gdf, path, report)
-    gdf.insert(0, "facility_id", [f"registry/{path.name}/{r}/{c}" for r, c in zip(gdf["registry_row"], gdf["category"])])
+    gdf.insert(
+        0, "facility_id", [f"registry/{path.name}/{r}/{c}" for r, c in zip(gdf["registry_row"], gdf["category"])]
+    )
     gdf["source"] = "registry"
     gdf["registry_file"] = str(path)
     gdf["coord_system"] = spec.coord_system
@@ -309,7 +321,9 @@ def _lonlat_columns(table: pd.DataFrame, cols: dict[str, str]) -> tuple[np.ndarr
     return lon, lat, field, problem
 
 
-def _drop_duplicates(gdf: gpd.GeoDataFrame, path, report: inputs.InputReport, within_m: float = 50.0) -> gpd.GeoDataFrame:
+def _drop_duplicates(
+    gdf: gpd.GeoDataFrame, path, report: inputs.InputReport, within_m: float = 50.0
+) -> gpd.GeoDataFrame:
     """Keep the first of rows with the same category and matching names within ``within_m``."""
     if len(gdf) < 2:
         return gdf
@@ -355,7 +369,9 @@ def merge_with_osm(osm_facilities: gpd.GeoDataFrame, registry: gpd.GeoDataFrame,
         for rr, oo in zip(pairs["r"], pairs["o"]):
             if rr in used_r or oo in used_o:
                 continue
-            if reg["category"].iat[rr] != osm["category"].iat[oo] or not names_match(reg["name"].iat[rr], osm["name"].iat[oo]):
+            if reg["category"].iat[rr] != osm["category"].iat[oo] or not names_match(
+                reg["name"].iat[rr], osm["name"].iat[oo]
+            ):
                 continue
             used_r.add(rr)
             used_o.add(oo)

@@ -29,14 +29,12 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from . import access, arrays, communities, grid, inputs
-from .population import group_column
 from .config import Config
 from .coords import WGS84
 from .errors import InputError
 from .network import WalkNetwork, points_along_edges, snap_points
+from .population import group_column
 from .results import RunResult
-
-
 
 # --------------------------------------------------------------------------- candidates
 
@@ -202,9 +200,18 @@ def weight_column(origins: pd.DataFrame, weight: str) -> str:
     return "residents" if weight in ("residents", "all") else group_column(origins, weight)[0]
 
 
-def site(result: RunResult, category: str, *, k: int | None = None, target: float | None = None, weight: str = "residents",
-         candidates: gpd.GeoDataFrame | None = None, spacing_m: float = 100.0, exact_limit: int = 3000,
-         service_areas: bool = True) -> SitingResult:
+def site(
+    result: RunResult,
+    category: str,
+    *,
+    k: int | None = None,
+    target: float | None = None,
+    weight: str = "residents",
+    candidates: gpd.GeoDataFrame | None = None,
+    spacing_m: float = 100.0,
+    exact_limit: int = 3000,
+    service_areas: bool = True,
+) -> SitingResult:
     """Recommend new sites for ``category`` on top of a finished run (:class:`~servicecircle.results.RunResult`).
 
     Parameters
@@ -289,14 +296,22 @@ def site(result: RunResult, category: str, *, k: int | None = None, target: floa
     table["change"] = table["covered_share_after"] - table["covered_share_before"]
     table = table.sort_values(["change", "name"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
-    areas = gpd.GeoDataFrame(columns=["facility_id", "category", "minutes", "geometry"], geometry="geometry", crs=net.crs)
+    areas = gpd.GeoDataFrame(
+        columns=["facility_id", "category", "minutes", "geometry"], geometry="geometry", crs=net.crs
+    )
     if service_areas and sol.chosen:
         proposed = cand.iloc[sol.chosen].assign(facility_id=[f"proposed/{r}" for r in range(1, len(sol.chosen) + 1)])
         areas = access.facility_service_areas(access.build_access_graph(net, proposed.reset_index(drop=True)), config)
-    info = {"candidates": int(len(cand)), "demand_points": int((demand > 0).sum()), "coverage_build_s": round(build_s, 3),
-            "greedy_s": round(sol.seconds, 4), "limit_m": limit_m, "weight": col,
-            "covered_share_before": base / total if total > 0 else None,
-            "covered_share_after": (base + (cum[-1] if len(cum) else 0.0)) / total if total > 0 else None}
+    info = {
+        "candidates": int(len(cand)),
+        "demand_points": int((demand > 0).sum()),
+        "coverage_build_s": round(build_s, 3),
+        "greedy_s": round(sol.seconds, 4),
+        "limit_m": limit_m,
+        "weight": col,
+        "covered_share_before": base / total if total > 0 else None,
+        "covered_share_after": (base + (cum[-1] if len(cum) else 0.0)) / total if total > 0 else None,
+    }
     if best_exact is not None:
         opt = sum(best_exact.marginal)
         info.update(exact_covered=opt, greedy_covered=float(sum(sol.marginal)), exact_s=round(best_exact.seconds, 3),

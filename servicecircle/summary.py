@@ -125,12 +125,16 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
         "communities": int(len(communities)),
         "communities_source": str(communities["source"].iloc[0]) if len(communities) else None,
         "streets": None if streets is None else int(len(streets)),
-        "communities_linked_to_streets": communities["street_link"].value_counts().to_dict() if "street_link" in communities else {},
+        "communities_linked_to_streets": communities["street_link"].value_counts().to_dict()
+        if "street_link" in communities
+        else {},
         "registries": registry_info or [],
         "input_problems": input_report.summary() if input_report is not None else {},
         "goals": _district_goals(scorecard),
-        "capacity_access_decay": {"decay": config.access.decay, "step_weights": list(config.access.step_weights)
-                                  if config.access.decay == "stepped" else None},
+        "capacity_access_decay": {
+            "decay": config.access.decay,
+            "step_weights": list(config.access.step_weights) if config.access.decay == "stepped" else None,
+        },
         "health_adjacency": _adjacency_summary(adjacency, config),
         "network": net_info,
         "categories": cats,
@@ -148,12 +152,23 @@ def _capacity_access_summary(info: dict, cells: pd.DataFrame, key: str, label: s
     demand = cells[info["demand"]].to_numpy(float) if info["demand"] in cells else cells["residents"].to_numpy(float)
     values = cells[col].to_numpy(float) if col in cells else np.full(len(cells), np.nan)
     ok = np.isfinite(values) & (demand > 0)
-    out["district_per_1000"] = float(np.average(values[ok], weights=demand[ok])) if ok.any() and demand[ok].sum() > 0 else None
+    out["district_per_1000"] = (
+        float(np.average(values[ok], weights=demand[ok])) if ok.any() and demand[ok].sum() > 0 else None
+    )
     if info["facilities_used"] == 0:
-        out["note"] = (f"no {label} facility with a known {info['capacity']} — 2SFCA needs a registry with capacities"
-                       + (f" ({info['facilities_without_capacity']} facilities have none)" if info["facilities_without_capacity"] else ""))
+        out["note"] = (
+            f"no {label} facility with a known {info['capacity']} — 2SFCA needs a registry with capacities"
+            + (
+                f" ({info['facilities_without_capacity']} facilities have none)"
+                if info["facilities_without_capacity"]
+                else ""
+            )
+        )
     elif info["facilities_without_capacity"]:
-        out["note"] = f"{info['facilities_without_capacity']} {label} facilities have no {info['capacity']} and are left out of 2SFCA"
+        out["note"] = (
+            f"{info['facilities_without_capacity']} {label} facilities have no {info['capacity']} "
+            "and are left out of 2SFCA"
+        )
     if off_network:
         text = f"{off_network} {label} facilities are off the walk network and share no {info['capacity']}"
         out["note"] = f"{out['note']}; {text}" if out.get("note") else text
@@ -170,10 +185,13 @@ def _adjacency_summary(adjacency: pd.DataFrame | None, config: Config) -> dict:
         out.update(checked=0, adjacent=0, not_adjacent=0, note=f"no {label} facility to check")
         return out
     measured = adjacency["walk_min_to_health"].notna()
-    out.update(checked=int(len(adjacency)), adjacent=int(adjacency["adjacent"].sum()),
-               not_adjacent=int((~adjacency["adjacent"].astype(bool)).sum()),
-               not_measured=int((~measured).sum()),
-               median_walk_min=float(adjacency.loc[measured, "walk_min_to_health"].median()) if measured.any() else None)
+    out.update(
+        checked=int(len(adjacency)),
+        adjacent=int(adjacency["adjacent"].sum()),
+        not_adjacent=int((~adjacency["adjacent"].astype(bool)).sum()),
+        not_measured=int((~measured).sum()),
+        median_walk_min=float(adjacency.loc[measured, "walk_min_to_health"].median()) if measured.any() else None,
+    )
     notes = sorted(set(adjacency["note"]) - {""})
     if notes:
         out["note"] = "; ".join(notes)

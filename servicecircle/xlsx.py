@@ -171,9 +171,14 @@ def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame, np.ndarray]
     included. NaN and None are empty cells; numbers stay numbers.
     """
     titles = [t for t, _, _ in sheets]
-    content = "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
-                      f'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for i in range(1, len(sheets) + 1))
-    workbook_sheets = "".join(f'<sheet name="{_attr(t)}" sheetId="{i}" r:id="rId{i}"/>' for i, t in enumerate(titles, 1))
+    content = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
+        f'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for i in range(1, len(sheets) + 1)
+    )
+    workbook_sheets = "".join(
+        f'<sheet name="{_attr(t)}" sheetId="{i}" r:id="rId{i}"/>' for i, t in enumerate(titles, 1)
+    )
     filters = "".join(
         f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">\'{_attr(t)}\'!$A$1:'
         f'${column_letter(f.shape[1])}${len(f) + 1}</definedName>' for i, (t, f, _) in enumerate(sheets))
