@@ -1,0 +1,168 @@
+"""Every text the report page (``index.html``) and the map (``map.html``) show: one catalogue.
+
+One entry per key, each holding its Chinese (``zh``, the default language) and
+English (``en``) text; ``{name}`` placeholders are filled with :meth:`str.format`.
+Keys are grouped by a prefix: ``report.`` the report page, ``methods.`` its
+methods and data list, ``map.`` the map (those without a placeholder also reach
+the map's script as ``UI.text``), ``legend.``/``panel.``/``popup.`` the map's
+legend, scorecard panel and popups, ``kind.``/``level.`` the scorecard's goal
+kinds and unit levels. Templates reach it through ``t(key, **values)``, which
+raises on a key that is not here (tests/test_report.py checks every key the
+templates name, and that every entry has both languages).
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+
+TEXTS: dict[str, dict[str, str]] = {
+    # ---- the report page (index.html)
+    'report.title': {'zh': '一刻钟服务圈评估报告', 'en': '15-minute service circle report'},
+    'report.goals': {'zh': '目标与现状（全区）', 'en': 'Goals versus actual (district)'},
+    'report.map': {'zh': '地图', 'en': 'Map'},
+    'report.open_map': {'zh': '全屏打开地图', 'en': 'open the map full screen'},
+    'report.charts': {'zh': '图表', 'en': 'Charts'},
+    'report.walk_chart': {'zh': '各类设施步行时间分布（居民数，按分钟）', 'en': 'Walk time to the nearest facility (residents by minute)'},
+    'report.comm_chart': {'zh': '社区覆盖率分布（社区数，按15分钟覆盖居民比例）', 'en': 'Coverage by community (communities by share of residents within 15 min)'},
+    'report.curve_chart': {'zh': '选址覆盖曲线（新增点位数 → 覆盖比例）', 'en': 'Siting curve (new sites → covered share)'},
+    'report.scorecard': {'zh': '街道与社区评估表（点击表头排序）', 'en': 'Street and community scorecard (click a header to sort)'},
+    'report.gaps': {'zh': '缺口', 'en': 'Gaps'},
+    'report.blind': {'zh': '盲区（每类最大的5处）', 'en': 'Blind spots (5 largest of each category)'},
+    'report.adjacency': {'zh': '医养结合：养老设施到最近卫生服务设施的步行时间', 'en': '医养结合: walk from each elder-care facility to the nearest health centre'},
+    'report.capacity': {'zh': '按容量的可达性（2SFCA）', 'en': 'Capacity-aware access (2SFCA)'},
+    'report.methods': {'zh': '方法与数据', 'en': 'Methods and data'},
+    'report.found': {'zh': '设施数据情况', 'en': 'What the data holds'},
+    'report.goal': {'zh': '指标', 'en': 'goal'},
+    'report.kind': {'zh': '性质', 'en': 'kind'},
+    'report.meaning': {'zh': '口径', 'en': 'meaning'},
+    'report.value': {'zh': '现状', 'en': 'actual'},
+    'report.target': {'zh': '目标', 'en': 'target'},
+    'report.passed': {'zh': '达标', 'en': 'met'},
+    'report.gap': {'zh': '差距', 'en': 'gap'},
+    'report.unit': {'zh': '单位', 'en': 'unit'},
+    'report.level': {'zh': '层级', 'en': 'level'},
+    'report.category': {'zh': '类别', 'en': 'category'},
+    'report.residents': {'zh': '居民', 'en': 'residents'},
+    'report.cells': {'zh': '网格数', 'en': 'cells'},
+    'report.nearest': {'zh': '最近步行（分钟）', 'en': 'nearest walk (min)'},
+    'report.nearest_name': {'zh': '最近设施', 'en': 'nearest facility'},
+    'report.communities': {'zh': '涉及社区', 'en': 'communities'},
+    'report.facility': {'zh': '设施', 'en': 'facility'},
+    'report.walk': {'zh': '步行（分钟）', 'en': 'walk (min)'},
+    'report.health': {'zh': '最近卫生服务设施', 'en': 'nearest health centre'},
+    'report.within': {'zh': '邻近', 'en': 'adjacent'},
+    'report.per1000': {'zh': '每千人（需求人群）', 'en': 'per 1,000 of the demand group'},
+    'report.used': {'zh': '纳入设施', 'en': 'facilities used'},
+    'report.without': {'zh': '无容量数据', 'en': 'without capacity'},
+    'report.none': {'zh': '无', 'en': 'none'},
+    'report.minutes': {'zh': '分钟', 'en': 'min'},
+    'report.unreachable': {'zh': '不可达', 'en': 'unreachable'},
+    'report.share': {'zh': '覆盖比例', 'en': 'covered share'},
+    'report.count': {'zh': '社区数', 'en': 'communities'},
+    'report.k': {'zh': '新增点位', 'en': 'new sites'},
+    'report.no_blind': {'zh': '无盲区', 'en': 'no blind spot'},
+    'report.no_capacity': {'zh': '无容量数据：需导入含床位/托位/供餐数的登记表', 'en': 'no capacities: load a registry with beds / places / meals'},
+    'report.scorecard_capped': {'zh': '评估表较大：此处列出各街道（多于{units}个时为最差的{units}个）和未达约束性指标最严重的至多{units}个社区（按未达约束性指标数、再按未达指标数排序）；另有{rows:,}行（{more:,}个单位）见 scorecard.xlsx / scorecard.csv。', 'en': 'The scorecard is large: shown are the streets (the {units} worst when there are more) and at most {units} communities failing a binding goal, worst first (most binding goals failed, then most goals failed); {rows:,} more rows ({more:,} units) are in scorecard.xlsx / scorecard.csv.'},
+    'report.blind_more': {'zh': '另有{n:,}处盲区见 blind_spots.csv。', 'en': '{n:,} more blind spots are in blind_spots.csv.'},
+    'report.adjacency_capped': {'zh': '此处列出{shown:,}个设施（先列不邻近的，步行最远者在前）；另有{n:,}个见 health_adjacency.csv。', 'en': 'Shown are {shown:,} facilities (those not adjacent first, longest walk first); {n:,} more are in health_adjacency.csv.'},
+    'report.unit_name': {'zh': '名称', 'en': 'unit'},
+    'report.street': {'zh': '街道', 'en': 'street'},
+    'report.config': {'zh': 'config', 'en': 'config'},
+    # ---- the map (map.html); keys without a {placeholder} also reach the page's script as UI.text
+    'map.walk_time': {'zh': '步行时间', 'en': 'Walk time'},
+    'map.walk_title': {'zh': '到最近设施的步行时间', 'en': 'walk time to the nearest facility'},
+    'map.minutes': {'zh': '分钟', 'en': 'min'},
+    'map.gap': {'zh': '缺口', 'en': 'gap'},
+    'map.residents': {'zh': '居民', 'en': 'residents'},
+    'map.nearest': {'zh': '最近设施', 'en': 'nearest'},
+    'map.none_reachable': {'zh': '不可达', 'en': 'none reachable'},
+    'map.cell': {'zh': '网格', 'en': 'cell'},
+    'map.complete': {'zh': '完整{t:g}分钟服务圈', 'en': 'Complete {t:g}-minute circle'},
+    'map.complete_yes': {'zh': '完整', 'en': 'complete'},
+    'map.complete_no': {'zh': '不完整', 'en': 'incomplete'},
+    'map.service_area': {'zh': '{m:g}分钟服务范围', 'en': '{m:g}-min service area'},
+    'map.facilities': {'zh': '设施', 'en': 'Facilities'},
+    'map.communities': {'zh': '社区（点击查看评估）', 'en': 'Communities (click for scorecard)'},
+    'map.found': {'zh': '数据情况', 'en': 'What was found'},
+    'map.populated_only': {'zh': '仅显示有人居住的H3网格', 'en': 'populated H3 cells only'},
+    'map.basemap': {'zh': '底图', 'en': 'Basemap'},
+    'map.basemap_none': {'zh': '无底图', 'en': 'no basemap'},
+    'map.shifted': {'zh': '叠加图层已转换为GCJ-02以对齐底图，分析仍采用WGS-84', 'en': 'overlays shifted to GCJ-02 to match the tiles; the analysis stays in WGS-84'},
+    'map.wgs': {'zh': '底图与图层均为WGS-84', 'en': 'tiles and overlays in WGS-84'},
+    'map.speed': {'zh': '步行速度 {v:g} m/s（{p}）', 'en': 'walking {v:g} m/s ({p})'},
+    'map.scorecard': {'zh': '目标评估', 'en': 'Scorecard'},
+    'map.no_scorecard': {'zh': '该社区无评估记录', 'en': 'no scorecard rows for this community'},
+    'map.blind': {'zh': '盲区（>{t:g}分钟）', 'en': 'Blind spots (> {t:g} min)'},
+    'map.no_facility_at_all': {'zh': '无任何设施', 'en': 'no facility at all'},
+    'map.proposed': {'zh': '拟建选址', 'en': 'Proposed sites'},
+    'map.source': {'zh': '来源', 'en': 'source'},
+    'map.counted': {'zh': '计入', 'en': 'counted'},
+    'map.not_counted': {'zh': '未计入', 'en': 'not counted'},
+    'map.off_network': {'zh': '距步行路网过远，不服务任何居民', 'en': 'off-network (reaches nobody)'},
+    'map.aggregate': {'zh': 'H3 {r} 级汇总，放大查看单个网格', 'en': 'H3 resolution {r} aggregate: zoom in for single cells'},
+    'map.median': {'zh': '居民步行时间中位数', 'en': 'median walk of residents'},
+    'map.within': {'zh': '{t:g}分钟内', 'en': 'within {t:g} min'},
+    'map.complete_share': {'zh': '完整服务圈居民比例', 'en': 'residents in a complete circle'},
+    'map.blind_spot': {'zh': '盲区', 'en': 'blind spot'},
+    'map.coarse': {'zh': '缩小时显示较粗的H3汇总（{r} 级）', 'en': 'zoomed out: coarser H3 aggregates (resolution {r})'},
+    'map.panel_more': {'zh': '另有 {n} 个未达约束性目标的社区见 scorecard.xlsx', 'en': '{n} more communities failing a binding goal are in scorecard.xlsx'},
+    'map.panel_level': {'zh': '{level}（{units}）：{fails} 个未达约束性目标', 'en': '{level} ({units}): {fails} failing a binding goal'},
+    # ---- scorecard kinds and levels (the scorecard files use the Chinese ones)
+    'kind.binding': {'zh': '约束性', 'en': 'binding'},
+    'kind.advisory': {'zh': '倡导性', 'en': 'advisory'},
+    'level.district': {'zh': '区', 'en': 'district'},
+    'level.street': {'zh': '街道', 'en': 'street'},
+    'level.community': {'zh': '社区', 'en': 'community'},
+    # ---- the report page's methods and data list
+    'methods.data_date': {'zh': 'data date', 'en': 'data date'},
+    'methods.roads': {'zh': 'road lines 道路', 'en': 'road lines'},
+    'methods.communities': {'zh': 'communities 社区', 'en': 'communities 社区'},
+    'methods.streets': {'zh': 'streets 街道', 'en': 'streets 街道'},
+    'methods.census': {'zh': 'census 七普 2020', 'en': 'census 七普 2020'},
+    'methods.census_code': {'zh': ', code {code}', 'en': ', code {code}'},
+    'methods.population_file': {'zh': 'population 人口', 'en': 'population 人口'},
+    'methods.registry': {'zh': 'registry 登记表', 'en': 'registry 登记表'},
+    'methods.downloaded': {'zh': '{name} (downloaded; see the cache)', 'en': '{name} (downloaded; see the cache)'},
+    'methods.file_dated': {'zh': '{name} — file dated {date}, {mb:.1f} MB{extra}', 'en': '{name} — file dated {date}, {mb:.1f} MB{extra}'},
+    'methods.newest_element': {'zh': '; newest element {stamp}', 'en': '; newest element {stamp}'},
+    'methods.no_timestamps': {'zh': '; the file carries no element timestamps', 'en': '; the file carries no element timestamps'},
+    'methods.scaled_to': {'zh': '; scaled to {total}', 'en': '; scaled to {total}'},
+    'methods.basemap_none': {'zh': 'none', 'en': 'none'},
+    'methods.basemap_shifted': {'zh': ' — overlays shifted to GCJ-02 for display', 'en': ' — overlays shifted to GCJ-02 for display'},
+    'methods.walking_speed': {'zh': 'walking speed', 'en': 'walking speed'},
+    'methods.speed_value': {'zh': '{v:g} m/s ({profile}); per category: {per_category}', 'en': '{v:g} m/s ({profile}); per category: {per_category}'},
+    'methods.thresholds': {'zh': 'thresholds', 'en': 'thresholds'},
+    'methods.threshold_value': {'zh': '{t:g} min', 'en': '{t:g} min'},
+    'methods.covered_within': {'zh': '; covered = within {t:g} min', 'en': '; covered = within {t:g} min'},
+    'methods.decay': {'zh': '2SFCA decay', 'en': '2SFCA decay'},
+    'methods.population': {'zh': 'population', 'en': 'population'},
+    'methods.h3': {'zh': 'H3 resolution', 'en': 'H3 resolution'},
+    'methods.h3_value': {'zh': '{r} (cell ≈ {edge:.0f} m edge)', 'en': '{r} (cell ≈ {edge:.0f} m edge)'},
+    'methods.network': {'zh': 'network', 'en': 'network'},
+    'methods.network_value': {'zh': '{nodes} nodes, {edges} edges', 'en': '{nodes} nodes, {edges} edges'},
+    'methods.basemap': {'zh': 'basemap', 'en': 'basemap'},
+    'methods.software': {'zh': 'software', 'en': 'software'},
+    'methods.config_hash': {'zh': 'config hash', 'en': 'config hash'},
+    'methods.map_data': {'zh': 'map data', 'en': 'map data'},
+    # ---- map page texts formatted here only (the legend, the scorecard panel, popups)
+    'legend.map_data': {'zh': 'Map data', 'en': 'Map data'},
+    'legend.area_note': {'zh': '服务范围按 {tolerance:g} m 简化显示，未画面积小于 {cut:,.0f} m² 的内部空洞（GeoPackage 保留精确范围）', 'en': 'service areas drawn simplified to {tolerance:g} m, holes under {cut:,.0f} m² left out (the GeoPackage keeps the exact areas)'},
+    'panel.title': {'zh': 'Scorecard 目标评估', 'en': 'Scorecard 目标评估'},
+    'panel.hint': {'zh': '(click a header to sort; binding failures first)', 'en': '(click a header to sort; binding failures first)'},
+    'panel.district': {'zh': '区 district', 'en': '区 district'},
+    'popup.beds': {'zh': 'beds 床位', 'en': 'beds 床位'},
+    'popup.nursery_places': {'zh': 'nursery places 托位', 'en': 'nursery places 托位'},
+    'popup.meals_per_day': {'zh': 'meals/day 日供餐', 'en': 'meals/day 日供餐'},
+    'popup.ownership': {'zh': 'ownership 性质', 'en': 'ownership 性质'},
+    'popup.address': {'zh': 'address 地址', 'en': 'address 地址'},
+}
+
+
+def text(lang: str, key: str, **values) -> str:
+    """The text of ``key`` in ``lang``, its placeholders filled from ``values``."""
+    return TEXTS[key][lang].format(**values) if values else TEXTS[key][lang]
+
+
+def section(lang: str, prefix: str) -> dict[str, str]:
+    """The raw texts of every key starting with ``prefix`` (prefix dropped), in catalogue order."""
+    return {k[len(prefix):]: v[lang] for k, v in TEXTS.items() if k.startswith(prefix)}
