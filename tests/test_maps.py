@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import map_texts
+from markupsafe import escape as markup_escape
 
 from servicecircle import coords, maps, pipeline, run
 from servicecircle.config import Registry
@@ -147,6 +149,54 @@ def test_page_is_deterministic_and_light(offline_run, tmp_path):
     assert '"type":"Feature"' not in text.replace(" ", "") and "circle_marker_" not in text
     cell = populated(offline_run).index[0]
     assert cell not in text  # cell ids travel as integers in the compressed table, not as text
+
+
+MARKUP_NAME = "<script>alert(1)</script>&\"'"
+
+
+def test_names_from_inputs_reach_both_pages_escaped(offline_run, tmp_path):
+    """A study area, a community and a facility named as markup: escaped by the page templates, and once
+    in the map's tables (its script inserts those as HTML); never written raw into either page."""
+    comms = offline_run.communities.copy()
+    comms.loc[comms.index[0], "name"] = MARKUP_NAME + "社区"
+    sc = offline_run.scorecard.copy()
+    first = sc.index[(sc["level"] == "community").to_numpy()][0]
+    sc.loc[first, "unit_name"] = MARKUP_NAME + "社区"
+    result = replace(offline_run, communities=comms, scorecard=sc,
+                     config=replace(offline_run.config, name=MARKUP_NAME, out_dir=tmp_path))
+    files = pipeline.write_html(result)
+    report, page = (files[k].read_text(encoding="utf-8") for k in ("report", "map"))
+    for html in (report, page):
+        assert "<script>alert" not in html and "<img src=x" not in html
+    # Page text: escaped by the templates (markupsafe spells the quotes &#34; and &#39;).
+    name = str(markup_escape(MARKUP_NAME))
+    assert f"<title>{name} — " in page and f"<b>{name} — " in page
+    assert f"<h1>一刻钟服务圈评估报告 — {name}</h1>" in report
+    assert f"<td>{markup_escape(MARKUP_NAME + '社区')}</td>" in report
+    assert f"<td>{markup_escape(HOSTILE)}</td>" in report  # the 医养结合 table
+    # The map's tables: escaped once when packed.
+    assert map_texts(files["map"], "communities", "name")[0] == escape(MARKUP_NAME + "社区")
+    assert escape(HOSTILE) in map_texts(files["map"], "facilities", "label")
+
+
+def test_offline_pages_load_nothing_from_the_network(offline_run, tmp_path):
+    """Offline, no page refers to an http(s) script, style sheet, image or frame; online, Leaflet comes from its CDN."""
+    for key in ("report", "map"):
+        html = offline_run.files[key].read_text(encoding="utf-8")
+        assert not re.search(r"url\(\s*[\"']?(https?:)?//|@import", html), key  # style sheets load nothing
+        markup = re.sub(r"(<script[^>]*>).*?</script>", r"\1</script>", html, flags=re.S | re.I)
+        tags = re.findall(r"<(?:script|link|img|iframe|embed|object|source)\b[^>]*>", markup, flags=re.I)
+        refs = [m for t in tags for m in re.findall(r"""\b(?:src|href|data)\s*=\s*["']?([^"'\s>]+)""", t)]
+        assert not [r for r in refs if re.match(r"(https?:)?//", r)], (key, refs)
+        assert "<script>" in markup and not re.search(r"<script[^>]*\bsrc=", markup), key
+    assert "url(data:image/png;base64," in offline_run.files["map"].read_text(encoding="utf-8")
+    online = pipeline.write_html(replace(offline_run, config=replace(offline_run.config, offline=False,
+                                                                     out_dir=tmp_path)))
+    html = online["map"].read_text(encoding="utf-8")
+    assert re.search(r'<script src="https://cdn\.jsdelivr\.net/npm/leaflet@[\d.]+/dist/leaflet\.js"></script>', html)
+    assert re.search(r'<link rel="stylesheet" href="https://cdn\.jsdelivr\.net/npm/leaflet@[\d.]+/dist/leaflet\.css"/>',
+                     html)
+    assert "url(data:image" not in html
 
 
 def test_cell_geometry_decoded_in_the_browser_equals_the_cell_polygons(browser, offline_run):
