@@ -34,6 +34,7 @@ inserts those strings as HTML and composes the rest from numbers only.
 from __future__ import annotations
 
 import os
+import string
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -569,7 +570,9 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
         "categories": [{"key": k, "label": c.label, "colour": CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]}
                        for i, (k, c) in enumerate(cats)],
         "classes": [{"label": n, "colour": c} for _, _, n, c in classes],
-        "text": {k: v for k, v in texts.section(config.lang, "map.").items() if "{" not in v},
+        # The map texts without a placeholder, and those the script fills itself (templates/map.js: fmt).
+        "text": {**{k: v for k, v in texts.section(config.lang, "map.").items() if "{" not in v},
+                 **texts.section(config.lang, "script.")},
         "threshold": config.coverage_threshold_min,
         "within": _t(config, "within", t=config.coverage_threshold_min),
         "complete_label": _t(config, "complete", t=config.coverage_threshold_min),
@@ -698,7 +701,7 @@ def _add_facilities(page: MapPage, facilities: gpd.GeoDataFrame, adjacency) -> N
     if "affordable" in fac:
         pack.add("affordable", _tristate(fac["affordable"]))
     # 医养结合: the walk of each care facility to the nearest health centre, as text (one per care facility).
-    care_row, care_text = _health_walk(adjacency, page.facility_index)
+    care_row, care_text = _health_walk(adjacency, page.facility_index, config.lang)
     pack.add("care_row", care_row, "zdelta")
     pack.text("care_text", care_text)
     page.dataset("facilities", pack)
@@ -718,22 +721,44 @@ def _fixed1(values: np.ndarray) -> np.ndarray:
     return np.char.add(np.char.add((tenths // 10).astype(str), "."), (tenths % 10).astype(str))
 
 
-def _health_walk(adjacency, index: pd.Index) -> tuple[np.ndarray, list[str]]:
-    """Per care facility of the adjacency check: its facility row, and its walk to the nearest health centre as HTML."""
+def _format_series(template: str, **values: pd.Series) -> pd.Series:
+    """``template.format`` row by row, vectorised: its literal parts and the ``values`` concatenated
+    (placeholders take no format spec)."""
+    out = None
+    for literal, field, spec, _ in string.Formatter().parse(template):
+        if spec:
+            raise ValueError(f"no format spec in a vectorised text: {template!r}")
+        for part in ([literal] if literal else []) + ([values[field]] if field is not None else []):
+            out = part if out is None else out + part
+    return out
+
+
+def _plain(values) -> pd.Series:
+    s = pd.Series(values, dtype=object)
+    return s.where(s.notna(), "").astype("str")
+
+
+def _health_walk(adjacency, index: pd.Index, lang: str = "zh") -> tuple[np.ndarray, list[str]]:
+    """Per care facility of the adjacency check: its facility row, and its walk to the nearest health centre.
+
+    Plain text: the facility table's text columns are escaped when packed (:meth:`_Pack.text`).
+    """
     if adjacency is None or len(adjacency) == 0:
         return np.zeros(0, np.int64), []
     adj = adjacency.reset_index(drop=True)
     rows = index.get_indexer(adj["facility_id"].astype(str))
     walk = adj["walk_min_to_health"].to_numpy(float)
     finite = np.isfinite(walk)
-    name = pd.Series(_escaped(adj["nearest_health_name"]))
-    name = name.where(name != "", pd.Series(_escaped(adj["nearest_health_id"])))
-    verdict = np.where(adj["adjacent"].fillna(False).to_numpy(bool), "within", "<b style='color:#d7191c'>beyond</b>")
+    name = _plain(adj["nearest_health_name"])
+    name = name.where(name != "", _plain(adj["nearest_health_id"]))
+    verdict = np.where(adj["adjacent"].fillna(False).to_numpy(bool), texts.text(lang, "popup.care_within"),
+                       texts.text(lang, "popup.care_beyond"))
     limits, which = np.unique(adj["max_walk_min"].to_numpy(float), return_inverse=True)
     limit = pd.Series(np.array([f"{v:g}" for v in limits], dtype=object)[which.ravel()])  # formats the few distinct limits
-    measured = ("医养结合: " + pd.Series(_fixed1(np.where(finite, walk, 0))) + " min walk to " + name + " ("
-                + pd.Series(verdict) + " " + limit + " min)")
-    note = "医养结合: " + pd.Series(_escaped(adj["note"] if "note" in adj else [""] * len(adj)))
+    measured = _format_series(texts.text(lang, "popup.care_walk"), walk=pd.Series(_fixed1(np.where(finite, walk, 0))),
+                              name=name, verdict=pd.Series(verdict), limit=limit)
+    note = _format_series(texts.text(lang, "popup.care_note"),
+                          note=_plain(adj["note"] if "note" in adj else [""] * len(adj)))
     text = measured.where(finite, note)
     keep = rows >= 0
     return rows[keep], text[keep].tolist()
@@ -886,8 +911,7 @@ def _add_scorecard_table(page: MapPage, scorecard: pd.DataFrame) -> None:
     Community popups read their rows through a row index sorted by community; the panel
     (:func:`add_scorecard`) lists a bounded selection of rows.
     """
-    from .goals import KIND_ZH
-
+    kinds = texts.section(page.config.lang, "kind.")
     sc = scorecard.reset_index(drop=True)
     n = len(sc)
     pack = _Pack(n)
@@ -895,7 +919,7 @@ def _add_scorecard_table(page: MapPage, scorecard: pd.DataFrame) -> None:
     codes, uniq = pd.factorize(pd.MultiIndex.from_frame(variant))
     goals = pd.DataFrame(list(uniq), columns=["goal_name", "kind", "meaning", "unit"])
     page.ui["goals"] = [
-        {"name": a, "kind": KIND_ZH.get(k, k), "meaning": b, "short": c, "share": "share" in u}
+        {"name": a, "kind": kinds.get(k, k), "meaning": b, "short": c, "share": "share" in u}
         for a, k, b, c, u in zip(_texts(goals["goal_name"]), goals["kind"], _texts(goals["meaning"]),
                                  _texts(goals["meaning"].str.split(":").str[0]), goals["unit"])]
     pack.add("g", codes.astype(np.int64), "zdelta")
@@ -938,8 +962,7 @@ def add_scorecard(m: MapPage, scorecard) -> None:
     """
     if scorecard is None or len(scorecard) == 0:
         return
-    from .goals import LEVEL_ZH
-
+    levels = texts.section(m.config.lang, "level.")
     if m.scorecard_rows is None:
         _add_scorecard_table(m, scorecard)
     level, uid, sc = m.scorecard_rows
@@ -968,7 +991,7 @@ def add_scorecard(m: MapPage, scorecard) -> None:
             shown = shown[np.lexsort((shown, pos.reindex(uid[shown]).to_numpy()))]
         n_units = len(arrays.unique(uid[at]))
         summary = (_t(m.config, "panel.district") if lv == "district" else
-                   _t(m.config, "panel_level", level=LEVEL_ZH[lv], units=f"{n_units:,}", fails=f"{len(failing):,}"))
+                   _t(m.config, "panel_level", level=levels[lv], units=f"{n_units:,}", fails=f"{len(failing):,}"))
         sections.append({"summary": summary, "start": len(rows), "count": int(len(shown)),
                          "open": lv == "district",
                          "more": _t(m.config, "panel_more", n=f"{more:,}") if more else ""})
@@ -1092,7 +1115,7 @@ def add_proposed_sites(m: MapPage, res, config: Config) -> None:
     pack.add("lat", sites["lat"].to_numpy(float))
     pack.add("gain", sites[f"new_{res.weight_column}_covered"].to_numpy(float))
     pack.add("after", sites["covered_share_after"].to_numpy(float))
-    pack.plain("tooltip", ("proposed #" + sites["rank"].astype(str)).tolist())
+    pack.plain("tooltip", [_t(config, "popup.proposed_tooltip", rank=r) for r in sites["rank"].tolist()])
     sites_name = f"proposed_{len(m.layers)}"
     m.dataset(sites_name, pack)
     m.layer(f"{_t(config, 'proposed')}: {res.category} ({len(sites)})", "proposed", True, dataset=sites_name,
@@ -1181,7 +1204,7 @@ def write_run_map(result, *, siting_result=None, merged_areas=None) -> Path:
 
     config = result.config
     merged = getattr(result, "merged_service_areas", None) if merged_areas is None else merged_areas
-    notes = category_notes(result.facilities, config)
+    notes = category_notes(result.facilities, config, config.lang)
     m = build_map(config, result.cells, result.facilities, merged, result.communities, notes, result.area.bounds,
                   adjacency=result.adjacency, scorecard=result.scorecard)
     add_blind_spots(m, result.blind_spots, config)

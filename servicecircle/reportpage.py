@@ -25,7 +25,7 @@ import pandas as pd
 from . import pages, texts
 from .config import Config
 from .maps import TILES, value_text, gcj02_display
-from .report import ATTRIBUTION
+from .report import ATTRIBUTION, category_notes
 
 PALETTE = ["#6a3d9a", "#ff7f00", "#1f78b4", "#33a02c", "#b15928", "#e31a1c", "#a6cee3"]
 
@@ -346,7 +346,7 @@ def build_page(result, *, siting=None, map_name: str = "map.html") -> str:
         html_lang="zh-CN" if zh else "en", name=config.name, map_name=map_name,
         header=f"{s['population_total']:,.0f} {_l(config, 'residents')} · {config.speed_m_s:g} m/s · "
                f"{config.coverage_threshold_min:g} {_l(config, 'minutes')} · {_l(config, 'config')} {config.config_hash}",
-        notes=[c["note"] for c in s["categories"].values()],
+        notes=list(category_notes(result.facilities, config, config.lang).values()),
         goals=_table(head, district) if district else None,
         charts=charts, scorecard=scorecard, gaps=_gaps(result, config), methods=_methods(config, s),
         sort_assets=pages.asset_tags([pages.SORT_JS], config.offline),

@@ -5,10 +5,13 @@ English (``en``) text; ``{name}`` placeholders are filled with :meth:`str.format
 Keys are grouped by a prefix: ``report.`` the report page, ``methods.`` its
 methods and data list, ``map.`` the map (those without a placeholder also reach
 the map's script as ``UI.text``), ``legend.``/``panel.``/``popup.`` the map's
-legend, scorecard panel and popups, ``kind.``/``level.`` the scorecard's goal
-kinds and unit levels. Templates reach it through ``t(key, **values)``, which
-raises on a key that is not here (tests/test_report.py checks every key the
-templates name, and that every entry has both languages).
+legend, scorecard panel and popups, ``script.`` the texts the map's script
+composes (all reach it as ``UI.text``, placeholders filled there), ``notes.`` what was
+found per category,
+``kind.``/``level.`` the scorecard's goal kinds and unit levels. Templates
+reach it through ``t(key, **values)``, which raises on a key that is not here
+(tests/test_pages.py checks every key the templates and the page code name,
+and that every entry has both languages with the same placeholders).
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ TEXTS: dict[str, dict[str, str]] = {
     'report.adjacency_capped': {'zh': '此处列出{shown:,}个设施（先列不邻近的，步行最远者在前）；另有{n:,}个见 health_adjacency.csv。', 'en': 'Shown are {shown:,} facilities (those not adjacent first, longest walk first); {n:,} more are in health_adjacency.csv.'},
     'report.unit_name': {'zh': '名称', 'en': 'unit'},
     'report.street': {'zh': '街道', 'en': 'street'},
-    'report.config': {'zh': 'config', 'en': 'config'},
+    'report.config': {'zh': '配置', 'en': 'config'},
     # ---- the map (map.html); keys without a {placeholder} also reach the page's script as UI.text
     'map.walk_time': {'zh': '步行时间', 'en': 'Walk time'},
     'map.walk_title': {'zh': '到最近设施的步行时间', 'en': 'walk time to the nearest facility'},
@@ -107,6 +110,48 @@ TEXTS: dict[str, dict[str, str]] = {
     'map.coarse': {'zh': '缩小时显示较粗的H3汇总（{r} 级）', 'en': 'zoomed out: coarser H3 aggregates (resolution {r})'},
     'map.panel_more': {'zh': '另有 {n} 个未达约束性目标的社区见 scorecard.xlsx', 'en': '{n} more communities failing a binding goal are in scorecard.xlsx'},
     'map.panel_level': {'zh': '{level}（{units}）：{fails} 个未达约束性目标', 'en': '{level} ({units}): {fails} failing a binding goal'},
+    'popup.proposed_tooltip': {'zh': '拟建 #{rank}', 'en': 'proposed #{rank}'},
+    'popup.care_walk': {'zh': '医养结合：步行 {walk} 分钟到 {name}（{verdict} {limit} 分钟）', 'en': '医养结合: {walk} min walk to {name} ({verdict} {limit} min)'},
+    'popup.care_within': {'zh': '未超出', 'en': 'within'},
+    'popup.care_beyond': {'zh': '超出', 'en': 'beyond'},
+    'popup.care_note': {'zh': '医养结合：{note}', 'en': '医养结合: {note}'},
+    # ---- texts the map's script composes (all reach it as UI.text; {placeholders} filled there)
+    'script.unnamed': {'zh': '（未命名）', 'en': '(unnamed)'},
+    'script.registry_row': {'zh': '{file} 第 {row} 行', 'en': '{file} row {row}'},
+    'script.affordable': {'zh': '普惠：{answer}', 'en': '普惠 affordable: {answer}'},
+    'script.yes': {'zh': '是', 'en': 'yes'},
+    'script.no': {'zh': '否', 'en': 'no'},
+    'script.blind_cells': {'zh': '网格数', 'en': 'cells'},
+    'script.blind_residents': {'zh': '居民', 'en': 'residents'},
+    'script.blind_demand_residents': {'zh': '其中需求人群', 'en': 'of them in the demand group'},
+    'script.blind_demand': {'zh': '需求人群', 'en': 'demand group'},
+    'script.blind_walk': {'zh': '到最近设施的最短步行（分钟）', 'en': 'shortest walk to a facility (min)'},
+    'script.blind_unreachable': {'zh': '无可达设施', 'en': 'no facility reachable'},
+    'script.blind_nearest': {'zh': '最近设施', 'en': 'nearest facility'},
+    'script.blind_communities': {'zh': '涉及社区', 'en': 'communities'},
+    'script.col_unit': {'zh': '单位', 'en': 'unit'},
+    'script.col_goal': {'zh': '指标', 'en': 'goal'},
+    'script.col_kind': {'zh': '性质', 'en': 'kind'},
+    'script.col_meaning': {'zh': '口径', 'en': 'meaning'},
+    'script.col_value': {'zh': '现状', 'en': 'actual'},
+    'script.col_target': {'zh': '目标', 'en': 'target'},
+    'script.col_passed': {'zh': '达标', 'en': 'met'},
+    'script.col_gap': {'zh': '差距', 'en': 'gap'},
+    'script.proposed_site': {'zh': '拟建选址 #{rank}', 'en': 'Proposed site #{rank}'},
+    'script.proposed_gain': {'zh': '新增覆盖 {gain} {weight}', 'en': '+{gain} {weight} covered'},
+    'script.proposed_after': {'zh': '新增后覆盖比例：{share}%', 'en': 'covered share after: {share}%'},
+    # ---- what was found per category (report.category_notes: the pages, and in English summary.json)
+    'notes.none_osm_or_registries': {'zh': 'OSM 和登记表中均无{label}（{key}）设施', 'en': 'no {label} ({key}) facility in OSM or the registries'},
+    'notes.none_registries': {'zh': '登记表中无{label}（{key}）设施', 'en': 'no {label} ({key}) facility in the registries'},
+    'notes.none_in_osm': {'zh': 'OSM 中此处无{label}（{key}）设施 — 请导入登记表', 'en': 'OSM lists no {label} ({key}) facility here — load a registry'},
+    'notes.none_no_data': {'zh': '无{label}（{key}）设施：本次运行未读取 OSM 数据和登记表 — 请导入登记表', 'en': 'no {label} ({key}) facility: this run reads no OSM data and no registry — load a registry'},
+    'notes.from_source': {'zh': '{n} 个来自 {source}', 'en': '{n} from {source}'},
+    'notes.from_both': {'zh': '{n} 个同时见于 OSM 和登记表', 'en': '{n} in both OSM and a registry'},
+    'notes.join': {'zh': '，', 'en': ', '},
+    'notes.found': {'zh': '{n} 个{label}（{key}）设施（{parts}）', 'en': '{n} {label} ({key}) facilities ({parts})'},
+    'notes.off_network': {'zh': '，其中 {n} 个距步行路网过远（超过吸附距离），不服务任何居民', 'en': ', {n} of them off-network (> snap distance) and reaching nobody'},
+    'notes.not_counted': {'zh': '；{n} 个已列出但未计入（{why}）', 'en': '; {n} listed but not counted ({why})'},
+    'notes.flagged': {'zh': '已标记', 'en': 'flagged'},
     # ---- scorecard kinds and levels (the scorecard files use the Chinese ones)
     'kind.binding': {'zh': '约束性', 'en': 'binding'},
     'kind.advisory': {'zh': '倡导性', 'en': 'advisory'},
@@ -114,51 +159,51 @@ TEXTS: dict[str, dict[str, str]] = {
     'level.street': {'zh': '街道', 'en': 'street'},
     'level.community': {'zh': '社区', 'en': 'community'},
     # ---- the report page's methods and data list
-    'methods.data_date': {'zh': 'data date', 'en': 'data date'},
-    'methods.roads': {'zh': 'road lines 道路', 'en': 'road lines'},
-    'methods.communities': {'zh': 'communities 社区', 'en': 'communities 社区'},
-    'methods.streets': {'zh': 'streets 街道', 'en': 'streets 街道'},
-    'methods.census': {'zh': 'census 七普 2020', 'en': 'census 七普 2020'},
-    'methods.census_code': {'zh': ', code {code}', 'en': ', code {code}'},
-    'methods.population_file': {'zh': 'population 人口', 'en': 'population 人口'},
-    'methods.registry': {'zh': 'registry 登记表', 'en': 'registry 登记表'},
-    'methods.downloaded': {'zh': '{name} (downloaded; see the cache)', 'en': '{name} (downloaded; see the cache)'},
-    'methods.file_dated': {'zh': '{name} — file dated {date}, {mb:.1f} MB{extra}', 'en': '{name} — file dated {date}, {mb:.1f} MB{extra}'},
-    'methods.newest_element': {'zh': '; newest element {stamp}', 'en': '; newest element {stamp}'},
-    'methods.no_timestamps': {'zh': '; the file carries no element timestamps', 'en': '; the file carries no element timestamps'},
-    'methods.scaled_to': {'zh': '; scaled to {total}', 'en': '; scaled to {total}'},
-    'methods.basemap_none': {'zh': 'none', 'en': 'none'},
-    'methods.basemap_shifted': {'zh': ' — overlays shifted to GCJ-02 for display', 'en': ' — overlays shifted to GCJ-02 for display'},
-    'methods.walking_speed': {'zh': 'walking speed', 'en': 'walking speed'},
-    'methods.speed_value': {'zh': '{v:g} m/s ({profile}); per category: {per_category}', 'en': '{v:g} m/s ({profile}); per category: {per_category}'},
-    'methods.thresholds': {'zh': 'thresholds', 'en': 'thresholds'},
-    'methods.threshold_value': {'zh': '{t:g} min', 'en': '{t:g} min'},
-    'methods.covered_within': {'zh': '; covered = within {t:g} min', 'en': '; covered = within {t:g} min'},
-    'methods.decay': {'zh': '2SFCA decay', 'en': '2SFCA decay'},
-    'methods.population': {'zh': 'population', 'en': 'population'},
-    'methods.h3': {'zh': 'H3 resolution', 'en': 'H3 resolution'},
-    'methods.h3_value': {'zh': '{r} (cell ≈ {edge:.0f} m edge)', 'en': '{r} (cell ≈ {edge:.0f} m edge)'},
-    'methods.network': {'zh': 'network', 'en': 'network'},
-    'methods.network_value': {'zh': '{nodes} nodes, {edges} edges', 'en': '{nodes} nodes, {edges} edges'},
-    'methods.basemap': {'zh': 'basemap', 'en': 'basemap'},
-    'methods.software': {'zh': 'software', 'en': 'software'},
-    'methods.config_hash': {'zh': 'config hash', 'en': 'config hash'},
-    'methods.map_data': {'zh': 'map data', 'en': 'map data'},
+    'methods.data_date': {'zh': '数据日期', 'en': 'data date'},
+    'methods.roads': {'zh': '道路线', 'en': 'road lines'},
+    'methods.communities': {'zh': '社区边界', 'en': 'communities 社区'},
+    'methods.streets': {'zh': '街道边界', 'en': 'streets 街道'},
+    'methods.census': {'zh': '第七次人口普查 2020', 'en': 'census 七普 2020'},
+    'methods.census_code': {'zh': '，代码 {code}', 'en': ', code {code}'},
+    'methods.population_file': {'zh': '人口数据', 'en': 'population 人口'},
+    'methods.registry': {'zh': '登记表', 'en': 'registry 登记表'},
+    'methods.downloaded': {'zh': '{name}（已下载，见缓存）', 'en': '{name} (downloaded; see the cache)'},
+    'methods.file_dated': {'zh': '{name} — 文件日期 {date}，{mb:.1f} MB{extra}', 'en': '{name} — file dated {date}, {mb:.1f} MB{extra}'},
+    'methods.newest_element': {'zh': '；最新要素时间 {stamp}', 'en': '; newest element {stamp}'},
+    'methods.no_timestamps': {'zh': '；文件不含要素时间戳', 'en': '; the file carries no element timestamps'},
+    'methods.scaled_to': {'zh': '；按 {total} 缩放', 'en': '; scaled to {total}'},
+    'methods.basemap_none': {'zh': '无', 'en': 'none'},
+    'methods.basemap_shifted': {'zh': ' — 叠加图层已转换为GCJ-02显示', 'en': ' — overlays shifted to GCJ-02 for display'},
+    'methods.walking_speed': {'zh': '步行速度', 'en': 'walking speed'},
+    'methods.speed_value': {'zh': '{v:g} m/s（{profile}）；各类别：{per_category}', 'en': '{v:g} m/s ({profile}); per category: {per_category}'},
+    'methods.thresholds': {'zh': '时间阈值', 'en': 'thresholds'},
+    'methods.threshold_value': {'zh': '{t:g} 分钟', 'en': '{t:g} min'},
+    'methods.covered_within': {'zh': '；覆盖 = {t:g} 分钟以内', 'en': '; covered = within {t:g} min'},
+    'methods.decay': {'zh': '2SFCA 距离衰减', 'en': '2SFCA decay'},
+    'methods.population': {'zh': '人口', 'en': 'population'},
+    'methods.h3': {'zh': 'H3 分辨率', 'en': 'H3 resolution'},
+    'methods.h3_value': {'zh': '{r}（网格边长约 {edge:.0f} m）', 'en': '{r} (cell ≈ {edge:.0f} m edge)'},
+    'methods.network': {'zh': '步行路网', 'en': 'network'},
+    'methods.network_value': {'zh': '{nodes} 个节点，{edges} 条边', 'en': '{nodes} nodes, {edges} edges'},
+    'methods.basemap': {'zh': '底图', 'en': 'basemap'},
+    'methods.software': {'zh': '软件', 'en': 'software'},
+    'methods.config_hash': {'zh': '配置哈希', 'en': 'config hash'},
+    'methods.map_data': {'zh': '地图数据', 'en': 'map data'},
     # ---- map page texts formatted here only (the legend, the scorecard panel, popups)
-    'legend.map_data': {'zh': 'Map data', 'en': 'Map data'},
+    'legend.map_data': {'zh': '地图数据', 'en': 'Map data'},
     'legend.area_note': {'zh': '服务范围按 {tolerance:g} m 简化显示，未画面积小于 {cut:,.0f} m² 的内部空洞（GeoPackage 保留精确范围）', 'en': 'service areas drawn simplified to {tolerance:g} m, holes under {cut:,.0f} m² left out (the GeoPackage keeps the exact areas)'},
-    'panel.title': {'zh': 'Scorecard 目标评估', 'en': 'Scorecard 目标评估'},
-    'panel.hint': {'zh': '(click a header to sort; binding failures first)', 'en': '(click a header to sort; binding failures first)'},
-    'panel.district': {'zh': '区 district', 'en': '区 district'},
-    'popup.beds': {'zh': 'beds 床位', 'en': 'beds 床位'},
-    'popup.nursery_places': {'zh': 'nursery places 托位', 'en': 'nursery places 托位'},
-    'popup.meals_per_day': {'zh': 'meals/day 日供餐', 'en': 'meals/day 日供餐'},
-    'popup.ownership': {'zh': 'ownership 性质', 'en': 'ownership 性质'},
-    'popup.address': {'zh': 'address 地址', 'en': 'address 地址'},
+    'panel.title': {'zh': '目标评估', 'en': 'Scorecard'},
+    'panel.hint': {'zh': '（点击表头排序；未达约束性目标者在前）', 'en': '(click a header to sort; binding failures first)'},
+    'panel.district': {'zh': '区', 'en': 'district'},
+    'popup.beds': {'zh': '床位', 'en': 'beds'},
+    'popup.nursery_places': {'zh': '托位', 'en': 'nursery places'},
+    'popup.meals_per_day': {'zh': '日供餐', 'en': 'meals/day'},
+    'popup.ownership': {'zh': '性质', 'en': 'ownership'},
+    'popup.address': {'zh': '地址', 'en': 'address'},
 }
 
 
-def text(lang: str, key: str, **values) -> str:
+def text(lang: str, key: str, /, **values) -> str:
     """The text of ``key`` in ``lang``, its placeholders filled from ``values``."""
     return TEXTS[key][lang].format(**values) if values else TEXTS[key][lang]
 

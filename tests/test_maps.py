@@ -236,7 +236,7 @@ def test_clicks_show_cell_facility_and_community_details_and_names_stay_text(bro
           const div = document.createElement('div'); div.innerHTML = html || ''; out.push(div.textContent); }
         return out; }""", points)
     for text, name, cat in zip(texts, facs["name"], facs["category"]):
-        assert (name or "(unnamed)") in text and f"({cat})" in text
+        assert (name or "（未命名）") in text and f"({cat})" in text
     assert any(HOSTILE in t for t in texts)
     # A real click on the hostile facility's marker opens its popup.
     hostile = int(np.flatnonzero(facs["name"].to_numpy() == HOSTILE)[0])
@@ -244,7 +244,7 @@ def test_clicks_show_cell_facility_and_community_details_and_names_stay_text(bro
                       points[hostile])
     page.mouse.click(p[0], p[1])
     text = popup_text(page)
-    assert HOSTILE in text and "registry.csv row 2" in text and "beds 床位: 30" in text
+    assert HOSTILE in text and "registry.csv 第 2 行" in text and "床位: 30" in text
     assert page.evaluate("window.__pwned") is None
     assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
     page.evaluate("servicecircleMap.map.closePopup()")
@@ -356,7 +356,10 @@ def test_scorecard_panel_is_capped_and_sorts(browser, offline_run):
     expected = district + (sc["level"] == "street").sum() + per_unit.loc[failing_units].sort_values().iloc[-shown:].sum()
     assert district < rows <= expected
     text = page.locator("#servicecircle-scorecard").inner_text()
-    assert "区 district" in text and "社区日间照料机构覆盖率" in text
+    assert "社区日间照料机构覆盖率" in text
+    assert page.locator("#servicecircle-scorecard thead").first.inner_text().split() == \
+        ["单位", "指标", "性质", "口径", "现状", "目标", "达标", "差距"]
+    assert page.locator("#servicecircle-scorecard-body summary").all_inner_texts()[0] == "区"
     assert errors == []
     page.close()
 
@@ -427,6 +430,11 @@ def test_gcj02_basemap_shifts_overlays_for_display_only(browser, offline_run, am
                            ".map(l => l.textContent.trim())")
     assert "Walk time: 养老服务 (elder_care)" in labels
     assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.locator("#servicecircle-scorecard > details > summary").inner_text().startswith("Scorecard (click")
+    panel_head = page.evaluate("""async () => { document.querySelector('#servicecircle-scorecard > details').open = true;
+        await new Promise(r => setTimeout(r, 300));
+        return Array.from(document.querySelectorAll('#servicecircle-scorecard thead th')).slice(0, 8).map(t => t.textContent); }""")
+    assert panel_head == ["unit", "goal", "kind", "meaning", "actual", "target", "met", "gap"]
     page.close()
     report = amap_files["report"].read_text(encoding="utf-8")
     assert "15-minute service circle report" in report and "overlays shifted to GCJ-02" in report
@@ -446,7 +454,7 @@ def test_proposed_sites_have_their_own_layer(browser, offline_run, tmp_path):
     markers = page.evaluate("""() => { const out = []; servicecircleMap.map.eachLayer(l => {
         if (l instanceof L.Marker && l.getTooltip()) out.push([l.getLatLng().lat, l.getLatLng().lng,
                                                                l.getTooltip().getContent()]); }); return out; }""")
-    expected = [(*maps.display_point(r.lon, r.lat, offline_run.config), f"proposed #{r.rank}")
+    expected = [(*maps.display_point(r.lon, r.lat, offline_run.config), f"拟建 #{r.rank}")
                 for r in res.sites.itertuples()]
     assert sorted((round(a, 5), round(b, 5), t) for a, b, t in markers) == sorted(
         (round(a, 5), round(b, 5), t) for a, b, t in expected)

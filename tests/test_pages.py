@@ -112,3 +112,16 @@ def test_assets_load_from_the_cdn_online_and_are_inlined_offline():
         assert tag["url"] is None and "servicecircle map" in tag["text"]
     html = pages.ENV.from_string('{% import "assets.html" as a %}{{ a.tags(x) }}').render(x=online)
     assert html.count('<link rel="stylesheet" href="https://') == 1 and html.count('<script src="https://') == 1
+
+
+def test_the_map_script_reads_only_texts_it_is_given():
+    """``UI.text`` holds the map texts without a placeholder and every ``script.`` text; map.js names no other."""
+    given_plain = {k for k, v in texts.section("zh", "map.").items() if "{" not in v}
+    script = set(texts.section("zh", "script."))
+    assert not given_plain & script
+    source = (PACKAGE / "templates" / "map.js").read_text(encoding="utf-8")
+    named = set(re.findall(r"\bTXT\.(\w+)", source)) | set(re.findall(r"\bfmt\('(\w+)'", source))
+    named |= {"col_" + h for h in re.findall(r"'(\w+)'", re.search(r"\[('unit'.*?)\]\.map", source).group(1))}
+    assert named and named <= given_plain | script, named - given_plain - script
+    for key in re.findall(r"\bfmt\('(\w+)'", source):
+        assert key in script
