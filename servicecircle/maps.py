@@ -489,7 +489,7 @@ def _display_rings(r: _Rings, config: Config) -> tuple[np.ndarray, np.ndarray, n
 # --------------------------------------------------------------------------- the page
 
 class MapPage:
-    """The map being assembled: layers (labels, kinds, styles), tables and the HTML panels.
+    """The map being assembled: layers (labels, kinds, styles), tables and what the legend shows.
 
     :func:`build_map` makes one; :func:`add_blind_spots`, :func:`add_proposed_sites` and
     :func:`add_scorecard` add to it; :func:`write_map` writes it. The cell and scorecard

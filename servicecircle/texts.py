@@ -25,13 +25,22 @@ TEXTS: dict[str, dict[str, str]] = {
     'report.map': {'zh': '地图', 'en': 'Map'},
     'report.open_map': {'zh': '全屏打开地图', 'en': 'open the map full screen'},
     'report.charts': {'zh': '图表', 'en': 'Charts'},
-    'report.walk_chart': {'zh': '各类设施步行时间分布（居民数，按分钟）', 'en': 'Walk time to the nearest facility (residents by minute)'},
-    'report.comm_chart': {'zh': '社区覆盖率分布（社区数，按15分钟覆盖居民比例）', 'en': 'Coverage by community (communities by share of residents within 15 min)'},
+    'report.walk_chart': {
+        'zh': '各类设施步行时间分布（居民数，按分钟）',
+        'en': 'Walk time to the nearest facility (residents by minute)',
+    },
+    'report.comm_chart': {
+        'zh': '社区覆盖率分布（社区数，按15分钟覆盖居民比例）',
+        'en': 'Coverage by community (communities by share of residents within 15 min)',
+    },
     'report.curve_chart': {'zh': '选址覆盖曲线（新增点位数 → 覆盖比例）', 'en': 'Siting curve (new sites → covered share)'},
     'report.scorecard': {'zh': '街道与社区评估表（点击表头排序）', 'en': 'Street and community scorecard (click a header to sort)'},
     'report.gaps': {'zh': '缺口', 'en': 'Gaps'},
     'report.blind': {'zh': '盲区（每类最大的5处）', 'en': 'Blind spots (5 largest of each category)'},
-    'report.adjacency': {'zh': '医养结合：养老设施到最近卫生服务设施的步行时间', 'en': '医养结合: walk from each elder-care facility to the nearest health centre'},
+    'report.adjacency': {
+        'zh': '医养结合：养老设施到最近卫生服务设施的步行时间',
+        'en': '医养结合: walk from each elder-care facility to the nearest health centre',
+    },
     'report.capacity': {'zh': '按容量的可达性（2SFCA）', 'en': 'Capacity-aware access (2SFCA)'},
     'report.methods': {'zh': '方法与数据', 'en': 'Methods and data'},
     'report.found': {'zh': '设施数据情况', 'en': 'What the data holds'},
@@ -64,10 +73,26 @@ TEXTS: dict[str, dict[str, str]] = {
     'report.count': {'zh': '社区数', 'en': 'communities'},
     'report.k': {'zh': '新增点位', 'en': 'new sites'},
     'report.no_blind': {'zh': '无盲区', 'en': 'no blind spot'},
-    'report.no_capacity': {'zh': '无容量数据：需导入含床位/托位/供餐数的登记表', 'en': 'no capacities: load a registry with beds / places / meals'},
-    'report.scorecard_capped': {'zh': '评估表较大：此处列出各街道（多于{units}个时为最差的{units}个）和未达约束性指标最严重的至多{units}个社区（按未达约束性指标数、再按未达指标数排序）；另有{rows:,}行（{more:,}个单位）见 scorecard.xlsx / scorecard.csv。', 'en': 'The scorecard is large: shown are the streets (the {units} worst when there are more) and at most {units} communities failing a binding goal, worst first (most binding goals failed, then most goals failed); {rows:,} more rows ({more:,} units) are in scorecard.xlsx / scorecard.csv.'},
-    'report.blind_more': {'zh': '另有{n:,}处盲区见 blind_spots.csv。', 'en': '{n:,} more blind spots are in blind_spots.csv.'},
-    'report.adjacency_capped': {'zh': '此处列出{shown:,}个设施（先列不邻近的，步行最远者在前）；另有{n:,}个见 health_adjacency.csv。', 'en': 'Shown are {shown:,} facilities (those not adjacent first, longest walk first); {n:,} more are in health_adjacency.csv.'},
+    'report.no_capacity': {
+        'zh': '无容量数据：需导入含床位/托位/供餐数的登记表',
+        'en': 'no capacities: load a registry with beds / places / meals',
+    },
+    'report.scorecard_capped': {
+        'zh': '评估表较大：此处列出各街道（多于{units}个时为最差的{units}个）和未达约束性指标最严重的至多{units}个社区'
+              '（按未达约束性指标数、再按未达指标数排序）；另有{rows:,}行（{more:,}个单位）见 scorecard.xlsx / scorecard.csv。',
+        'en': 'The scorecard is large: shown are the streets (the {units} worst when there are more) and at most '
+              '{units} communities failing a binding goal, worst first (most binding goals failed, then most goals '
+              'failed); {rows:,} more rows ({more:,} units) are in scorecard.xlsx / scorecard.csv.',
+    },
+    'report.blind_more': {
+        'zh': '另有{n:,}处盲区见 blind_spots.csv。',
+        'en': '{n:,} more blind spots are in blind_spots.csv.',
+    },
+    'report.adjacency_capped': {
+        'zh': '此处列出{shown:,}个设施（先列不邻近的，步行最远者在前）；另有{n:,}个见 health_adjacency.csv。',
+        'en': 'Shown are {shown:,} facilities (those not adjacent first, longest walk first); {n:,} more are in '
+              'health_adjacency.csv.',
+    },
     'report.unit_name': {'zh': '名称', 'en': 'unit'},
     'report.street': {'zh': '街道', 'en': 'street'},
     'report.config': {'zh': '配置', 'en': 'config'},
@@ -90,7 +115,10 @@ TEXTS: dict[str, dict[str, str]] = {
     'map.populated_only': {'zh': '仅显示有人居住的H3网格', 'en': 'populated H3 cells only'},
     'map.basemap': {'zh': '底图', 'en': 'Basemap'},
     'map.basemap_none': {'zh': '无底图', 'en': 'no basemap'},
-    'map.shifted': {'zh': '叠加图层已转换为GCJ-02以对齐底图，分析仍采用WGS-84', 'en': 'overlays shifted to GCJ-02 to match the tiles; the analysis stays in WGS-84'},
+    'map.shifted': {
+        'zh': '叠加图层已转换为GCJ-02以对齐底图，分析仍采用WGS-84',
+        'en': 'overlays shifted to GCJ-02 to match the tiles; the analysis stays in WGS-84',
+    },
     'map.wgs': {'zh': '底图与图层均为WGS-84', 'en': 'tiles and overlays in WGS-84'},
     'map.speed': {'zh': '步行速度 {v:g} m/s（{p}）', 'en': 'walking {v:g} m/s ({p})'},
     'map.scorecard': {'zh': '目标评估', 'en': 'Scorecard'},
@@ -108,10 +136,19 @@ TEXTS: dict[str, dict[str, str]] = {
     'map.complete_share': {'zh': '完整服务圈居民比例', 'en': 'residents in a complete circle'},
     'map.blind_spot': {'zh': '盲区', 'en': 'blind spot'},
     'map.coarse': {'zh': '缩小时显示较粗的H3汇总（{r} 级）', 'en': 'zoomed out: coarser H3 aggregates (resolution {r})'},
-    'map.panel_more': {'zh': '另有 {n} 个未达约束性目标的社区见 scorecard.xlsx', 'en': '{n} more communities failing a binding goal are in scorecard.xlsx'},
-    'map.panel_level': {'zh': '{level}（{units}）：{fails} 个未达约束性目标', 'en': '{level} ({units}): {fails} failing a binding goal'},
+    'map.panel_more': {
+        'zh': '另有 {n} 个未达约束性目标的社区见 scorecard.xlsx',
+        'en': '{n} more communities failing a binding goal are in scorecard.xlsx',
+    },
+    'map.panel_level': {
+        'zh': '{level}（{units}）：{fails} 个未达约束性目标',
+        'en': '{level} ({units}): {fails} failing a binding goal',
+    },
     'popup.proposed_tooltip': {'zh': '拟建 #{rank}', 'en': 'proposed #{rank}'},
-    'popup.care_walk': {'zh': '医养结合：步行 {walk} 分钟到 {name}（{verdict} {limit} 分钟）', 'en': '医养结合: {walk} min walk to {name} ({verdict} {limit} min)'},
+    'popup.care_walk': {
+        'zh': '医养结合：步行 {walk} 分钟到 {name}（{verdict} {limit} 分钟）',
+        'en': '医养结合: {walk} min walk to {name} ({verdict} {limit} min)',
+    },
     'popup.care_within': {'zh': '未超出', 'en': 'within'},
     'popup.care_beyond': {'zh': '超出', 'en': 'beyond'},
     'popup.care_note': {'zh': '医养结合：{note}', 'en': '医养结合: {note}'},
@@ -141,15 +178,27 @@ TEXTS: dict[str, dict[str, str]] = {
     'script.proposed_gain': {'zh': '新增覆盖 {gain} {weight}', 'en': '+{gain} {weight} covered'},
     'script.proposed_after': {'zh': '新增后覆盖比例：{share}%', 'en': 'covered share after: {share}%'},
     # ---- what was found per category (report.category_notes: the pages, and in English summary.json)
-    'notes.none_osm_or_registries': {'zh': 'OSM 和登记表中均无{label}（{key}）设施', 'en': 'no {label} ({key}) facility in OSM or the registries'},
+    'notes.none_osm_or_registries': {
+        'zh': 'OSM 和登记表中均无{label}（{key}）设施',
+        'en': 'no {label} ({key}) facility in OSM or the registries',
+    },
     'notes.none_registries': {'zh': '登记表中无{label}（{key}）设施', 'en': 'no {label} ({key}) facility in the registries'},
-    'notes.none_in_osm': {'zh': 'OSM 中此处无{label}（{key}）设施 — 请导入登记表', 'en': 'OSM lists no {label} ({key}) facility here — load a registry'},
-    'notes.none_no_data': {'zh': '无{label}（{key}）设施：本次运行未读取 OSM 数据和登记表 — 请导入登记表', 'en': 'no {label} ({key}) facility: this run reads no OSM data and no registry — load a registry'},
+    'notes.none_in_osm': {
+        'zh': 'OSM 中此处无{label}（{key}）设施 — 请导入登记表',
+        'en': 'OSM lists no {label} ({key}) facility here — load a registry',
+    },
+    'notes.none_no_data': {
+        'zh': '无{label}（{key}）设施：本次运行未读取 OSM 数据和登记表 — 请导入登记表',
+        'en': 'no {label} ({key}) facility: this run reads no OSM data and no registry — load a registry',
+    },
     'notes.from_source': {'zh': '{n} 个来自 {source}', 'en': '{n} from {source}'},
     'notes.from_both': {'zh': '{n} 个同时见于 OSM 和登记表', 'en': '{n} in both OSM and a registry'},
     'notes.join': {'zh': '，', 'en': ', '},
     'notes.found': {'zh': '{n} 个{label}（{key}）设施（{parts}）', 'en': '{n} {label} ({key}) facilities ({parts})'},
-    'notes.off_network': {'zh': '，其中 {n} 个距步行路网过远（超过吸附距离），不服务任何居民', 'en': ', {n} of them off-network (> snap distance) and reaching nobody'},
+    'notes.off_network': {
+        'zh': '，其中 {n} 个距步行路网过远（超过吸附距离），不服务任何居民',
+        'en': ', {n} of them off-network (> snap distance) and reaching nobody',
+    },
     'notes.not_counted': {'zh': '；{n} 个已列出但未计入（{why}）', 'en': '; {n} listed but not counted ({why})'},
     'notes.flagged': {'zh': '已标记', 'en': 'flagged'},
     # ---- scorecard kinds and levels (the scorecard files use the Chinese ones)
@@ -168,14 +217,20 @@ TEXTS: dict[str, dict[str, str]] = {
     'methods.population_file': {'zh': '人口数据', 'en': 'population 人口'},
     'methods.registry': {'zh': '登记表', 'en': 'registry 登记表'},
     'methods.downloaded': {'zh': '{name}（已下载，见缓存）', 'en': '{name} (downloaded; see the cache)'},
-    'methods.file_dated': {'zh': '{name} — 文件日期 {date}，{mb:.1f} MB{extra}', 'en': '{name} — file dated {date}, {mb:.1f} MB{extra}'},
+    'methods.file_dated': {
+        'zh': '{name} — 文件日期 {date}，{mb:.1f} MB{extra}',
+        'en': '{name} — file dated {date}, {mb:.1f} MB{extra}',
+    },
     'methods.newest_element': {'zh': '；最新要素时间 {stamp}', 'en': '; newest element {stamp}'},
     'methods.no_timestamps': {'zh': '；文件不含要素时间戳', 'en': '; the file carries no element timestamps'},
     'methods.scaled_to': {'zh': '；按 {total} 缩放', 'en': '; scaled to {total}'},
     'methods.basemap_none': {'zh': '无', 'en': 'none'},
     'methods.basemap_shifted': {'zh': ' — 叠加图层已转换为GCJ-02显示', 'en': ' — overlays shifted to GCJ-02 for display'},
     'methods.walking_speed': {'zh': '步行速度', 'en': 'walking speed'},
-    'methods.speed_value': {'zh': '{v:g} m/s（{profile}）；各类别：{per_category}', 'en': '{v:g} m/s ({profile}); per category: {per_category}'},
+    'methods.speed_value': {
+        'zh': '{v:g} m/s（{profile}）；各类别：{per_category}',
+        'en': '{v:g} m/s ({profile}); per category: {per_category}',
+    },
     'methods.thresholds': {'zh': '时间阈值', 'en': 'thresholds'},
     'methods.threshold_value': {'zh': '{t:g} 分钟', 'en': '{t:g} min'},
     'methods.covered_within': {'zh': '；覆盖 = {t:g} 分钟以内', 'en': '; covered = within {t:g} min'},
@@ -191,7 +246,11 @@ TEXTS: dict[str, dict[str, str]] = {
     'methods.map_data': {'zh': '地图数据', 'en': 'map data'},
     # ---- map page texts formatted here only (the legend, the scorecard panel, popups)
     'legend.map_data': {'zh': '地图数据', 'en': 'Map data'},
-    'legend.area_note': {'zh': '服务范围按 {tolerance:g} m 简化显示，未画面积小于 {cut:,.0f} m² 的内部空洞（GeoPackage 保留精确范围）', 'en': 'service areas drawn simplified to {tolerance:g} m, holes under {cut:,.0f} m² left out (the GeoPackage keeps the exact areas)'},
+    'legend.area_note': {
+        'zh': '服务范围按 {tolerance:g} m 简化显示，未画面积小于 {cut:,.0f} m² 的内部空洞（GeoPackage 保留精确范围）',
+        'en': 'service areas drawn simplified to {tolerance:g} m, holes under {cut:,.0f} m² left out (the '
+              'GeoPackage keeps the exact areas)',
+    },
     'panel.title': {'zh': '目标评估', 'en': 'Scorecard'},
     'panel.hint': {'zh': '（点击表头排序；未达约束性目标者在前）', 'en': '(click a header to sort; binding failures first)'},
     'panel.district': {'zh': '区', 'en': 'district'},
