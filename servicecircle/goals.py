@@ -33,6 +33,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from . import texts
 from .communities import GroupSums, facility_units
 from .config import Config, Goal
 from .population import group_column
@@ -46,8 +47,9 @@ SCORECARD_HEADERS_ZH = {
     "goal": "指标代码", "goal_name": "指标", "kind": "性质", "meaning": "口径", "value": "现状值", "target": "目标值",
     "unit": "计量单位", "passed": "是否达标", "gap": "差距", "gap_text": "差距说明", "source": "依据",
 }
-LEVEL_ZH = {"district": "区", "street": "街道", "community": "社区"}
-KIND_ZH = {"binding": "约束性", "advisory": "倡导性"}
+#: Unit levels and goal kinds in Chinese, as the scorecard files write them (the catalogue's ``level.`` and ``kind.``).
+LEVEL_ZH = texts.section("zh", "level.")
+KIND_ZH = texts.section("zh", "kind.")
 
 
 def _reach_flags(cells: pd.DataFrame, goal: Goal, config: Config) -> np.ndarray:

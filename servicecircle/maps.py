@@ -22,22 +22,23 @@ npm only), so the page carries compact tables instead and draws them itself:
   tiles through a bucket index, which also answers clicks; popups are built on
   click from the tables (``templates/map.js``).
 
-Every text from inputs (facility and community names, file names, notes) is
-HTML-escaped once here, before it enters the page's JSON; the page inserts
-those strings as HTML and composes the rest from numbers only.
+The page itself is ``templates/map.html`` (with the legend and panel partials),
+rendered by :mod:`servicecircle.pages` with autoescape; its texts come from the
+catalogue :mod:`servicecircle.texts`. Texts that reach the page's script in its
+JSON and tables (facility and community names, file names, notes, layer labels)
+are HTML-escaped once here, when packed (:func:`_escaped_series`) and when the
+layer and UI descriptions are written (:func:`_script_texts`); the script
+inserts those strings as HTML and composes the rest from numbers only.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import re
+import string
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from html import escape
-from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
@@ -51,11 +52,12 @@ import pyproj
 import shapely
 from pyproj import Transformer
 
-from . import arrays
+from . import arrays, pages, texts
 from .config import BASEMAPS, Config
-from .coords import wgs84_to_gcj02
+from .coords import WGS84, wgs84_to_gcj02
 from .osm import ATTRIBUTION
 
+#: One colour per category, in the categories' order, on the map and the report page's charts alike.
 CATEGORY_COLOURS = ["#6a3d9a", "#ff7f00", "#1f78b4", "#33a02c", "#b15928", "#e31a1c", "#a6cee3"]
 
 #: Tile services. AMap and Tencent draw their streets in GCJ-02 (config.BASEMAPS).
@@ -67,43 +69,6 @@ TILES = {
              "高德地图 AMap (GCJ-02)", "© 高德地图 AMap", {"subdomains": "1234"}),
     "tencent": ("https://rt{s}.map.gtimg.com/tile?z={z}&x={x}&y={-y}&type=vector&styleid=3",
                 "腾讯地图 Tencent (GCJ-02)", "© 腾讯地图 Tencent", {"subdomains": "0123"}),
-}
-
-#: Map and report labels; ``zh`` is the default (``[output] lang`` or ``--lang``).
-TEXT = {
-    "zh": {
-        "walk_time": "步行时间", "walk_title": "到最近设施的步行时间", "minutes": "分钟", "gap": "缺口",
-        "residents": "居民", "nearest": "最近设施", "none_reachable": "不可达", "cell": "网格",
-        "complete": "完整{t:g}分钟服务圈", "complete_yes": "完整", "complete_no": "不完整",
-        "service_area": "{m:g}分钟服务范围", "facilities": "设施", "communities": "社区（点击查看评估）",
-        "found": "数据情况", "populated_only": "仅显示有人居住的H3网格", "basemap": "底图",
-        "basemap_none": "无底图", "shifted": "叠加图层已转换为GCJ-02以对齐底图，分析仍采用WGS-84",
-        "wgs": "底图与图层均为WGS-84", "speed": "步行速度 {v:g} m/s（{p}）", "scorecard": "目标评估",
-        "no_scorecard": "该社区无评估记录", "blind": "盲区（>{t:g}分钟）", "no_facility_at_all": "无任何设施",
-        "proposed": "拟建选址", "source": "来源", "counted": "计入", "not_counted": "未计入",
-        "off_network": "距步行路网过远，不服务任何居民",
-        "aggregate": "H3 {r} 级汇总，放大查看单个网格", "median": "居民步行时间中位数", "within": "{t:g}分钟内",
-        "complete_share": "完整服务圈居民比例", "blind_spot": "盲区", "coarse": "缩小时显示较粗的H3汇总（{r} 级）",
-        "panel_more": "另有 {n} 个未达约束性目标的社区见 scorecard.xlsx",
-        "panel_level": "{level}（{units}）：{fails} 个未达约束性目标",
-    },
-    "en": {
-        "walk_time": "Walk time", "walk_title": "walk time to the nearest facility", "minutes": "min", "gap": "gap",
-        "residents": "residents", "nearest": "nearest", "none_reachable": "none reachable", "cell": "cell",
-        "complete": "Complete {t:g}-minute circle", "complete_yes": "complete", "complete_no": "incomplete",
-        "service_area": "{m:g}-min service area", "facilities": "Facilities", "communities": "Communities (click for scorecard)",
-        "found": "What was found", "populated_only": "populated H3 cells only", "basemap": "Basemap",
-        "basemap_none": "no basemap", "shifted": "overlays shifted to GCJ-02 to match the tiles; the analysis stays in WGS-84",
-        "wgs": "tiles and overlays in WGS-84", "speed": "walking {v:g} m/s ({p})", "scorecard": "Scorecard",
-        "no_scorecard": "no scorecard rows for this community", "blind": "Blind spots (> {t:g} min)",
-        "no_facility_at_all": "no facility at all", "proposed": "Proposed sites", "source": "source",
-        "counted": "counted", "not_counted": "not counted", "off_network": "off-network (reaches nobody)",
-        "aggregate": "H3 resolution {r} aggregate: zoom in for single cells", "median": "median walk of residents",
-        "within": "within {t:g} min", "complete_share": "residents in a complete circle", "blind_spot": "blind spot",
-        "coarse": "zoomed out: coarser H3 aggregates (resolution {r})",
-        "panel_more": "{n} more communities failing a binding goal are in scorecard.xlsx",
-        "panel_level": "{level} ({units}): {fails} failing a binding goal",
-    },
 }
 
 #: Display simplification of service areas and proposed-site areas (projected metres): the
@@ -132,12 +97,13 @@ ZLIB_LEVEL = 6
 QUANTUM = 1e5
 UNREACHABLE = np.uint32(0xFFFFFFFF)
 
-_POPUP_FIELDS = (("beds", "beds 床位"), ("nursery_places", "nursery places 托位"), ("meals_per_day", "meals/day 日供餐"),
-                 ("ownership", "ownership 性质"), ("address", "address 地址"))
+#: Facility fields shown in popups (their labels are ``popup.<field>`` in :mod:`servicecircle.texts`).
+_POPUP_FIELDS = ("beds", "nursery_places", "meals_per_day", "ownership", "address")
 
 
 def _t(config: Config, key: str, **kw) -> str:
-    return TEXT[config.output.lang][key].format(**kw)
+    """A map text (``map.<key>`` in :mod:`servicecircle.texts`, or ``key`` itself when it has a prefix)."""
+    return texts.text(config.output.lang, key if "." in key else f"map.{key}", **kw)
 
 
 def gcj02_display(config: Config) -> bool:
@@ -148,7 +114,7 @@ def gcj02_display(config: Config) -> bool:
 def display_frame(frame: gpd.GeoDataFrame, config: Config) -> gpd.GeoDataFrame:
     """A copy in WGS-84 degrees for the map: shifted to GCJ-02 under a GCJ-02 basemap (display only),
     rounded to 1e-5° (~1 m), which is all a screen shows and keeps the page small."""
-    out = frame.to_crs("EPSG:4326")
+    out = frame.to_crs(WGS84)
     out["geometry"] = shapely.transform(out.geometry.values, lambda xy: _display_ints(xy, config) / QUANTUM)
     return out
 
@@ -176,7 +142,9 @@ def _classes(config: Config) -> list[tuple]:
     colours = ["#1a9850", "#91cf60", "#fee08b", "#fdae61", "#f46d43"]
     edges = [0.0, *config.access.thresholds_min]
     unit = _t(config, "minutes")
-    out = [(a, b, f"{a:g}–{b:g} {unit}", colours[i % len(colours)]) for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
+    out = [
+        (a, b, f"{a:g}–{b:g} {unit}", colours[i % len(colours)]) for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))
+    ]
     return out + [(edges[-1], np.inf, f"> {edges[-1]:g} {unit} ({_t(config, 'gap')})", "#d7191c")]
 
 
@@ -215,6 +183,12 @@ def _escaped_series(values) -> pd.Series:
 
 def _escaped(values) -> list[str]:
     return _escaped_series(values).tolist()
+
+
+def _texts(values) -> list[str]:
+    """Texts as they are (missing → ''), for the UI description that :func:`_script_texts` escapes."""
+    s = pd.Series(values, dtype=object)
+    return s.where(s.notna(), "").astype("str").tolist()
 
 
 def _zigzag(v: np.ndarray) -> np.ndarray:
@@ -477,8 +451,8 @@ def _display_rings(r: _Rings, config: Config) -> tuple[np.ndarray, np.ndarray, n
     xy, counts, exterior, feature = r.xy, r.counts, r.exterior, r.feature
     if len(counts) == 0:
         return np.zeros((0, 2), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if r.crs is not None and not pyproj.CRS(r.crs).equals(pyproj.CRS("EPSG:4326")) and len(xy):
-        lon, lat = Transformer.from_crs(r.crs, "EPSG:4326", always_xy=True).transform(xy[:, 0], xy[:, 1])
+    if r.crs is not None and not pyproj.CRS(r.crs).equals(pyproj.CRS(WGS84)) and len(xy):
+        lon, lat = Transformer.from_crs(r.crs, WGS84, always_xy=True).transform(xy[:, 0], xy[:, 1])
         xy = np.column_stack([lon, lat])
     q = _display_ints(xy, config)
     ring_of = np.repeat(np.arange(len(counts)), counts)
@@ -518,7 +492,7 @@ def _display_rings(r: _Rings, config: Config) -> tuple[np.ndarray, np.ndarray, n
 # --------------------------------------------------------------------------- the page
 
 class MapPage:
-    """The map being assembled: layers (labels, kinds, styles), tables and the HTML panels.
+    """The map being assembled: layers (labels, kinds, styles), tables and what the legend shows.
 
     :func:`build_map` makes one; :func:`add_blind_spots`, :func:`add_proposed_sites` and
     :func:`add_scorecard` add to it; :func:`write_map` writes it. The cell and scorecard
@@ -530,7 +504,7 @@ class MapPage:
         self.packs: dict[str, _Pack] = {}
         self.layers: list[dict] = []
         self.ui: dict = {}
-        self.html: list[str] = []
+        self.legend: dict = {}  # what templates/map_legend.html shows
         self.view: dict = {}
         self.facility_index: pd.Index = pd.Index([], dtype=str)
         self.community_ids: np.ndarray | None = None
@@ -544,7 +518,7 @@ class MapPage:
         self.packs[name] = pack
 
     def layer(self, label: str, kind: str, show: bool, **options) -> None:
-        self.layers.append({"label": escape(label), "kind": kind, "show": bool(show), **options})
+        self.layers.append({"label": label, "kind": kind, "show": bool(show), **options})
 
     def finish(self) -> tuple[dict[str, str], dict[str, dict]]:
         """Every table deflated and as text (in parallel: zlib releases the GIL), and their descriptions."""
@@ -596,26 +570,31 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
     cats = list(config.categories.items())
     page.ui = {
         "lang": config.output.lang,
-        "categories": [{"key": escape(k), "label": escape(c.label), "colour": CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]}
+        "categories": [{"key": k, "label": c.label, "colour": CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]}
                        for i, (k, c) in enumerate(cats)],
-        "classes": [{"label": escape(n), "colour": c} for _, _, n, c in classes],
-        "text": {k: escape(v) for k, v in TEXT[config.output.lang].items() if "{" not in v},
+        "classes": [{"label": n, "colour": c} for _, _, n, c in classes],
+        # The map texts without a placeholder, and those the script fills itself (templates/map.js: fmt).
+        "text": {**{k: v for k, v in texts.section(config.output.lang, "map.").items() if "{" not in v},
+                 **texts.section(config.output.lang, "script.")},
         "threshold": config.access.coverage_threshold_min,
-        "within": escape(_t(config, "within", t=config.access.coverage_threshold_min)),
-        "complete_label": escape(_t(config, "complete", t=config.access.coverage_threshold_min)),
-        "popup_fields": [escape(label) for _, label in _POPUP_FIELDS],
+        "within": _t(config, "within", t=config.access.coverage_threshold_min),
+        "complete_label": _t(config, "complete", t=config.access.coverage_threshold_min),
+        "popup_fields": [_t(config, f"popup.{field}") for field in _POPUP_FIELDS],
         "min_edge_px": MIN_EDGE_PX,
     }
     if config.output.basemap != "none":
         url, _, attr, extra = TILES[config.output.basemap]
-        page.ui["tiles"] = {"url": url, "attribution": escape(attr), **extra}
+        page.ui["tiles"] = {"url": url, "attribution": attr, **extra}
 
     _add_facilities(page, facilities, adjacency)
     _add_cells(page, cells, classes)
     for i, (key, cat) in enumerate(cats):
         page.layer(f"{_t(config, 'walk_time')}: {cat.label} ({key})", "walk", i == 0, category=i)
-    page.layer(_t(config, "complete", t=config.access.coverage_threshold_min) + f" ({', '.join(config.complete_circle)})",
-               "complete", False)
+    page.layer(
+        _t(config, "complete", t=config.access.coverage_threshold_min) + f" ({', '.join(config.complete_circle)})",
+        "complete",
+        False,
+    )
     areas, area_note = _service_area_rings(merged_areas, cats, config)
     for i, (key, cat) in enumerate(cats):
         for minutes in sorted(config.access.thresholds_min, reverse=True):
@@ -632,7 +611,7 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
     if scorecard is not None and len(scorecard):
         _add_scorecard_table(page, scorecard)
     speed = _t(config, "speed", v=config.access.speed_m_s, p=config.access.speed_profile)
-    page.html.append(_legend_html(config, classes, notes, speed, area_note))
+    page.legend = _legend(config, classes, notes, speed, area_note)
     return page
 
 
@@ -661,10 +640,7 @@ def _service_area_rings(merged_areas, cats, config: Config) -> tuple[dict, str]:
         tolerance = AREA_SIMPLIFY_MAX_M
         out = {k: _resimplify(r, tolerance) for k, r in out.items()}
     cut = _keep_largest_holes(list(out.values()), AREA_VERTEX_BUDGET, AREA_MIN_HOLE_M2)
-    text = {"zh": f"服务范围按 {tolerance:g} m 简化显示，未画面积小于 {cut:,.0f} m² 的内部空洞（GeoPackage 保留精确范围）",
-            "en": f"service areas drawn simplified to {tolerance:g} m, holes under {cut:,.0f} m² left out "
-                  "(the GeoPackage keeps the exact areas)"}[config.output.lang]
-    return out, text
+    return out, _t(config, "legend.area_note", tolerance=tolerance, cut=cut)
 
 
 def _add_facilities(page: MapPage, facilities: gpd.GeoDataFrame, adjacency) -> None:
@@ -696,8 +672,12 @@ def _add_facilities(page: MapPage, facilities: gpd.GeoDataFrame, adjacency) -> N
     named = names.str.len().to_numpy() > 0
     pack.add("flags", (counted.astype(np.uint8) | (off.astype(np.uint8) << 1) | (named.astype(np.uint8) << 2)))
     # Names (the facility id for an unnamed one), deflated with the rest: a city's are megabytes of text.
-    pack.text("label", np.where(named, names.to_numpy(dtype=object), fac["facility_id"].astype(str).to_numpy(dtype=object))
-               if n else [])
+    pack.text(
+        "label",
+        np.where(named, names.to_numpy(dtype=object), fac["facility_id"].astype(str).to_numpy(dtype=object))
+        if n
+        else [],
+    )
     pack.factor("flag_note", fac["flag_note"] if "flag_note" in fac else [None] * n)
     source = fac["source"].fillna("osm").astype(str) if "source" in fac else pd.Series(["osm"] * n, dtype=str)
     pack.factor("source", source)
@@ -718,7 +698,7 @@ def _add_facilities(page: MapPage, facilities: gpd.GeoDataFrame, adjacency) -> N
     row[~registry] = np.nan
     pack.add("registry_row", row)
     shown = []
-    for i, (field, _) in enumerate(_POPUP_FIELDS):
+    for i, field in enumerate(_POPUP_FIELDS):
         if field not in fac:
             continue
         values = fac[field]
@@ -731,7 +711,7 @@ def _add_facilities(page: MapPage, facilities: gpd.GeoDataFrame, adjacency) -> N
     if "affordable" in fac:
         pack.add("affordable", _tristate(fac["affordable"]))
     # 医养结合: the walk of each care facility to the nearest health centre, as text (one per care facility).
-    care_row, care_text = _health_walk(adjacency, page.facility_index)
+    care_row, care_text = _health_walk(adjacency, page.facility_index, config.output.lang)
     pack.add("care_row", care_row, "zdelta")
     pack.text("care_text", care_text)
     page.dataset("facilities", pack)
@@ -751,22 +731,46 @@ def _fixed1(values: np.ndarray) -> np.ndarray:
     return np.char.add(np.char.add((tenths // 10).astype(str), "."), (tenths % 10).astype(str))
 
 
-def _health_walk(adjacency, index: pd.Index) -> tuple[np.ndarray, list[str]]:
-    """Per care facility of the adjacency check: its facility row, and its walk to the nearest health centre as HTML."""
+def _format_series(template: str, **values: pd.Series) -> pd.Series:
+    """``template.format`` row by row, vectorised: its literal parts and the ``values`` concatenated
+    (placeholders take no format spec)."""
+    out = None
+    for literal, field, spec, _ in string.Formatter().parse(template):
+        if spec:
+            raise ValueError(f"no format spec in a vectorised text: {template!r}")
+        for part in ([literal] if literal else []) + ([values[field]] if field is not None else []):
+            out = part if out is None else out + part
+    return out
+
+
+def _plain(values) -> pd.Series:
+    s = pd.Series(values, dtype=object)
+    return s.where(s.notna(), "").astype("str")
+
+
+def _health_walk(adjacency, index: pd.Index, lang: str = "zh") -> tuple[np.ndarray, list[str]]:
+    """Per care facility of the adjacency check: its facility row, and its walk to the nearest health centre.
+
+    Plain text: the facility table's text columns are escaped when packed (:meth:`_Pack.text`).
+    """
     if adjacency is None or len(adjacency) == 0:
         return np.zeros(0, np.int64), []
     adj = adjacency.reset_index(drop=True)
     rows = index.get_indexer(adj["facility_id"].astype(str))
     walk = adj["walk_min_to_health"].to_numpy(float)
     finite = np.isfinite(walk)
-    name = pd.Series(_escaped(adj["nearest_health_name"]))
-    name = name.where(name != "", pd.Series(_escaped(adj["nearest_health_id"])))
-    verdict = np.where(adj["adjacent"].fillna(False).to_numpy(bool), "within", "<b style='color:#d7191c'>beyond</b>")
+    name = _plain(adj["nearest_health_name"])
+    name = name.where(name != "", _plain(adj["nearest_health_id"]))
+    verdict = np.where(adj["adjacent"].fillna(False).to_numpy(bool), texts.text(lang, "popup.care_within"),
+                       texts.text(lang, "popup.care_beyond"))
     limits, which = np.unique(adj["max_walk_min"].to_numpy(float), return_inverse=True)
-    limit = pd.Series(np.array([f"{v:g}" for v in limits], dtype=object)[which.ravel()])  # formats the few distinct limits
-    measured = ("医养结合: " + pd.Series(_fixed1(np.where(finite, walk, 0))) + " min walk to " + name + " ("
-                + pd.Series(verdict) + " " + limit + " min)")
-    note = "医养结合: " + pd.Series(_escaped(adj["note"] if "note" in adj else [""] * len(adj)))
+    limit = pd.Series(
+        np.array([f"{v:g}" for v in limits], dtype=object)[which.ravel()]
+    )  # formats the few distinct limits
+    measured = _format_series(texts.text(lang, "popup.care_walk"), walk=pd.Series(_fixed1(np.where(finite, walk, 0))),
+                              name=name, verdict=pd.Series(verdict), limit=limit)
+    note = _format_series(texts.text(lang, "popup.care_note"),
+                          note=_plain(adj["note"] if "note" in adj else [""] * len(adj)))
     text = measured.where(finite, note)
     keep = rows >= 0
     return rows[keep], text[keep].tolist()
@@ -857,7 +861,7 @@ def _add_cells(page: MapPage, cells: gpd.GeoDataFrame, classes: list[tuple]) -> 
         name = f"cells_r{r}"
         page.dataset(name, cp)
         levels.append({"res": r, "dataset": name, "edge_m": h3.average_hexagon_edge_length(r, "m"), "full": False,
-                       "label": escape(_t(config, "aggregate", r=r))})
+                       "label": _t(config, "aggregate", r=r)})
     page.ui["levels"] = levels
 
 
@@ -899,7 +903,7 @@ def _add_communities(page: MapPage, communities: gpd.GeoDataFrame) -> None:
         pack.add("style", np.where(share >= 0.9, 0, np.where(share >= 0.6, 1, 2)).astype(np.uint8))
         pack.text("name", comm["name"].fillna("").astype(str))
 
-    rings = _rings(comm.to_crs("EPSG:4326").geometry.values, "EPSG:4326", simplify=OUTLINE_SIMPLIFY_DEG)
+    rings = _rings(comm.to_crs(WGS84).geometry.values, WGS84, simplify=OUTLINE_SIMPLIFY_DEG)
     _add_polygons(page, "communities", rings, len(comm), extra=extra)
 
 
@@ -919,8 +923,7 @@ def _add_scorecard_table(page: MapPage, scorecard: pd.DataFrame) -> None:
     Community popups read their rows through a row index sorted by community; the panel
     (:func:`add_scorecard`) lists a bounded selection of rows.
     """
-    from .goals import KIND_ZH
-
+    kinds = texts.section(page.config.output.lang, "kind.")
     sc = scorecard.reset_index(drop=True)
     n = len(sc)
     pack = _Pack(n)
@@ -928,9 +931,9 @@ def _add_scorecard_table(page: MapPage, scorecard: pd.DataFrame) -> None:
     codes, uniq = pd.factorize(pd.MultiIndex.from_frame(variant))
     goals = pd.DataFrame(list(uniq), columns=["goal_name", "kind", "meaning", "unit"])
     page.ui["goals"] = [
-        {"name": a, "kind": escape(KIND_ZH.get(k, k)), "meaning": b, "short": c, "share": "share" in u}
-        for a, k, b, c, u in zip(_escaped(goals["goal_name"]), goals["kind"], _escaped(goals["meaning"]),
-                                 _escaped(goals["meaning"].str.split(":").str[0]), goals["unit"])]
+        {"name": a, "kind": kinds.get(k, k), "meaning": b, "short": c, "share": "share" in u}
+        for a, k, b, c, u in zip(_texts(goals["goal_name"]), goals["kind"], _texts(goals["meaning"]),
+                                 _texts(goals["meaning"].str.split(":").str[0]), goals["unit"])]
     pack.add("g", codes.astype(np.int64), "zdelta")
     level = sc["level"].astype(str).to_numpy()
     uid = pd.to_numeric(sc["unit_id"], errors="coerce").fillna(-1).to_numpy(np.int64)
@@ -943,7 +946,7 @@ def _add_scorecard_table(page: MapPage, scorecard: pd.DataFrame) -> None:
     if len(other):
         other_codes[other] = pd.MultiIndex.from_arrays([level[other], uid[other]]).factorize()[0]
     _, first = np.unique(other_codes[other], return_index=True)  # codes number units by first row
-    page.ui["units"] = _escaped(sc["unit_name"].to_numpy()[other[first]])
+    page.ui["units"] = _texts(sc["unit_name"].to_numpy()[other[first]])
     pack.add("u", np.where(comm_row >= 0, comm_row, -(other_codes + 1)), "zdelta")
     pack.add("v", _hundredths(pd.to_numeric(sc["value"], errors="coerce").to_numpy(float)))
     pack.add("t", _hundredths(pd.to_numeric(sc["target"], errors="coerce").to_numpy(float)))
@@ -971,8 +974,7 @@ def add_scorecard(m: MapPage, scorecard) -> None:
     """
     if scorecard is None or len(scorecard) == 0:
         return
-    from .goals import LEVEL_ZH
-
+    levels = texts.section(m.config.output.lang, "level.")
     if m.scorecard_rows is None:
         _add_scorecard_table(m, scorecard)
     level, uid, sc = m.scorecard_rows
@@ -1000,11 +1002,11 @@ def add_scorecard(m: MapPage, scorecard) -> None:
             pos = pd.Series(np.arange(len(keep)), index=keep)
             shown = shown[np.lexsort((shown, pos.reindex(uid[shown]).to_numpy()))]
         n_units = len(arrays.unique(uid[at]))
-        summary = ("区 district" if lv == "district" else
-                   _t(m.config, "panel_level", level=LEVEL_ZH[lv], units=f"{n_units:,}", fails=f"{len(failing):,}"))
-        sections.append({"summary": escape(summary), "start": len(rows), "count": int(len(shown)),
+        summary = (_t(m.config, "panel.district") if lv == "district" else
+                   _t(m.config, "panel_level", level=levels[lv], units=f"{n_units:,}", fails=f"{len(failing):,}"))
+        sections.append({"summary": summary, "start": len(rows), "count": int(len(shown)),
                          "open": lv == "district",
-                         "more": escape(_t(m.config, "panel_more", n=f"{more:,}")) if more else ""})
+                         "more": _t(m.config, "panel_more", n=f"{more:,}") if more else ""})
         rows.extend(shown.tolist())
     m.packs["scorecard"].add("panel", np.asarray(rows, dtype=np.int64), "zdelta")
     m.ui["panel"] = sections
@@ -1125,95 +1127,72 @@ def add_proposed_sites(m: MapPage, res, config: Config) -> None:
     pack.add("lat", sites["lat"].to_numpy(float))
     pack.add("gain", sites[f"new_{res.weight_column}_covered"].to_numpy(float))
     pack.add("after", sites["covered_share_after"].to_numpy(float))
-    pack.plain("tooltip", ("proposed #" + sites["rank"].astype(str)).tolist())
+    pack.plain("tooltip", [_t(config, "popup.proposed_tooltip", rank=r) for r in sites["rank"].tolist()])
     sites_name = f"proposed_{len(m.layers)}"
     m.dataset(sites_name, pack)
     m.layer(f"{_t(config, 'proposed')}: {res.category} ({len(sites)})", "proposed", True, dataset=sites_name,
-            areas=name, category_name=escape(res.category), weight=escape(res.weight_column))
+            areas=name, category_name=res.category, weight=res.weight_column)
 
 
-def _legend_html(config: Config, classes: list[tuple], notes: dict[str, str], speed_text: str,
-                 area_note: str = "") -> str:
-    rows = "".join(
-        f'<div><span style="display:inline-block;width:14px;height:14px;background:{c};margin-right:6px;'
-        f'border:{"2px solid #67000d" if not np.isfinite(hi) else "1px solid #555"}"></span>{escape(n)}</div>'
-        for _, hi, n, c in classes)
-    cats = "".join(
-        f'<div><span style="display:inline-block;width:10px;height:10px;border-radius:5px;background:{CATEGORY_COLOURS[i % 7]};'
-        f'margin-right:6px"></span>{escape(cat.label)} ({escape(key)})</div>'
-        for i, (key, cat) in enumerate(config.categories.items()))
-    note_rows = "".join(f"<li>{escape(t)}</li>" for t in notes.values())
+def _legend(config: Config, classes: list[tuple], notes: dict[str, str], speed_text: str,
+            area_note: str = "") -> dict:
+    """What the legend (``templates/map_legend.html``) shows: classes, categories, notes, basemap."""
     if config.output.basemap == "none":
         base = _t(config, "basemap_none")
     else:
         base = f"{TILES[config.output.basemap][1]} — " + _t(config, "shifted" if gcj02_display(config) else "wgs")
     coarse = _t(config, "coarse", r="/".join(str(config.grid.h3_resolution - k) for k in COARSE_STEPS
                                               if config.grid.h3_resolution - k >= 0))
-    return f"""
-<div id="servicecircle-legend" style="position:fixed;bottom:24px;right:12px;z-index:1000;background:white;
- padding:8px 10px;border:1px solid #888;border-radius:4px;font:12px sans-serif;max-width:360px">
- <b>{escape(config.area.name)} — {escape(_t(config, "walk_title"))}</b>
- <div style="color:#444">{escape(speed_text)}; {escape(_t(config, "populated_only"))}; {escape(coarse)}</div>
- {rows}
- <div style="margin-top:4px"><b>{escape(_t(config, "facilities"))}</b></div>{cats}
- <div style="margin-top:4px"><b>{escape(_t(config, "found"))}</b></div><ul style="margin:2px 0 0 16px;padding:0">{note_rows}</ul>
- {f'<div style="margin-top:4px;color:#444">{escape(area_note)}</div>' if area_note else ""}
- <div id="servicecircle-basemap" style="margin-top:4px;color:#444">{escape(_t(config, "basemap"))}: {escape(base)}</div>
- <div style="margin-top:4px;color:#444">Map data {escape(ATTRIBUTION)}</div>
-</div>"""
+    return {
+        "speed": speed_text, "coarse": coarse, "area_note": area_note, "basemap": base,
+        "classes": [{"label": n, "colour": c, "gap": not np.isfinite(hi)} for _, hi, n, c in classes],
+        "categories": [{"key": key, "label": cat.label, "colour": CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]}
+                       for i, (key, cat) in enumerate(config.categories.items())],
+        "notes": list(notes.values()),
+    }
 
 
-_PANEL_HTML = """
-<div id="servicecircle-scorecard" style="position:fixed; bottom:12px; left:12px; z-index:1000; background:white;
-     padding:6px 10px; border:1px solid #999; border-radius:4px; font:12px sans-serif; max-width:60vw;
-     max-height:45vh; overflow:auto;">
- <details><summary><b>Scorecard 目标评估</b> (click a header to sort; binding failures first)</summary>
- <div id="servicecircle-scorecard-body"></div>
- </details>
-</div>"""
+#: Keys of the map's layer and UI descriptions whose strings are not text for HTML (tile URL templates).
+_NOT_TEXT = frozenset({"url"})
 
 
-def _template(name: str) -> str:
-    return resources.files("servicecircle").joinpath("templates", name).read_text(encoding="utf-8")
+def _script_texts(value, key: str | None = None):
+    """The layer and UI descriptions with every string HTML-escaped, once, in this one place.
+
+    The page's script inserts those strings as HTML (layer control labels, popups, the panel)
+    and composes the rest from numbers only; the strings of the tables are escaped likewise
+    when they are packed (:func:`_escaped_series`). Tile URL templates stay as they are.
+    """
+    if isinstance(value, str):
+        return value if key in _NOT_TEXT else escape(value)
+    if isinstance(value, dict):
+        return {k: _script_texts(v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_script_texts(v) for v in value]
+    return value
 
 
-def _json_script(element_id: str, data, ascii_only: bool) -> str:
-    text = json.dumps(data, ensure_ascii=ascii_only, separators=(",", ":"), allow_nan=False)
-    # Inside <script> only "</" could end the element; JSON strings may spell "<" as \u003c.
-    return f'<script type="application/json" id="{element_id}">{text.replace("<", chr(92) + "u003c")}</script>'
-
-
-def render_map(m: MapPage) -> str:
-    """The page's HTML (Leaflet from its CDN; :func:`inline_assets` makes it self-contained)."""
+def render_map(m: MapPage, offline: bool = False) -> str:
+    """The page's HTML (``templates/map.html``): Leaflet from its CDN, or inline with ``offline``."""
     config = m.config
     blobs, datasets = m.finish()
-    import xstatic.pkg.leaflet as xleaflet
-
-    version = xleaflet.VERSION
-    layers = {"layers": m.layers, "view": m.view}
-    panel = _PANEL_HTML if "panel" in m.ui else ""
-    blobs = "".join(f'<script type="text/plain" id="sc-blob-{k}">{v}</script>\n' for k, v in blobs.items())
-    html = _template("map.html")
-    parts = {
-        "LANG": "en" if config.output.lang == "en" else "zh",
-        "TITLE": escape(f"{config.area.name} — {_t(config, 'walk_title')}"),
-        "LEAFLET_CSS": f'<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/leaflet@{version}/dist/leaflet.css"/>',
-        "LEAFLET_JS": f'<script src="https://cdn.jsdelivr.net/npm/leaflet@{version}/dist/leaflet.js"></script>',
-        "PANELS": "".join(m.html) + panel + SORT_JS,
-        "LAYERS": _json_script("sc-layers", layers, ascii_only=True),
-        "DATA": _json_script("sc-data", {"ui": m.ui, "datasets": datasets}, ascii_only=False) + "\n" + blobs,
-        "SCRIPT": "<script>\n" + _template("map.js") + "\n</script>",
-    }
-    return re.sub(r"@@(\w+)@@", lambda g: parts[g.group(1)], html)
+    layers = {"layers": _script_texts(m.layers), "view": m.view}
+    ui = _script_texts(m.ui)
+    return pages.render(
+        "map.html", "en" if config.output.lang == "en" else "zh",
+        name=config.area.name, legend=m.legend, attribution=ATTRIBUTION, panel="panel" in m.ui,
+        head_assets=pages.asset_tags(pages.leaflet_assets(), offline),
+        sort_assets=pages.asset_tags([pages.SORT_JS], offline),
+        body_assets=pages.asset_tags([pages.MAP_JS], offline),
+        layers=layers, data={"ui": ui, "datasets": datasets},
+        blobs=[{"name": k, "text": pages.script_text(v)} for k, v in blobs.items()],
+    )
 
 
 def write_map(m: MapPage, out_dir: Path, offline: bool = False) -> Path:
     """Write ``map.html``; with ``offline``, Leaflet is inlined from the installed ``xstatic-leaflet``."""
     path = Path(out_dir) / "map.html"
-    html = render_map(m)
-    if offline:
-        html = inline_assets(html)
-    path.write_text(html, encoding="utf-8")
+    path.write_text(render_map(m, offline=offline), encoding="utf-8")
     return path
 
 
@@ -1237,7 +1216,7 @@ def write_run_map(result, *, siting_result=None, merged_areas=None) -> Path:
 
     config = result.config
     merged = getattr(result, "merged_service_areas", None) if merged_areas is None else merged_areas
-    notes = category_notes(result.facilities, config)
+    notes = category_notes(result.facilities, config, config.output.lang)
     m = build_map(config, result.cells, result.facilities, merged, result.communities, notes, result.area.bounds,
                   adjacency=result.adjacency, scorecard=result.scorecard)
     add_blind_spots(m, result.blind_spots, config)
@@ -1245,58 +1224,3 @@ def write_run_map(result, *, siting_result=None, merged_areas=None) -> Path:
         add_proposed_sites(m, siting_result, config)
     add_scorecard(m, result.scorecard)
     return write_map(m, config.output.out_dir, offline=config.output.offline)
-
-
-def _asset(package: str, name: str) -> str:
-    import importlib
-
-    base = Path(importlib.import_module(f"xstatic.pkg.{package}").BASE_DIR)
-    return (base / name).read_text(encoding="utf-8")
-
-
-def inline_assets(html: str) -> str:
-    """The page with Leaflet's ``<script src>`` / ``<link>`` replaced by their text.
-
-    The files come from the XStatic package (xstatic-leaflet), the version the
-    online page asks the CDN for; Leaflet's images become data URIs. Raises if
-    any other external script or stylesheet is left, so an offline page never
-    silently depends on the network.
-    """
-    css = _asset("leaflet", "leaflet.css")
-    images = Path(__import__("xstatic.pkg.leaflet", fromlist=["BASE_DIR"]).BASE_DIR) / "images"
-
-    def data_uri(match: re.Match) -> str:
-        data = base64.b64encode((images / match.group(1)).read_bytes()).decode("ascii")
-        return f"url(data:image/png;base64,{data})"
-
-    css = re.sub(r"url\(images/([\w.-]+\.png)\)", data_uri, css)
-    script = _asset("leaflet", "leaflet.js")
-    html = re.sub(r'<script src="[^"]*leaflet@[\d.]+/dist/leaflet\.js"></script>', lambda _: f"<script>{script}</script>",
-                  html, count=1)
-    html = re.sub(r'<link rel="stylesheet" href="[^"]*leaflet@[\d.]+/dist/leaflet\.css"\s*/?>',
-                  lambda _: f"<style>{css}</style>", html, count=1)
-    left = re.findall(r'<script[^>]+src="https?://[^"]+"|<link[^>]+href="https?://[^"]+"', html)
-    if left:
-        raise RuntimeError(f"offline page still loads {left[0]}")
-    return html
-
-
-SORT_JS = """
-<script>
-// Click a scorecard header to sort its table (numbers numerically, text by locale).
-document.addEventListener('click', function (ev) {
-  var th = ev.target.closest('table.sc-table th');
-  if (!th) return;
-  var table = th.closest('table'), body = table.tBodies[0], idx = th.cellIndex;
-  var asc = th.dataset.dir !== 'asc'; th.dataset.dir = asc ? 'asc' : 'desc';
-  var rows = Array.prototype.slice.call(body.rows);
-  rows.sort(function (a, b) {
-    var x = a.cells[idx].dataset.v || a.cells[idx].textContent, y = b.cells[idx].dataset.v || b.cells[idx].textContent;
-    var nx = parseFloat(x), ny = parseFloat(y);
-    var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y, 'zh');
-    return asc ? c : -c;
-  });
-  rows.forEach(function (r) { body.appendChild(r); });
-});
-</script>
-"""

@@ -11,13 +11,18 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from . import texts
 from .config import CAPACITY_COLUMNS, Config
 from .osm import ATTRIBUTION
 from .population import age_groups
 
 
-def category_notes(facilities: gpd.GeoDataFrame, config: Config) -> dict[str, str]:
-    """A plain sentence per category saying what was (not) found, for summary, map and console."""
+def category_notes(facilities: gpd.GeoDataFrame, config: Config, lang: str = "en") -> dict[str, str]:
+    """A plain sentence per category saying what was (not) found, for summary and console (English)
+    and the pages (``lang``); the sentences are the catalogue's ``notes.`` entries."""
+    def t(which: str, **values) -> str:
+        return texts.text(lang, f"notes.{which}", **values)
+
     notes = {}
     for key, cat in config.categories.items():
         rows = facilities[facilities["category"] == key]
@@ -27,19 +32,21 @@ def category_notes(facilities: gpd.GeoDataFrame, config: Config) -> dict[str, st
         sources = counted["source"].value_counts().to_dict() if "source" in counted.columns else {}
         if len(counted) == 0:
             if config.facilities.registries:
-                text = f"no {cat.label} ({key}) facility in {'OSM or ' if config.area.uses_osm else ''}the registries"
+                text = t(
+                    "none_osm_or_registries" if config.area.uses_osm else "none_registries", label=cat.label, key=key
+                )
             elif config.area.uses_osm:
-                text = f"OSM lists no {cat.label} ({key}) facility here — load a registry"
+                text = t("none_in_osm", label=cat.label, key=key)
             else:
-                text = f"no {cat.label} ({key}) facility: this run reads no OSM data and no registry — load a registry"
+                text = t("none_no_data", label=cat.label, key=key)
         else:
-            parts = [f"{n} from {src}" if src != "both" else f"{n} in both OSM and a registry"
+            parts = [t("from_source", n=n, source=src) if src != "both" else t("from_both", n=n)
                      for src, n in sorted(sources.items())]
-            text = f"{len(counted)} {cat.label} ({key}) facilities ({', '.join(parts)})"
+            text = t("found", n=len(counted), label=cat.label, key=key, parts=t("join").join(parts))
             if len(off):
-                text += f", {len(off)} of them off-network (> snap distance) and reaching nobody"
+                text += t("off_network", n=len(off))
         if len(flagged):
-            text += f"; {len(flagged)} listed but not counted ({cat.flag_note or 'flagged'})"
+            text += t("not_counted", n=len(flagged), why=cat.flag_note or t("flagged"))
         notes[key] = text
     return notes
 

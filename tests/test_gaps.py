@@ -148,8 +148,9 @@ def test_health_adjacency_against_networkx(care_run):
     s = care_run.summary["health_adjacency"]
     assert s["checked"] == 3 and s["adjacent"] + s["not_adjacent"] == 3 and s["adjacent"] == (~far).sum()
     care_texts = map_texts(care_run.files["map"], "facilities", "care_text")  # the care homes' popup lines
-    assert len(care_texts) == 3 and all(t.startswith("医养结合: ") for t in care_texts)
-    assert any("min walk to 成都市中医医院 (within 10 min)" in t for t in care_texts)
+    assert len(care_texts) == 3 and all(t.startswith("医养结合：步行 ") for t in care_texts)
+    assert any("分钟到 成都市中医医院（未超出 10 分钟）" in t for t in care_texts)
+    assert sum("（超出 10 分钟）" in t for t in care_texts) == 1 and not any("&lt;" in t for t in care_texts)
     written = pd.read_csv(care_run.files["health_adjacency"], encoding="utf-8-sig")
     assert len(written) == 3 and list(written.columns) == gaps.ADJACENCY_COLUMNS
 

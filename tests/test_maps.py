@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import map_texts
+from markupsafe import escape as markup_escape
 
 from servicecircle import coords, maps, pipeline, run
 from servicecircle.config import Registry
@@ -149,6 +151,53 @@ def test_page_is_deterministic_and_light(offline_run, tmp_path):
     assert cell not in text  # cell ids travel as integers in the compressed table, not as text
 
 
+MARKUP_NAME = "<script>alert(1)</script>&\"'"
+
+
+def test_names_from_inputs_reach_both_pages_escaped(offline_run, tmp_path):
+    """A study area, a community and a facility named as markup: escaped by the page templates, and once
+    in the map's tables (its script inserts those as HTML); never written raw into either page."""
+    comms = offline_run.communities.copy()
+    comms.loc[comms.index[0], "name"] = MARKUP_NAME + "社区"
+    sc = offline_run.scorecard.copy()
+    first = sc.index[(sc["level"] == "community").to_numpy()][0]
+    sc.loc[first, "unit_name"] = MARKUP_NAME + "社区"
+    result = replace(offline_run, communities=comms, scorecard=sc,
+                     config=offline_run.config.with_settings(area={"name": MARKUP_NAME}, output={"out_dir": tmp_path}))
+    files = pipeline.write_html(result)
+    report, page = (files[k].read_text(encoding="utf-8") for k in ("report", "map"))
+    for html in (report, page):
+        assert "<script>alert" not in html and "<img src=x" not in html
+    # Page text: escaped by the templates (markupsafe spells the quotes &#34; and &#39;).
+    name = str(markup_escape(MARKUP_NAME))
+    assert f"<title>{name} — " in page and f"<b>{name} — " in page
+    assert f"<h1>一刻钟服务圈评估报告 — {name}</h1>" in report
+    assert f"<td>{markup_escape(MARKUP_NAME + '社区')}</td>" in report
+    assert f"<td>{markup_escape(HOSTILE)}</td>" in report  # the 医养结合 table
+    # The map's tables: escaped once when packed.
+    assert map_texts(files["map"], "communities", "name")[0] == escape(MARKUP_NAME + "社区")
+    assert escape(HOSTILE) in map_texts(files["map"], "facilities", "label")
+
+
+def test_offline_pages_load_nothing_from_the_network(offline_run, tmp_path):
+    """Offline, no page refers to an http(s) script, style sheet, image or frame; online, Leaflet comes from its CDN."""
+    for key in ("report", "map"):
+        html = offline_run.files[key].read_text(encoding="utf-8")
+        assert not re.search(r"url\(\s*[\"']?(https?:)?//|@import", html), key  # style sheets load nothing
+        markup = re.sub(r"(<script[^>]*>).*?</script>", r"\1</script>", html, flags=re.S | re.I)
+        tags = re.findall(r"<(?:script|link|img|iframe|embed|object|source)\b[^>]*>", markup, flags=re.I)
+        refs = [m for t in tags for m in re.findall(r"""\b(?:src|href|data)\s*=\s*["']?([^"'\s>]+)""", t)]
+        assert not [r for r in refs if re.match(r"(https?:)?//", r)], (key, refs)
+        assert "<script>" in markup and not re.search(r"<script[^>]*\bsrc=", markup), key
+    assert "url(data:image/png;base64," in offline_run.files["map"].read_text(encoding="utf-8")
+    online = pipeline.write_html(replace(offline_run, config=offline_run.config.with_settings(output={"offline": False, "out_dir": tmp_path})))
+    html = online["map"].read_text(encoding="utf-8")
+    assert re.search(r'<script src="https://cdn\.jsdelivr\.net/npm/leaflet@[\d.]+/dist/leaflet\.js"></script>', html)
+    assert re.search(r'<link rel="stylesheet" href="https://cdn\.jsdelivr\.net/npm/leaflet@[\d.]+/dist/leaflet\.css"/>',
+                     html)
+    assert "url(data:image" not in html
+
+
 def test_cell_geometry_decoded_in_the_browser_equals_the_cell_polygons(browser, offline_run):
     page, errors, _ = open_page(browser, offline_run.files["map"])
     full = page.evaluate("servicecircleMap.cellGeometry(0)")
@@ -186,7 +235,7 @@ def test_clicks_show_cell_facility_and_community_details_and_names_stay_text(bro
           const div = document.createElement('div'); div.innerHTML = html || ''; out.push(div.textContent); }
         return out; }""", points)
     for text, name, cat in zip(texts, facs["name"], facs["category"]):
-        assert (name or "(unnamed)") in text and f"({cat})" in text
+        assert (name or "（未命名）") in text and f"({cat})" in text
     assert any(HOSTILE in t for t in texts)
     # A real click on the hostile facility's marker opens its popup.
     hostile = int(np.flatnonzero(facs["name"].to_numpy() == HOSTILE)[0])
@@ -194,7 +243,7 @@ def test_clicks_show_cell_facility_and_community_details_and_names_stay_text(bro
                       points[hostile])
     page.mouse.click(p[0], p[1])
     text = popup_text(page)
-    assert HOSTILE in text and "registry.csv row 2" in text and "beds 床位: 30" in text
+    assert HOSTILE in text and "registry.csv 第 2 行" in text and "床位: 30" in text
     assert page.evaluate("window.__pwned") is None
     assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
     page.evaluate("servicecircleMap.map.closePopup()")
@@ -306,7 +355,10 @@ def test_scorecard_panel_is_capped_and_sorts(browser, offline_run):
     expected = district + (sc["level"] == "street").sum() + per_unit.loc[failing_units].sort_values().iloc[-shown:].sum()
     assert district < rows <= expected
     text = page.locator("#servicecircle-scorecard").inner_text()
-    assert "区 district" in text and "社区日间照料机构覆盖率" in text
+    assert "社区日间照料机构覆盖率" in text
+    assert page.locator("#servicecircle-scorecard thead").first.inner_text().split() == \
+        ["单位", "指标", "性质", "口径", "现状", "目标", "达标", "差距"]
+    assert page.locator("#servicecircle-scorecard-body summary").all_inner_texts()[0] == "区"
     assert errors == []
     page.close()
 
@@ -377,6 +429,11 @@ def test_gcj02_basemap_shifts_overlays_for_display_only(browser, offline_run, am
                            ".map(l => l.textContent.trim())")
     assert "Walk time: 养老服务 (elder_care)" in labels
     assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.locator("#servicecircle-scorecard > details > summary").inner_text().startswith("Scorecard (click")
+    panel_head = page.evaluate("""async () => { document.querySelector('#servicecircle-scorecard > details').open = true;
+        await new Promise(r => setTimeout(r, 300));
+        return Array.from(document.querySelectorAll('#servicecircle-scorecard thead th')).slice(0, 8).map(t => t.textContent); }""")
+    assert panel_head == ["unit", "goal", "kind", "meaning", "actual", "target", "met", "gap"]
     page.close()
     report = amap_files["report"].read_text(encoding="utf-8")
     assert "15-minute service circle report" in report and "overlays shifted to GCJ-02" in report
@@ -396,7 +453,7 @@ def test_proposed_sites_have_their_own_layer(browser, offline_run, tmp_path):
     markers = page.evaluate("""() => { const out = []; servicecircleMap.map.eachLayer(l => {
         if (l instanceof L.Marker && l.getTooltip()) out.push([l.getLatLng().lat, l.getLatLng().lng,
                                                                l.getTooltip().getContent()]); }); return out; }""")
-    expected = [(*maps.display_point(r.lon, r.lat, offline_run.config), f"proposed #{r.rank}")
+    expected = [(*maps.display_point(r.lon, r.lat, offline_run.config), f"拟建 #{r.rank}")
                 for r in res.sites.itertuples()]
     assert sorted((round(a, 5), round(b, 5), t) for a, b, t in markers) == sorted(
         (round(a, 5), round(b, 5), t) for a, b, t in expected)

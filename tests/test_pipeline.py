@@ -46,7 +46,8 @@ def test_summary_states_speed_thresholds_and_zero_results(chengdu_run):
     assert s["complete_circle_share"] == 0.0
     assert "OpenStreetMap" in s["attribution"]
     html = (chengdu_run.config.output.out_dir / "index.html").read_text(encoding="utf-8")
-    assert "OSM lists no 养老服务" in html and "OpenStreetMap contributors" in html
+    # The page says it in its language (zh); summary.json and the console keep English.
+    assert "OSM 中此处无养老服务（elder_care）设施" in html and "OpenStreetMap contributors" in html
     assert "1 m/s" in html
 
 

@@ -15,7 +15,7 @@ import pyogrio
 import pytest
 import shapely
 
-from servicecircle import goals, report, reportpage
+from servicecircle import goals, report, reportpage, texts
 
 
 def _reference_workbook(path, scorecard):
@@ -182,7 +182,7 @@ def test_city_size_report_page_stays_small(hexi_run, lang):
     result = replace(hexi_run, scorecard=big, adjacency=care, config=hexi_run.config.with_settings(output={"lang": lang}))
     html = reportpage.build_page(result)
     assert len(html.encode("utf-8")) < 3_000_000
-    labels = reportpage.LABELS[lang]
+    labels = texts.section(lang, "report.")
     _, rows, units = reportpage.scorecard_shown(big)
     assert labels["scorecard_capped"].format(units=reportpage.PAGE_MAX_UNITS, rows=rows, more=units) in html
     assert labels["adjacency_capped"].format(shown=200, n=800) in html

@@ -166,6 +166,6 @@ def test_site_command_writes_its_files(chengdu_run, tmp_path):
     curve = pd.read_csv(files["curve"])
     assert list(curve["k"]) == [0, 1, 2]
     html = files["map"].read_text(encoding="utf-8")
-    assert json.dumps("拟建选址: nursery (2)")[1:-1] in html and "proposed #1" in html
+    assert json.dumps("拟建选址: nursery (2)")[1:-1] in html and "拟建 #1" in html  # sc-data is UTF-8, sc-layers ASCII
     page = files["report"].read_text(encoding="utf-8")
     assert 'id="chart-siting-curve"' in page and page.count('class="series"', page.index("chart-siting-curve")) >= 1

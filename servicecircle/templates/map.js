@@ -344,6 +344,10 @@
     if (e < -4 || e >= 6) return v.toExponential(5).replace(/\.?0+e/, 'e').replace(/e([+-])(\d)$/, 'e$10$2');
     return String(Number(v.toPrecision(6)));
   }
+  // A catalogue text (UI.text, servicecircle/texts.py) with its {placeholders} filled from `values`.
+  function fmt(key, values) {
+    return TXT[key].replace(/\{(\w+)\}/g, function (_, name) { return String(values[name]); });
+  }
   function h3Text(ds, i) { return ds.col.hhi[i].toString(16) + ds.col.hlo[i].toString(16).padStart(8, '0'); }
 
   // ------------------------------------------------------------------ drawing
@@ -602,10 +606,10 @@
     if (!Number.isNaN(col.osm_id[i])) where.push('OSM ' + (col.osm_type[i] >= 0 ? js.osm_type[col.osm_type[i]] : '') +
                                                  '/' + String(col.osm_id[i]));
     if (!Number.isNaN(col.registry_row[i])) {
-      where.push((col.registry_file[i] >= 0 ? js.registry_file[col.registry_file[i]] : '') + ' row ' +
-                 String(col.registry_row[i]));
+      where.push(fmt('registry_row', {file: col.registry_file[i] >= 0 ? js.registry_file[col.registry_file[i]] : '',
+                                      row: col.registry_row[i]}));
     }
-    const lines = ['<b>' + (named ? ds.text('label')[i] : '(unnamed)') + '</b>', cat.label + ' (' + cat.key + ')',
+    const lines = ['<b>' + (named ? ds.text('label')[i] : TXT.unnamed) + '</b>', cat.label + ' (' + cat.key + ')',
                    TXT.source + ': ' + source + ' (' + where.join(', ') + ')'];
     UI.facility_fields.forEach(function (field) {
       const key = 'p' + field[0], v = col[key][i];
@@ -615,7 +619,7 @@
         lines.push(UI.popup_fields[field[0]] + ': ' + js[key][v]);
       }
     });
-    if (col.affordable && col.affordable[i] >= 0) lines.push('普惠 affordable: ' + (col.affordable[i] ? 'yes' : 'no'));
+    if (col.affordable && col.affordable[i] >= 0) lines.push(fmt('affordable', {answer: col.affordable[i] ? TXT.yes : TXT.no}));
     const off = col.flags[i] & 2, counted = col.flags[i] & 1;
     lines.push(off ? TXT.off_network : counted ? TXT.counted :
                TXT.not_counted + ': ' + (col.flag_note[i] >= 0 ? js.flag_note[col.flag_note[i]] : ''));
@@ -628,15 +632,16 @@
     const walk = col.walk[row];
     return '<b>' + TXT.blind_spot + ' #' + col.rank[row] + '</b> — ' + cat.label + ' (' + cat.key + ')' +
       '<table class="sc-row">' +
-      '<tr><td>cells</td><td>' + col.cells[row] + '</td></tr>' +
-      '<tr><td>residents</td><td>' + fmtInt(col.res[row]) + '</td></tr>' +
-      '<tr><td>of them in the demand group</td><td>' + fmtInt(col.dres[row]) + '</td></tr>' +
-      '<tr><td>demand group</td><td>' + (col.demand[row] >= 0 ? T.json.demand[col.demand[row]] : '') + '</td></tr>' +
-      '<tr><td>shortest walk to a facility (min)</td><td>' +
-      (walk === UNREACHABLE ? 'no facility reachable' : fmtTenths(walk)) + '</td></tr>' +
-      '<tr><td>nearest facility</td><td>' + (col.near_row[row] >= 0 ? F.ds.text('label')[col.near_row[row]] :
-                                               T.text('near')[row]) + '</td></tr>' +
-      '<tr><td>communities</td><td>' + T.text('communities')[row] + '</td></tr></table>';
+      '<tr><td>' + TXT.blind_cells + '</td><td>' + col.cells[row] + '</td></tr>' +
+      '<tr><td>' + TXT.blind_residents + '</td><td>' + fmtInt(col.res[row]) + '</td></tr>' +
+      '<tr><td>' + TXT.blind_demand_residents + '</td><td>' + fmtInt(col.dres[row]) + '</td></tr>' +
+      '<tr><td>' + TXT.blind_demand + '</td><td>' + (col.demand[row] >= 0 ? T.json.demand[col.demand[row]] : '') +
+      '</td></tr>' +
+      '<tr><td>' + TXT.blind_walk + '</td><td>' +
+      (walk === UNREACHABLE ? TXT.blind_unreachable : fmtTenths(walk)) + '</td></tr>' +
+      '<tr><td>' + TXT.blind_nearest + '</td><td>' + (col.near_row[row] >= 0 ? F.ds.text('label')[col.near_row[row]] :
+                                                       T.text('near')[row]) + '</td></tr>' +
+      '<tr><td>' + TXT.blind_communities + '</td><td>' + T.text('communities')[row] + '</td></tr></table>';
   }
 
   async function scorecardRows(rows, withUnit) {
@@ -810,9 +815,10 @@
       const col = ds.col;
       for (let i = 0; i < ds.n; i++) {
         const icon = L.divIcon({className: '', iconSize: [18, 18], html: '<div class="sc-proposed">' + col.rank[i] + '</div>'});
-        const text = '<b>Proposed site #' + col.rank[i] + '</b><br>' + spec.category_name + '<br>' + col.lon[i].toFixed(6) +
-          ', ' + col.lat[i].toFixed(6) + '<br>+' + fmtInt(col.gain[i]) + ' ' + spec.weight + ' covered<br>' +
-          'covered share after: ' + (col.after[i] * 100).toFixed(1) + '%';
+        const text = '<b>' + fmt('proposed_site', {rank: col.rank[i]}) + '</b><br>' + spec.category_name + '<br>' +
+          col.lon[i].toFixed(6) + ', ' + col.lat[i].toFixed(6) + '<br>' +
+          fmt('proposed_gain', {gain: fmtInt(col.gain[i]), weight: spec.weight}) + '<br>' +
+          fmt('proposed_after', {share: (col.after[i] * 100).toFixed(1)});
         L.marker([col.y[i] * 1e-5, col.x[i] * 1e-5], {icon: icon}).bindPopup(text, {maxWidth: 260})
           .bindTooltip(ds.json.tooltip[i]).addTo(group);
       }
@@ -869,8 +875,8 @@
   async function buildPanel() {
     const S = await dataset('scorecard');
     const body = document.getElementById('servicecircle-scorecard-body');
-    const head = '<tr>' + ['单位', '指标', '性质', '口径', '现状', '目标', '达标', '差距'].map(function (h) {
-      return '<th>' + h + '</th>';
+    const head = '<tr>' + ['unit', 'goal', 'kind', 'meaning', 'value', 'target', 'passed', 'gap'].map(function (h) {
+      return '<th>' + TXT['col_' + h] + '</th>';
     }).join('') + '</tr>';
     const html = [];
     for (const section of UI.panel) {

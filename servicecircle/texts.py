@@ -1,0 +1,272 @@
+"""Every text the report page (``index.html``) and the map (``map.html``) show: one catalogue.
+
+One entry per key, each holding its Chinese (``zh``, the default language) and
+English (``en``) text; ``{name}`` placeholders are filled with :meth:`str.format`.
+Keys are grouped by a prefix: ``report.`` the report page, ``methods.`` its
+methods and data list, ``map.`` the map (those without a placeholder also reach
+the map's script as ``UI.text``), ``legend.``/``panel.``/``popup.`` the map's
+legend, scorecard panel and popups, ``script.`` the texts the map's script
+composes (all reach it as ``UI.text``, placeholders filled there), ``notes.`` what was
+found per category,
+``kind.``/``level.`` the scorecard's goal kinds and unit levels. Templates
+reach it through ``t(key, **values)``, which raises on a key that is not here
+(tests/test_pages.py checks every key the templates and the page code name,
+and that every entry has both languages with the same placeholders).
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+
+TEXTS: dict[str, dict[str, str]] = {
+    # ---- the report page (index.html)
+    'report.title': {'zh': '一刻钟服务圈评估报告', 'en': '15-minute service circle report'},
+    'report.goals': {'zh': '目标与现状（全区）', 'en': 'Goals versus actual (district)'},
+    'report.map': {'zh': '地图', 'en': 'Map'},
+    'report.open_map': {'zh': '全屏打开地图', 'en': 'open the map full screen'},
+    'report.charts': {'zh': '图表', 'en': 'Charts'},
+    'report.walk_chart': {
+        'zh': '各类设施步行时间分布（居民数，按分钟）',
+        'en': 'Walk time to the nearest facility (residents by minute)',
+    },
+    'report.comm_chart': {
+        'zh': '社区覆盖率分布（社区数，按15分钟覆盖居民比例）',
+        'en': 'Coverage by community (communities by share of residents within 15 min)',
+    },
+    'report.curve_chart': {'zh': '选址覆盖曲线（新增点位数 → 覆盖比例）', 'en': 'Siting curve (new sites → covered share)'},
+    'report.scorecard': {'zh': '街道与社区评估表（点击表头排序）', 'en': 'Street and community scorecard (click a header to sort)'},
+    'report.gaps': {'zh': '缺口', 'en': 'Gaps'},
+    'report.blind': {'zh': '盲区（每类最大的5处）', 'en': 'Blind spots (5 largest of each category)'},
+    'report.adjacency': {
+        'zh': '医养结合：养老设施到最近卫生服务设施的步行时间',
+        'en': '医养结合: walk from each elder-care facility to the nearest health centre',
+    },
+    'report.capacity': {'zh': '按容量的可达性（2SFCA）', 'en': 'Capacity-aware access (2SFCA)'},
+    'report.methods': {'zh': '方法与数据', 'en': 'Methods and data'},
+    'report.found': {'zh': '设施数据情况', 'en': 'What the data holds'},
+    'report.goal': {'zh': '指标', 'en': 'goal'},
+    'report.kind': {'zh': '性质', 'en': 'kind'},
+    'report.meaning': {'zh': '口径', 'en': 'meaning'},
+    'report.value': {'zh': '现状', 'en': 'actual'},
+    'report.target': {'zh': '目标', 'en': 'target'},
+    'report.passed': {'zh': '达标', 'en': 'met'},
+    'report.gap': {'zh': '差距', 'en': 'gap'},
+    'report.unit': {'zh': '单位', 'en': 'unit'},
+    'report.level': {'zh': '层级', 'en': 'level'},
+    'report.category': {'zh': '类别', 'en': 'category'},
+    'report.residents': {'zh': '居民', 'en': 'residents'},
+    'report.cells': {'zh': '网格数', 'en': 'cells'},
+    'report.nearest': {'zh': '最近步行（分钟）', 'en': 'nearest walk (min)'},
+    'report.nearest_name': {'zh': '最近设施', 'en': 'nearest facility'},
+    'report.communities': {'zh': '涉及社区', 'en': 'communities'},
+    'report.facility': {'zh': '设施', 'en': 'facility'},
+    'report.walk': {'zh': '步行（分钟）', 'en': 'walk (min)'},
+    'report.health': {'zh': '最近卫生服务设施', 'en': 'nearest health centre'},
+    'report.within': {'zh': '邻近', 'en': 'adjacent'},
+    'report.per1000': {'zh': '每千人（需求人群）', 'en': 'per 1,000 of the demand group'},
+    'report.used': {'zh': '纳入设施', 'en': 'facilities used'},
+    'report.without': {'zh': '无容量数据', 'en': 'without capacity'},
+    'report.none': {'zh': '无', 'en': 'none'},
+    'report.minutes': {'zh': '分钟', 'en': 'min'},
+    'report.unreachable': {'zh': '不可达', 'en': 'unreachable'},
+    'report.share': {'zh': '覆盖比例', 'en': 'covered share'},
+    'report.count': {'zh': '社区数', 'en': 'communities'},
+    'report.k': {'zh': '新增点位', 'en': 'new sites'},
+    'report.no_blind': {'zh': '无盲区', 'en': 'no blind spot'},
+    'report.no_capacity': {
+        'zh': '无容量数据：需导入含床位/托位/供餐数的登记表',
+        'en': 'no capacities: load a registry with beds / places / meals',
+    },
+    'report.scorecard_capped': {
+        'zh': '评估表较大：此处列出各街道（多于{units}个时为最差的{units}个）和未达约束性指标最严重的至多{units}个社区'
+              '（按未达约束性指标数、再按未达指标数排序）；另有{rows:,}行（{more:,}个单位）见 scorecard.xlsx / scorecard.csv。',
+        'en': 'The scorecard is large: shown are the streets (the {units} worst when there are more) and at most '
+              '{units} communities failing a binding goal, worst first (most binding goals failed, then most goals '
+              'failed); {rows:,} more rows ({more:,} units) are in scorecard.xlsx / scorecard.csv.',
+    },
+    'report.blind_more': {
+        'zh': '另有{n:,}处盲区见 blind_spots.csv。',
+        'en': '{n:,} more blind spots are in blind_spots.csv.',
+    },
+    'report.adjacency_capped': {
+        'zh': '此处列出{shown:,}个设施（先列不邻近的，步行最远者在前）；另有{n:,}个见 health_adjacency.csv。',
+        'en': 'Shown are {shown:,} facilities (those not adjacent first, longest walk first); {n:,} more are in '
+              'health_adjacency.csv.',
+    },
+    'report.unit_name': {'zh': '名称', 'en': 'unit'},
+    'report.street': {'zh': '街道', 'en': 'street'},
+    'report.config': {'zh': '配置', 'en': 'config'},
+    # ---- the map (map.html); keys without a {placeholder} also reach the page's script as UI.text
+    'map.walk_time': {'zh': '步行时间', 'en': 'Walk time'},
+    'map.walk_title': {'zh': '到最近设施的步行时间', 'en': 'walk time to the nearest facility'},
+    'map.minutes': {'zh': '分钟', 'en': 'min'},
+    'map.gap': {'zh': '缺口', 'en': 'gap'},
+    'map.residents': {'zh': '居民', 'en': 'residents'},
+    'map.nearest': {'zh': '最近设施', 'en': 'nearest'},
+    'map.none_reachable': {'zh': '不可达', 'en': 'none reachable'},
+    'map.cell': {'zh': '网格', 'en': 'cell'},
+    'map.complete': {'zh': '完整{t:g}分钟服务圈', 'en': 'Complete {t:g}-minute circle'},
+    'map.complete_yes': {'zh': '完整', 'en': 'complete'},
+    'map.complete_no': {'zh': '不完整', 'en': 'incomplete'},
+    'map.service_area': {'zh': '{m:g}分钟服务范围', 'en': '{m:g}-min service area'},
+    'map.facilities': {'zh': '设施', 'en': 'Facilities'},
+    'map.communities': {'zh': '社区（点击查看评估）', 'en': 'Communities (click for scorecard)'},
+    'map.found': {'zh': '数据情况', 'en': 'What was found'},
+    'map.populated_only': {'zh': '仅显示有人居住的H3网格', 'en': 'populated H3 cells only'},
+    'map.basemap': {'zh': '底图', 'en': 'Basemap'},
+    'map.basemap_none': {'zh': '无底图', 'en': 'no basemap'},
+    'map.shifted': {
+        'zh': '叠加图层已转换为GCJ-02以对齐底图，分析仍采用WGS-84',
+        'en': 'overlays shifted to GCJ-02 to match the tiles; the analysis stays in WGS-84',
+    },
+    'map.wgs': {'zh': '底图与图层均为WGS-84', 'en': 'tiles and overlays in WGS-84'},
+    'map.speed': {'zh': '步行速度 {v:g} m/s（{p}）', 'en': 'walking {v:g} m/s ({p})'},
+    'map.scorecard': {'zh': '目标评估', 'en': 'Scorecard'},
+    'map.no_scorecard': {'zh': '该社区无评估记录', 'en': 'no scorecard rows for this community'},
+    'map.blind': {'zh': '盲区（>{t:g}分钟）', 'en': 'Blind spots (> {t:g} min)'},
+    'map.no_facility_at_all': {'zh': '无任何设施', 'en': 'no facility at all'},
+    'map.proposed': {'zh': '拟建选址', 'en': 'Proposed sites'},
+    'map.source': {'zh': '来源', 'en': 'source'},
+    'map.counted': {'zh': '计入', 'en': 'counted'},
+    'map.not_counted': {'zh': '未计入', 'en': 'not counted'},
+    'map.off_network': {'zh': '距步行路网过远，不服务任何居民', 'en': 'off-network (reaches nobody)'},
+    'map.aggregate': {'zh': 'H3 {r} 级汇总，放大查看单个网格', 'en': 'H3 resolution {r} aggregate: zoom in for single cells'},
+    'map.median': {'zh': '居民步行时间中位数', 'en': 'median walk of residents'},
+    'map.within': {'zh': '{t:g}分钟内', 'en': 'within {t:g} min'},
+    'map.complete_share': {'zh': '完整服务圈居民比例', 'en': 'residents in a complete circle'},
+    'map.blind_spot': {'zh': '盲区', 'en': 'blind spot'},
+    'map.coarse': {'zh': '缩小时显示较粗的H3汇总（{r} 级）', 'en': 'zoomed out: coarser H3 aggregates (resolution {r})'},
+    'map.panel_more': {
+        'zh': '另有 {n} 个未达约束性目标的社区见 scorecard.xlsx',
+        'en': '{n} more communities failing a binding goal are in scorecard.xlsx',
+    },
+    'map.panel_level': {
+        'zh': '{level}（{units}）：{fails} 个未达约束性目标',
+        'en': '{level} ({units}): {fails} failing a binding goal',
+    },
+    'popup.proposed_tooltip': {'zh': '拟建 #{rank}', 'en': 'proposed #{rank}'},
+    'popup.care_walk': {
+        'zh': '医养结合：步行 {walk} 分钟到 {name}（{verdict} {limit} 分钟）',
+        'en': '医养结合: {walk} min walk to {name} ({verdict} {limit} min)',
+    },
+    'popup.care_within': {'zh': '未超出', 'en': 'within'},
+    'popup.care_beyond': {'zh': '超出', 'en': 'beyond'},
+    'popup.care_note': {'zh': '医养结合：{note}', 'en': '医养结合: {note}'},
+    # ---- texts the map's script composes (all reach it as UI.text; {placeholders} filled there)
+    'script.unnamed': {'zh': '（未命名）', 'en': '(unnamed)'},
+    'script.registry_row': {'zh': '{file} 第 {row} 行', 'en': '{file} row {row}'},
+    'script.affordable': {'zh': '普惠：{answer}', 'en': '普惠 affordable: {answer}'},
+    'script.yes': {'zh': '是', 'en': 'yes'},
+    'script.no': {'zh': '否', 'en': 'no'},
+    'script.blind_cells': {'zh': '网格数', 'en': 'cells'},
+    'script.blind_residents': {'zh': '居民', 'en': 'residents'},
+    'script.blind_demand_residents': {'zh': '其中需求人群', 'en': 'of them in the demand group'},
+    'script.blind_demand': {'zh': '需求人群', 'en': 'demand group'},
+    'script.blind_walk': {'zh': '到最近设施的最短步行（分钟）', 'en': 'shortest walk to a facility (min)'},
+    'script.blind_unreachable': {'zh': '无可达设施', 'en': 'no facility reachable'},
+    'script.blind_nearest': {'zh': '最近设施', 'en': 'nearest facility'},
+    'script.blind_communities': {'zh': '涉及社区', 'en': 'communities'},
+    'script.col_unit': {'zh': '单位', 'en': 'unit'},
+    'script.col_goal': {'zh': '指标', 'en': 'goal'},
+    'script.col_kind': {'zh': '性质', 'en': 'kind'},
+    'script.col_meaning': {'zh': '口径', 'en': 'meaning'},
+    'script.col_value': {'zh': '现状', 'en': 'actual'},
+    'script.col_target': {'zh': '目标', 'en': 'target'},
+    'script.col_passed': {'zh': '达标', 'en': 'met'},
+    'script.col_gap': {'zh': '差距', 'en': 'gap'},
+    'script.proposed_site': {'zh': '拟建选址 #{rank}', 'en': 'Proposed site #{rank}'},
+    'script.proposed_gain': {'zh': '新增覆盖 {gain} {weight}', 'en': '+{gain} {weight} covered'},
+    'script.proposed_after': {'zh': '新增后覆盖比例：{share}%', 'en': 'covered share after: {share}%'},
+    # ---- what was found per category (report.category_notes: the pages, and in English summary.json)
+    'notes.none_osm_or_registries': {
+        'zh': 'OSM 和登记表中均无{label}（{key}）设施',
+        'en': 'no {label} ({key}) facility in OSM or the registries',
+    },
+    'notes.none_registries': {'zh': '登记表中无{label}（{key}）设施', 'en': 'no {label} ({key}) facility in the registries'},
+    'notes.none_in_osm': {
+        'zh': 'OSM 中此处无{label}（{key}）设施 — 请导入登记表',
+        'en': 'OSM lists no {label} ({key}) facility here — load a registry',
+    },
+    'notes.none_no_data': {
+        'zh': '无{label}（{key}）设施：本次运行未读取 OSM 数据和登记表 — 请导入登记表',
+        'en': 'no {label} ({key}) facility: this run reads no OSM data and no registry — load a registry',
+    },
+    'notes.from_source': {'zh': '{n} 个来自 {source}', 'en': '{n} from {source}'},
+    'notes.from_both': {'zh': '{n} 个同时见于 OSM 和登记表', 'en': '{n} in both OSM and a registry'},
+    'notes.join': {'zh': '，', 'en': ', '},
+    'notes.found': {'zh': '{n} 个{label}（{key}）设施（{parts}）', 'en': '{n} {label} ({key}) facilities ({parts})'},
+    'notes.off_network': {
+        'zh': '，其中 {n} 个距步行路网过远（超过吸附距离），不服务任何居民',
+        'en': ', {n} of them off-network (> snap distance) and reaching nobody',
+    },
+    'notes.not_counted': {'zh': '；{n} 个已列出但未计入（{why}）', 'en': '; {n} listed but not counted ({why})'},
+    'notes.flagged': {'zh': '已标记', 'en': 'flagged'},
+    # ---- scorecard kinds and levels (the scorecard files use the Chinese ones)
+    'kind.binding': {'zh': '约束性', 'en': 'binding'},
+    'kind.advisory': {'zh': '倡导性', 'en': 'advisory'},
+    'level.district': {'zh': '区', 'en': 'district'},
+    'level.street': {'zh': '街道', 'en': 'street'},
+    'level.community': {'zh': '社区', 'en': 'community'},
+    # ---- the report page's methods and data list
+    'methods.data_date': {'zh': '数据日期', 'en': 'data date'},
+    'methods.roads': {'zh': '道路线', 'en': 'road lines'},
+    'methods.communities': {'zh': '社区边界', 'en': 'communities 社区'},
+    'methods.streets': {'zh': '街道边界', 'en': 'streets 街道'},
+    'methods.census': {'zh': '第七次人口普查 2020', 'en': 'census 七普 2020'},
+    'methods.census_code': {'zh': '，代码 {code}', 'en': ', code {code}'},
+    'methods.population_file': {'zh': '人口数据', 'en': 'population 人口'},
+    'methods.registry': {'zh': '登记表', 'en': 'registry 登记表'},
+    'methods.downloaded': {'zh': '{name}（已下载，见缓存）', 'en': '{name} (downloaded; see the cache)'},
+    'methods.file_dated': {
+        'zh': '{name} — 文件日期 {date}，{mb:.1f} MB{extra}',
+        'en': '{name} — file dated {date}, {mb:.1f} MB{extra}',
+    },
+    'methods.newest_element': {'zh': '；最新要素时间 {stamp}', 'en': '; newest element {stamp}'},
+    'methods.no_timestamps': {'zh': '；文件不含要素时间戳', 'en': '; the file carries no element timestamps'},
+    'methods.scaled_to': {'zh': '；按 {total} 缩放', 'en': '; scaled to {total}'},
+    'methods.basemap_none': {'zh': '无', 'en': 'none'},
+    'methods.basemap_shifted': {'zh': ' — 叠加图层已转换为GCJ-02显示', 'en': ' — overlays shifted to GCJ-02 for display'},
+    'methods.walking_speed': {'zh': '步行速度', 'en': 'walking speed'},
+    'methods.speed_value': {
+        'zh': '{v:g} m/s（{profile}）；各类别：{per_category}',
+        'en': '{v:g} m/s ({profile}); per category: {per_category}',
+    },
+    'methods.thresholds': {'zh': '时间阈值', 'en': 'thresholds'},
+    'methods.threshold_value': {'zh': '{t:g} 分钟', 'en': '{t:g} min'},
+    'methods.covered_within': {'zh': '；覆盖 = {t:g} 分钟以内', 'en': '; covered = within {t:g} min'},
+    'methods.decay': {'zh': '2SFCA 距离衰减', 'en': '2SFCA decay'},
+    'methods.population': {'zh': '人口', 'en': 'population'},
+    'methods.h3': {'zh': 'H3 分辨率', 'en': 'H3 resolution'},
+    'methods.h3_value': {'zh': '{r}（网格边长约 {edge:.0f} m）', 'en': '{r} (cell ≈ {edge:.0f} m edge)'},
+    'methods.network': {'zh': '步行路网', 'en': 'network'},
+    'methods.network_value': {'zh': '{nodes} 个节点，{edges} 条边', 'en': '{nodes} nodes, {edges} edges'},
+    'methods.basemap': {'zh': '底图', 'en': 'basemap'},
+    'methods.software': {'zh': '软件', 'en': 'software'},
+    'methods.config_hash': {'zh': '配置哈希', 'en': 'config hash'},
+    'methods.map_data': {'zh': '地图数据', 'en': 'map data'},
+    # ---- map page texts formatted here only (the legend, the scorecard panel, popups)
+    'legend.map_data': {'zh': '地图数据', 'en': 'Map data'},
+    'legend.area_note': {
+        'zh': '服务范围按 {tolerance:g} m 简化显示，未画面积小于 {cut:,.0f} m² 的内部空洞（GeoPackage 保留精确范围）',
+        'en': 'service areas drawn simplified to {tolerance:g} m, holes under {cut:,.0f} m² left out (the '
+              'GeoPackage keeps the exact areas)',
+    },
+    'panel.title': {'zh': '目标评估', 'en': 'Scorecard'},
+    'panel.hint': {'zh': '（点击表头排序；未达约束性目标者在前）', 'en': '(click a header to sort; binding failures first)'},
+    'panel.district': {'zh': '区', 'en': 'district'},
+    'popup.beds': {'zh': '床位', 'en': 'beds'},
+    'popup.nursery_places': {'zh': '托位', 'en': 'nursery places'},
+    'popup.meals_per_day': {'zh': '日供餐', 'en': 'meals/day'},
+    'popup.ownership': {'zh': '性质', 'en': 'ownership'},
+    'popup.address': {'zh': '地址', 'en': 'address'},
+}
+
+
+def text(lang: str, key: str, /, **values) -> str:
+    """The text of ``key`` in ``lang``, its placeholders filled from ``values``."""
+    return TEXTS[key][lang].format(**values) if values else TEXTS[key][lang]
+
+
+def section(lang: str, prefix: str) -> dict[str, str]:
+    """The raw texts of every key starting with ``prefix`` (prefix dropped), in catalogue order."""
+    return {k[len(prefix):]: v[lang] for k, v in TEXTS.items() if k.startswith(prefix)}
