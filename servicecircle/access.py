@@ -724,8 +724,8 @@ def merged_service_areas(graph: AccessGraph, config: Config,
     for category in sorted(set(categories)):
         speed = config.categories[category].speed_m_s
         margin = FAR_MARGIN_S * speed
-        dist = (node_distances or {}).get(category)
-        dist = nearest_distances(graph, category)[0] if dist is None else dist[0]
+        known = (node_distances or {}).get(category)
+        dist = nearest_distances(graph, category)[0] if known is None else known[0]
         cat_fac = fac[categories == category]
         one = np.zeros(len(cat_fac), dtype=np.int64)
         all_edges = np.arange(net.n_edges)

@@ -335,7 +335,8 @@ def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.Geo
     fac_in, cap_in = _facilities_inside(units, facilities, id_field)
 
     # Covered residents of every (flag, group) pair, summed per unit in one grouped pass.
-    flags = {key: of_cells(f"covered_{key}", False).astype(bool) for key in config.categories}
+    flags: dict[str | None, np.ndarray] = {key: of_cells(f"covered_{key}", False).astype(bool)
+                                           for key in config.categories}
     flags[None] = of_cells("complete", False).astype(bool)
     weight_cols = ["residents"] + [f"residents_{g}" for g in groups]
     covered_sums = pd.DataFrame({(key, col): pieces[col].to_numpy() * flag for key, flag in flags.items()

@@ -212,12 +212,12 @@ def likely_coord_system(points: gpd.GeoDataFrame, declared: str, net: WalkNetwor
     lon, lat = points.geometry.x.to_numpy()[rows], points.geometry.y.to_numpy()[rows]
     # Back to the degrees as written in the file, then re-read as each candidate.
     raw_lon, raw_lat = coords.from_wgs84(lon, lat, declared)
-    medians = {}
+    medians: dict[str, float] = {}
     for system in coords.SYSTEMS:
         wlon, wlat = coords.to_wgs84(raw_lon, raw_lat, system)
         xy = shapely.get_coordinates(gpd.GeoSeries(gpd.points_from_xy(wlon, wlat), crs=WGS84).to_crs(net.crs).values)
         medians[system] = float(np.median(snap_points(net, xy).offset_m))
-    best = min(medians, key=medians.get)
+    best = min(medians, key=medians.__getitem__)
     if best != declared and medians[best] < 0.5 * medians[declared] and medians[best] < 40.0:
         return best, medians
     return None, medians

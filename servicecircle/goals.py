@@ -58,6 +58,8 @@ def _reach_flags(cells: pd.DataFrame, goal: Goal, config: Config) -> np.ndarray:
         if goal.metres is not None:
             flag &= t * config.categories[cat].speed_m_s <= goal.metres
         else:
+            # load_config gives reach goals without metres the coverage threshold's minutes.
+            assert goal.minutes is not None
             flag &= t <= goal.minutes * 60.0
     return flag
 
@@ -309,7 +311,8 @@ def _assemble(config: Config, units: _Units, blocks: list[tuple[int, _Level, dic
 def _block(pos: np.ndarray, sub, **columns) -> dict:
     """Rows of one goal at one level: unit positions, meaning number, and the scorecard columns."""
     m = len(pos)
-    out = {"pos": np.asarray(pos, dtype=np.int64), "sub": np.broadcast_to(np.asarray(sub), (m,))}
+    out: dict[str, np.ndarray | list] = {"pos": np.asarray(pos, dtype=np.int64),
+                                         "sub": np.broadcast_to(np.asarray(sub), (m,))}
     for key, value in columns.items():
         out[key] = value if isinstance(value, (list, np.ndarray)) else [value] * m
     return out
@@ -335,6 +338,7 @@ def _population_within(goal: Goal, level: _Level, col: str, weights: np.ndarray,
 
 def _units_with_facility(goal: Goal, units: _Units, col: str, weights: np.ndarray, flags: np.ndarray, who: str,
                          label: str) -> list[tuple[_Level, dict]]:
+    assert goal.unit_level is not None  # Goal._resolve: a units_with_facility goal names its unit level
     base = units.by_name.get(goal.unit_level)
     if base is None:
         return []  # a street goal in a run without streets

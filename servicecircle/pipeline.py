@@ -138,6 +138,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
         if cache:
             to_store = {"analysis": (analysis_key, a), "goals": (goals_key, scorecard)}
     else:
+        assert cache is not None  # the analysis came from the cache
         done("analysis (cached)", len(ANALYSIS_STAGES))
         scorecard = cache.load("goals", goals_key)
         if scorecard is None:
@@ -164,6 +165,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
                                                extra=runcache.file_stamps(config))}
         result.files = write_run_outputs(result, keys, reuse=reuse, store=(cache, to_store) if to_store else None)
     elif to_store:
+        assert cache is not None  # to_store is filled only when there is a cache
         _store_all(cache, to_store)
     done("outputs")
     bar.close()
@@ -242,8 +244,8 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
                "pages": lambda: write_html(result, merged_areas=result.merged_service_areas)}
     for group, write in writers.items():
         if current[group] is None:
-            current[group] = write()
-            manifest.record(group, keys[group], current[group])
+            current[group] = group_files = write()
+            manifest.record(group, keys[group], group_files)
     if aside is not None:
         tables = aside.result()
         if need_tables:
@@ -251,7 +253,9 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
             manifest.record("tables", keys["tables"], tables)
     files: dict[str, Path] = {}
     for group in ("tables", "scorecard", "pages"):
-        files.update(current[group])
+        done_files = current[group]
+        assert done_files is not None  # each group was kept above or has just been written
+        files.update(done_files)
     result.summary["outputs_written"], result.summary["outputs_kept"] = written, kept
     files["summary"] = report.write_summary(out_dir, result.summary)
     return files

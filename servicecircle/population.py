@@ -211,6 +211,7 @@ def raster_origins(path: Path, grid_cells: np.ndarray, res: int, crs: str) -> pd
 
 def read_population_table(spec: PopulationSettings, report: inputs.InputReport) -> pd.DataFrame:
     """The per-unit population table: ``code``, ``name``, ``residents`` and any ``residents_<group>``."""
+    assert spec.table is not None  # read only when [population] table is set (apply_inputs)
     table = inputs.read_table(spec.table, what="population table", encoding=spec.table_encoding)
     headers = [c for c in table.columns if not c.startswith("_")]
     explicit = dict(spec.table_columns)
@@ -267,7 +268,10 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
     spec = config.population
     out = origins.drop(columns=[f"residents_{g}" for g in AGE_GROUPS if f"residents_{g}" in origins.columns])
     info: dict = {"scaled_to": None, "age_groups_from": None}
-    census = census_figures(spec.census_file, spec.census_code, config.network.cache_dir) if spec.census_file else None
+    census = None
+    if spec.census_file is not None:
+        assert spec.census_code is not None  # PopulationSettings._resolve: census_file and census_code go together
+        census = census_figures(spec.census_file, spec.census_code, config.network.cache_dir)
     if census:
         info["census"] = census
     if spec.table is not None:

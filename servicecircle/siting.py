@@ -115,7 +115,9 @@ def greedy(cover: sp.csr_matrix, weight: np.ndarray, k: int | None = None, targe
     gains = cover @ remaining
     heap = [(-g, j) for j, g in enumerate(gains) if g > 0]
     heapq.heapify(heap)
-    chosen, marginal, covered = [], [], []
+    chosen: list[int] = []
+    marginal: list[float] = []
+    covered: list[float] = []
     total = 0.0
     limit = k if k is not None else cover.shape[0]
     while heap and len(chosen) < limit and (target_weight is None or total < target_weight - 1e-9):
