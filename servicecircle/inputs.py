@@ -18,6 +18,7 @@ import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import SupportsInt
 
 import geopandas as gpd
 import numpy as np
@@ -44,7 +45,7 @@ class InputReport:
 
     rows: list[dict] = field(default_factory=list)
 
-    def add(self, file, row, field_name: str, problem: str, action: str) -> None:
+    def add(self, file: str | Path, row: SupportsInt | None, field_name: str, problem: str, action: str) -> None:
         self.rows.append({"file": str(file), "row": "" if row is None else int(row), "field": field_name,
                           "problem": problem, "action": action})
 
@@ -138,7 +139,7 @@ def _dbf_encoding(path: Path) -> str | None:
     return None
 
 
-def read_vector(path: Path, *, what: str, coord_system: str = "wgs84", encoding: str | None = None,
+def read_vector(path: str | Path, *, what: str, coord_system: str = "wgs84", encoding: str | None = None,
                 report: InputReport | None = None, polygons: bool = False) -> gpd.GeoDataFrame:
     """A vector file (GeoJSON, Shapefile, GeoPackage …) in WGS-84, with a ``_row`` column.
 

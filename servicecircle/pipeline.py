@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from tqdm.auto import tqdm
 
 from . import (
@@ -84,7 +86,7 @@ class Analysis:
     origin_times: pd.DataFrame
     blind_spots: gpd.GeoDataFrame
     adjacency: pd.DataFrame
-    area: object
+    area: shapely.Polygon | shapely.MultiPolygon
     population_info: dict
     capacity_access_info: dict
     service_area_plan: dict
@@ -261,7 +263,8 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
     return files
 
 
-def evaluate_goals(config: Config, cells, origins, unit_of_origin: dict, comms, streets, facs,
+def evaluate_goals(config: Config, cells: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, unit_of_origin: dict,
+                   comms: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None, facs: gpd.GeoDataFrame,
                    population_info: dict) -> pd.DataFrame:
     """The scorecard: every goal at every level (:func:`servicecircle.goals.evaluate`)."""
     census = population_info.get("census")
@@ -269,7 +272,8 @@ def evaluate_goals(config: Config, cells, origins, unit_of_origin: dict, comms, 
                           census.get("name") if census else None)
 
 
-def analyse(config: Config, net: network.WalkNetwork, done) -> tuple[Analysis, pd.DataFrame]:
+def analyse(config: Config, net: network.WalkNetwork,
+            done: Callable[[str], None]) -> tuple[Analysis, pd.DataFrame]:
     """The stages from the OSM features to the goals, on the walk network ``net``.
 
     ``done(stage)`` is called as each stage ends (it times them); the
@@ -397,7 +401,8 @@ def _service_area_tasks(pool: ThreadPoolExecutor, graph: access.AccessGraph, con
     return per_facility, merged
 
 
-def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network.WalkNetwork, area,
+def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network.WalkNetwork,
+                        area: shapely.Polygon | shapely.MultiPolygon,
                         report_rows: InputReport) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """OSM facilities merged with every registry, snapped to the network.
 

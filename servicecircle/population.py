@@ -122,7 +122,8 @@ def census_figures(path: Path, code: str, cache_dir: Path | None = None) -> dict
     return figures
 
 
-def street_length_origins(net: WalkNetwork, area, grid_cells: np.ndarray, res: int) -> pd.DataFrame:
+def street_length_origins(net: WalkNetwork, area: shapely.Polygon | shapely.MultiPolygon, grid_cells: np.ndarray,
+                          res: int) -> pd.DataFrame:
     """Proxy origins every :data:`PROXY_SPACING_M` along the network inside ``area`` (WGS-84),
     weighted by the length they stand for. ``grid_cells`` and the table's ``h3`` are uint64 cell ids."""
     edge, _, n_points, pts = points_along_edges(net, PROXY_SPACING_M, np.ceil)
@@ -137,7 +138,8 @@ def street_length_origins(net: WalkNetwork, area, grid_cells: np.ndarray, res: i
 
 
 def fill_streetless_communities(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, unit: np.ndarray,
-                                res: int, report: inputs.InputReport, path) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+                                res: int, report: inputs.InputReport,
+                                path: Path | str) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Street-length proxy only: give communities with no walkable street inside the median density.
 
     Gated compounds often have no street in a road file, yet people live
@@ -297,6 +299,7 @@ def _scale_to_table(out: gpd.GeoDataFrame, spec: PopulationSettings, communities
                     streets: gpd.GeoDataFrame | None, unit_of_origin: dict[str, np.ndarray],
                     report: inputs.InputReport, info: dict) -> None:
     """Spread a per-unit population table over the origins of each unit (in place), in proportion to the estimate."""
+    assert spec.table is not None  # called only with [population] table set (apply_inputs)
     level = spec.table_level
     units = communities if level == "community" else streets
     id_field = "community_id" if level == "community" else "street_id"
@@ -364,8 +367,9 @@ def _levels(tags: pd.Series, default: float) -> np.ndarray:
     return np.where(np.isnan(out), default, out)
 
 
-def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, *, settings: PopulationSettings,
-                        h3_resolution: int, crs: str, net: WalkNetwork | None = None) -> gpd.GeoDataFrame:
+def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon | shapely.MultiPolygon, *,
+                        settings: PopulationSettings, h3_resolution: int, crs: str,
+                        net: WalkNetwork | None = None) -> gpd.GeoDataFrame:
     """Points where residents live, with estimated residents, inside the study area's cells.
 
     Where the features hold no residential building or land at all (a run on
