@@ -17,7 +17,7 @@ A facility node cannot shorten other paths: passing through it costs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -430,7 +430,8 @@ def _substrings(net: WalkNetwork, edge: np.ndarray, start_m: np.ndarray, end_m: 
     return shapely.linestrings(coords, indices=np.repeat(np.arange(len(edge)), counts))
 
 
-def _walked_intervals(length: np.ndarray, du: np.ndarray, dv: np.ndarray, budget: float):
+def _walked_intervals(length: np.ndarray, du: np.ndarray, dv: np.ndarray,
+                      budget: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For (group, edge) pairs whose ends are ``du``/``dv`` metres away: walked whole, or in part.
 
     Returns ``(whole, pair, start_m, end_m)``: a flag per pair, and the
@@ -455,7 +456,8 @@ def _own_stretches(fac: pd.DataFrame, length: np.ndarray, budget: float) -> tupl
     return on, edge, np.maximum(0.0, along - rest[on]), np.minimum(length[edge], along + rest[on])
 
 
-def _unwalked(length: np.ndarray, whole: np.ndarray, pair: np.ndarray, start: np.ndarray, end: np.ndarray):
+def _unwalked(length: np.ndarray, whole: np.ndarray, pair: np.ndarray, start: np.ndarray,
+              end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The complement of walked stretches on each pair's edge: ``(pair, start, end)`` of what is left."""
     order = np.lexsort((start, pair))
     pair, start, end = pair[order], start[order], end[order]
@@ -552,7 +554,8 @@ def _access_lines(net: WalkNetwork, fac: pd.DataFrame) -> np.ndarray:
     return shapely.linestrings(np.stack([xy, foot], axis=1))
 
 
-def _walked_lines(net: WalkNetwork, pair_group, pair_edge, du, dv, budget, fac, fac_group):
+def _walked_lines(net: WalkNetwork, pair_group: np.ndarray, pair_edge: np.ndarray, du: np.ndarray, dv: np.ndarray,
+                  budget: float, fac: gpd.GeoDataFrame, fac_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lines walked within ``budget`` for (group, edge) pairs, plus the facilities' own stretches and walks
     to the street. Returns ``(lines, group)``."""
     length = net.edge_length_m[pair_edge]
@@ -568,7 +571,8 @@ def _walked_lines(net: WalkNetwork, pair_group, pair_edge, du, dv, budget, fac, 
     return lines[keep], group[keep]
 
 
-def _far_lines(net: WalkNetwork, pair_group, pair_edge, du, dv, budget, fac, fac_group):
+def _far_lines(net: WalkNetwork, pair_group: np.ndarray, pair_edge: np.ndarray, du: np.ndarray, dv: np.ndarray,
+               budget: float, fac: gpd.GeoDataFrame, fac_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stretches of the (group, edge) pairs' edges *not* walked within ``budget``: ``(lines, group)``."""
     length = net.edge_length_m[pair_edge]
     whole, part, start, end = _walked_intervals(length, du, dv, budget)
@@ -771,7 +775,7 @@ def merged_service_areas(graph: AccessGraph, config: Config,
     return gdf
 
 
-def _areas_frame(records, geoms, crs, buffer_m=np.nan) -> gpd.GeoDataFrame:
+def _areas_frame(records: Iterable[tuple], geoms: list, crs: str, buffer_m: float = np.nan) -> gpd.GeoDataFrame:
     frame = pd.DataFrame(list(records), columns=["facility_id", "category", "minutes", "speed_m_s"])
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=crs) if len(geoms) else gpd.GeoSeries([], crs=crs),
                            crs=crs)

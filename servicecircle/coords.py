@@ -16,7 +16,7 @@ with numpy and both inverses are solved by fixed-point iteration to < 1 mm.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -73,7 +73,8 @@ def wgs84_to_gcj02(lon: Degrees, lat: Degrees) -> tuple[np.ndarray, np.ndarray]:
     return lon + dlon, lat + dlat
 
 
-def _invert(forward, lon, lat, start) -> tuple[np.ndarray, np.ndarray]:
+def _invert(forward: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], lon: Degrees, lat: Degrees,
+            start: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Solve forward(w) = (lon, lat) by fixed-point iteration w ← w − (forward(w) − target).
 
     Converges because both offsets vary slowly (their derivative is ~1e-5).
@@ -111,7 +112,7 @@ def bd09_to_gcj02(lon: Degrees, lat: Degrees) -> tuple[np.ndarray, np.ndarray]:
     return _invert(gcj02_to_bd09, lon, lat, (z * np.cos(theta), z * np.sin(theta)))
 
 
-def _identity(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def _identity(lon: Degrees, lat: Degrees) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
@@ -121,7 +122,7 @@ _FROM_WGS84 = {"wgs84": _identity, "gcj02": wgs84_to_gcj02,
                "bd09": lambda lon, lat: gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))}
 
 
-def _converter(table: dict, system: str):
+def _converter(table: dict, system: str) -> Callable[[Degrees, Degrees], tuple[np.ndarray, np.ndarray]]:
     if system not in table:
         raise ValueError(f"unknown coordinate system {system!r} (choose {', '.join(SYSTEMS)})")
     return table[system]

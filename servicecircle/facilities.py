@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -78,7 +80,7 @@ class _TagTable:
         out[tok["row"].to_numpy()[tok["value"].isin(wanted).to_numpy()]] = True
         return out
 
-    def matches(self, rules) -> np.ndarray:
+    def matches(self, rules: Iterable[Mapping[str, Any]]) -> np.ndarray:
         """Whether each feature matches any of the tag ``rules`` (the same test as :func:`_rule_matches`)."""
         hit = np.zeros(len(self.tags), bool)
         for rule in rules:
@@ -92,7 +94,7 @@ class _TagTable:
         return hit
 
 
-def _contains_any(names: pd.Series, words) -> np.ndarray:
+def _contains_any(names: pd.Series, words: Sequence[str]) -> np.ndarray:
     if not words:
         return np.zeros(len(names), bool)
     return names.str.contains("|".join(re.escape(w) for w in words), regex=True).to_numpy(bool)

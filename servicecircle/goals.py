@@ -28,10 +28,12 @@ the gap in the users' terms ("2 more communities need …", "37 places short",
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from .communities import GroupSums, facility_units
 from .config import Config, Goal
@@ -147,7 +149,7 @@ class _Level:
                      self.name == "district")
 
 
-def _names(values, fallback: str) -> np.ndarray:
+def _names(values: ArrayLike, fallback: str) -> np.ndarray:
     names = np.asarray(values, dtype=object)
     return np.where(_truthy(names), names, fallback).astype(object)
 
@@ -159,7 +161,8 @@ class _Units:
     (:meth:`pandas.Index.get_indexer`), never a mask per unit.
     """
 
-    def __init__(self, origins, unit_of_origin, communities, streets, facilities, district_name: str):
+    def __init__(self, origins: pd.DataFrame, unit_of_origin: dict, communities: gpd.GeoDataFrame,
+                 streets: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame, district_name: str):
         n_origins = len(origins)
         counted = facilities[facilities["counted"] & ~facilities.get("off_network", False)]
         self.facilities = counted
@@ -308,7 +311,7 @@ def _assemble(config: Config, units: _Units, blocks: list[tuple[int, _Level, dic
     return pd.DataFrame(data, columns=SCORECARD_COLUMNS)
 
 
-def _block(pos: np.ndarray, sub, **columns) -> dict:
+def _block(pos: np.ndarray, sub: ArrayLike, **columns: Any) -> dict:
     """Rows of one goal at one level: unit positions, meaning number, and the scorecard columns."""
     m = len(pos)
     out: dict[str, np.ndarray | list] = {"pos": np.asarray(pos, dtype=np.int64),
@@ -397,7 +400,7 @@ def _capacity_rows(goal: Goal, level: _Level, facilities: pd.DataFrame, col: str
     selected = facilities["category"].isin(goal.categories).to_numpy() & (level.facility_unit >= 0)
     pop = level.population(col, weights)
 
-    def capacity(values: np.ndarray | None):
+    def capacity(values: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per unit: total (unknown as 0), facilities without a value, and whether any has one."""
         if values is None:
             return np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n, bool)

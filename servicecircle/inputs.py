@@ -24,6 +24,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from . import coords
 from .coords import WGS84
@@ -194,7 +195,7 @@ def read_vector(path: str | Path, *, what: str, coord_system: str = "wgs84", enc
     return gdf.reset_index(drop=True)
 
 
-def _areal(geom):
+def _areal(geom: BaseGeometry) -> BaseGeometry:
     if geom.geom_type in ("Polygon", "MultiPolygon"):
         return geom
     parts = [p for p in getattr(geom, "geoms", []) if p.geom_type in ("Polygon", "MultiPolygon")]

@@ -31,6 +31,8 @@ from .coords import WGS84
 from .errors import InputError
 
 if TYPE_CHECKING:
+    import osmium
+    import pyarrow as pa
     from osmium.osm import TagList
 
 #: How OpenStreetMap data must be credited wherever it is shown (the ODbL's attribution).
@@ -98,7 +100,7 @@ def check_local_file(path: Path) -> Path:
     return path
 
 
-def _osmium_file(path: Path):
+def _osmium_file(path: Path) -> str | osmium.io.File:
     import osmium
 
     # pyosmium picks the format from the suffix; '.osm.xml' needs telling.
@@ -202,7 +204,7 @@ def _opl_escape(text: str) -> str:
     return "".join(c if _opl_plain(c) else f"%{ord(c):02x}%" if ord(c) < 0x100 else f"%{ord(c):04x}%" for c in text)
 
 
-def _walkable_mask(tags) -> np.ndarray:
+def _walkable_mask(tags: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """:func:`is_walkable` over an Arrow column of OPL tag fields ("Tk=v,k2=v2"), as one boolean array.
 
     Each rule's value is cut out of the rows at once (RE2, in Arrow's C++);
@@ -300,7 +302,7 @@ def _parse_opl_ways(opl: Path) -> WalkableWays:
 _OPL_NODE_TO_CSV = bytes.maketrans(b"xy", b",,")
 
 
-def _joined_bytes(strings) -> bytes:
+def _joined_bytes(strings: pa.Array | pa.ChunkedArray) -> bytes:
     """The bytes of an Arrow string array's values, one after another (no separator)."""
     import pyarrow as pa
 
@@ -477,7 +479,7 @@ def _opl_tags(field: str) -> dict[str, str]:
     return tags
 
 
-def _read_feature_opl(opl: Path, area_ways: set[int]):
+def _read_feature_opl(opl: Path, area_ways: set[int]) -> tuple[list, np.ndarray, dict[int, dict[str, str]], list]:
     """Nodes and ways of a feature OPL file: ``(nodes, node_lonlat, way_tags, open_ways)``.
 
     ``nodes`` holds ``(id, tags)`` of located nodes, ``node_lonlat`` their

@@ -52,7 +52,7 @@ def map_blocks(func: Callable, *arrays: np.ndarray) -> Any:
 _FORKED_WORK: dict[int, tuple] = {}
 
 
-def _run_forked(token: int):
+def _run_forked(token: int) -> Any:
     func, args = _FORKED_WORK[token]
     return func(*args)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -40,6 +41,8 @@ from .results import RunResult
 from .summary import summarise
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 STAGES = ["walk network", "OSM features", "boundaries", "facilities", "population", "walk times", "capacity access",
           "grid", "communities", "gaps", "goals", "service areas (wait)", "outputs"]
@@ -383,14 +386,14 @@ def service_area_plan(config: Config, net: network.WalkNetwork, graph: access.Ac
             "note": note, "method_note": how.format(b=config.access.street_buffer_m, r=config.grid.h3_resolution)}
 
 
-def _timed(start: float, build, *args):
+def _timed(start: float, build: Callable[..., _T], *args: Any) -> tuple[_T, float]:
     """``build(*args)`` and the seconds from ``start`` until it was done."""
     value = build(*args)
     return value, round(time.perf_counter() - start, 3)
 
 
 def _service_area_tasks(pool: ThreadPoolExecutor, graph: access.AccessGraph, config: Config,
-                        node_distances: dict, plan: dict):
+                        node_distances: dict, plan: dict) -> tuple[Future, Future | None]:
     """Futures of the per-facility areas and of the street-side merged areas (None with the
     cells method: those wait for the cells), each giving (areas, seconds)."""
     start = time.perf_counter()

@@ -245,7 +245,8 @@ def read_population_table(spec: PopulationSettings, report: inputs.InputReport) 
     return out[keep].reset_index(drop=True)
 
 
-def _match_units(table: pd.DataFrame, units: gpd.GeoDataFrame, id_field: str, path, report) -> pd.Series:
+def _match_units(table: pd.DataFrame, units: gpd.GeoDataFrame, id_field: str, path: Path,
+                 report: inputs.InputReport) -> pd.Series:
     """Unit id of each table row: by code when both have codes, else by name (containment allowed)."""
     codes = dict(zip(units["code"].astype(str), units[id_field])) if "code" in units.columns else {}
     found = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -326,7 +327,7 @@ def _lonlat_columns(table: pd.DataFrame, cols: dict[str, str]) -> tuple[np.ndarr
 
 
 def _drop_duplicates(
-    gdf: gpd.GeoDataFrame, path, report: inputs.InputReport, within_m: float = 50.0
+    gdf: gpd.GeoDataFrame, path: Path, report: inputs.InputReport, within_m: float = 50.0
 ) -> gpd.GeoDataFrame:
     """Keep the first of rows with the same category and matching names within ``within_m``."""
     if len(gdf) < 2:

@@ -109,7 +109,7 @@ def write_summary(out_dir: Path, summary: dict) -> Path:
     return js
 
 
-def _json_default(value):
+def _json_default(value: object) -> int | float | str | None:
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating,)):

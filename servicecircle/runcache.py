@@ -73,7 +73,7 @@ def file_digest(path: Path) -> str:
     return _file_digests[stamp]
 
 
-def _plain(value, stamps: list | None = None):
+def _plain(value: object, stamps: list | None = None) -> Any:
     """``value`` as JSON-able data, every existing file replaced by its path and content digest
     (and, with ``stamps``, its path, size and modification time appended there instead)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
