@@ -17,6 +17,7 @@ A facility node cannot shorten other paths: passing through it costs
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -186,7 +187,7 @@ def _euclid_slack(net: WalkNetwork) -> float:
     spans. A walk of ``d`` metres therefore never leaves the disk of radius
     ``d * slack`` around its start, which is what makes local searches exact.
     """
-    slack = getattr(net, "_euclid_slack", None)
+    slack = net._euclid_slack
     if slack is None:
         long = net.edge_length_m > 10.0
         ratio = shapely.length(net.edge_geometry[long]) / net.edge_length_m[long] if long.any() else np.ones(1)
@@ -227,7 +228,7 @@ def catchments(graph: AccessGraph, rows: np.ndarray, limit_m: float, *,
     node_tile = np.floor((net.node_xy - origin) / side).astype(np.int64)
     span = int(max(node_tile[:, 1].max(), fac_tile[:, 1].max())) + 3  # keys of one column stay below the next
 
-    def key(t):
+    def key(t: np.ndarray) -> np.ndarray:
         return t[:, 0] * span + t[:, 1]
 
     node_order = np.argsort(key(node_tile), kind="stable")
@@ -269,7 +270,7 @@ def catchments(graph: AccessGraph, rows: np.ndarray, limit_m: float, *,
     return sp.csr_matrix((d, (r, c)), shape=(len(rows), n))
 
 
-def origin_catchments(graph: AccessGraph, rows: np.ndarray, origin_snap, limit_m: float) -> sp.csr_matrix:
+def origin_catchments(graph: AccessGraph, rows: np.ndarray, origin_snap: Snap, limit_m: float) -> sp.csr_matrix:
     """Walk distance (m) from facilities ``rows`` of ``graph`` to every origin within ``limit_m``.
 
     Built from the sparse node catchments: an origin on edge (u, v) is reached
@@ -301,7 +302,8 @@ def origin_catchments(graph: AccessGraph, rows: np.ndarray, origin_snap, limit_m
     return sp.csr_matrix((d[first], (r[first], c[first])), shape=(len(rows), n_orig))
 
 
-def decay_weights(walk_time_s: np.ndarray, thresholds_min, step_weights=None) -> np.ndarray:
+def decay_weights(walk_time_s: np.ndarray, thresholds_min: Sequence[float],
+                  step_weights: Sequence[float] | None = None) -> np.ndarray:
     """Weight of a walk of ``walk_time_s`` in the capacity-aware access.
 
     Binary decay (``step_weights`` None): 1 within the largest threshold, else
@@ -316,8 +318,8 @@ def decay_weights(walk_time_s: np.ndarray, thresholds_min, step_weights=None) ->
     return weights[np.searchsorted(limits, t, side="left")]
 
 
-def two_step_fca(walk_time_s: sp.csr_matrix, capacity: np.ndarray, demand: np.ndarray, thresholds_min,
-                 step_weights=None) -> tuple[np.ndarray, np.ndarray]:
+def two_step_fca(walk_time_s: sp.csr_matrix, capacity: np.ndarray, demand: np.ndarray, thresholds_min: Sequence[float],
+                 step_weights: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Two-step floating catchment: capacity shared out among the people who can reach it.
 
     Step 1 gives each facility j its supply ratio
@@ -375,7 +377,7 @@ def _edge_vertices(net: WalkNetwork) -> tuple[np.ndarray, ...]:
     start, a key increasing over all vertices (``base[edge] + along``) for
     vectorised searches, and each edge's ``base``.
     """
-    cached = getattr(net, "_vertices", None)
+    cached = net._vertices
     if cached is None:
         xy, owner = shapely.get_coordinates(net.edge_geometry, return_index=True)
         first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
@@ -409,7 +411,7 @@ def _substrings(net: WalkNetwork, edge: np.ndarray, start_m: np.ndarray, end_m: 
     lo = np.searchsorted(key, base[edge] + pa, "right")  # first vertex beyond the start
     hi = np.searchsorted(key, base[edge] + pb, "left")  # first vertex at or beyond the end
 
-    def point(pos, seg):
+    def point(pos: np.ndarray, seg: np.ndarray) -> np.ndarray:
         seg = np.clip(seg, first[edge], last - 1)
         span = along[seg + 1] - along[seg]
         t = np.where(span > 0, (pos - along[seg]) / np.where(span > 0, span, 1.0), 0.0)
@@ -428,7 +430,8 @@ def _substrings(net: WalkNetwork, edge: np.ndarray, start_m: np.ndarray, end_m: 
     return shapely.linestrings(coords, indices=np.repeat(np.arange(len(edge)), counts))
 
 
-def _walked_intervals(length: np.ndarray, du: np.ndarray, dv: np.ndarray, budget: float):
+def _walked_intervals(length: np.ndarray, du: np.ndarray, dv: np.ndarray,
+                      budget: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For (group, edge) pairs whose ends are ``du``/``dv`` metres away: walked whole, or in part.
 
     Returns ``(whole, pair, start_m, end_m)``: a flag per pair, and the
@@ -453,7 +456,8 @@ def _own_stretches(fac: pd.DataFrame, length: np.ndarray, budget: float) -> tupl
     return on, edge, np.maximum(0.0, along - rest[on]), np.minimum(length[edge], along + rest[on])
 
 
-def _unwalked(length: np.ndarray, whole: np.ndarray, pair: np.ndarray, start: np.ndarray, end: np.ndarray):
+def _unwalked(length: np.ndarray, whole: np.ndarray, pair: np.ndarray, start: np.ndarray,
+              end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The complement of walked stretches on each pair's edge: ``(pair, start, end)`` of what is left."""
     order = np.lexsort((start, pair))
     pair, start, end = pair[order], start[order], end[order]
@@ -550,7 +554,8 @@ def _access_lines(net: WalkNetwork, fac: pd.DataFrame) -> np.ndarray:
     return shapely.linestrings(np.stack([xy, foot], axis=1))
 
 
-def _walked_lines(net: WalkNetwork, pair_group, pair_edge, du, dv, budget, fac, fac_group):
+def _walked_lines(net: WalkNetwork, pair_group: np.ndarray, pair_edge: np.ndarray, du: np.ndarray, dv: np.ndarray,
+                  budget: float, fac: gpd.GeoDataFrame, fac_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lines walked within ``budget`` for (group, edge) pairs, plus the facilities' own stretches and walks
     to the street. Returns ``(lines, group)``."""
     length = net.edge_length_m[pair_edge]
@@ -566,7 +571,8 @@ def _walked_lines(net: WalkNetwork, pair_group, pair_edge, du, dv, budget, fac, 
     return lines[keep], group[keep]
 
 
-def _far_lines(net: WalkNetwork, pair_group, pair_edge, du, dv, budget, fac, fac_group):
+def _far_lines(net: WalkNetwork, pair_group: np.ndarray, pair_edge: np.ndarray, du: np.ndarray, dv: np.ndarray,
+               budget: float, fac: gpd.GeoDataFrame, fac_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stretches of the (group, edge) pairs' edges *not* walked within ``budget``: ``(lines, group)``."""
     length = net.edge_length_m[pair_edge]
     whole, part, start, end = _walked_intervals(length, du, dv, budget)
@@ -724,8 +730,8 @@ def merged_service_areas(graph: AccessGraph, config: Config,
     for category in sorted(set(categories)):
         speed = config.categories[category].speed_m_s
         margin = FAR_MARGIN_S * speed
-        dist = (node_distances or {}).get(category)
-        dist = nearest_distances(graph, category)[0] if dist is None else dist[0]
+        known = (node_distances or {}).get(category)
+        dist = nearest_distances(graph, category)[0] if known is None else known[0]
         cat_fac = fac[categories == category]
         one = np.zeros(len(cat_fac), dtype=np.int64)
         all_edges = np.arange(net.n_edges)
@@ -769,7 +775,7 @@ def merged_service_areas(graph: AccessGraph, config: Config,
     return gdf
 
 
-def _areas_frame(records, geoms, crs, buffer_m=np.nan) -> gpd.GeoDataFrame:
+def _areas_frame(records: Iterable[tuple], geoms: list, crs: str, buffer_m: float = np.nan) -> gpd.GeoDataFrame:
     frame = pd.DataFrame(list(records), columns=["facility_id", "category", "minutes", "speed_m_s"])
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=crs) if len(geoms) else gpd.GeoSeries([], crs=crs),
                            crs=crs)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def unique(values) -> np.ndarray:
+def unique(values: ArrayLike) -> np.ndarray:
     """The sorted distinct values of a 1-D array, by one sort.
 
     numpy 2.4's plain ``np.unique`` takes a hash-table path that is 50× slower

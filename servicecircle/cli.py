@@ -6,8 +6,13 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .coords import SYSTEMS
+
+if TYPE_CHECKING:  # for annotations only: the command line imports the analysis when it runs
+    from .results import RunResult
+    from .siting import SitingResult
 
 DESCRIPTION = """\
 Measure the 15-minute service circle (一刻钟服务圈) of a study area: who can walk
@@ -144,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_siting(res) -> None:
+def _print_siting(res: SitingResult) -> None:
     info = res.info
     print(
         f"\nsiting {res.category} (demand: {res.weight_column}, covered = within {info['limit_m']:.0f} m walk): "
@@ -162,7 +167,7 @@ def _print_siting(res) -> None:
         print(f"  wrote {path}")
 
 
-def _print_summary(result) -> None:
+def _print_summary(result: RunResult) -> None:
     s = result.summary
     print(f"\n{s['area']}: {s['population_total']:,.0f} estimated residents in {s['cells_populated']:,} populated "
           f"H3 cells (res {s['h3_resolution']}), walking {s['speed_m_s']:g} m/s, covered = within "
@@ -227,7 +232,7 @@ def _print_checks(s: dict) -> None:
                 print(f"    ✘ {g['goal_name']} [{g['meaning'].split(':')[0]}]: {g['gap_text']}")
 
 
-def _print_inputs_and_files(result) -> None:
+def _print_inputs_and_files(result: RunResult) -> None:
     s = result.summary
     for reg in s.get("registries", []):
         print(f"  registry {reg['file']}: {reg['rows_used']} facilities used ({reg['coord_system']})")

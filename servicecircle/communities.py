@@ -13,7 +13,7 @@ import pandas as pd
 import shapely
 
 from . import arrays
-from .config import CAPACITY_COLUMNS, Config
+from .config import CAPACITY_COLUMNS, Boundaries, Config
 from .coords import WGS84
 from .errors import InputError
 from .grid import unit_mean
@@ -49,7 +49,7 @@ def load_communities(config: Config, features: gpd.GeoDataFrame, report: InputRe
     return out
 
 
-def _read_units(spec, what: str, report: InputReport | None) -> gpd.GeoDataFrame:
+def _read_units(spec: Boundaries, what: str, report: InputReport | None) -> gpd.GeoDataFrame:
     gdf = read_vector(spec.path, what=what, coord_system=spec.coord_system, encoding=spec.encoding,
                       report=report, polygons=True)
     if spec.name_field not in gdf.columns:
@@ -323,7 +323,7 @@ def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.Geo
     # Each origin's cell, looked up once (not once per category and column).
     at = pd.Index(cells["h3"]).get_indexer(origins["h3"])[inside]
 
-    def of_cells(column: str, empty) -> np.ndarray:
+    def of_cells(column: str, empty: float) -> np.ndarray:
         """A cell column at each origin's cell (``empty`` for an origin in no cell)."""
         return np.append(cells[column].to_numpy(), empty)[at]
 
@@ -335,7 +335,8 @@ def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.Geo
     fac_in, cap_in = _facilities_inside(units, facilities, id_field)
 
     # Covered residents of every (flag, group) pair, summed per unit in one grouped pass.
-    flags = {key: of_cells(f"covered_{key}", False).astype(bool) for key in config.categories}
+    flags: dict[str | None, np.ndarray] = {key: of_cells(f"covered_{key}", False).astype(bool)
+                                           for key in config.categories}
     flags[None] = of_cells("complete", False).astype(bool)
     weight_cols = ["residents"] + [f"residents_{g}" for g in groups]
     covered_sums = pd.DataFrame({(key, col): pieces[col].to_numpy() * flag for key, flag in flags.items()

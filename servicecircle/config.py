@@ -20,11 +20,11 @@ import copy
 import dataclasses
 import hashlib
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, fields
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .coords import SYSTEMS
 from .errors import ConfigError
@@ -228,7 +228,7 @@ def check_walking_speed(key: str, value: float) -> float:
     return float(value)
 
 
-def check_one_of(choices, what: str = "") -> Callable[[str, Any], Any]:
+def check_one_of(choices: Collection[Any], what: str = "") -> Callable[[str, Any], Any]:
     def check(key: str, value: Any) -> Any:
         if value not in choices:
             raise _err(key, f"{what + ' ' if what else ''}expected {', '.join(map(str, choices))}, got {value!r}")
@@ -257,9 +257,9 @@ def check_str_map(key: str, value: dict) -> tuple[tuple[str, str], ...]:
 def check_tag_rules(key: str, rules: Any) -> tuple[dict[str, Any], ...]:
     if not all(isinstance(r, dict) and r for r in rules):
         raise _err(key, "expected a list of non-empty tables like {amenity = \"childcare\"}")
-    out = []
+    out: list[dict[str, Any]] = []
     for i, rule in enumerate(rules):
-        clean = {}
+        clean: dict[str, Literal[True] | str | tuple[str, ...]] = {}
         for tag, val in rule.items():
             if val is True or isinstance(val, str):
                 clean[tag] = val
@@ -671,7 +671,7 @@ class Config:
         new = {}
         for name, value in changes.items():
             current = getattr(self, name)
-            if isinstance(value, dict) and dataclasses.is_dataclass(current):
+            if isinstance(value, dict) and dataclasses.is_dataclass(current) and not isinstance(current, type):
                 value = dataclasses.replace(current, **value)
             new[name] = value
         return dataclasses.replace(self, **new)

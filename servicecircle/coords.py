@@ -16,8 +16,18 @@ with numpy and both inverses are solved by fixed-point iteration to < 1 mm.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
+
+#: Longitudes or latitudes in degrees: an array, a sequence or one number.
+Degrees = np.ndarray | Sequence[float] | float
+
+#: An array of geometries or one geometry: shapely's vectorised functions give back the same kind.
+_Geometries = TypeVar("_Geometries", np.ndarray, BaseGeometry)
 
 #: The coordinate systems an input may declare.
 SYSTEMS = ("wgs84", "gcj02", "bd09")
@@ -31,7 +41,7 @@ _EE = 0.00669342162296594323
 _X_PI = np.pi * 3000.0 / 180.0
 
 
-def in_china(lon, lat) -> np.ndarray:
+def in_china(lon: Degrees, lat: Degrees) -> np.ndarray:
     """Rough mainland-China box inside which GCJ-02 applies (outside, GCJ-02 = WGS-84)."""
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     return (lon >= 72.004) & (lon <= 137.8347) & (lat >= 0.8293) & (lat <= 55.8271)
@@ -56,14 +66,15 @@ def _offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
 
 
-def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def wgs84_to_gcj02(lon: Degrees, lat: Degrees) -> tuple[np.ndarray, np.ndarray]:
     """WGS-84 → GCJ-02 (arrays or scalars of degrees)."""
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     dlon, dlat = _offset(lon, lat)
     return lon + dlon, lat + dlat
 
 
-def _invert(forward, lon, lat, start) -> tuple[np.ndarray, np.ndarray]:
+def _invert(forward: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], lon: Degrees, lat: Degrees,
+            start: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Solve forward(w) = (lon, lat) by fixed-point iteration w ← w − (forward(w) − target).
 
     Converges because both offsets vary slowly (their derivative is ~1e-5).
@@ -79,13 +90,13 @@ def _invert(forward, lon, lat, start) -> tuple[np.ndarray, np.ndarray]:
     return w_lon, w_lat
 
 
-def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_wgs84(lon: Degrees, lat: Degrees) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 → WGS-84, exact to < 1 mm."""
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     return _invert(wgs84_to_gcj02, lon, lat, (lon, lat))
 
 
-def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_bd09(lon: Degrees, lat: Degrees) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 → BD-09."""
     x, y = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
@@ -93,7 +104,7 @@ def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def bd09_to_gcj02(lon: Degrees, lat: Degrees) -> tuple[np.ndarray, np.ndarray]:
     """BD-09 → GCJ-02: Baidu's published inverse (~0.2 m), refined to < 1 mm."""
     x, y = np.asarray(lon, dtype=float) - 0.0065, np.asarray(lat, dtype=float) - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
@@ -101,7 +112,7 @@ def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return _invert(gcj02_to_bd09, lon, lat, (z * np.cos(theta), z * np.sin(theta)))
 
 
-def _identity(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def _identity(lon: Degrees, lat: Degrees) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
@@ -111,23 +122,23 @@ _FROM_WGS84 = {"wgs84": _identity, "gcj02": wgs84_to_gcj02,
                "bd09": lambda lon, lat: gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))}
 
 
-def _converter(table: dict, system: str):
+def _converter(table: dict, system: str) -> Callable[[Degrees, Degrees], tuple[np.ndarray, np.ndarray]]:
     if system not in table:
         raise ValueError(f"unknown coordinate system {system!r} (choose {', '.join(SYSTEMS)})")
     return table[system]
 
 
-def to_wgs84(lon, lat, system: str) -> tuple[np.ndarray, np.ndarray]:
+def to_wgs84(lon: Degrees, lat: Degrees, system: str) -> tuple[np.ndarray, np.ndarray]:
     """Convert degrees held in ``system`` ("wgs84", "gcj02" or "bd09") to WGS-84."""
     return _converter(_TO_WGS84, system)(lon, lat)
 
 
-def from_wgs84(lon, lat, system: str) -> tuple[np.ndarray, np.ndarray]:
+def from_wgs84(lon: Degrees, lat: Degrees, system: str) -> tuple[np.ndarray, np.ndarray]:
     """Convert WGS-84 degrees to ``system`` (e.g. to draw on GCJ-02 tiles)."""
     return _converter(_FROM_WGS84, system)(lon, lat)
 
 
-def geometry_to_wgs84(geometry, system: str):
+def geometry_to_wgs84(geometry: _Geometries, system: str) -> _Geometries:
     """Shapely geometries (array or single) in ``system`` degrees → WGS-84 degrees."""
     if system == "wgs84":
         return geometry
@@ -138,7 +149,7 @@ def geometry_to_wgs84(geometry, system: str):
     return shapely.transform(geometry, move)
 
 
-def utm_crs(lon, lat) -> str:
+def utm_crs(lon: Degrees, lat: Degrees) -> str:
     """The WGS-84 UTM zone (``EPSG:326zz`` north, ``327zz`` south) of the mean of the points
     (give a bounding box's corners for its centre, as ``estimate_utm_crs`` does).
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -78,7 +80,7 @@ class _TagTable:
         out[tok["row"].to_numpy()[tok["value"].isin(wanted).to_numpy()]] = True
         return out
 
-    def matches(self, rules) -> np.ndarray:
+    def matches(self, rules: Iterable[Mapping[str, Any]]) -> np.ndarray:
         """Whether each feature matches any of the tag ``rules`` (the same test as :func:`_rule_matches`)."""
         hit = np.zeros(len(self.tags), bool)
         for rule in rules:
@@ -92,7 +94,7 @@ class _TagTable:
         return hit
 
 
-def _contains_any(names: pd.Series, words) -> np.ndarray:
+def _contains_any(names: pd.Series, words: Sequence[str]) -> np.ndarray:
     if not words:
         return np.zeros(len(names), bool)
     return names.str.contains("|".join(re.escape(w) for w in words), regex=True).to_numpy(bool)
@@ -212,12 +214,12 @@ def likely_coord_system(points: gpd.GeoDataFrame, declared: str, net: WalkNetwor
     lon, lat = points.geometry.x.to_numpy()[rows], points.geometry.y.to_numpy()[rows]
     # Back to the degrees as written in the file, then re-read as each candidate.
     raw_lon, raw_lat = coords.from_wgs84(lon, lat, declared)
-    medians = {}
+    medians: dict[str, float] = {}
     for system in coords.SYSTEMS:
         wlon, wlat = coords.to_wgs84(raw_lon, raw_lat, system)
         xy = shapely.get_coordinates(gpd.GeoSeries(gpd.points_from_xy(wlon, wlat), crs=WGS84).to_crs(net.crs).values)
         medians[system] = float(np.median(snap_points(net, xy).offset_m))
-    best = min(medians, key=medians.get)
+    best = min(medians, key=medians.__getitem__)
     if best != declared and medians[best] < 0.5 * medians[declared] and medians[best] < 40.0:
         return best, medians
     return None, medians

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
 import shapely
+from numpy.typing import ArrayLike
 from scipy.sparse.csgraph import connected_components
 
 from . import access, arrays, h3cells
@@ -35,7 +36,7 @@ ADJACENCY_COLUMNS = ["facility_id", "name", "source", "care_category", "health_c
                      "nearest_health_id", "nearest_health_name", "max_walk_min", "adjacent", "note"]
 
 
-def cell_clusters(cells) -> np.ndarray:
+def cell_clusters(cells: ArrayLike) -> np.ndarray:
     """Connected-component label of each H3 cell, neighbours being cells that share an edge.
 
     Labels are numbered in order of each cluster's first cell in ``cells``.

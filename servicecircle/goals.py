@@ -28,10 +28,12 @@ the gap in the users' terms ("2 more communities need …", "37 places short",
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from . import texts
 from .communities import GroupSums, facility_units
@@ -60,6 +62,8 @@ def _reach_flags(cells: pd.DataFrame, goal: Goal, config: Config) -> np.ndarray:
         if goal.metres is not None:
             flag &= t * config.categories[cat].speed_m_s <= goal.metres
         else:
+            # load_config gives reach goals without metres the coverage threshold's minutes.
+            assert goal.minutes is not None
             flag &= t <= goal.minutes * 60.0
     return flag
 
@@ -147,7 +151,7 @@ class _Level:
                      self.name == "district")
 
 
-def _names(values, fallback: str) -> np.ndarray:
+def _names(values: ArrayLike, fallback: str) -> np.ndarray:
     names = np.asarray(values, dtype=object)
     return np.where(_truthy(names), names, fallback).astype(object)
 
@@ -159,7 +163,8 @@ class _Units:
     (:meth:`pandas.Index.get_indexer`), never a mask per unit.
     """
 
-    def __init__(self, origins, unit_of_origin, communities, streets, facilities, district_name: str):
+    def __init__(self, origins: pd.DataFrame, unit_of_origin: dict, communities: gpd.GeoDataFrame,
+                 streets: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame, district_name: str):
         n_origins = len(origins)
         counted = facilities[facilities["counted"] & ~facilities.get("off_network", False)]
         self.facilities = counted
@@ -308,10 +313,11 @@ def _assemble(config: Config, units: _Units, blocks: list[tuple[int, _Level, dic
     return pd.DataFrame(data, columns=SCORECARD_COLUMNS)
 
 
-def _block(pos: np.ndarray, sub, **columns) -> dict:
+def _block(pos: np.ndarray, sub: ArrayLike, **columns: Any) -> dict:
     """Rows of one goal at one level: unit positions, meaning number, and the scorecard columns."""
     m = len(pos)
-    out = {"pos": np.asarray(pos, dtype=np.int64), "sub": np.broadcast_to(np.asarray(sub), (m,))}
+    out: dict[str, np.ndarray | list] = {"pos": np.asarray(pos, dtype=np.int64),
+                                         "sub": np.broadcast_to(np.asarray(sub), (m,))}
     for key, value in columns.items():
         out[key] = value if isinstance(value, (list, np.ndarray)) else [value] * m
     return out
@@ -337,6 +343,7 @@ def _population_within(goal: Goal, level: _Level, col: str, weights: np.ndarray,
 
 def _units_with_facility(goal: Goal, units: _Units, col: str, weights: np.ndarray, flags: np.ndarray, who: str,
                          label: str) -> list[tuple[_Level, dict]]:
+    assert goal.unit_level is not None  # Goal._resolve: a units_with_facility goal names its unit level
     base = units.by_name.get(goal.unit_level)
     if base is None:
         return []  # a street goal in a run without streets
@@ -395,7 +402,7 @@ def _capacity_rows(goal: Goal, level: _Level, facilities: pd.DataFrame, col: str
     selected = facilities["category"].isin(goal.categories).to_numpy() & (level.facility_unit >= 0)
     pop = level.population(col, weights)
 
-    def capacity(values: np.ndarray | None):
+    def capacity(values: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per unit: total (unknown as 0), facilities without a value, and whether any has one."""
         if values is None:
             return np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n, bool)

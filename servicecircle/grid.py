@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import ArrayLike
 
 from . import h3cells
 from .config import Config
@@ -23,7 +24,8 @@ from .network import WalkNetwork
 from .population import age_groups, group_column
 
 
-def study_area(config: Config, net: WalkNetwork, communities: gpd.GeoDataFrame | None = None) -> shapely.Polygon:
+def study_area(config: Config, net: WalkNetwork,
+               communities: gpd.GeoDataFrame | None = None) -> shapely.Polygon | shapely.MultiPolygon:
     """The study-area polygon (WGS-84): ``polygon_file``, else ``bbox``, else the communities
     from a communities file, else the network's extent."""
     if config.area.polygon_file is not None and config.area.polygon_file.is_file():
@@ -85,7 +87,7 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) 
     w = origins["residents"].to_numpy(float)
     cells = pd.DataFrame({"h3": np.asarray(ids, dtype=object)})
 
-    def total(values):
+    def total(values: ArrayLike) -> np.ndarray:
         return pd.Series(np.asarray(values, dtype=float)).groupby(code).sum().to_numpy()
 
     cells["residents"] = total(w)

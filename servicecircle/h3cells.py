@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import shapely
 from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3v
+from numpy.typing import ArrayLike
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from . import arrays, parallel
@@ -27,7 +28,7 @@ def _strings(cells: np.ndarray) -> np.ndarray:
     return pa.array(h3ronpy.cells_to_string(np.asarray(cells, dtype=np.uint64))).to_numpy(zero_copy_only=False)
 
 
-def to_int(cells) -> np.ndarray:
+def to_int(cells: ArrayLike) -> np.ndarray:
     """uint64 ids of hexadecimal cell strings (ids pass through)."""
     if isinstance(cells, np.ndarray) and cells.dtype.kind in "ui":
         return cells.astype(np.uint64, copy=False)
@@ -37,7 +38,7 @@ def to_int(cells) -> np.ndarray:
     return np.asarray(h3ronpy.cells_parse(pa.array(cells, type=pa.large_string())), dtype=np.uint64)
 
 
-def strings(ids) -> np.ndarray:
+def strings(ids: np.ndarray) -> np.ndarray:
     """Hexadecimal cell strings of uint64 ids."""
     return _strings(ids)
 
@@ -55,12 +56,12 @@ def cells_of_points(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.nda
     return _strings(ids_of_points(lon, lat, resolution))
 
 
-def ids_in(polygon, resolution: int) -> np.ndarray:
+def ids_in(polygon: shapely.Polygon | shapely.MultiPolygon, resolution: int) -> np.ndarray:
     """The cells (uint64 ids, ascending) whose centre lies in a WGS-84 polygon (as ``h3.geo_to_cells``)."""
     return arrays.unique(np.asarray(h3v.geometry_to_cells(polygon, resolution, ContainmentMode.ContainsCentroid)))
 
 
-def cells_in(polygon, resolution: int) -> np.ndarray:
+def cells_in(polygon: shapely.Polygon | shapely.MultiPolygon, resolution: int) -> np.ndarray:
     """The cells whose centre lies in a WGS-84 polygon (as ``h3.geo_to_cells``), sorted."""
     return _strings(ids_in(polygon, resolution))  # one resolution: hexadecimal order is numeric order
 
@@ -76,7 +77,7 @@ def cells_touching(polygons: np.ndarray, resolution: int) -> tuple[np.ndarray, n
     return owner, lists.flatten().to_numpy()
 
 
-def centres(cells) -> tuple[np.ndarray, np.ndarray]:
+def centres(cells: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(lon, lat) of each cell's centre."""
     cells = to_int(cells)
     if len(cells) == 0:
@@ -85,7 +86,7 @@ def centres(cells) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(table["lng"]), np.asarray(table["lat"])
 
 
-def polygons(cells) -> np.ndarray:
+def polygons(cells: ArrayLike) -> np.ndarray:
     """Each cell's hexagon as a WGS-84 shapely polygon (vertices as ``h3.cell_to_boundary``)."""
     cells = to_int(cells)
     if len(cells) == 0:
@@ -94,7 +95,7 @@ def polygons(cells) -> np.ndarray:
                                cells)
 
 
-def neighbours(cells) -> tuple[np.ndarray, np.ndarray]:
+def neighbours(cells: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(index, neighbour cell string) for every cell sharing an edge with ``cells[index]``."""
     ids = to_int(cells)
     if len(ids) == 0:
@@ -106,7 +107,7 @@ def neighbours(cells) -> tuple[np.ndarray, np.ndarray]:
     return owner[ring], _strings(found[ring])
 
 
-def parents(cells, resolution: int) -> np.ndarray:
+def parents(cells: ArrayLike, resolution: int) -> np.ndarray:
     """Each cell's parent at a coarser ``resolution``."""
     ids = to_int(cells)
     if len(ids) == 0:
@@ -137,7 +138,7 @@ class Outlines:
         Their :func:`polygons`, when already built.
     """
 
-    def __init__(self, cells, cell_polygons: np.ndarray | None = None):
+    def __init__(self, cells: ArrayLike, cell_polygons: np.ndarray | None = None):
         hexes = polygons(cells) if cell_polygons is None else np.asarray(cell_polygons, dtype=object)
         self.n = len(hexes)
         if self.n == 0:
@@ -148,7 +149,7 @@ class Outlines:
         self.cell = owner[start]
         self.a = xy[start]
 
-        def vertex_key(p):  # shared vertices agree to ~1e-15°; 1e-7° (1 cm) keys them
+        def vertex_key(p: np.ndarray) -> np.ndarray:  # shared vertices agree to ~1e-15°; 1e-7° (1 cm) keys them
             q = np.round(p * 1e7).astype(np.int64)
             return (q[:, 0] + 1_900_000_000) * (1 << 31) + (q[:, 1] + 1_000_000_000)
 

@@ -18,11 +18,13 @@ import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import SupportsInt
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from . import coords
 from .coords import WGS84
@@ -44,7 +46,7 @@ class InputReport:
 
     rows: list[dict] = field(default_factory=list)
 
-    def add(self, file, row, field_name: str, problem: str, action: str) -> None:
+    def add(self, file: str | Path, row: SupportsInt | None, field_name: str, problem: str, action: str) -> None:
         self.rows.append({"file": str(file), "row": "" if row is None else int(row), "field": field_name,
                           "problem": problem, "action": action})
 
@@ -138,7 +140,7 @@ def _dbf_encoding(path: Path) -> str | None:
     return None
 
 
-def read_vector(path: Path, *, what: str, coord_system: str = "wgs84", encoding: str | None = None,
+def read_vector(path: str | Path, *, what: str, coord_system: str = "wgs84", encoding: str | None = None,
                 report: InputReport | None = None, polygons: bool = False) -> gpd.GeoDataFrame:
     """A vector file (GeoJSON, Shapefile, GeoPackage …) in WGS-84, with a ``_row`` column.
 
@@ -193,7 +195,7 @@ def read_vector(path: Path, *, what: str, coord_system: str = "wgs84", encoding:
     return gdf.reset_index(drop=True)
 
 
-def _areal(geom):
+def _areal(geom: BaseGeometry) -> BaseGeometry:
     if geom.geom_type in ("Polygon", "MultiPolygon"):
         return geom
     parts = [p for p in getattr(geom, "geoms", []) if p.geom_type in ("Polygon", "MultiPolygon")]

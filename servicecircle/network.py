@@ -15,16 +15,18 @@ import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any, Callable
 
 import networkx as nx
 import numpy as np
 import pyproj
 import scipy.sparse as sp
 import shapely
+from numpy.typing import ArrayLike
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from . import osm, parallel, roadlines, runcache
-from .config import AreaSettings, NetworkSettings
+from .config import AreaSettings, NetworkSettings, RoadLines
 from .coords import WGS84
 from .errors import InputError
 
@@ -56,6 +58,10 @@ class WalkNetwork:
         Projected edge geometries.
     info : dict
         Where the network came from and what was kept.
+
+    The last three fields are caches filled on first use (not arguments, not
+    compared): the edges' STR-tree (:func:`edge_tree`), the straight-line to
+    walk ratio and the edge vertices of :mod:`servicecircle.access`.
     """
 
     crs: str
@@ -67,6 +73,9 @@ class WalkNetwork:
     edge_length_m: np.ndarray
     edge_geometry: np.ndarray
     info: dict = field(default_factory=dict)
+    _tree: shapely.STRtree | None = field(default=None, init=False, repr=False, compare=False)
+    _euclid_slack: float | None = field(default=None, init=False, repr=False, compare=False)
+    _vertices: tuple[np.ndarray, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_nodes(self) -> int:
@@ -76,7 +85,8 @@ class WalkNetwork:
     def n_edges(self) -> int:
         return len(self.edge_u)
 
-    def csgraph(self, extra_u=(), extra_v=(), extra_w=(), n_extra: int = 0) -> sp.csr_matrix:
+    def csgraph(self, extra_u: ArrayLike = (), extra_v: ArrayLike = (), extra_w: ArrayLike = (),
+                n_extra: int = 0) -> sp.csr_matrix:
         """Symmetric sparse adjacency (metres) for scipy.sparse.csgraph.
 
         Parallel edges keep their shortest length (a sparse matrix would sum
@@ -346,12 +356,14 @@ def network_from_ways(ways: osm.WalkableWays, *, info: dict) -> WalkNetwork:
                            coords=graph.coords, counts=graph.counts, info=info)
 
 
-def assemble(node_id: np.ndarray, lonlat: np.ndarray, eu, ev, length, geom: np.ndarray, info: dict) -> WalkNetwork:
+def assemble(node_id: np.ndarray, lonlat: np.ndarray, eu: np.ndarray | list[int], ev: np.ndarray | list[int],
+             length: np.ndarray | list[float], geom: np.ndarray, info: dict) -> WalkNetwork:
     """A :class:`WalkNetwork` from WGS-84 node and edge arrays: largest component, projected to UTM.
 
     ``geom`` holds WGS-84 line geometries (or None for a straight edge).
     """
     eu, ev = np.asarray(eu, dtype=np.int64), np.asarray(ev, dtype=np.int64)
+    length = np.asarray(length, dtype=np.float64)
     lonlat = np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
     geom = np.asarray(geom, dtype=object)
     missing = shapely.is_missing(geom)
@@ -368,8 +380,8 @@ def assemble(node_id: np.ndarray, lonlat: np.ndarray, eu, ev, length, geom: np.n
     return assemble_arrays(node_id, lonlat, eu, ev, length, coords=coords, counts=counts, info=info)
 
 
-def assemble_arrays(node_id, lonlat, eu, ev, length, *, coords: np.ndarray, counts: np.ndarray,
-                    info: dict) -> WalkNetwork:
+def assemble_arrays(node_id: np.ndarray, lonlat: np.ndarray, eu: np.ndarray, ev: np.ndarray, length: np.ndarray, *,
+                    coords: np.ndarray, counts: np.ndarray, info: dict) -> WalkNetwork:
     """:func:`assemble` with edge geometries as flat WGS-84 vertices: ``counts[i]`` per edge, in order.
 
     Everything is one array operation over all edges: the largest component
@@ -426,6 +438,7 @@ def _utm_crs(lonlat: np.ndarray) -> str:
 
 def _source_key(area: AreaSettings, settings: NetworkSettings) -> tuple[dict, str]:
     """Describe the network source and hash it, with everything that shapes the result."""
+    source: dict[str, Any]
     if settings.roads is not None:
         spec = settings.roads
         if not spec.path.is_file():
@@ -477,6 +490,7 @@ def build_walk_network(area: AreaSettings, settings: NetworkSettings, *, use_cac
         return net
     t0 = time.perf_counter()
     if source["kind"] == "roads":
+        assert settings.roads is not None  # _source_key gives "roads" only when they are set
         net = network_from_road_lines(settings.roads)
     elif source["kind"] == "file":
         # Not osmnx here: its simplification holds the whole graph in networkx,
@@ -486,6 +500,7 @@ def build_walk_network(area: AreaSettings, settings: NetworkSettings, *, use_cac
         # city's million nodes. The numpy builder applies osmnx's own rules to
         # flat arrays and gives the same network (tests/test_network_build.py):
         # 1.1 M nodes in 35 s and 2.5 GB peak on the same shared 2-core machine.
+        assert area.osm_file is not None  # _source_key gives "file" only for an existing osm_file
         net = network_from_ways(osm.read_walkable_ways(area.osm_file), info={"source": source["path"]})
     else:
         if area.osm_file is not None:
@@ -499,7 +514,7 @@ def build_walk_network(area: AreaSettings, settings: NetworkSettings, *, use_cac
     return net
 
 
-def network_from_road_lines(spec) -> WalkNetwork:
+def network_from_road_lines(spec: RoadLines) -> WalkNetwork:
     """Walk network from a road-line file: walkable classes, noded where lines really meet."""
     lines, info = roadlines.read_road_lines(spec)
     if len(lines) == 0:
@@ -612,7 +627,7 @@ def _nearest_edges(tree: shapely.STRtree, points: np.ndarray) -> tuple[np.ndarra
     GEOS releases the GIL in the nearest-neighbour search (~12 us a point): a
     city's million origins are searched in a block per core.
     """
-    def nearest(block):
+    def nearest(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (point_idx, edge_idx), dist = tree.query_nearest(block, return_distance=True, all_matches=False)
         order = np.argsort(point_idx, kind="stable")
         return edge_idx[order], dist[order]
@@ -621,14 +636,16 @@ def _nearest_edges(tree: shapely.STRtree, points: np.ndarray) -> tuple[np.ndarra
 
 
 def edge_tree(net: WalkNetwork) -> shapely.STRtree:
-    tree = getattr(net, "_tree", None)
+    """The STR-tree of ``net``'s edge geometries, built once and kept on ``net``."""
+    tree = net._tree
     if tree is None:
         tree = shapely.STRtree(net.edge_geometry)
         net._tree = tree
     return tree
 
 
-def points_along_edges(net: WalkNetwork, spacing_m: float, rounding=np.ceil) -> tuple[np.ndarray, ...]:
+def points_along_edges(net: WalkNetwork, spacing_m: float,
+                       rounding: Callable[[np.ndarray], np.ndarray] = np.ceil) -> tuple[np.ndarray, ...]:
     """Points spread evenly along every edge, about ``spacing_m`` apart, each in the middle of its stretch.
 
     ``rounding`` (``np.ceil`` or ``np.floor``) turns length / spacing into the

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, cast
 
 import geopandas as gpd
 import networkx as nx
@@ -28,6 +29,11 @@ import shapely
 
 from .coords import WGS84
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import osmium
+    import pyarrow as pa
+    from osmium.osm import TagList
 
 #: How OpenStreetMap data must be credited wherever it is shown (the ODbL's attribution).
 ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
@@ -66,7 +72,7 @@ def _compiled_walk_rules() -> tuple[tuple[str, re.Pattern | None, bool], ...]:
                  for key, regex, negated in walk_filter_rules())
 
 
-def is_walkable(tags) -> bool:
+def is_walkable(tags: Mapping[str, str] | TagList) -> bool:
     """True when a way with these tags passes osmnx's ``walk`` filter.
 
     ``tags`` is any mapping with ``get`` (a dict, or pyosmium's tag list).
@@ -94,7 +100,7 @@ def check_local_file(path: Path) -> Path:
     return path
 
 
-def _osmium_file(path: Path):
+def _osmium_file(path: Path) -> str | osmium.io.File:
     import osmium
 
     # pyosmium picks the format from the suffix; '.osm.xml' needs telling.
@@ -198,7 +204,7 @@ def _opl_escape(text: str) -> str:
     return "".join(c if _opl_plain(c) else f"%{ord(c):02x}%" if ord(c) < 0x100 else f"%{ord(c):04x}%" for c in text)
 
 
-def _walkable_mask(tags) -> np.ndarray:
+def _walkable_mask(tags: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """:func:`is_walkable` over an Arrow column of OPL tag fields ("Tk=v,k2=v2"), as one boolean array.
 
     Each rule's value is cut out of the rows at once (RE2, in Arrow's C++);
@@ -216,7 +222,7 @@ def _walkable_mask(tags) -> np.ndarray:
     everything = np.arange(len(tags))
     cut: dict[str, tuple] = {}
 
-    def value_of(key):  # rows searched, the value (null where absent) in each, found or not
+    def value_of(key: str) -> tuple:  # rows searched, the value (null where absent) in each, found or not
         if key not in cut:
             rows = everything if key == "highway" else rare_rows
             column = tags if key == "highway" else tags.take(rare_rows)
@@ -285,18 +291,18 @@ def _parse_opl_ways(opl: Path) -> WalkableWays:
                                         table.column("lat").to_numpy(zero_copy_only=False)]))
     if not way_ids:
         return empty
-    counts = np.concatenate(counts).astype(np.int64)
+    way_counts = np.concatenate(counts).astype(np.int64)
     # OSM stores coordinates as integers of 1e-7 degree; rounding to that grid
     # gives exactly the double pyosmium (and osmnx's XML parser) would give.
     lonlat = np.rint(np.concatenate(lonlats) * 1e7) / 1e7
-    return WalkableWays(way_id=np.concatenate(way_ids), offsets=np.concatenate([[0], np.cumsum(counts)]),
+    return WalkableWays(way_id=np.concatenate(way_ids), offsets=np.concatenate([[0], np.cumsum(way_counts)]),
                         node_id=np.concatenate(node_ids), lonlat=lonlat)
 
 
 _OPL_NODE_TO_CSV = bytes.maketrans(b"xy", b",,")
 
 
-def _joined_bytes(strings) -> bytes:
+def _joined_bytes(strings: pa.Array | pa.ChunkedArray) -> bytes:
     """The bytes of an Arrow string array's values, one after another (no separator)."""
     import pyarrow as pa
 
@@ -344,19 +350,22 @@ def graph_from_file(path: Path) -> nx.MultiDiGraph:
         return ox.graph_from_xml(walk_xml, bidirectional=True, simplify=True, retain_all=True)
 
 
-def graph_from_overpass(*, bbox=None, place=None, polygon=None, cache_dir: Path) -> nx.MultiDiGraph:
+def graph_from_overpass(*, bbox: tuple[float, float, float, float] | None = None, place: str | None = None,
+                        polygon: shapely.Polygon | shapely.MultiPolygon | None = None,
+                        cache_dir: Path) -> nx.MultiDiGraph:
     """Download the walk graph through osmnx/Overpass; responses are cached in ``cache_dir``."""
     import osmnx as ox
     import requests  # osmnx's HTTP client
 
     _configure_osmnx_cache(cache_dir)
-    kwargs = dict(network_type="walk", simplify=True, retain_all=True)
+    # The same keywords for each query, spelled out so each is checked against osmnx's signature.
     try:
         if bbox is not None:
-            return ox.graph_from_bbox(bbox, **kwargs)
+            return ox.graph_from_bbox(bbox, network_type="walk", simplify=True, retain_all=True)
         if place is not None:
-            return ox.graph_from_place(place, **kwargs)
-        return ox.graph_from_polygon(polygon, **kwargs)
+            return ox.graph_from_place(place, network_type="walk", simplify=True, retain_all=True)
+        assert polygon is not None, "graph_from_overpass needs bbox, place or polygon"
+        return ox.graph_from_polygon(polygon, network_type="walk", simplify=True, retain_all=True)
     except ox._errors.InsufficientResponseError as exc:
         raise InputError(f"OpenStreetMap returned no walkable ways for this area ({exc})") from None
     except requests.RequestException as exc:
@@ -378,7 +387,7 @@ def _configure_osmnx_cache(cache_dir: Path) -> None:
     ox.settings.cache_folder = str(Path(cache_dir) / "overpass")
 
 
-def _keep_feature(tags) -> bool:
+def _keep_feature(tags: Mapping[str, str]) -> bool:
     return any(k in tags for k in FEATURE_KEYS)
 
 
@@ -418,7 +427,10 @@ def features_from_file(path: Path, keep: Callable = _keep_feature) -> gpd.GeoDat
                     .with_filter(writer)  # writes the nodes and ways; areas pass on
                     .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
                 )
-                for area in processor:
+                for entity in processor:
+                    # The last EntityFilter lets only areas through; pyosmium's
+                    # iterator is typed with the union of every OSM kind.
+                    area = cast(osmium.osm.Area, entity)
                     try:
                         shape = wkb.create_multipolygon(area)
                     except (RuntimeError, osmium.InvalidLocationError):
@@ -457,7 +469,7 @@ def features_from_file(path: Path, keep: Callable = _keep_feature) -> gpd.GeoDat
 
 def _opl_tags(field: str) -> dict[str, str]:
     """An OPL tag field without its "T" ("k=v,k2=v2", escaped) as a dict."""
-    tags = {}
+    tags: dict[str, str] = {}
     if field:
         for pair in field.split(","):
             key, _, value = pair.partition("=")
@@ -467,7 +479,7 @@ def _opl_tags(field: str) -> dict[str, str]:
     return tags
 
 
-def _read_feature_opl(opl: Path, area_ways: set[int]):
+def _read_feature_opl(opl: Path, area_ways: set[int]) -> tuple[list, np.ndarray, dict[int, dict[str, str]], list]:
     """Nodes and ways of a feature OPL file: ``(nodes, node_lonlat, way_tags, open_ways)``.
 
     ``nodes`` holds ``(id, tags)`` of located nodes, ``node_lonlat`` their
@@ -506,7 +518,7 @@ def _opl_way_vertices(field: str) -> np.ndarray | None:
     refs = field.split(",") if field else []
     if len(refs) < 2:
         return None
-    coords = []
+    coords: list[tuple[float, float]] = []
     for ref in refs:
         _, _, location = ref.partition("x")
         lon, _, lat = location.partition("y")
@@ -518,13 +530,15 @@ def _opl_way_vertices(field: str) -> np.ndarray | None:
     return np.array(coords) if len(coords) >= 2 else None
 
 
-def features_from_overpass(*, bbox=None, place=None, polygon=None, cache_dir: Path) -> gpd.GeoDataFrame:
+def features_from_overpass(*, bbox: tuple[float, float, float, float] | None = None, place: str | None = None,
+                           polygon: shapely.Polygon | shapely.MultiPolygon | None = None,
+                           cache_dir: Path) -> gpd.GeoDataFrame:
     """Download tagged features through osmnx/Overpass, in the same shape as :func:`features_from_file`."""
     import osmnx as ox
     import requests  # osmnx's HTTP client
 
     _configure_osmnx_cache(cache_dir)
-    tags = {k: True for k in FEATURE_KEYS}
+    tags: dict[str, bool | str | list[str]] = {k: True for k in FEATURE_KEYS}
     try:
         if bbox is not None:
             gdf = ox.features_from_bbox(bbox, tags)

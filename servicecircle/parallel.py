@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -29,7 +29,7 @@ def workers_for(n_rows: int) -> int:
     return max(1, min(os.cpu_count() or 1, n_rows // MIN_BLOCK_ROWS))
 
 
-def map_blocks(func: Callable, *arrays: np.ndarray):
+def map_blocks(func: Callable, *arrays: np.ndarray) -> Any:
     """``func(*arrays)`` computed on blocks of rows in parallel threads, the results joined.
 
     ``func`` must work row by row (row i of the result depends on row i of
@@ -52,7 +52,7 @@ def map_blocks(func: Callable, *arrays: np.ndarray):
 _FORKED_WORK: dict[int, tuple] = {}
 
 
-def _run_forked(token: int):
+def _run_forked(token: int) -> Any:
     func, args = _FORKED_WORK[token]
     return func(*args)
 
@@ -71,7 +71,7 @@ class Forked:
     return something small and picklable.
     """
 
-    def __init__(self, func: Callable, *args, fork: bool = True):
+    def __init__(self, func: Callable, *args: Any, fork: bool = True):
         self._pool = None
         self._call = (func, args)
         if fork and can_fork():
@@ -83,7 +83,7 @@ class Forked:
             finally:
                 del _FORKED_WORK[token]
 
-    def result(self):
+    def result(self) -> Any:
         """The call's result (its exception raised here); waits for the child."""
         if self._pool is None:
             func, args = self._call

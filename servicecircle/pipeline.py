@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from tqdm.auto import tqdm
 
 from . import (
@@ -38,6 +41,8 @@ from .results import RunResult
 from .summary import summarise
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 STAGES = ["walk network", "OSM features", "boundaries", "facilities", "population", "walk times", "capacity access",
           "grid", "communities", "gaps", "goals", "service areas (wait)", "outputs"]
@@ -84,7 +89,7 @@ class Analysis:
     origin_times: pd.DataFrame
     blind_spots: gpd.GeoDataFrame
     adjacency: pd.DataFrame
-    area: object
+    area: shapely.Polygon | shapely.MultiPolygon
     population_info: dict
     capacity_access_info: dict
     service_area_plan: dict
@@ -138,6 +143,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
         if cache:
             to_store = {"analysis": (analysis_key, a), "goals": (goals_key, scorecard)}
     else:
+        assert cache is not None  # the analysis came from the cache
         done("analysis (cached)", len(ANALYSIS_STAGES))
         scorecard = cache.load("goals", goals_key)
         if scorecard is None:
@@ -164,6 +170,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
                                                extra=runcache.file_stamps(config))}
         result.files = write_run_outputs(result, keys, reuse=reuse, store=(cache, to_store) if to_store else None)
     elif to_store:
+        assert cache is not None  # to_store is filled only when there is a cache
         _store_all(cache, to_store)
     done("outputs")
     bar.close()
@@ -242,8 +249,8 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
                "pages": lambda: write_html(result, merged_areas=result.merged_service_areas)}
     for group, write in writers.items():
         if current[group] is None:
-            current[group] = write()
-            manifest.record(group, keys[group], current[group])
+            current[group] = group_files = write()
+            manifest.record(group, keys[group], group_files)
     if aside is not None:
         tables = aside.result()
         if need_tables:
@@ -251,13 +258,16 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
             manifest.record("tables", keys["tables"], tables)
     files: dict[str, Path] = {}
     for group in ("tables", "scorecard", "pages"):
-        files.update(current[group])
+        done_files = current[group]
+        assert done_files is not None  # each group was kept above or has just been written
+        files.update(done_files)
     result.summary["outputs_written"], result.summary["outputs_kept"] = written, kept
     files["summary"] = report.write_summary(out_dir, result.summary)
     return files
 
 
-def evaluate_goals(config: Config, cells, origins, unit_of_origin: dict, comms, streets, facs,
+def evaluate_goals(config: Config, cells: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, unit_of_origin: dict,
+                   comms: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None, facs: gpd.GeoDataFrame,
                    population_info: dict) -> pd.DataFrame:
     """The scorecard: every goal at every level (:func:`servicecircle.goals.evaluate`)."""
     census = population_info.get("census")
@@ -265,7 +275,8 @@ def evaluate_goals(config: Config, cells, origins, unit_of_origin: dict, comms, 
                           census.get("name") if census else None)
 
 
-def analyse(config: Config, net: network.WalkNetwork, done) -> tuple[Analysis, pd.DataFrame]:
+def analyse(config: Config, net: network.WalkNetwork,
+            done: Callable[[str], None]) -> tuple[Analysis, pd.DataFrame]:
     """The stages from the OSM features to the goals, on the walk network ``net``.
 
     ``done(stage)`` is called as each stage ends (it times them); the
@@ -375,14 +386,14 @@ def service_area_plan(config: Config, net: network.WalkNetwork, graph: access.Ac
             "note": note, "method_note": how.format(b=config.access.street_buffer_m, r=config.grid.h3_resolution)}
 
 
-def _timed(start: float, build, *args):
+def _timed(start: float, build: Callable[..., _T], *args: Any) -> tuple[_T, float]:
     """``build(*args)`` and the seconds from ``start`` until it was done."""
     value = build(*args)
     return value, round(time.perf_counter() - start, 3)
 
 
 def _service_area_tasks(pool: ThreadPoolExecutor, graph: access.AccessGraph, config: Config,
-                        node_distances: dict, plan: dict):
+                        node_distances: dict, plan: dict) -> tuple[Future, Future | None]:
     """Futures of the per-facility areas and of the street-side merged areas (None with the
     cells method: those wait for the cells), each giving (areas, seconds)."""
     start = time.perf_counter()
@@ -393,7 +404,8 @@ def _service_area_tasks(pool: ThreadPoolExecutor, graph: access.AccessGraph, con
     return per_facility, merged
 
 
-def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network.WalkNetwork, area,
+def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network.WalkNetwork,
+                        area: shapely.Polygon | shapely.MultiPolygon,
                         report_rows: InputReport) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """OSM facilities merged with every registry, snapped to the network.
 

@@ -122,7 +122,8 @@ def census_figures(path: Path, code: str, cache_dir: Path | None = None) -> dict
     return figures
 
 
-def street_length_origins(net: WalkNetwork, area, grid_cells: np.ndarray, res: int) -> pd.DataFrame:
+def street_length_origins(net: WalkNetwork, area: shapely.Polygon | shapely.MultiPolygon, grid_cells: np.ndarray,
+                          res: int) -> pd.DataFrame:
     """Proxy origins every :data:`PROXY_SPACING_M` along the network inside ``area`` (WGS-84),
     weighted by the length they stand for. ``grid_cells`` and the table's ``h3`` are uint64 cell ids."""
     edge, _, n_points, pts = points_along_edges(net, PROXY_SPACING_M, np.ceil)
@@ -137,7 +138,8 @@ def street_length_origins(net: WalkNetwork, area, grid_cells: np.ndarray, res: i
 
 
 def fill_streetless_communities(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, unit: np.ndarray,
-                                res: int, report: inputs.InputReport, path) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+                                res: int, report: inputs.InputReport,
+                                path: Path | str) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Street-length proxy only: give communities with no walkable street inside the median density.
 
     Gated compounds often have no street in a road file, yet people live
@@ -211,6 +213,7 @@ def raster_origins(path: Path, grid_cells: np.ndarray, res: int, crs: str) -> pd
 
 def read_population_table(spec: PopulationSettings, report: inputs.InputReport) -> pd.DataFrame:
     """The per-unit population table: ``code``, ``name``, ``residents`` and any ``residents_<group>``."""
+    assert spec.table is not None  # read only when [population] table is set (apply_inputs)
     table = inputs.read_table(spec.table, what="population table", encoding=spec.table_encoding)
     headers = [c for c in table.columns if not c.startswith("_")]
     explicit = dict(spec.table_columns)
@@ -242,7 +245,8 @@ def read_population_table(spec: PopulationSettings, report: inputs.InputReport) 
     return out[keep].reset_index(drop=True)
 
 
-def _match_units(table: pd.DataFrame, units: gpd.GeoDataFrame, id_field: str, path, report) -> pd.Series:
+def _match_units(table: pd.DataFrame, units: gpd.GeoDataFrame, id_field: str, path: Path,
+                 report: inputs.InputReport) -> pd.Series:
     """Unit id of each table row: by code when both have codes, else by name (containment allowed)."""
     codes = dict(zip(units["code"].astype(str), units[id_field])) if "code" in units.columns else {}
     found = []
@@ -267,7 +271,10 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
     spec = config.population
     out = origins.drop(columns=[f"residents_{g}" for g in AGE_GROUPS if f"residents_{g}" in origins.columns])
     info: dict = {"scaled_to": None, "age_groups_from": None}
-    census = census_figures(spec.census_file, spec.census_code, config.network.cache_dir) if spec.census_file else None
+    census = None
+    if spec.census_file is not None:
+        assert spec.census_code is not None  # PopulationSettings._resolve: census_file and census_code go together
+        census = census_figures(spec.census_file, spec.census_code, config.network.cache_dir)
     if census:
         info["census"] = census
     if spec.table is not None:
@@ -293,6 +300,7 @@ def _scale_to_table(out: gpd.GeoDataFrame, spec: PopulationSettings, communities
                     streets: gpd.GeoDataFrame | None, unit_of_origin: dict[str, np.ndarray],
                     report: inputs.InputReport, info: dict) -> None:
     """Spread a per-unit population table over the origins of each unit (in place), in proportion to the estimate."""
+    assert spec.table is not None  # called only with [population] table set (apply_inputs)
     level = spec.table_level
     units = communities if level == "community" else streets
     id_field = "community_id" if level == "community" else "street_id"
@@ -360,8 +368,9 @@ def _levels(tags: pd.Series, default: float) -> np.ndarray:
     return np.where(np.isnan(out), default, out)
 
 
-def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon, *, settings: PopulationSettings,
-                        h3_resolution: int, crs: str, net: WalkNetwork | None = None) -> gpd.GeoDataFrame:
+def residential_origins(features: gpd.GeoDataFrame, area: shapely.Polygon | shapely.MultiPolygon, *,
+                        settings: PopulationSettings, h3_resolution: int, crs: str,
+                        net: WalkNetwork | None = None) -> gpd.GeoDataFrame:
     """Points where residents live, with estimated residents, inside the study area's cells.
 
     Where the features hold no residential building or land at all (a run on

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -188,7 +191,8 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
             return pd.Series([""] * n, index=table.index, dtype=object)
         return table[cols[field]].fillna("").astype(str)
 
-    def report_rows(mask, step, field, problem, action):
+    def report_rows(mask: np.ndarray, step: int, field: str | None, problem: str | Callable[..., Any],
+                    action: str) -> None:  # problem: the text, or a function of the row position giving it
         for i in np.flatnonzero(mask):
             problems.append((i, step, field, problem(i) if callable(problem) else problem, action))
 
@@ -241,7 +245,8 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
     unclear = alive & (flag != "").to_numpy() & ~yes & ~no
     report_rows(unclear, 5 + len(CAPACITY_FIELDS), cols.get("affordable"),
                 lambda i: f"not yes/no: '{flag.iat[i]}'", "left blank")
-    out["affordable"] = np.where(yes, True, np.where(no, False, None)).astype(object)
+    # None as a 0-d object array: numpy's stubs take no bare None as a choice (the result is the same).
+    out["affordable"] = np.where(yes, True, np.where(no, False, np.array(None, dtype=object))).astype(object)
     out["lon"], out["lat"] = lon, lat
     for i, _, field, problem, action in sorted(problems, key=lambda p: (p[0], p[1])):
         if field is None:  # the category or coordinate field, given with the problem
@@ -277,7 +282,7 @@ def _lonlat_columns(table: pd.DataFrame, cols: dict[str, str]) -> tuple[np.ndarr
     field = np.full(n, "", dtype=object)
     problem = np.full(n, "", dtype=object)
 
-    def fail(mask, where, text):
+    def fail(mask: np.ndarray, where: str, text: str | np.ndarray) -> None:
         mask = mask & (field == "")
         field[mask] = where
         problem[mask] = text[mask] if isinstance(text, np.ndarray) else text
@@ -322,7 +327,7 @@ def _lonlat_columns(table: pd.DataFrame, cols: dict[str, str]) -> tuple[np.ndarr
 
 
 def _drop_duplicates(
-    gdf: gpd.GeoDataFrame, path, report: inputs.InputReport, within_m: float = 50.0
+    gdf: gpd.GeoDataFrame, path: Path, report: inputs.InputReport, within_m: float = 50.0
 ) -> gpd.GeoDataFrame:
     """Keep the first of rows with the same category and matching names within ``within_m``."""
     if len(gdf) < 2:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +19,10 @@ import pyarrow.csv as pa_csv
 
 from . import xlsx as xlsx_writer
 from .coords import WGS84
+
+if TYPE_CHECKING:  # names for annotations only: the import graph stays as it is
+    from .inputs import InputReport
+    from .siting import SitingResult
 
 #: Rows of one worksheet in Excel and WPS (header included).
 EXCEL_MAX_ROWS = xlsx_writer.EXCEL_MAX_ROWS
@@ -70,7 +75,8 @@ def write_geopackage(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> Path:
 def write_outputs(out_dir: Path, summary: dict, facilities: gpd.GeoDataFrame, service_areas: gpd.GeoDataFrame,
                   merged_areas: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
                   communities: gpd.GeoDataFrame, *, streets: gpd.GeoDataFrame | None = None,
-                  blind_spots: gpd.GeoDataFrame | None = None, input_report=None) -> dict[str, Path]:
+                  blind_spots: gpd.GeoDataFrame | None = None,
+                  input_report: InputReport | None = None) -> dict[str, Path]:
     """Write ``servicecircle.gpkg``, ``communities.csv`` (and ``streets.csv``) and ``input_report.csv``
     into ``out_dir`` (``summary.json`` is :func:`write_summary`'s, the gap tables :func:`write_gaps`')."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -103,7 +109,7 @@ def write_summary(out_dir: Path, summary: dict) -> Path:
     return js
 
 
-def _json_default(value):
+def _json_default(value: object) -> int | float | str | None:
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating,)):
@@ -181,7 +187,7 @@ def write_scorecard(out_dir: Path, scorecard: pd.DataFrame) -> dict[str, Path]:
     return {"scorecard_csv": csv, "scorecard_xlsx": xlsx}
 
 
-def write_siting(out_dir: Path, res) -> dict[str, Path]:
+def write_siting(out_dir: Path, res: SitingResult) -> dict[str, Path]:
     """``siting_<cat>.csv`` (ranked sites), ``siting_<cat>_curve.csv`` (k → covered share),
     ``siting_<cat>_communities.csv`` (before/after) and GeoPackage layers of the proposed sites
     and their service areas."""

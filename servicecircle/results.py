@@ -37,7 +37,7 @@ class RunResult:
     origin_times: pd.DataFrame
     blind_spots: gpd.GeoDataFrame
     adjacency: pd.DataFrame
-    area: shapely.Polygon  # the study-area polygon, WGS-84
+    area: shapely.Polygon | shapely.MultiPolygon  # the study-area polygon, WGS-84
     summary: dict
     files: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)

@@ -72,14 +72,15 @@ def node_lines(lines: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, ...]:
     edge_level : ndarray of int
         The level of the line each edge came from.
     """
-    pieces, piece_level = [], []
+    piece_list: list[np.ndarray] = []
+    level_list: list[np.ndarray] = []
     for lv in np.unique(level):
         group = lines[level == lv]
         parts = shapely.get_parts(shapely.node(shapely.multilinestrings(group)))
-        pieces.append(parts)
-        piece_level.append(np.full(len(parts), lv))
-    pieces = np.concatenate(pieces) if pieces else np.array([], dtype=object)
-    piece_level = np.concatenate(piece_level) if piece_level else np.array([], dtype=int)
+        piece_list.append(parts)
+        level_list.append(np.full(len(parts), lv))
+    pieces = np.concatenate(piece_list) if piece_list else np.array([], dtype=object)
+    piece_level = np.concatenate(level_list) if level_list else np.array([], dtype=int)
     keep = shapely.length(pieces) > 0
     pieces, piece_level = pieces[keep], piece_level[keep]
     if len(pieces) == 0:

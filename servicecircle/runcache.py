@@ -35,8 +35,10 @@ import json
 import logging
 import os
 import pickle
+from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ def file_digest(path: Path) -> str:
     return _file_digests[stamp]
 
 
-def _plain(value, stamps: list | None = None):
+def _plain(value: object, stamps: list | None = None) -> Any:
     """``value`` as JSON-able data, every existing file replaced by its path and content digest
     (and, with ``stamps``, its path, size and modification time appended there instead)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -94,7 +96,7 @@ def _plain(value, stamps: list | None = None):
 
 
 def _library_versions() -> dict[str, str | None]:
-    found = {}
+    found: dict[str, str | None] = {}
     for name in LIBRARIES:
         try:
             found[name] = version(name)
@@ -118,14 +120,14 @@ def code_digest() -> str:
     return _code[0]
 
 
-def file_stamps(settings) -> list:
+def file_stamps(settings: object) -> list:
     """Path, size and modification time of every existing file ``settings`` names (pages print file dates)."""
     found: list = []
     _plain(settings, stamps=found)
     return sorted(found)
 
 
-def settings_key(settings, *, leave_out=(), extra=None) -> str:
+def settings_key(settings: object, *, leave_out: Iterable[str] = (), extra: object = None) -> str:
     """Key of a result computed from ``settings`` (a dataclass), the files it names and this code.
 
     Parameters
@@ -166,7 +168,7 @@ class StageCache:
     def _path(self, stage: str, key: str) -> Path:
         return self.folder / f"{stage}-{self.area}-{key}.pickle"
 
-    def load(self, stage: str, key: str):
+    def load(self, stage: str, key: str) -> Any:
         """The result stored for ``stage`` under ``key``, or None (never stored, or unreadable)."""
         path = self._path(stage, key)
         if not path.is_file():
@@ -180,7 +182,7 @@ class StageCache:
             log.warning("%s: cached %s unreadable (%s); computing it again", path, stage, exc)
             return None
 
-    def store(self, stage: str, key: str, value) -> None:
+    def store(self, stage: str, key: str, value: object) -> None:
         """Store ``value`` atomically and delete this area's least recently used results of ``stage``
         beyond :data:`KEEP_PER_STAGE`."""
         self.folder.mkdir(parents=True, exist_ok=True)

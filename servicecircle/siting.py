@@ -20,6 +20,7 @@ from __future__ import annotations
 import heapq
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -38,7 +39,8 @@ from .results import RunResult
 
 # --------------------------------------------------------------------------- candidates
 
-def network_candidates(net: WalkNetwork, spacing_m: float, area=None) -> gpd.GeoDataFrame:
+def network_candidates(net: WalkNetwork, spacing_m: float,
+                       area: shapely.Polygon | shapely.MultiPolygon | None = None) -> gpd.GeoDataFrame:
     """Candidate sites every ``spacing_m`` along every walkable edge (inside ``area``, WGS-84, if given)."""
     edge, step, _, pts = points_along_edges(net, spacing_m, np.floor)
     pts = gpd.GeoSeries(pts, crs=net.crs)
@@ -49,7 +51,7 @@ def network_candidates(net: WalkNetwork, spacing_m: float, area=None) -> gpd.Geo
     return out.reset_index(drop=True)
 
 
-def file_candidates(path, coord_system: str, report: inputs.InputReport | None = None) -> gpd.GeoDataFrame:
+def file_candidates(path: str | Path, coord_system: str, report: inputs.InputReport | None = None) -> gpd.GeoDataFrame:
     """Candidate sites from a file of points or polygons (their representative point); names kept."""
     gdf = inputs.read_vector(path, what="candidate file", coord_system=coord_system, report=report)
     name = next((c for c in ("name", "名称", "地址", "address") if c in gdf.columns), None)
@@ -58,7 +60,7 @@ def file_candidates(path, coord_system: str, report: inputs.InputReport | None =
                              "source": str(path)}, geometry=shapely.point_on_surface(gdf.geometry.values), crs=WGS84)
 
 
-def exclude(candidates: gpd.GeoDataFrame, path, coord_system: str) -> gpd.GeoDataFrame:
+def exclude(candidates: gpd.GeoDataFrame, path: str | Path, coord_system: str) -> gpd.GeoDataFrame:
     """Drop candidates inside any exclusion polygon (parks, water, protected land …)."""
     zones = inputs.read_vector(path, what="exclusion file", coord_system=coord_system, polygons=True)
     if len(zones) == 0:
@@ -115,7 +117,9 @@ def greedy(cover: sp.csr_matrix, weight: np.ndarray, k: int | None = None, targe
     gains = cover @ remaining
     heap = [(-g, j) for j, g in enumerate(gains) if g > 0]
     heapq.heapify(heap)
-    chosen, marginal, covered = [], [], []
+    chosen: list[int] = []
+    marginal: list[float] = []
+    covered: list[float] = []
     total = 0.0
     limit = k if k is not None else cover.shape[0]
     while heap and len(chosen) < limit and (target_weight is None or total < target_weight - 1e-9):

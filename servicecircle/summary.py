@@ -6,6 +6,7 @@ Plain sentences say what was (not) found, so a zero is said plainly rather than 
 from __future__ import annotations
 
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -15,6 +16,9 @@ from . import texts
 from .config import CAPACITY_COLUMNS, Config
 from .osm import ATTRIBUTION
 from .population import age_groups
+
+if TYPE_CHECKING:  # for annotations only
+    from .inputs import InputReport
 
 
 def category_notes(facilities: gpd.GeoDataFrame, config: Config, lang: str = "en") -> dict[str, str]:
@@ -54,7 +58,8 @@ def category_notes(facilities: gpd.GeoDataFrame, config: Config, lang: str = "en
 def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
               communities: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, *, streets: gpd.GeoDataFrame | None = None,
               population_info: dict | None = None, registry_info: list | None = None,
-              input_report=None, scorecard: pd.DataFrame | None = None, capacity_access: dict | None = None,
+              input_report: InputReport | None = None, scorecard: pd.DataFrame | None = None,
+              capacity_access: dict | None = None,
               blind_spots: pd.DataFrame | None = None, adjacency: pd.DataFrame | None = None) -> dict:
     """The run's headline figures (``summary.json``).
 

@@ -18,6 +18,7 @@ import re
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,7 @@ def _attr(text: str) -> str:
     return _ILLEGAL.sub("", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def _join(*parts) -> pa.Array:
+def _join(*parts: pa.Array | str) -> pa.Array:
     """Element-wise concatenation of string arrays and scalars (in Arrow's C++ kernels)."""
     return pc.binary_join_element_wise(*parts, "")
 
@@ -117,7 +118,7 @@ def _bytes(strings: pa.Array) -> memoryview:
     return memoryview(strings.buffers()[2])[offsets[0]:offsets[-1]]
 
 
-def _sheet_xml(frame: pd.DataFrame, marked: np.ndarray, widths: list[int], stream) -> None:
+def _sheet_xml(frame: pd.DataFrame, marked: np.ndarray, widths: list[int], stream: IO[bytes]) -> None:
     """Write one worksheet part: settings, a bold header, the rows (marked rows filled), in chunks."""
     n_cols = frame.shape[1]
     last = f"{column_letter(n_cols)}{len(frame) + 1}"
