@@ -977,9 +977,11 @@ def add_scorecard(m: MapPage, scorecard) -> None:
     levels = texts.section(m.config.output.lang, "level.")
     if m.scorecard_rows is None:
         _add_scorecard_table(m, scorecard)
+    assert m.scorecard_rows is not None  # set by _add_scorecard_table just above
     level, uid, sc = m.scorecard_rows
     binding_fail = (sc["kind"].astype(str).to_numpy() == "binding") & (_tristate(sc["passed"]) == 0)
-    rows, sections = [], []
+    rows: list[int] = []
+    sections: list[dict] = []
     for lv in ("district", "street", "community"):
         at = np.flatnonzero(level == lv)
         if len(at) == 0:
@@ -990,7 +992,7 @@ def add_scorecard(m: MapPage, scorecard) -> None:
         if lv == "community":
             units = failing.index.to_numpy()
             residents = np.zeros(len(units))
-            if m.community_ids is not None:
+            if m.community_ids is not None and m.community_residents is not None:
                 at_row = pd.Index(m.community_ids).get_indexer(units)
                 residents = np.where(at_row >= 0, m.community_residents[np.maximum(at_row, 0)], 0.0)
             first = pd.Series(np.arange(len(at)), index=uid[at]).groupby(level=0).first().reindex(units).to_numpy()

@@ -236,8 +236,8 @@ def _osm_date(path: Path, lang: str = "en") -> str:
             text = tail + block
             newest = max([newest, *pattern.findall(text)])
             tail = text[-64:]  # a timestamp cut by the block boundary is found again with the next block
-    newest = newest.decode("utf-8", "replace")
-    return (texts.text(lang, "methods.newest_element", stamp=newest) if newest
+    stamp = newest.decode("utf-8", "replace")
+    return (texts.text(lang, "methods.newest_element", stamp=stamp) if stamp
             else texts.text(lang, "methods.no_timestamps"))
 
 
