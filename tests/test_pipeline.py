@@ -1,8 +1,6 @@
 """The full run on real Chengdu data: outputs, shares, and the command line on bad inputs."""
 
 import json
-import subprocess
-import sys
 
 import geopandas as gpd
 import numpy as np
@@ -10,7 +8,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from conftest import CHENGDU_CONFIG
+from conftest import CHENGDU_CONFIG, early_cli_result
 
 
 def test_run_writes_every_output(chengdu_run):
@@ -64,38 +62,49 @@ def test_shares_are_resident_weighted_means_of_cell_flags(chengdu_run):
     assert comm["residents"].sum() <= s["population_total"] + 1e-6
 
 
-def test_outputs_are_deterministic(chengdu_config, chengdu_run, tmp_path):
-    from dataclasses import replace
-
-    from servicecircle import run
-
-    again = run(replace(chengdu_config, out_dir=tmp_path), progress=False, reuse=False)  # computed again, not cached
+def test_outputs_are_deterministic(chengdu_config, chengdu_run, chengdu_rerun):
+    again = chengdu_rerun.first  # computed again from nothing (a cold stage cache), not cached
     pd.testing.assert_frame_equal(again.cells.drop(columns="geometry"), chengdu_run.cells.drop(columns="geometry"))
-    a = (tmp_path / "communities.csv").read_bytes()
+    a = (again.config.out_dir / "communities.csv").read_bytes()
     b = (chengdu_config.out_dir / "communities.csv").read_bytes()
     assert a == b
 
 
-def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "servicecircle", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+BAD_INPUTS = {
+    "missing_config": None,
+    "missing_osm": '[area]\nname = "x"\nosm_file = "nowhere.osm"\n',
+    "typo": '[area]\nname = "x"\nosm_file = "empty.osm"\n[acess]\nspeed_m_s = 1.0\n',
+    "h3_20": '[area]\nname = "x"\nosm_file = "empty.osm"\n[grid]\nh3_resolution = 20\n',
+    "no_walkable": '[area]\nname = "x"\nosm_file = "empty.osm"\n[network]\ncache_dir = "cache"\n',
+}
 
 
-@pytest.mark.parametrize("case", ["missing_config", "missing_osm", "typo", "h3_20", "no_walkable"])
-def test_bad_inputs_fail_cleanly(case, tmp_path):
-    osm = tmp_path / "empty.osm"
-    osm.write_text("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\">\n"
-                   "<node id=\"1\" lat=\"30.66\" lon=\"104.06\"><tag k=\"amenity\" v=\"bench\"/></node>\n</osm>\n")
-    body = {
-        "missing_config": None,
-        "missing_osm": '[area]\nname = "x"\nosm_file = "nowhere.osm"\n',
-        "typo": '[area]\nname = "x"\nosm_file = "empty.osm"\n[acess]\nspeed_m_s = 1.0\n',
-        "h3_20": '[area]\nname = "x"\nosm_file = "empty.osm"\n[grid]\nh3_resolution = 20\n',
-        "no_walkable": '[area]\nname = "x"\nosm_file = "empty.osm"\n[network]\ncache_dir = "cache"\n',
-    }[case]
-    cfg = tmp_path / "area.toml"
-    if body is not None:
-        cfg.write_text(body, encoding="utf-8")
-    done = _cli("run", str(cfg), "--quiet", cwd=tmp_path)
+def _bad_input(case):
+    def prepare(folder):
+        osm = folder / "empty.osm"
+        osm.write_text("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\">\n"
+                       "<node id=\"1\" lat=\"30.66\" lon=\"104.06\"><tag k=\"amenity\" v=\"bench\"/></node>\n</osm>\n")
+        cfg = folder / "area.toml"
+        if BAD_INPUTS[case] is not None:
+            cfg.write_text(BAD_INPUTS[case], encoding="utf-8")
+        return ["run", str(cfg), "--quiet"], folder
+    return prepare
+
+
+#: The command lines below, started as soon as collection is done (conftest: ``early_cli``): each process
+#: spends ~2 s importing the package (``servicecircle/__init__`` imports the whole pipeline), the elderly
+#: run ~10 s more, and side by side with the other tests they use the core the main process leaves idle.
+EARLY_CLI = {f"bad_{case}": _bad_input(case) for case in BAD_INPUTS}
+EARLY_CLI["help"] = lambda folder: (["run", "--help"], CHENGDU_CONFIG.parent)
+EARLY_CLI["elderly"] = lambda folder: (["run", str(CHENGDU_CONFIG), "--out", str(folder / "out"), "--speed-profile",
+                                        "elderly", "--quiet", "--offline", "--lang", "en", "--basemap", "none"],
+                                       CHENGDU_CONFIG.parent.parent)
+
+
+@pytest.mark.slow  # a process importing the whole package (~2 s) before it reads its input
+@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.early_cli(f"bad_{case}")) for case in BAD_INPUTS])
+def test_bad_inputs_fail_cleanly(case, request):
+    done, _ = early_cli_result(request, f"bad_{case}")
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     line = done.stderr.strip().splitlines()[-1]
@@ -105,23 +114,27 @@ def test_bad_inputs_fail_cleanly(case, tmp_path):
     assert expected in line
 
 
-def test_help_is_for_planners():
-    done = _cli("run", "--help", cwd=CHENGDU_CONFIG.parent)
+@pytest.mark.slow  # ~2 s importing the package in a subprocess
+@pytest.mark.early_cli("help")
+def test_help_is_for_planners(request):
+    done, _ = early_cli_result(request, "help")
     assert done.returncode == 0
     assert "CONFIG.toml" in done.stdout and "index.html" in done.stdout and "elderly" in done.stdout
 
 
-def test_cli_run_with_the_elderly_speed_profile(chengdu_run, tmp_path):
-    done = _cli("run", str(CHENGDU_CONFIG), "--out", str(tmp_path), "--speed-profile", "elderly", "--quiet",
-                "--offline", "--lang", "en", "--basemap", "none", cwd=CHENGDU_CONFIG.parent.parent)
+@pytest.mark.slow  # a full run of the Chengdu sample in a subprocess (~10 s)
+@pytest.mark.early_cli("elderly")
+def test_cli_run_with_the_elderly_speed_profile(chengdu_run, request):
+    done, folder = early_cli_result(request, "elderly")
+    out = folder / "out"
     assert done.returncode == 0, done.stderr
-    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    page = (out / "index.html").read_text(encoding="utf-8")
     assert "15-minute service circle report" in page and 'lang="en"' in page and "0.8 m/s" in page
-    shown = (tmp_path / "map.html").read_text(encoding="utf-8")
+    shown = (out / "map.html").read_text(encoding="utf-8")
     assert "tile.openstreetmap.org" not in shown and "no basemap" in shown  # --basemap none
     assert "<script src=" not in shown  # --offline: everything inlined
     assert "walking 0.8 m/s" in done.stdout and "OSM lists no 养老服务" in done.stdout
-    s = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert s["speed_m_s"] == 0.8 and s["speed_profile"] == "elderly"
     slow = s["categories"]["health_centre"]["population_covered_share"]
     fast = chengdu_run.summary["categories"]["health_centre"]["population_covered_share"]
