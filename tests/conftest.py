@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -110,49 +111,94 @@ def cli_env() -> dict:
 
 # Command-line tests run ``python -m servicecircle`` in subprocesses: ~2 s of imports each, ~10 s for a full
 # run. A test marked ``early_cli(name)`` has its module's ``EARLY_CLI[name](folder)`` (returning the
-# arguments and working folder) started as soon as collection is done, beside the tests before it, on the
-# core the main process leaves idle; ``early_cli_result(name)`` waits for it (or starts it then).
-_early: dict[str, tuple] = {}
+# interpreter's arguments and the working folder) run as soon as collection is done, one at a time beside the tests before
+# it (on the core the main process leaves idle); ``early_cli_result(request, name)`` waits for it, or runs
+# it then if it has not started yet.
+@dataclass
+class _Job:
+    args: list
+    cwd: Path
+    folder: Path
+    claimed: bool = False
+    proc: object = None
+    done: object = None  # the CompletedProcess, or the exception that stopped it
+    finished: threading.Event = field(default_factory=threading.Event)
 
 
-def _start_early(name: str, module) -> None:
-    import subprocess
-    import sys
+_jobs: dict[str, _Job] = {}
+_jobs_lock = threading.Lock()
+
+
+def _job(name: str, module) -> _Job:
     import tempfile
 
-    if name not in _early:
-        folder = Path(tempfile.mkdtemp(prefix=f"servicecircle-{name}-"))
-        args, cwd = module.EARLY_CLI[name](folder)
-        proc = subprocess.Popen([sys.executable, "-m", "servicecircle", *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=cwd, env=cli_env())
-        _early[name] = (proc, folder)
+    with _jobs_lock:
+        if name not in _jobs:
+            folder = Path(tempfile.mkdtemp(prefix=f"servicecircle-{name}-"))
+            args, cwd = module.EARLY_CLI[name](folder)
+            _jobs[name] = _Job(list(args), Path(cwd), folder)
+        return _jobs[name]
+
+
+def _run_job(job: _Job) -> None:
+    """Run ``job`` to its end here, unless another thread has claimed it."""
+    import subprocess
+    import sys
+
+    with _jobs_lock:
+        if job.claimed:
+            return
+        job.claimed = True
+    try:
+        job.proc = subprocess.Popen([sys.executable, *job.args], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, cwd=job.cwd, env=cli_env())
+        out, err = job.proc.communicate(timeout=600)
+        job.done = subprocess.CompletedProcess(job.proc.args, job.proc.returncode, out, err)
+    except Exception as exc:  # reported by the test that waits for it
+        job.done = exc
+    finally:
+        job.finished.set()
 
 
 def pytest_collection_finish(session):
+    queue = []
     for item in session.items:
         if item.get_closest_marker("skip"):  # e.g. without the sample data: nothing to start
             continue
         for mark in item.iter_markers("early_cli"):
-            _start_early(mark.args[0], item.module)
+            job = _job(mark.args[0], item.module)
+            if job not in queue:
+                queue.append(job)
+    queue.sort(key=lambda job: "--speed-profile" not in job.args)  # the full run first: the longest
+
+    def work():
+        for job in queue:
+            _run_job(job)
+
+    if queue:
+        threading.Thread(target=work, name="early_cli", daemon=True).start()
 
 
 def early_cli_result(request, name: str):
-    """The finished subprocess ``name`` of the requesting test's module, and its folder."""
-    import subprocess
-
-    _start_early(name, request.module)
-    proc, folder = _early[name]
-    out, err = proc.communicate(timeout=600)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), folder
+    """The finished subprocess ``name`` of the requesting test's module (a CompletedProcess), and its folder."""
+    job = _job(name, request.module)
+    _run_job(job)  # at once, if the background thread has not started it yet
+    assert job.finished.wait(timeout=700), f"{name}: still running"
+    if isinstance(job.done, Exception):
+        raise job.done
+    return job.done, job.folder
 
 
 def pytest_sessionfinish(session):
-    for proc, folder in _early.values():
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        shutil.rmtree(folder, ignore_errors=True)
-    _early.clear()
+    """Stop what is still running (e.g. after ``-x``) and remove the jobs' folders."""
+    for job in _jobs.values():
+        with _jobs_lock:
+            job.claimed = True  # nothing starts from now on
+        if job.proc is not None and job.proc.poll() is None:
+            job.proc.kill()
+            job.finished.wait(timeout=10)
+        shutil.rmtree(job.folder, ignore_errors=True)
+    _jobs.clear()
 
 
 @pytest.fixture(scope="session")
@@ -239,7 +285,9 @@ def chengdu_registry_run(chengdu_config, tmp_path_factory):
     pd.DataFrame(CHENGDU_TEST_REGISTRY).to_csv(path, index=False, encoding="utf-8-sig")
     spec = Registry(path=path, coord_system="wgs84", encoding=None, sheet=None, category=None, columns=(),
                     category_values=())
-    config = replace(chengdu_config, registries=(spec,), out_dir=tmp / "out", decay="stepped", offline=True)
+    # No test reads per-facility service areas of this run (the pages draw the merged ones): not drawn.
+    config = replace(chengdu_config, registries=(spec,), out_dir=tmp / "out", decay="stepped", offline=True,
+                     facility_areas="none")
     return run(config, progress=False)
 
 
@@ -278,7 +326,8 @@ def hexi_street_registry_run(hexi_config, hexi_run, tmp_path_factory):
     path = folder / "hexi_registry.xlsx"
     pd.DataFrame(rows).to_excel(path, index=False)
     spec = Registry(path, "gcj02", None, None, None, (), ())
-    return run(replace(hexi_config, registries=(spec,), out_dir=folder / "out"), progress=False)
+    # No test reads per-facility service areas of this run (the map draws the merged ones): not drawn.
+    return run(replace(hexi_config, registries=(spec,), out_dir=folder / "out", facility_areas="none"), progress=False)
 
 
 @pytest.fixture(scope="session")

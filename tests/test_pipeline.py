@@ -1,6 +1,7 @@
 """The full run on real Chengdu data: outputs, shares, and the command line on bad inputs."""
 
 import json
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -79,35 +80,45 @@ BAD_INPUTS = {
 }
 
 
-def _bad_input(case):
-    def prepare(folder):
-        osm = folder / "empty.osm"
-        osm.write_text("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\">\n"
-                       "<node id=\"1\" lat=\"30.66\" lon=\"104.06\"><tag k=\"amenity\" v=\"bench\"/></node>\n</osm>\n")
-        cfg = folder / "area.toml"
-        if BAD_INPUTS[case] is not None:
-            cfg.write_text(BAD_INPUTS[case], encoding="utf-8")
-        return ["run", str(cfg), "--quiet"], folder
-    return prepare
+def _bad_inputs(folder):
+    """Each bad input in its own folder, run by tests/forked_cli.py: one process per case, forked after one
+    import of the package (``python -m servicecircle`` spends ~2 s importing before it reads an argument)."""
+    jobs = []
+    for case, body in BAD_INPUTS.items():
+        sub = folder / case
+        sub.mkdir()
+        (sub / "empty.osm").write_text("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\">\n"
+                                       "<node id=\"1\" lat=\"30.66\" lon=\"104.06\"><tag k=\"amenity\" v=\"bench\"/>"
+                                       "</node>\n</osm>\n")
+        cfg = sub / "area.toml"
+        if body is not None:
+            cfg.write_text(body, encoding="utf-8")
+        jobs.append({"args": ["run", str(cfg), "--quiet"], "cwd": str(sub), "stdout": str(sub / "stdout.txt"),
+                     "stderr": str(sub / "stderr.txt")})
+    (folder / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
+    return [str(Path(__file__).with_name("forked_cli.py")), str(folder / "jobs.json")], folder
 
 
-#: The command lines below, started as soon as collection is done (conftest: ``early_cli``): each process
-#: spends ~2 s importing the package (``servicecircle/__init__`` imports the whole pipeline), the elderly
-#: run ~10 s more, and side by side with the other tests they use the core the main process leaves idle.
-EARLY_CLI = {f"bad_{case}": _bad_input(case) for case in BAD_INPUTS}
-EARLY_CLI["help"] = lambda folder: (["run", "--help"], CHENGDU_CONFIG.parent)
-EARLY_CLI["elderly"] = lambda folder: (["run", str(CHENGDU_CONFIG), "--out", str(folder / "out"), "--speed-profile",
-                                        "elderly", "--quiet", "--offline", "--lang", "en", "--basemap", "none"],
-                                       CHENGDU_CONFIG.parent.parent)
+#: The command lines below run as soon as collection is done, beside the other tests (conftest: ``early_cli``).
+EARLY_CLI = {
+    "bad_inputs": _bad_inputs,
+    "help": lambda folder: (["-m", "servicecircle", "run", "--help"], CHENGDU_CONFIG.parent),
+    "elderly": lambda folder: (["-m", "servicecircle", "run", str(CHENGDU_CONFIG), "--out", str(folder / "out"),
+                                "--speed-profile", "elderly", "--quiet", "--offline", "--lang", "en", "--basemap",
+                                "none"], CHENGDU_CONFIG.parent.parent),
+}
 
 
-@pytest.mark.slow  # a process importing the whole package (~2 s) before it reads its input
-@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.early_cli(f"bad_{case}")) for case in BAD_INPUTS])
+@pytest.mark.early_cli("bad_inputs")
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_inputs_fail_cleanly(case, request):
-    done, _ = early_cli_result(request, f"bad_{case}")
-    assert done.returncode != 0
-    assert "Traceback" not in done.stderr
-    line = done.stderr.strip().splitlines()[-1]
+    ran, folder = early_cli_result(request, "bad_inputs")
+    assert ran.returncode == 0, ran.stderr
+    returncode = json.loads(ran.stdout)[list(BAD_INPUTS).index(case)]
+    stderr = (folder / case / "stderr.txt").read_text(encoding="utf-8")
+    assert returncode != 0
+    assert "Traceback" not in stderr
+    line = stderr.strip().splitlines()[-1]
     assert line.startswith("servicecircle: error:")
     expected = {"missing_config": "config file not found", "missing_osm": "nowhere.osm",
                 "typo": "'acess'", "h3_20": "'grid.h3_resolution'", "no_walkable": "no walkable ways"}[case]
