@@ -478,7 +478,7 @@ def grid_case() -> AccessCase:
                                geometry=shapely.points(lo + rng.random((300, 2)) * span), crs=net.crs)
     graph = access.build_access_graph(net, facilities)
     return AccessCase("grid", net, facilities, config, origins, access.facility_service_areas(graph, config),
-                      access.merged_service_areas(graph, config), improved_nodes=40, reached_origins=100)
+                      access.merged_service_areas(graph, config), improved_nodes=150, reached_origins=150)
 
 
 def map_texts(map_html, dataset: str, column: str) -> list[str]:
