@@ -1,7 +1,27 @@
-"""Shared fixtures: the real Chengdu sample, read from ../shared/data (never copied into the repo)."""
+"""Shared fixtures: the real samples, read from ../shared/data (never copied into the repo), one run per
+sample and test registry for the whole session, and a small synthetic grid network for unit tests.
+
+Why the suite is slow, and how it is kept to one of each:
+
+* a full run on the real Chengdu sample takes ~8–10 s (most of it the street-side service areas),
+  a Hexi run ~3 s plus ~5 s the first time the census workbook is parsed; every run here is a
+  session fixture, shared by all modules, and they all share one cache folder (``cache_dir``:
+  the walk network is built once, the census figures read once) except where a test checks
+  what a cold cache does (``chengdu_rerun``, the Overpass and file-format tests);
+* the census workbook is parsed once per session (``_census_parsed_once``);
+* tests that need such a run, a real-sample build or a browser are marked ``slow`` (here, from the
+  fixtures they use, or in their module): ``python -m pytest -m "not slow"`` is the quick loop.
+
+Without the sample data (no ../shared/data, or ``SERVICECIRCLE_SHARED_DATA`` naming a folder
+without it) the tests that read it are skipped, saying so; the synthetic ones still run.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -9,24 +29,193 @@ import pytest
 from servicecircle import load_config, run
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+#: Where the tests read the real sample data: ../shared/data beside the repository, unless the
+#: environment names another folder (used only by the tests, e.g. to check that they skip without it).
+SHARED = Path(os.environ.get("SERVICECIRCLE_SHARED_DATA") or ROOT.parent / "shared" / "data")
 CHENGDU_OSM = SHARED / "chengdu" / "chengdu_central.osm"
 CHENGDU_CONFIG = ROOT / "data" / "chengdu.toml"
+HEXI = SHARED / "tianjin_hexi"
+HEXI_CONFIG = ROOT / "data" / "hexi.toml"
+HEPING_GCJ02 = SHARED / "tianjin_heping" / "heping_boundary_gcj02.geojson"
+CENSUS = SHARED / "census" / "census_county_2020_v1.xlsx"
+#: Every sample file a test reads.
+SAMPLE_FILES = (CHENGDU_OSM, HEXI / "hexi_roads.shp", HEXI / "hexi_communities.geojson", HEXI / "hexi_streets.geojson",
+                HEPING_GCJ02, SHARED / "tianjin_heping" / "tianjin_districts_gcj02.geojson", CENSUS)
+
+#: Fixtures holding a full run on a real sample: a test using one is ``slow``.
+RUN_FIXTURES = {"chengdu_run", "chengdu_rerun", "chengdu_registry_run", "hexi_run", "hexi_street_registry_run",
+                "hexi_goal_registry_run"}
+#: Fixtures reading the real samples: a test using one ``needs_data``.
+DATA_FIXTURES = RUN_FIXTURES | {"chengdu_config", "hexi_config"}
+
+
+def missing_data(*paths: Path) -> list[Path]:
+    return [p for p in (paths or SAMPLE_FILES) if not Path(p).is_file()]
+
+
+def require_data(*paths: Path) -> None:
+    """Skip the calling test (or fixture) when sample files are missing (all of them by default)."""
+    missing = missing_data(*paths)
+    if missing:
+        pytest.skip(f"sample data missing: {', '.join(map(str, missing))} (the tests read the real samples "
+                    f"from {SHARED}; SERVICECIRCLE_SHARED_DATA names another folder)")
 
 
 def pytest_collection_modifyitems(config, items):
-    if not CHENGDU_OSM.is_file():  # pragma: no cover - the sample data is part of the workplace
-        raise pytest.UsageError(f"sample data missing: {CHENGDU_OSM} (tests read the real data from ../shared/data)")
+    """Mark tests by what they use: full runs are ``slow``, browser tests ``browser`` and ``slow``, tests
+    reading the samples ``needs_data`` — and skipped, with the reason, when the samples are missing."""
+    missing = missing_data()
+    skip = pytest.mark.skip(reason=f"sample data missing under {SHARED} ({len(missing)} of {len(SAMPLE_FILES)} "
+                                   f"files, e.g. {missing[0].name}); SERVICECIRCLE_SHARED_DATA names another folder"
+                            ) if missing else None
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & RUN_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if "browser" in names:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        if names & DATA_FIXTURES:
+            item.add_marker(pytest.mark.needs_data)
+        if skip is not None and item.get_closest_marker("needs_data"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _census_parsed_once():
+    """The census workbook parsed once per session, however many tests and runs read it (~5 s a parse).
+
+    For the tests only: ``population._census_table`` is remembered by the file's path, size and
+    modification time; the package itself still parses the workbook on every call it makes.
+    """
+    from servicecircle import population
+
+    parse, parsed = population._census_table, {}
+
+    def once(path):
+        stat = Path(path).stat()
+        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in parsed:
+            parsed[key] = parse(path)
+        return parsed[key].copy()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(population, "_census_table", once)
+        yield
+
+
+def cli_env() -> dict:
+    """The environment for a ``python -m servicecircle`` subprocess: this checkout's package first."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+
+
+# Command-line tests run ``python -m servicecircle`` in subprocesses: ~2 s of imports each, ~10 s for a full
+# run. A test marked ``early_cli(name)`` has its module's ``EARLY_CLI[name](folder)`` (returning the
+# interpreter's arguments and the working folder) run as soon as collection is done, one at a time beside the tests before
+# it (on the core the main process leaves idle); ``early_cli_result(request, name)`` waits for it, or runs
+# it then if it has not started yet.
+@dataclass
+class _Job:
+    args: list
+    cwd: Path
+    folder: Path
+    claimed: bool = False
+    proc: object = None
+    done: object = None  # the CompletedProcess, or the exception that stopped it
+    finished: threading.Event = field(default_factory=threading.Event)
+
+
+_jobs: dict[str, _Job] = {}
+_jobs_lock = threading.Lock()
+
+
+def _job(name: str, module) -> _Job:
+    import tempfile
+
+    with _jobs_lock:
+        if name not in _jobs:
+            folder = Path(tempfile.mkdtemp(prefix=f"servicecircle-{name}-"))
+            args, cwd = module.EARLY_CLI[name](folder)
+            _jobs[name] = _Job(list(args), Path(cwd), folder)
+        return _jobs[name]
+
+
+def _run_job(job: _Job) -> None:
+    """Run ``job`` to its end here, unless another thread has claimed it."""
+    import subprocess
+    import sys
+
+    with _jobs_lock:
+        if job.claimed:
+            return
+        job.claimed = True
+    try:
+        job.proc = subprocess.Popen([sys.executable, *job.args], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, cwd=job.cwd, env=cli_env())
+        out, err = job.proc.communicate(timeout=600)
+        job.done = subprocess.CompletedProcess(job.proc.args, job.proc.returncode, out, err)
+    except Exception as exc:  # reported by the test that waits for it
+        job.done = exc
+    finally:
+        job.finished.set()
+
+
+def pytest_collection_finish(session):
+    queue = []
+    for item in session.items:
+        if item.get_closest_marker("skip"):  # e.g. without the sample data: nothing to start
+            continue
+        for mark in item.iter_markers("early_cli"):
+            job = _job(mark.args[0], item.module)
+            if job not in queue:
+                queue.append(job)
+    queue.sort(key=lambda job: "--speed-profile" not in job.args)  # the full run first: the longest
+
+    def work():
+        for job in queue:
+            _run_job(job)
+
+    if queue:
+        threading.Thread(target=work, name="early_cli", daemon=True).start()
+
+
+def early_cli_result(request, name: str):
+    """The finished subprocess ``name`` of the requesting test's module (a CompletedProcess), and its folder."""
+    job = _job(name, request.module)
+    _run_job(job)  # at once, if the background thread has not started it yet
+    assert job.finished.wait(timeout=700), f"{name}: still running"
+    if isinstance(job.done, Exception):
+        raise job.done
+    return job.done, job.folder
+
+
+def pytest_sessionfinish(session):
+    """Stop what is still running (e.g. after ``-x``) and remove the jobs' folders."""
+    for job in _jobs.values():
+        with _jobs_lock:
+            job.claimed = True  # nothing starts from now on
+        if job.proc is not None and job.proc.poll() is None:
+            job.proc.kill()
+            job.finished.wait(timeout=10)
+        shutil.rmtree(job.folder, ignore_errors=True)
+    _jobs.clear()
 
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
+    """The cache folder every sample run shares (walk networks, census figures, stage results)."""
     return tmp_path_factory.mktemp("cache")
 
 
 def _sample_config(path: Path, cache_dir: Path, out_dir: Path):
-    """A sample study area with its cache and outputs in temporary folders."""
-    return load_config(path).with_settings(network={"cache_dir": cache_dir}, output={"out_dir": out_dir})
+    """A sample study area with its cache and outputs in temporary folders (skipped without its data)."""
+    require_data()
+    config = load_config(path)
+    named = [config.area.osm_file] + [getattr(spec, "path", None) for spec in (config.network.roads, config.communities,
+                                                                         config.streets)]
+    named.append(getattr(config.population, "census_file", None))
+    require_data(*[p for p in named if p is not None])  # the config's own paths too (else: an Overpass download)
+    return config.with_settings(network={"cache_dir": cache_dir}, output={"out_dir": out_dir})
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +229,65 @@ def chengdu_run(chengdu_config):
     return run(chengdu_config, progress=False)
 
 
-HEXI = SHARED / "tianjin_hexi"
-HEXI_CONFIG = ROOT / "data" / "hexi.toml"
-HEPING_GCJ02 = SHARED / "tianjin_heping" / "heping_boundary_gcj02.geojson"
+@dataclass
+class Rerun:
+    first: object  # RunResult: computed from nothing
+    again: object  # RunResult: the same settings once more, everything reused
+    stamps: dict  # modification times of first's output files (but summary.json) before ``again``
+
+
+@pytest.fixture(scope="session")
+def chengdu_rerun(chengdu_run, tmp_path_factory) -> Rerun:
+    """The Chengdu run computed again from nothing, then once more (which reuses everything).
+
+    Its own cache folder (seeded only with the walk network ``chengdu_run`` built: no stage result to
+    reuse) and output folder. Its tables and cache are written by a forked child, as at city size
+    (``FORK_MIN_CELLS`` = 0). Shared by the determinism, reuse and forked-writer tests.
+    """
+    from servicecircle import pipeline
+
+    folder = tmp_path_factory.mktemp("rerun")
+    cache = folder / "cache"
+    cache.mkdir()
+    for walk in Path(chengdu_run.config.network.cache_dir).glob("walk_*.npz"):
+        shutil.copy2(walk, cache / walk.name)
+    config = chengdu_run.config.with_settings(network={"cache_dir": cache}, output={"out_dir": folder / "out"})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "FORK_MIN_CELLS", 0)  # fork even for the sample
+        first = run(config, progress=False)
+        stamps = {p.name: p.stat().st_mtime_ns for p in config.output.out_dir.iterdir() if p.name != "summary.json"}
+        again = run(config, progress=False)
+    return Rerun(first, again, stamps)
+
+
+#: Test input, not real facilities: a hostile name (it must reach the pages as text and never run), three
+#: elder-care homes (one next to a hospital, one far from any) and a nursery, in central Chengdu (WGS-84).
+HOSTILE = '<img src=x onerror="window.__pwned=1">测试养老院'
+CHENGDU_TEST_REGISTRY = [
+    {"机构名称": HOSTILE, "类别": "养老院", "经度": 104.0870, "纬度": 30.6580, "床位": 30},
+    {"机构名称": "测试颐养院（医院旁）", "类别": "养老院", "经度": 104.08525, "纬度": 30.67065, "床位": 80},
+    {"机构名称": "测试日间照料中心", "类别": "日间照料中心", "经度": 104.0855, "纬度": 30.6580, "床位": 20},
+    {"机构名称": "测试养老服务站", "类别": "养老服务站", "经度": 104.0950, "纬度": 30.6900, "床位": ""},
+    {"机构名称": "测试托育园", "类别": "托育机构", "经度": 104.0500, "纬度": 30.6590, "托位": 40},
+]
+
+
+@pytest.fixture(scope="session")
+def chengdu_registry_run(chengdu_config, tmp_path_factory):
+    """Chengdu with the declared test registry ``CHENGDU_TEST_REGISTRY`` (``registry.csv``), stepped decay
+    and offline pages: the one registry run the map, gap and capacity tests share."""
+    import pandas as pd
+
+    from servicecircle.config import Registry
+
+    tmp = tmp_path_factory.mktemp("chengdu_registry")
+    path = tmp / "registry.csv"
+    pd.DataFrame(CHENGDU_TEST_REGISTRY).to_csv(path, index=False, encoding="utf-8-sig")
+    spec = Registry(path=path, coord_system="wgs84", encoding=None, sheet=None, category=None, columns=(),
+                    category_values=())
+    # No test reads per-facility service areas of this run (the pages draw the merged ones): not drawn.
+    config = chengdu_config.with_settings(facilities={"registries": (spec,)}, output={"out_dir": tmp / "out", "offline": True, "facility_areas": "none"}, access={"decay": "stepped"})
+    return run(config, progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +301,201 @@ def hexi_run(hexi_config):
     return run(hexi_config, progress=False)
 
 
+@pytest.fixture(scope="session")
+def hexi_street_registry_run(hexi_config, hexi_run, tmp_path_factory):
+    """Test input: one elder-care centre (50 beds) and one nursery (40 places, affordable) per street,
+    placed at each street's representative point and written as GCJ-02, as an AMap export would be;
+    and one canteen with a hostile name (it must reach the map as text)."""
+    import pandas as pd
+
+    from servicecircle import coords
+    from servicecircle.config import Registry
+
+    pts = hexi_run.streets.geometry.representative_point()
+    glon, glat = coords.wgs84_to_gcj02(pts.x.to_numpy(), pts.y.to_numpy())
+    rows = []
+    for name, x, y in zip(hexi_run.streets["name"], glon, glat):
+        rows.append({"名称": f"{name}综合养老服务中心", "类别": "街道综合养老服务中心", "坐标": f"{x:.7f},{y:.7f}",
+                     "床位": "50", "性质": "公办"})
+        rows.append({"名称": f"{name}托育中心", "类别": "托育机构", "坐标": f"{x + 0.004:.7f},{y:.7f}",
+                     "托位": "40个", "普惠": "是"})
+    x, y = glon[0] + 0.002, glat[0] + 0.002  # a hostile name must reach the map as text
+    rows.append({"名称": "<img src=x onerror=alert(1)>老年食堂", "类别": "助餐点", "坐标": f"{x:.7f},{y:.7f}", "日供餐": "80"})
+    folder = tmp_path_factory.mktemp("hexi_registry")
+    path = folder / "hexi_registry.xlsx"
+    pd.DataFrame(rows).to_excel(path, index=False)
+    spec = Registry(path, "gcj02", None, None, None, (), ())
+    # No test reads per-facility service areas of this run (the map draws the merged ones): not drawn.
+    return run(hexi_config.with_settings(facilities={"registries": (spec,)}, output={"out_dir": folder / "out", "facility_areas": "none"}), progress=False)
+
+
+@pytest.fixture(scope="session")
+def hexi_goal_registry_run(hexi_config, hexi_run, tmp_path_factory):
+    """Hexi with a test registry (not real facilities): elder-care centres in two of three streets, beds and
+    floor areas known for some, nurseries with places (some affordable) and canteens in some communities."""
+    import pandas as pd
+
+    from servicecircle.config import Registry
+
+    streets = hexi_run.streets.geometry.representative_point()
+    comms = hexi_run.communities.geometry.representative_point()
+    rows = []
+    for i, (name, p) in enumerate(zip(hexi_run.streets["name"], streets)):
+        if i % 3:
+            rows.append({"名称": f"{name}测试养老服务中心", "类别": "街道综合养老服务中心", "经度": p.x, "纬度": p.y,
+                         "床位": 40 + 10 * (i % 4) if i % 2 else "", "建筑面积": 900 if i % 4 == 1 else ""})
+    for i, (name, p) in enumerate(zip(hexi_run.communities["name"], comms)):
+        if i % 5 == 0:
+            rows.append({"名称": f"{name}测试托育点", "类别": "托育机构", "经度": p.x + 0.0003, "纬度": p.y,
+                         "托位": 20 + 10 * (i % 3), "普惠": "是" if i % 2 else ""})
+        if i % 7 == 0:
+            rows.append({"名称": f"{name}测试老年食堂", "类别": "助餐点", "经度": p.x, "纬度": p.y + 0.0003, "日供餐": 100})
+    folder = tmp_path_factory.mktemp("hexi_goal_registry")
+    path = folder / "registry.csv"
+    pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8-sig")
+    spec = Registry(path, "wgs84", None, None, None, (), ())
+    # Only the scorecard is read from this run: no per-facility areas, merged areas as cells (a fraction of the time).
+    config = hexi_config.with_settings(facilities={"registries": (spec,)}, output={"out_dir": folder / "out", "facility_areas": "none", "service_areas": "cells"})
+    return run(config, write=False, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A synthetic walk network for unit tests of servicecircle.access (no sample data, a fraction of a second).
+
+@dataclass
+class AccessCase:
+    """What the access tests need of a run: its network, facilities (snapped, counted), settings,
+    origins (in ``network.crs``) and service areas, and the least counts its checks expect."""
+
+    name: str
+    network: object
+    facilities: object
+    config: object
+    origins: object
+    service_areas: object
+    merged_service_areas: object
+    improved_nodes: int  # nodes nearer a nursery after adding five (test_adding_a_facility_never_raises_any_time)
+    reached_origins: int  # origins given some capacity in the 2SFCA test
+
+
+def lattice_network(n: int = 20, spacing_m: float = 100.0):
+    """SYNTHETIC test network (not a real place): an ``n`` × ``n`` street lattice near Chengdu, built by
+    ``servicecircle.network.assemble`` as the real builders do (WGS-84 in, largest component in UTM out).
+
+    Besides the lattice's straight edges it holds what real extracts hold: a river crossed by streets
+    only at its eastern end (a barrier), a bent street, two parallel streets between the same nodes,
+    a loop, a dead end and a fragment apart from the rest (dropped as not the largest component).
+    """
+    import numpy as np
+    import shapely
+    from osmnx.distance import great_circle
+
+    from servicecircle.network import assemble
+
+    lat0, lon0 = 30.66, 104.06
+    dlat = spacing_m / 111_195.0
+    dlon = spacing_m / (111_195.0 * np.cos(np.radians(lat0)))
+    ij = np.array([(i, j) for i in range(n) for j in range(n)])  # row i (north), column j (east)
+    lonlat = np.column_stack([lon0 + ij[:, 1] * dlon, lat0 + ij[:, 0] * dlat])
+    node = lambda i, j: i * n + j  # noqa: E731
+    edges = [(node(i, j), node(i, j + 1)) for i in range(n) for j in range(n - 1)]
+    river = n // 2  # between rows river - 1 and river: crossed only in the last quarter of the columns
+    edges += [(node(i, j), node(i + 1, j)) for i in range(n - 1) for j in range(n)
+              if not (i == river - 1 and j < n - n // 4)]
+    geoms = [None] * len(edges)
+    extra = []
+    # A bent street: the edge between (2, 3) and (2, 4) bows 30 m north.
+    k = edges.index((node(2, 3), node(2, 4)))
+    mid = (lonlat[node(2, 3)] + lonlat[node(2, 4)]) / 2 + [0, 0.3 * dlat]
+    geoms[k] = shapely.LineString([lonlat[node(2, 3)], mid, lonlat[node(2, 4)]])
+    # Two parallel streets: a second, longer way between (5, 5) and (5, 6), bowing south.
+    a, b = node(5, 5), node(5, 6)
+    extra.append((a, b, shapely.LineString([lonlat[a], (lonlat[a] + lonlat[b]) / 2 - [0, 0.4 * dlat], lonlat[b]])))
+    # A loop from (12, 12) and back.
+    c = lonlat[node(12, 12)]
+    extra.append((node(12, 12), node(12, 12),
+                  shapely.LineString([c, c + [0.3 * dlon, 0.2 * dlat], c + [0.3 * dlon, 0.5 * dlat], c])))
+    # A dead end east of the last column, and a fragment of two nodes far to the west (not connected).
+    spur = len(lonlat)
+    lonlat = np.vstack([lonlat, [lonlat[node(7, n - 1)] + [0.6 * dlon, 0]],
+                        [lon0 - 5 * dlon, lat0], [lon0 - 4 * dlon, lat0]])
+    extra.append((node(7, n - 1), spur, None))
+    extra.append((spur + 1, spur + 2, None))
+    eu = [e[0] for e in edges] + [e[0] for e in extra]
+    ev = [e[1] for e in edges] + [e[1] for e in extra]
+    geoms += [e[2] for e in extra]
+
+    def length(u, v, g):
+        pts = shapely.get_coordinates(g) if g is not None else np.array([lonlat[u], lonlat[v]])
+        return float(great_circle(pts[:-1, 1], pts[:-1, 0], pts[1:, 1], pts[1:, 0]).sum())
+
+    lengths = [length(u, v, g) for u, v, g in zip(eu, ev, geoms)]
+    ids = 1_000_000 + np.arange(len(lonlat), dtype=np.int64) * 7  # OSM-like ids, not indices
+    return assemble(ids, lonlat, eu, ev, lengths, np.array(geoms, dtype=object), {"source": "synthetic lattice"})
+
+
+@pytest.fixture(scope="session")
+def grid_case() -> AccessCase:
+    """SYNTHETIC: the lattice with test facilities (six health centres, two of them on one street, five of
+    them south of the river, and two nurseries walked at 0.8 m/s), 300 test origins of 1–40 residents,
+    and the service areas ``servicecircle.access`` draws for them."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from servicecircle import access
+    from servicecircle.config import make_config
+    from servicecircle.network import snap_points
+
+    net = lattice_network()
+    n = 20
+    # Test input: each facility a fraction f along the street from lattice node (i, j) to (i, j + 1), and
+    # ``off`` metres north of it; facilities 1 and 2 on the same street, on either side of it.
+    at = [(1, 1, 0.45, 38.0), (6, 10, 0.3, 6.0), (6, 10, 0.75, -5.0), (4, 5, 0.95, 1.0), (2, 14, 0.25, 14.0),
+          (17, 16, 0.5, 11.0), (13, 6, 0.4, 11.0), (2, 17, 0.35, 21.0)]
+    xy = np.array([net.node_xy[i * n + j] + f * (net.node_xy[i * n + j + 1] - net.node_xy[i * n + j]) + [0.0, off]
+                   for i, j, f, off in at])
+    lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    span = hi - lo
+    snap = snap_points(net, xy)
+    to_wgs = gpd.GeoSeries(shapely.points(xy), crs=net.crs).to_crs("EPSG:4326")
+    facilities = gpd.GeoDataFrame({
+        "facility_id": [f"test/{k}" for k in range(len(xy))],
+        "name": [f"测试设施{k}" for k in range(len(xy))],
+        "category": ["health_centre"] * 6 + ["nursery"] * 2,
+        "counted": True, "off_network": False,
+        "snap_edge": snap.edge, "snap_along_m": snap.along_m, "snap_offset_m": snap.offset_m,
+    }, geometry=to_wgs.values, crs="EPSG:4326")
+    west, south = to_wgs.total_bounds[:2] - 0.01
+    config = make_config({"area": {"name": "synthetic_grid", "bbox": [float(west), float(south), float(west) + 0.05,
+                                                                     float(south) + 0.05]},
+                          "categories": {"health_centre": {"label": "卫生服务", "keywords": ["卫生"]},
+                                         "nursery": {"speed_m_s": 0.8}}})
+    rng = np.random.default_rng(20)
+    origins = gpd.GeoDataFrame({"residents": rng.integers(1, 41, 300).astype(float)},
+                               geometry=shapely.points(lo + rng.random((300, 2)) * span), crs=net.crs)
+    graph = access.build_access_graph(net, facilities)
+    return AccessCase("grid", net, facilities, config, origins, access.facility_service_areas(graph, config),
+                      access.merged_service_areas(graph, config), improved_nodes=150, reached_origins=150)
+
+
+def map_texts(map_html, dataset: str, column: str) -> list[str]:
+    """A text column of one of ``map.html``'s deflated tables, decoded here as the page's script does
+    (base85 with ``.`` for ``<``, then zlib): escaped strings, one per row."""
+    import base64
+    import json
+    import re
+    import zlib
+
+    page = Path(map_html).read_text(encoding="utf-8")
+    spec = json.loads(re.search(r'<script type="application/json" id="sc-data">(.*?)</script>', page, re.S)
+                      .group(1))["datasets"][dataset]["columns"][column]
+    blob = re.search(rf'<script type="text/plain" id="sc-blob-{dataset}">(.*?)</script>', page, re.S).group(1).strip()
+    raw = zlib.decompress(base64.b85decode(blob.replace(".", "<")))
+    assert spec[1] == "text", spec
+    return raw[spec[2]:spec[2] + spec[3]].decode("utf-8").split("\n")
+
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-quic"]
 
@@ -63,7 +503,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's headless Chromium, installed here (apt-get, as root) when the machine lacks it."""
-    import shutil
     import subprocess
 
     path = shutil.which("chromium")
@@ -88,20 +527,3 @@ def browser(chromium):
         b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield b
         b.close()
-
-
-def map_texts(map_html, dataset: str, column: str) -> list[str]:
-    """A text column of one of ``map.html``'s deflated tables, decoded here as the page's script does
-    (base85 with ``.`` for ``<``, then zlib): escaped strings, one per row."""
-    import base64
-    import json
-    import re
-    import zlib
-
-    page = Path(map_html).read_text(encoding="utf-8")
-    spec = json.loads(re.search(r'<script type="application/json" id="sc-data">(.*?)</script>', page, re.S)
-                      .group(1))["datasets"][dataset]["columns"][column]
-    blob = re.search(rf'<script type="text/plain" id="sc-blob-{dataset}">(.*?)</script>', page, re.S).group(1).strip()
-    raw = zlib.decompress(base64.b85decode(blob.replace(".", "<")))
-    assert spec[1] == "text", spec
-    return raw[spec[2]:spec[2] + spec[3]].decode("utf-8").split("\n")

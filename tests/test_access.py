@@ -1,4 +1,8 @@
-"""Walk times and service areas, cross-checked against networkx Dijkstra on the same graph."""
+"""Walk times and service areas, cross-checked against networkx Dijkstra on the same graph.
+
+Each check runs on a synthetic lattice (conftest.grid_case: barrier, bent and parallel streets, a loop, a
+dead end; quick and without data) and on the real Chengdu run (slow).
+"""
 
 import networkx as nx
 import numpy as np
@@ -8,6 +12,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 import shapely
 
+from conftest import AccessCase
 from servicecircle import access
 from servicecircle.network import snap_points
 
@@ -38,10 +43,20 @@ def split_graph(net, points):
     return g
 
 
+@pytest.fixture(scope="module", params=["grid", pytest.param("chengdu", marks=[pytest.mark.slow, pytest.mark.needs_data])])
+def case(request):
+    """Each check on the synthetic lattice (conftest.grid_case: quick, no data) and on the real Chengdu run."""
+    if request.param == "grid":
+        return request.getfixturevalue("grid_case")
+    r = request.getfixturevalue("chengdu_run")
+    usable = r.facilities[r.facilities["counted"] & ~r.facilities["off_network"]]
+    return AccessCase("chengdu", r.network, usable, r.config, r.origins, r.service_areas, r.merged_service_areas,
+                      improved_nodes=100, reached_origins=1000)
+
+
 @pytest.fixture(scope="module")
-def graph(chengdu_run):
-    usable = chengdu_run.facilities[chengdu_run.facilities["counted"] & ~chengdu_run.facilities["off_network"]]
-    return access.build_access_graph(chengdu_run.network, usable)
+def graph(case):
+    return access.build_access_graph(case.network, case.facilities)
 
 
 def _points_of(fac):
@@ -49,15 +64,15 @@ def _points_of(fac):
 
 
 @pytest.mark.parametrize("category", ["health_centre", "nursery"])
-def test_node_times_match_networkx_dijkstra(graph, chengdu_run, category):
-    net = chengdu_run.network
+def test_node_times_match_networkx_dijkstra(graph, case, category):
+    net = case.network
     fac = graph.facilities[graph.facilities["category"] == category]
     assert len(fac) > 0
     g = split_graph(net, _points_of(fac))
     ref = nx.multi_source_dijkstra_path_length(g, [("fac", i) for i in fac.index], weight="w")
     dist, nearest = access.nearest_distances(graph, category)
-    speed = chengdu_run.config.categories[category].speed_m_s
-    sample = np.random.default_rng(7).choice(net.n_nodes, 400, replace=False)
+    speed = case.config.categories[category].speed_m_s
+    sample = np.random.default_rng(7).choice(net.n_nodes, min(400, net.n_nodes), replace=False)
     ours = dist[sample] / speed
     theirs = np.array([ref.get(int(n), np.inf) for n in sample]) / speed
     assert np.all(np.isfinite(theirs))
@@ -65,12 +80,12 @@ def test_node_times_match_networkx_dijkstra(graph, chengdu_run, category):
     assert np.all(nearest[sample] >= 0)
 
 
-def test_origin_times_match_networkx_including_same_edge(graph, chengdu_run):
+def test_origin_times_match_networkx_including_same_edge(graph, case):
     """Residential origins, including ones placed on a facility's own edge."""
-    net = chengdu_run.network
+    net = case.network
     fac = graph.facilities[graph.facilities["category"] == "health_centre"]
     rng = np.random.default_rng(3)
-    xy = shapely.get_coordinates(chengdu_run.origins.geometry.values)[rng.choice(len(chengdu_run.origins), 150, replace=False)]
+    xy = shapely.get_coordinates(case.origins.geometry.values)[rng.choice(len(case.origins), 150, replace=False)]
     # origins a few metres along a facility's own edge, both sides of it
     own = shapely.line_interpolate_point(net.edge_geometry[fac["snap_edge"].to_numpy()],
                                          np.clip(fac["snap_along_m"].to_numpy() + 15, 0, None))
@@ -85,8 +100,8 @@ def test_origin_times_match_networkx_including_same_edge(graph, chengdu_run):
     np.testing.assert_allclose(dist, theirs, rtol=0, atol=1e-6)
 
 
-def test_adding_a_facility_never_raises_any_time(graph, chengdu_run):
-    net = chengdu_run.network
+def test_adding_a_facility_never_raises_any_time(graph, case):
+    net = case.network
     before, _ = access.nearest_distances(graph, "nursery")
     rng = np.random.default_rng(11)
     edges = rng.choice(net.n_edges, 5, replace=False)
@@ -97,12 +112,12 @@ def test_adding_a_facility_never_raises_any_time(graph, chengdu_run):
     bigger = pd.concat([graph.facilities, extra], ignore_index=True)
     after, _ = access.nearest_distances(access.build_access_graph(net, bigger), "nursery")
     assert np.all(after <= before + 1e-9)
-    assert np.sum(after < before - 1) > 100
+    assert np.sum(after < before - 1) > case.improved_nodes
 
 
-def test_service_areas_contain_what_is_reached_and_nothing_far(graph, chengdu_run):
-    net, config = chengdu_run.network, chengdu_run.config
-    areas = chengdu_run.service_areas
+def test_service_areas_contain_what_is_reached_and_nothing_far(graph, case):
+    net, config = case.network, case.config
+    areas = case.service_areas
     fac = graph.facilities
     points = shapely.points(net.node_xy)
     fac_xy = fac.geometry.to_crs(net.crs)
@@ -130,16 +145,16 @@ def test_service_areas_contain_what_is_reached_and_nothing_far(graph, chengdu_ru
         assert mine.loc[10.0].difference(mine.loc[15.0]).area < 1e-2  # m², overlay round-off
 
 
-def test_catchments_are_sparse_and_exact(graph, chengdu_run):
+def test_catchments_are_sparse_and_exact(graph, case):
     rows = np.flatnonzero(graph.facilities["category"].to_numpy() == "health_centre")
     # A tiny block forces one compiled search per facility: the blocking must not change any distance.
     for block in (access.DENSE_BLOCK_BYTES, 8 * 4000):
         reach = access.catchments(graph, rows, 900.0, block_bytes=block)
-        assert reach.shape == (len(rows), chengdu_run.network.n_nodes)
+        assert reach.shape == (len(rows), case.network.n_nodes)
         assert reach.nnz < 0.5 * reach.shape[0] * reach.shape[1]
         assert reach.data.max() <= 900.0
         # The local searches equal one search of the whole network per facility (independent of the tiling).
-        n = chengdu_run.network.n_nodes
+        n = case.network.n_nodes
         full = dijkstra(graph.matrix, directed=False, indices=n + rows, limit=900.0)[:, :n]
         dense = reach.toarray()
         np.testing.assert_allclose(dense, np.where(np.isfinite(full), np.maximum(full, 1e-9), 0.0), rtol=0, atol=1e-9)
@@ -178,12 +193,12 @@ def test_decay_weights_at_the_band_edges():
 
 
 @pytest.mark.parametrize("decay", ["binary", "stepped"])
-def test_origin_capacity_access_matches_networkx_2sfca(graph, chengdu_run, decay):
-    """2SFCA of test capacities given to Chengdu's health centres, against networkx Dijkstra and plain loops."""
+def test_origin_capacity_access_matches_networkx_2sfca(graph, case, decay):
+    """2SFCA of test capacities given to the health centres, against networkx Dijkstra and plain loops."""
     from dataclasses import replace
 
 
-    config = chengdu_run.config
+    config = case.config
     cats = dict(config.categories)
     cats["health_centre"] = replace(cats["health_centre"], capacity="beds", demand_group="all")
     config = config.with_settings(access={"decay": decay}, categories=cats)
@@ -194,13 +209,13 @@ def test_origin_capacity_access_matches_networkx_2sfca(graph, chengdu_run, decay
     unknown = np.flatnonzero(is_health)[3]
     fac.loc[unknown, "beds"] = np.nan
     test_graph = access.AccessGraph(graph.net, fac, graph.matrix)
-    origins = chengdu_run.origins
+    origins = case.origins
     ours, info = access.origin_capacity_access(origins, test_graph, categories=config.categories,
                                                 settings=config.access)
     assert info["health_centre"]["facilities_without_capacity"] == 1
     assert info["health_centre"]["facilities_used"] == is_health.sum() - 1
 
-    net = chengdu_run.network
+    net = case.network
     supply = fac[is_health & fac["beds"].notna()]
     snap = snap_points(net, shapely.get_coordinates(origins.geometry.values))
     g = split_graph(net, _points_of(supply) + [(("o", k), e, a, o) for k, (e, a, o) in
@@ -224,15 +239,15 @@ def test_origin_capacity_access_matches_networkx_2sfca(graph, chengdu_run, decay
         for k, t in r.items():
             theirs[k] += w(t) * ratio.get(i, 0.0)
     np.testing.assert_allclose(ours["fca_per_1000_health_centre"].to_numpy(), theirs * 1000, rtol=1e-9, atol=1e-9)
-    assert (theirs > 0).sum() > 1000
+    assert (theirs > 0).sum() > case.reached_origins
     assert theirs @ demand == pytest.approx(sum(supply.at[i, "beds"] for i in ratio))
 
 
-def test_merged_areas_come_from_the_one_multi_source_pass(graph, chengdu_run):
+def test_merged_areas_come_from_the_one_multi_source_pass(graph, case):
     """Merged areas: every node reached within 15 min inside, nothing reached only after 16, nested,
     and never smaller than the union of the facilities' own areas (round-off aside)."""
-    net, config = chengdu_run.network, chengdu_run.config
-    merged = chengdu_run.merged_service_areas.set_index(["category", "minutes"]).geometry
+    net, config = case.network, case.config
+    merged = case.merged_service_areas.set_index(["category", "minutes"]).geometry
     points = shapely.points(net.node_xy)
     for category in ("health_centre", "nursery"):
         fac = graph.facilities[graph.facilities["category"] == category]
@@ -251,7 +266,7 @@ def test_merged_areas_come_from_the_one_multi_source_pass(graph, chengdu_run):
         for small, large in ((5.0, 10.0), (10.0, 15.0)):  # nested, to the 1 mm grid the tiles are merged on
             inner = merged.loc[(category, small)]
             assert inner.difference(merged.loc[(category, large)]).area < 1e-3 * inner.length
-        own = chengdu_run.service_areas
+        own = case.service_areas
         for m in (5.0, 15.0):
             union = shapely.union_all(own[(own["category"] == category) & (own["minutes"] == m)].geometry.values)
             # Slivers of buffered-curve round-off only: well under a square metre per km of outline.

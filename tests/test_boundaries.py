@@ -10,6 +10,8 @@ from conftest import HEPING_GCJ02, HEXI, SHARED
 from servicecircle import communities, inputs
 from servicecircle.config import Boundaries
 
+pytestmark = pytest.mark.needs_data  # every test reads the Hexi and Heping samples
+
 COMMUNITIES = HEXI / "hexi_communities.geojson"
 STREETS = HEXI / "hexi_streets.geojson"
 

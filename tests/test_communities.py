@@ -65,6 +65,8 @@ def test_walk_stats_equal_the_per_group_definitions():
     assert len(empty_mean) == len(empty_p95) == 0
 
 
+@pytest.mark.slow  # each case is a full run on a real sample
+@pytest.mark.needs_data
 @pytest.mark.parametrize("which", ["chengdu_run", "hexi_run"])
 def test_community_walk_figures_equal_the_per_community_reference(which, request):
     r = request.getfixturevalue(which)

@@ -1,7 +1,7 @@
 """Blind spots (clusters of uncovered populated cells) and the 医养结合 health-centre adjacency check.
 
-The elder-care registry here is test input built in the test: no public
-registry of Chengdu's elder-care centres exists.
+The elder-care registry here is test input declared in conftest
+(CHENGDU_TEST_REGISTRY): no public registry of Chengdu's elder-care centres exists.
 """
 
 
@@ -14,8 +14,8 @@ import pytest
 import shapely
 
 from conftest import map_texts
-from servicecircle import access, gaps, run
-from servicecircle.config import Registry, make_config
+from servicecircle import access, gaps
+from servicecircle.config import make_config
 from servicecircle.population import group_column
 
 from test_access import _points_of, split_graph  # the independent networkx construction
@@ -107,28 +107,17 @@ def test_chengdu_blind_spots_partition_the_uncovered_residents(chengdu_run):
     assert chengdu_run.summary["health_adjacency"]["note"] == "no 养老服务 facility to check"
 
 
-@pytest.fixture(scope="module")
-def care_run(chengdu_config, tmp_path_factory):
-    """Chengdu with a test registry of elder-care homes, one next to a hospital and one far from any."""
-    tmp = tmp_path_factory.mktemp("care")
-    rows = [  # test input, not real facilities
-        {"机构名称": "测试颐养院（医院旁）", "类别": "养老院", "经度": 104.08525, "纬度": 30.67065, "床位": 80},
-        {"机构名称": "测试日间照料中心", "类别": "日间照料中心", "经度": 104.0855, "纬度": 30.6580, "床位": 20},
-        {"机构名称": "测试养老服务站", "类别": "养老服务站", "经度": 104.0950, "纬度": 30.6900, "床位": ""},
-        {"机构名称": "测试托育园", "类别": "托育机构", "经度": 104.0500, "纬度": 30.6590, "托位": 40},
-    ]
-    path = tmp / "registry.csv"
-    pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8-sig")
-    spec = Registry(path=path, coord_system="wgs84", encoding=None, sheet=None, category=None, columns=(),
-                    category_values=())
-    config = chengdu_config.with_settings(facilities={"registries": (spec,)}, output={"out_dir": tmp / "out"}, access={"decay": "stepped"})
-    return run(config, progress=False)
+@pytest.fixture(scope="session")
+def care_run(chengdu_registry_run):
+    """Chengdu with the shared test registry (conftest.CHENGDU_TEST_REGISTRY): four elder-care homes, one next
+    to a hospital and two far from any (one with a hostile name), 130 beds known, and one nursery (40 places)."""
+    return chengdu_registry_run
 
 
 def test_health_adjacency_against_networkx(care_run):
     adj = care_run.adjacency.set_index("name")
     assert list(care_run.adjacency.columns) == gaps.ADJACENCY_COLUMNS
-    assert len(adj) == 3
+    assert len(adj) == 4
     facs = care_run.facilities
     usable = facs[facs["counted"] & ~facs["off_network"]]
     graph = access.build_access_graph(care_run.network, usable)
@@ -143,28 +132,28 @@ def test_health_adjacency_against_networkx(care_run):
     assert adj.loc["测试颐养院（医院旁）", "adjacent"] and adj.loc["测试颐养院（医院旁）", "walk_min_to_health"] < 3
     assert adj.loc["测试颐养院（医院旁）", "nearest_health_name"] == "成都市中医医院"
     far = adj["walk_min_to_health"] > 10
-    assert far.sum() == 1, adj["walk_min_to_health"]  # one of the three is > 10 min from every health centre
+    assert far.sum() == 2, adj["walk_min_to_health"]  # two of the four are > 10 min from every health centre
     assert (adj["adjacent"] == ~far).all()
     s = care_run.summary["health_adjacency"]
-    assert s["checked"] == 3 and s["adjacent"] + s["not_adjacent"] == 3 and s["adjacent"] == (~far).sum()
+    assert s["checked"] == 4 and s["adjacent"] + s["not_adjacent"] == 4 and s["adjacent"] == (~far).sum()
     care_texts = map_texts(care_run.files["map"], "facilities", "care_text")  # the care homes' popup lines
-    assert len(care_texts) == 3 and all(t.startswith("医养结合：步行 ") for t in care_texts)
+    assert len(care_texts) == 4 and all(t.startswith("医养结合：步行 ") for t in care_texts)
     assert any("分钟到 成都市中医医院（未超出 10 分钟）" in t for t in care_texts)
-    assert sum("（超出 10 分钟）" in t for t in care_texts) == 1 and not any("&lt;" in t for t in care_texts)
+    assert sum("（超出 10 分钟）" in t for t in care_texts) == 2 and not any("&lt;" in t for t in care_texts)
     written = pd.read_csv(care_run.files["health_adjacency"], encoding="utf-8-sig")
-    assert len(written) == 3 and list(written.columns) == gaps.ADJACENCY_COLUMNS
+    assert len(written) == 4 and list(written.columns) == gaps.ADJACENCY_COLUMNS
 
 
 def test_capacity_access_in_a_run(care_run):
     s = care_run.summary["categories"]
     elder = s["elder_care"]["capacity_access"]
-    assert elder["decay"] == "stepped" and elder["facilities_used"] == 2 and elder["facilities_without_capacity"] == 1
+    assert elder["decay"] == "stepped" and elder["facilities_used"] == 3 and elder["facilities_without_capacity"] == 1
     assert "left out of 2SFCA" in elder["note"]
     cells, comms = care_run.cells, care_run.communities
-    # District figure: the 100 beds shared out, per 1,000 residents (Chengdu has no age data).
-    assert elder["district_per_1000"] == pytest.approx(100 / cells["residents"].sum() * 1000)
+    # District figure: the 130 beds shared out, per 1,000 residents (Chengdu has no age data).
+    assert elder["district_per_1000"] == pytest.approx(130 / cells["residents"].sum() * 1000)
     assert (cells["fca_per_1000_elder_care"] > 0).sum() > 20
-    assert (cells["fca_per_1000_elder_care"] * cells["residents"]).sum() / 1000 == pytest.approx(100)
+    assert (cells["fca_per_1000_elder_care"] * cells["residents"]).sum() / 1000 == pytest.approx(130)
     nursery = s["nursery"]["capacity_access"]
     assert nursery["facilities_used"] == 1 and nursery["capacity_shared"] == 40
     assert (comms["fca_per_1000_nursery"].fillna(0) * comms["residents"]).sum() / 1000 <= 40 + 1e-6
@@ -248,6 +237,8 @@ def test_union_by_group_equals_union_all_per_group():
         assert shapely.is_valid(merged[g])
 
 
+@pytest.mark.slow  # each case is a full run on a real sample
+@pytest.mark.needs_data
 @pytest.mark.parametrize("which", ["chengdu_run", "hexi_run", "care_run"])
 def test_blind_spots_equal_the_per_cluster_reference(which, request):
     r = request.getfixturevalue(which)

@@ -141,6 +141,7 @@ def _reference_scorecard(config, cells, origins, unit_of_origin, communities, st
 
     fac = facilities[facilities["counted"] & ~facilities["off_network"]]
     fac_comm = facility_units(fac, communities)
+    fac = pd.DataFrame(fac.drop(columns="geometry"))  # located: only attributes are read from here on
     street_of = dict(zip(communities["community_id"], communities["street_id"])) if "street_id" in communities else {}
     fac_street = np.array([street_of.get(c, -1) for c in fac_comm])
     n = len(origins)
@@ -159,7 +160,14 @@ def _reference_scorecard(config, cells, origins, unit_of_origin, communities, st
     cell_at = {h: i for i, h in enumerate(cells["h3"])}
     at = np.array([cell_at[h] for h in origins["h3"]])
 
+    reached_by_goal = {}  # each goal's origins reached, the same for every unit: computed once per goal
+
     def reached(goal):
+        if goal.key not in reached_by_goal:
+            reached_by_goal[goal.key] = _reached(goal)
+        return reached_by_goal[goal.key]
+
+    def _reached(goal):
         ok = np.ones(n, bool)
         for c in goal.categories:
             t = cells[f"walk_time_s_{c}"].to_numpy(float)[at]
@@ -289,10 +297,11 @@ def _assert_scorecards_equal(config, run_result, tmp_path):
     args = (config, run_result.cells, run_result.origins, run_result.unit_of_origin, run_result.communities,
             run_result.streets, run_result.facilities, district)
     card = goals.evaluate(*args)
+    reference = _reference_scorecard(*args)
     # Exact: every per-unit sum is numpy's own sum of that unit's values, in the same order.
-    pd.testing.assert_frame_equal(card, _reference_scorecard(*args), check_exact=True)
+    pd.testing.assert_frame_equal(card, reference, check_exact=True)
     a = report.write_scorecard(tmp_path / "vectorised", card)
-    b = report.write_scorecard(tmp_path / "reference", _reference_scorecard(*args))
+    b = report.write_scorecard(tmp_path / "reference", reference)
     assert a["scorecard_csv"].read_bytes() == b["scorecard_csv"].read_bytes()
     return card
 
@@ -315,32 +324,12 @@ def test_hexi_scorecard_equals_the_reference(hexi_run, tmp_path):
     assert set(card["level"]) == {"district", "street", "community"}
 
 
-@pytest.fixture(scope="module")
-def hexi_registry_run(hexi_config, hexi_run, tmp_path_factory):
-    """Hexi with a test registry (not real facilities): elder-care centres in two of three streets, beds and
-    floor areas known for some, nurseries with places (some affordable) and canteens in some communities."""
-
-    from servicecircle import run
-    from servicecircle.config import Registry
-
-    streets = hexi_run.streets.geometry.representative_point()
-    comms = hexi_run.communities.geometry.representative_point()
-    rows = []
-    for i, (name, p) in enumerate(zip(hexi_run.streets["name"], streets)):
-        if i % 3:
-            rows.append({"名称": f"{name}测试养老服务中心", "类别": "街道综合养老服务中心", "经度": p.x, "纬度": p.y,
-                         "床位": 40 + 10 * (i % 4) if i % 2 else "", "建筑面积": 900 if i % 4 == 1 else ""})
-    for i, (name, p) in enumerate(zip(hexi_run.communities["name"], comms)):
-        if i % 5 == 0:
-            rows.append({"名称": f"{name}测试托育点", "类别": "托育机构", "经度": p.x + 0.0003, "纬度": p.y,
-                         "托位": 20 + 10 * (i % 3), "普惠": "是" if i % 2 else ""})
-        if i % 7 == 0:
-            rows.append({"名称": f"{name}测试老年食堂", "类别": "助餐点", "经度": p.x, "纬度": p.y + 0.0003, "日供餐": 100})
-    folder = tmp_path_factory.mktemp("hexi_goal_registry")
-    path = folder / "registry.csv"
-    pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8-sig")
-    spec = Registry(path, "wgs84", None, None, None, (), ())
-    return run(hexi_config.with_settings(facilities={"registries": (spec,)}, output={"out_dir": folder / "out"}), write=False, progress=False)
+@pytest.fixture(scope="session")
+def hexi_registry_run(hexi_goal_registry_run):
+    """Hexi with a test registry (conftest, not real facilities): elder-care centres in two of three streets,
+    beds and floor areas known for some, nurseries with places (some affordable) and canteens in some
+    communities."""
+    return hexi_goal_registry_run
 
 
 def test_hexi_with_registry_scorecard_equals_the_reference(hexi_registry_run, tmp_path):

@@ -7,8 +7,6 @@ import pandas as pd
 import pytest
 
 from conftest import map_texts
-from servicecircle import coords, run
-from servicecircle.config import Registry
 
 HEXI_TOTAL, HEXI_60PLUS, HEXI_0_4 = 822_174, 230_176, 30_332  # census 2020, 河西区
 
@@ -47,25 +45,11 @@ def test_hexi_without_facilities_says_so(hexi_run):
     assert report["problem"].str.contains("invalid polygon").sum() == 1
 
 
-@pytest.fixture(scope="module")
-def hexi_with_registry(hexi_config, hexi_run, tmp_path_factory):
-    """Test input: one elder-care centre (50 beds) and one nursery (40 places, affordable) per street,
-    placed at each street's representative point and written as GCJ-02, as an AMap export would be."""
-    pts = hexi_run.streets.geometry.representative_point()
-    glon, glat = coords.wgs84_to_gcj02(pts.x.to_numpy(), pts.y.to_numpy())
-    rows = []
-    for name, x, y in zip(hexi_run.streets["name"], glon, glat):
-        rows.append({"名称": f"{name}综合养老服务中心", "类别": "街道综合养老服务中心", "坐标": f"{x:.7f},{y:.7f}",
-                     "床位": "50", "性质": "公办"})
-        rows.append({"名称": f"{name}托育中心", "类别": "托育机构", "坐标": f"{x + 0.004:.7f},{y:.7f}",
-                     "托位": "40个", "普惠": "是"})
-    x, y = glon[0] + 0.002, glat[0] + 0.002  # a hostile name must reach the map as text
-    rows.append({"名称": "<img src=x onerror=alert(1)>老年食堂", "类别": "助餐点", "坐标": f"{x:.7f},{y:.7f}", "日供餐": "80"})
-    folder = tmp_path_factory.mktemp("hexi_registry")
-    path = folder / "hexi_registry.xlsx"
-    pd.DataFrame(rows).to_excel(path, index=False)
-    spec = Registry(path, "gcj02", None, None, None, (), ())
-    return run(hexi_config.with_settings(facilities={"registries": (spec,)}, output={"out_dir": folder / "out"}), progress=False)
+@pytest.fixture(scope="session")
+def hexi_with_registry(hexi_street_registry_run):
+    """Test input (conftest): one elder-care centre (50 beds) and one nursery (40 places, affordable) per
+    street, written as GCJ-02, and one canteen with a hostile name."""
+    return hexi_street_registry_run
 
 
 def test_hexi_registry_gives_every_street_its_centre_and_capacities(hexi_with_registry):
@@ -73,7 +57,8 @@ def test_hexi_registry_gives_every_street_its_centre_and_capacities(hexi_with_re
     assert (streets["facilities_elder_care"] == 1).all()
     assert streets["beds_elder_care"].sum() == 14 * 50
     assert comm["beds_elder_care"].sum() == 14 * 50  # each centre counted in exactly one community
-    assert streets["nursery_places_nursery"].sum() + 0 <= 14 * 40
+    # Each nursery (0.004° east of its street's point) lies in one community: every place counted, once.
+    assert streets["nursery_places_nursery"].sum() == comm["nursery_places_nursery"].sum() == 14 * 40
     placed = hexi_with_registry.facilities.query("category == 'nursery'")
     assert placed["nursery_places"].sum() == 14 * 40 and placed["nursery_places_affordable"].sum() == 14 * 40
     s = hexi_with_registry.summary

@@ -1,7 +1,7 @@
 """The map and report page in a real browser (headless Chromium), offline, and under a GCJ-02 basemap.
 
-The registry here is test input built in the test, with one hostile facility
-name: it must reach the page as text and never run. The map draws compact
+The registry here is test input declared in conftest (CHENGDU_TEST_REGISTRY),
+with one hostile facility name: it must reach the page as text and never run. The map draws compact
 tables on canvas (servicecircle.maps, templates/map.js); the checks below read
 what the browser decoded and drew and compare it with the run's own tables,
 computed independently here (h3-py for cell boundaries and parents, shapely
@@ -23,25 +23,18 @@ import shapely
 from conftest import map_texts
 from markupsafe import escape as markup_escape
 
-from servicecircle import coords, maps, pipeline, run
-from servicecircle.config import Registry
+from conftest import HOSTILE
+from servicecircle import coords, maps, pipeline
 
-HOSTILE = '<img src=x onerror="window.__pwned=1">测试养老院'
 TILE_HOSTS = ("tile.openstreetmap.org", "autonavi.com", "gtimg.com")
 
 
-@pytest.fixture(scope="module")
-def offline_run(chengdu_config, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("offline")
-    rows = [  # test input, not real facilities
-        {"机构名称": HOSTILE, "类别": "养老院", "经度": 104.0855, "纬度": 30.6580, "床位": 30},
-        {"机构名称": "测试托育园", "类别": "托育机构", "经度": 104.0500, "纬度": 30.6590, "托位": 40},
-    ]
-    path = tmp / "registry.csv"
-    pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8-sig")
-    spec = Registry(path=path, coord_system="wgs84", encoding=None, sheet=None, category=None, columns=(),
-                    category_values=())
-    return run(chengdu_config.with_settings(facilities={"registries": (spec,)}, output={"out_dir": tmp / "out", "offline": True}), progress=False)
+@pytest.fixture(scope="session")
+def offline_run(chengdu_registry_run):
+    """Chengdu with the shared test registry (conftest.CHENGDU_TEST_REGISTRY, its first row the hostile
+    name) and offline pages."""
+    assert chengdu_registry_run.config.output.offline
+    return chengdu_registry_run
 
 
 @pytest.fixture(scope="module")

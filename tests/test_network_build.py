@@ -17,7 +17,7 @@ import osmium
 import pytest
 import shapely
 
-from conftest import CHENGDU_OSM
+from conftest import CHENGDU_OSM, require_data
 from servicecircle import network, osm
 
 
@@ -71,11 +71,14 @@ def _assert_same_edges(ours, theirs, *, length_tol=1e-6):
 
 @pytest.fixture(scope="module")
 def chengdu_both():
+    require_data(CHENGDU_OSM)
     ours = network.network_from_ways(osm.read_walkable_ways(CHENGDU_OSM), info={"source": str(CHENGDU_OSM)})
     theirs = network._from_osmnx(osm.graph_from_file(CHENGDU_OSM), {"source": str(CHENGDU_OSM)})
     return ours, theirs
 
 
+@pytest.mark.slow  # osmnx builds the reference network from the Chengdu file (~5 s)
+@pytest.mark.needs_data
 def test_chengdu_numpy_builder_equals_osmnx(chengdu_both):
     ours, theirs = chengdu_both
     assert ours.crs == theirs.crs
@@ -99,6 +102,8 @@ def test_chengdu_numpy_builder_equals_osmnx(chengdu_both):
     assert np.allclose(start, ours.node_xy[ours.edge_u], atol=1e-6)
 
 
+@pytest.mark.slow
+@pytest.mark.needs_data
 def test_chengdu_build_is_deterministic(chengdu_both):
     ours, _ = chengdu_both
     again = network.network_from_ways(osm.read_walkable_ways(CHENGDU_OSM), info={"source": str(CHENGDU_OSM)})
@@ -107,6 +112,7 @@ def test_chengdu_build_is_deterministic(chengdu_both):
     assert shapely.equals_exact(again.edge_geometry, ours.edge_geometry, 0).all()
 
 
+@pytest.mark.needs_data
 def test_reader_matches_a_plain_pyosmium_pass(tmp_path):
     ways = osm.read_walkable_ways(CHENGDU_OSM)
     # independent: every way, its tags as a dict, its node list read object by object

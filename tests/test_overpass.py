@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from conftest import CHENGDU_OSM
+from conftest import CHENGDU_OSM, require_data
 from servicecircle import load_config, osm, run
 
 BOX = (104.060, 30.660, 104.080, 30.680)  # west, south, east, north: about 2 × 2 km
@@ -33,6 +33,7 @@ def _clip_elements() -> tuple[list, list]:
 
 @pytest.fixture(scope="module")
 def overpass_server():
+    require_data(CHENGDU_OSM)
     network_elements, feature_elements = _clip_elements()
     queries: list[str] = []
 
@@ -69,6 +70,8 @@ def overpass_server():
     ox.settings.overpass_url = old
 
 
+@pytest.mark.slow  # two runs of a 2 × 2 km area, cold caches (what this test checks)
+@pytest.mark.needs_data
 def test_download_when_the_osm_file_is_absent_then_cache(overpass_server, tmp_path):
     server, queries = overpass_server
     base = load_config(Path(__file__).resolve().parents[1] / "data" / "chengdu.toml")

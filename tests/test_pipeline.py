@@ -1,8 +1,7 @@
 """The full run on real Chengdu data: outputs, shares, and the command line on bad inputs."""
 
 import json
-import subprocess
-import sys
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -10,7 +9,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from conftest import CHENGDU_CONFIG
+from conftest import CHENGDU_CONFIG, early_cli_result
 
 
 def test_run_writes_every_output(chengdu_run):
@@ -65,63 +64,89 @@ def test_shares_are_resident_weighted_means_of_cell_flags(chengdu_run):
     assert comm["residents"].sum() <= s["population_total"] + 1e-6
 
 
-def test_outputs_are_deterministic(chengdu_config, chengdu_run, tmp_path):
-
-    from servicecircle import run
-
-    again = run(chengdu_config.with_settings(output={"out_dir": tmp_path}), progress=False, reuse=False)  # computed again, not cached
+def test_outputs_are_deterministic(chengdu_config, chengdu_run, chengdu_rerun):
+    again = chengdu_rerun.first  # computed again from nothing (a cold stage cache), not cached
     pd.testing.assert_frame_equal(again.cells.drop(columns="geometry"), chengdu_run.cells.drop(columns="geometry"))
-    a = (tmp_path / "communities.csv").read_bytes()
+    a = (again.config.output.out_dir / "communities.csv").read_bytes()
     b = (chengdu_config.output.out_dir / "communities.csv").read_bytes()
     assert a == b
 
 
-def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "servicecircle", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+BAD_INPUTS = {
+    "missing_config": None,
+    "missing_osm": '[area]\nname = "x"\nosm_file = "nowhere.osm"\n',
+    "typo": '[area]\nname = "x"\nosm_file = "empty.osm"\n[acess]\nspeed_m_s = 1.0\n',
+    "h3_20": '[area]\nname = "x"\nosm_file = "empty.osm"\n[grid]\nh3_resolution = 20\n',
+    "no_walkable": '[area]\nname = "x"\nosm_file = "empty.osm"\n[network]\ncache_dir = "cache"\n',
+}
 
 
-@pytest.mark.parametrize("case", ["missing_config", "missing_osm", "typo", "h3_20", "no_walkable"])
-def test_bad_inputs_fail_cleanly(case, tmp_path):
-    osm = tmp_path / "empty.osm"
-    osm.write_text("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\">\n"
-                   "<node id=\"1\" lat=\"30.66\" lon=\"104.06\"><tag k=\"amenity\" v=\"bench\"/></node>\n</osm>\n")
-    body = {
-        "missing_config": None,
-        "missing_osm": '[area]\nname = "x"\nosm_file = "nowhere.osm"\n',
-        "typo": '[area]\nname = "x"\nosm_file = "empty.osm"\n[acess]\nspeed_m_s = 1.0\n',
-        "h3_20": '[area]\nname = "x"\nosm_file = "empty.osm"\n[grid]\nh3_resolution = 20\n',
-        "no_walkable": '[area]\nname = "x"\nosm_file = "empty.osm"\n[network]\ncache_dir = "cache"\n',
-    }[case]
-    cfg = tmp_path / "area.toml"
-    if body is not None:
-        cfg.write_text(body, encoding="utf-8")
-    done = _cli("run", str(cfg), "--quiet", cwd=tmp_path)
-    assert done.returncode != 0
-    assert "Traceback" not in done.stderr
-    line = done.stderr.strip().splitlines()[-1]
+def _bad_inputs(folder):
+    """Each bad input in its own folder, run by tests/forked_cli.py: one process per case, forked after one
+    import of the package (``python -m servicecircle`` spends ~2 s importing before it reads an argument)."""
+    jobs = []
+    for case, body in BAD_INPUTS.items():
+        sub = folder / case
+        sub.mkdir()
+        (sub / "empty.osm").write_text("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\">\n"
+                                       "<node id=\"1\" lat=\"30.66\" lon=\"104.06\"><tag k=\"amenity\" v=\"bench\"/>"
+                                       "</node>\n</osm>\n")
+        cfg = sub / "area.toml"
+        if body is not None:
+            cfg.write_text(body, encoding="utf-8")
+        jobs.append({"args": ["run", str(cfg), "--quiet"], "cwd": str(sub), "stdout": str(sub / "stdout.txt"),
+                     "stderr": str(sub / "stderr.txt")})
+    (folder / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
+    return [str(Path(__file__).with_name("forked_cli.py")), str(folder / "jobs.json")], folder
+
+
+#: The command lines below run as soon as collection is done, beside the other tests (conftest: ``early_cli``).
+EARLY_CLI = {
+    "bad_inputs": _bad_inputs,
+    "help": lambda folder: (["-m", "servicecircle", "run", "--help"], CHENGDU_CONFIG.parent),
+    "elderly": lambda folder: (["-m", "servicecircle", "run", str(CHENGDU_CONFIG), "--out", str(folder / "out"),
+                                "--speed-profile", "elderly", "--quiet", "--offline", "--lang", "en", "--basemap",
+                                "none"], CHENGDU_CONFIG.parent.parent),
+}
+
+
+@pytest.mark.early_cli("bad_inputs")
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_inputs_fail_cleanly(case, request):
+    ran, folder = early_cli_result(request, "bad_inputs")
+    assert ran.returncode == 0, ran.stderr
+    returncode = json.loads(ran.stdout)[list(BAD_INPUTS).index(case)]
+    stderr = (folder / case / "stderr.txt").read_text(encoding="utf-8")
+    assert returncode != 0
+    assert "Traceback" not in stderr
+    line = stderr.strip().splitlines()[-1]
     assert line.startswith("servicecircle: error:")
     expected = {"missing_config": "config file not found", "missing_osm": "nowhere.osm",
                 "typo": "'acess'", "h3_20": "'grid.h3_resolution'", "no_walkable": "no walkable ways"}[case]
     assert expected in line
 
 
-def test_help_is_for_planners():
-    done = _cli("run", "--help", cwd=CHENGDU_CONFIG.parent)
+@pytest.mark.slow  # ~2 s importing the package in a subprocess
+@pytest.mark.early_cli("help")
+def test_help_is_for_planners(request):
+    done, _ = early_cli_result(request, "help")
     assert done.returncode == 0
     assert "CONFIG.toml" in done.stdout and "index.html" in done.stdout and "elderly" in done.stdout
 
 
-def test_cli_run_with_the_elderly_speed_profile(chengdu_run, tmp_path):
-    done = _cli("run", str(CHENGDU_CONFIG), "--out", str(tmp_path), "--speed-profile", "elderly", "--quiet",
-                "--offline", "--lang", "en", "--basemap", "none", cwd=CHENGDU_CONFIG.parent.parent)
+@pytest.mark.slow  # a full run of the Chengdu sample in a subprocess (~10 s)
+@pytest.mark.early_cli("elderly")
+def test_cli_run_with_the_elderly_speed_profile(chengdu_run, request):
+    done, folder = early_cli_result(request, "elderly")
+    out = folder / "out"
     assert done.returncode == 0, done.stderr
-    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    page = (out / "index.html").read_text(encoding="utf-8")
     assert "15-minute service circle report" in page and 'lang="en"' in page and "0.8 m/s" in page
-    shown = (tmp_path / "map.html").read_text(encoding="utf-8")
+    shown = (out / "map.html").read_text(encoding="utf-8")
     assert "tile.openstreetmap.org" not in shown and "no basemap" in shown  # --basemap none
     assert "<script src=" not in shown  # --offline: everything inlined
     assert "walking 0.8 m/s" in done.stdout and "OSM lists no 养老服务" in done.stdout
-    s = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert s["speed_m_s"] == 0.8 and s["speed_profile"] == "elderly"
     slow = s["categories"]["health_centre"]["population_covered_share"]
     fast = chengdu_run.summary["categories"]["health_centre"]["population_covered_share"]

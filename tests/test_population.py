@@ -1,15 +1,15 @@
 """Population inputs: population_total, census totals and age shares, per-community tables."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from servicecircle import communities, population
+from servicecircle.errors import InputError
 from servicecircle.inputs import InputReport
 
-CENSUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "census" / "census_county_2020_v1.xlsx"
+from conftest import CENSUS, require_data
 
 
 def test_population_total_scales_the_estimate(chengdu_config, chengdu_run):
@@ -21,12 +21,15 @@ def test_population_total_scales_the_estimate(chengdu_config, chengdu_run):
     assert "population_total" in info["scaled_to"]
 
 
+@pytest.mark.slow  # parses the census workbook (~5 s, once per session: conftest._census_parsed_once)
+@pytest.mark.needs_data
 def test_census_figures_for_hexi_district():
+    require_data(CENSUS)
     hexi = population.census_figures(CENSUS, "120103")
     # The published 2020 figures for 河西区 (shared/data README).
     assert hexi["total"] == 822_174
     assert hexi["groups"] == {"60plus": 230_176, "0_4": 30_332}
-    with pytest.raises(Exception, match="census_code '999999' not found"):
+    with pytest.raises(InputError, match="census_code '999999' not found"):
         population.census_figures(CENSUS, "999999")
 
 
@@ -120,7 +123,10 @@ def test_street_table_by_name_sets_every_street_total(hexi_run, hexi_config, tmp
     assert scaled["residents_60plus"].sum() == pytest.approx(scaled["residents"].sum() * 230_176 / 822_174)
 
 
+@pytest.mark.slow  # parses the census workbook, unless a test before did
+@pytest.mark.needs_data
 def test_census_figures_are_cached_by_file_hash(tmp_path):
+    require_data(CENSUS)
     first = population.census_figures(CENSUS, "120103", tmp_path)
     cached = list(tmp_path.glob("census_*_120103.json"))
     assert len(cached) == 1

@@ -185,6 +185,7 @@ def test_registry_config_is_validated():
     assert cfg.facilities.registries[0].coord_system == "bd09" and cfg.facilities.merge_distance_m == 100.0
 
 
+@pytest.mark.slow  # a full run on the Chengdu sample
 def test_a_run_with_a_registry_reports_and_carries_capacities(chengdu_config, tmp_path):
     from servicecircle import run
 
@@ -192,7 +193,8 @@ def test_a_run_with_a_registry_reports_and_carries_capacities(chengdu_config, tm
                         {"机构名称": "远处养老院", "类别": "养老院", "经度": "104.30", "纬度": "30.90"}]
     path = tmp_path / "registry.csv"
     pd.DataFrame(rows).fillna("").to_csv(path, index=False, encoding="gbk")
-    config = chengdu_config.with_settings(facilities={"registries": (_spec(path),)}, output={"out_dir": tmp_path / "out"})
+    # Service areas are not this test's subject: drawn as cells and not per facility, to keep the run short.
+    config = chengdu_config.with_settings(facilities={"registries": (_spec(path),)}, output={"out_dir": tmp_path / "out", "facility_areas": "none", "service_areas": "cells"})
     result = run(config, progress=False)
     facs = result.facilities
     assert set(facs.loc[facs["source"] == "registry", "name"]) == {r["机构名称"] for r in TEST_ROWS}
@@ -203,9 +205,12 @@ def test_a_run_with_a_registry_reports_and_carries_capacities(chengdu_config, tm
     s = result.summary["categories"]
     assert s["elder_care"]["facilities"] == 1 and s["elder_care"]["population_covered_share"] > 0
     assert s["nursery"]["nursery_places"] == 60 and s["elder_care"]["beds"] == 30
+    # The nursery's 60 places are counted in the community holding it, once, and nowhere else (the column
+    # is there only when some community holds places).
     comms = result.communities
-    if "nursery_places_nursery" in comms:
-        assert comms["nursery_places_nursery"].sum() <= 60
+    holds = comms.geometry.covers(shapely.Point(float(TEST_ROWS[2]["经度"]), float(TEST_ROWS[2]["纬度"])))
+    assert holds.sum() <= 1
+    assert comms.get("nursery_places_nursery", pd.Series(0.0)).sum() == 60 * holds.sum()
     # The facilities layer carries the registry attributes.
     layer = result.facilities.set_index("name")
     assert layer.loc["测试托育中心", "ownership"] == "公办" and layer.loc["测试托育中心", "affordable"] == True  # noqa: E712

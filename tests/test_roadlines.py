@@ -11,6 +11,7 @@ import shapely
 from conftest import HEXI
 from servicecircle import inputs, roadlines
 from servicecircle.config import WALKABLE_ROAD_CLASSES, RoadLines
+from servicecircle.errors import InputError
 from servicecircle.network import assemble, network_from_road_lines
 
 ROADS = HEXI / "hexi_roads.shp"
@@ -64,11 +65,13 @@ def _hexi_spec():
     return RoadLines(ROADS, "wgs84", None, "fclass", WALKABLE_ROAD_CLASSES, "layer", "bridge", "tunnel")
 
 
+@pytest.mark.needs_data
 def test_hexi_gbk_shapefile_reads_chinese_names():
     roads = inputs.read_vector(ROADS, what="roads")  # GBK .dbf, no .cpg
     assert {"南京路", "围堤道", "珠江道"} <= set(roads["Name"].dropna())
 
 
+@pytest.mark.needs_data
 def test_hexi_network_is_noded_and_mostly_one_component():
     spec = _hexi_spec()
     net = network_from_road_lines(spec)
@@ -87,6 +90,7 @@ def _coords_and_index(geoms):
     return xy, idx, len(geoms)
 
 
+@pytest.mark.needs_data
 def test_hexi_no_same_level_edges_cross_and_bridges_keep_their_crossings():
     lines, _ = roadlines.read_road_lines(_hexi_spec())
     nodes, eu, ev, length, geom, level = roadlines.node_lines(lines.geometry.values, lines["level"].to_numpy())
@@ -123,5 +127,5 @@ def test_any_line_file_with_its_own_class_column(tmp_path):
     # Converted back to WGS-84: the junction is where the test input put it.
     centre = net.node_lonlat[np.argmin(np.hypot(*(net.node_lonlat - [117.205, 39.10]).T))]
     assert np.allclose(centre, [117.205, 39.10], atol=1e-7)
-    with pytest.raises(Exception, match="no field 'fclass'"):
+    with pytest.raises(InputError, match="no field 'fclass'"):
         network_from_road_lines(replace(spec, class_field="fclass"))

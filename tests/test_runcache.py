@@ -7,7 +7,6 @@ import sys
 from dataclasses import replace
 
 import pandas as pd
-import pytest
 
 from servicecircle import run, runcache
 from servicecircle.config import Registry
@@ -43,18 +42,9 @@ def test_key_sees_input_files_and_settings_but_not_the_output_folder(chengdu_con
     assert runcache.settings_key(config, leave_out=("output.out_dir",)) != key
 
 
-@pytest.fixture(scope="module")
-def rerun(chengdu_run, tmp_path_factory):
+def test_rerun_reuses_the_analysis_and_leaves_the_files(chengdu_rerun):
     """The Chengdu run in its own cache and output folders, then again: the second comes from the cache."""
-    folder = tmp_path_factory.mktemp("rerun")
-    config = chengdu_run.config.with_settings(network={"cache_dir": folder / "cache"}, output={"out_dir": folder / "out"})
-    first = run(config, progress=False)
-    stamps = {p.name: p.stat().st_mtime_ns for p in config.output.out_dir.iterdir() if p.name != "summary.json"}
-    return first, run(config, progress=False), stamps
-
-
-def test_rerun_reuses_the_analysis_and_leaves_the_files(rerun):
-    first, again, stamps = rerun
+    first, again, stamps = chengdu_rerun.first, chengdu_rerun.again, chengdu_rerun.stamps
     assert "OSM features" in first.seconds and first.summary["outputs_written"] == ["tables", "scorecard", "pages"]
     assert "analysis (cached)" in again.seconds and "goals (cached)" in again.seconds
     assert "OSM features" not in again.seconds and "walk times" not in again.seconds
@@ -65,8 +55,8 @@ def test_rerun_reuses_the_analysis_and_leaves_the_files(rerun):
     assert set(again.summary["outputs_kept"]) == {str(p) for k, p in again.files.items() if k != "summary"}
 
 
-def test_cached_results_equal_the_computed_ones(chengdu_run, rerun):
-    _, again, _ = rerun
+def test_cached_results_equal_the_computed_ones(chengdu_run, chengdu_rerun):
+    again = chengdu_rerun.again
     for name in ("cells", "communities", "facilities", "origins", "blind_spots", "service_areas"):
         _frames_equal(getattr(again, name), getattr(chengdu_run, name))
     pd.testing.assert_frame_equal(again.scorecard, chengdu_run.scorecard)
@@ -86,8 +76,11 @@ def test_another_goal_reuses_the_analysis_and_rewrites_only_what_it_changes(chen
     assert (tmp_path / "communities.csv").stat().st_mtime_ns == csv
     target = result.scorecard.loc[result.scorecard["goal"] == first.key, "target"]
     assert (target == first.target / 2).all()
-    # Computed from nothing, the same goal gives the same scorecard.
-    fresh = run(changed.with_settings(output={"out_dir": tmp_path / "fresh"}), write=False, progress=False, reuse=False)
+    # Computed from nothing, the same goal gives the same scorecard (service areas, which no goal reads,
+    # drawn the cheap way: as cells, none per facility).
+    fresh = run(changed.with_settings(output={"out_dir": tmp_path / "fresh", "facility_areas": "none",
+                                       "service_areas": "cells"}),
+                write=False, progress=False, reuse=False)
     pd.testing.assert_frame_equal(result.scorecard, fresh.scorecard)
 
 
@@ -110,26 +103,26 @@ def test_another_language_rewrites_only_the_pages(chengdu_run, tmp_path):
     assert 'lang="en"' in (tmp_path / "index.html").read_text(encoding="utf-8")
 
 
-def test_tables_and_cache_written_by_a_forked_child_are_the_same(chengdu_run, tmp_path, monkeypatch):
-    """At city size the tables and the cache are written in a forked child: same bytes, same reuse."""
+def test_tables_and_cache_written_by_a_forked_child_are_the_same(chengdu_run, chengdu_rerun):
+    """At city size the tables and the cache are written in a forked child: same bytes, same reuse.
+
+    ``chengdu_rerun.first`` was run with ``pipeline.FORK_MIN_CELLS`` = 0 (fork even for the sample)."""
     import pyogrio
 
-    from servicecircle import parallel, pipeline
+    from servicecircle import parallel
 
-    monkeypatch.setattr(pipeline, "FORK_MIN_CELLS", 0)  # fork even for the sample
-    config = chengdu_run.config.with_settings(output={"out_dir": tmp_path / "out"}, network={"cache_dir": tmp_path / "cache"})
-    first = run(config, progress=False)
+    first, out = chengdu_rerun.first, chengdu_rerun.first.config.output.out_dir
     assert parallel.can_fork() == sys.platform.startswith("linux")
     here = chengdu_run.config.output.out_dir
     for name in ("communities.csv", "blind_spots.csv", "health_adjacency.csv", "input_report.csv"):
-        assert (tmp_path / "out" / name).read_bytes() == (here / name).read_bytes(), name
+        assert (out / name).read_bytes() == (here / name).read_bytes(), name
     for layer in ("cells", "communities", "facilities"):
-        a = pyogrio.read_dataframe(tmp_path / "out" / "servicecircle.gpkg", layer=layer)
+        a = pyogrio.read_dataframe(out / "servicecircle.gpkg", layer=layer)
         b = pyogrio.read_dataframe(here / "servicecircle.gpkg", layer=layer)
         pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
         assert a.geometry.geom_equals_exact(b.geometry, tolerance=0).all()
     assert first.summary["outputs_written"] == ["tables", "scorecard", "pages"]
-    again = run(config, progress=False)  # the child stored the analysis: this run reuses it
+    again = chengdu_rerun.again  # the child stored the analysis: this run reuses it
     assert "analysis (cached)" in again.seconds and again.summary["outputs_written"] == []
 
 

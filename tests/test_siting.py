@@ -11,6 +11,7 @@ import scipy.sparse as sp
 import shapely
 
 from servicecircle import access, grid, siting
+from servicecircle.errors import InputError
 from servicecircle.network import snap_points
 
 
@@ -121,7 +122,7 @@ def test_siting_with_candidates_exclusions_and_target(chengdu_run, tmp_path):
     shares = res.sites["covered_share_after"].to_numpy()
     assert shares[-1] >= 0.3 and (len(shares) == 1 or shares[-2] < 0.3)  # the fewest sites that reach it
     assert set(res.sites["name"]) <= set(kept["name"])
-    with pytest.raises(Exception, match="either the number of sites"):
+    with pytest.raises(InputError, match="either the number of sites"):
         siting.site(chengdu_run, "nursery", k=2, target=0.5)
 
 
