@@ -25,17 +25,6 @@ def test_cells_cover_the_study_area_at_the_configured_resolution(chengdu_run):
     assert (cells["residents"] > 0).sum() > 500
 
 
-def test_residents_come_from_buildings_and_residential_land(chengdu_run):
-    origins = chengdu_run.origins
-    by = origins.groupby("method")["residents"].sum()
-    assert by["building"] > 0 and by["landuse"] > 0
-    assert by.get("cell_centre", 0) == 0
-    assert np.isclose(origins["residents"].sum(), chengdu_run.cells["residents"].sum())
-    c = chengdu_run.config
-    b = origins[origins["method"] == "building"]
-    np.testing.assert_allclose(b["residents"], b["floor_area_m2"] / c.population.floor_area_per_person_m2)
-
-
 def test_cell_flags_follow_walk_times(chengdu_run):
     cells, config = chengdu_run.cells, chengdu_run.config
     for key in config.categories:

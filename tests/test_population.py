@@ -131,3 +131,16 @@ def test_census_figures_are_cached_by_file_hash(tmp_path):
     cached = list(tmp_path.glob("census_*_120103.json"))
     assert len(cached) == 1
     assert population.census_figures(CENSUS, "120103", tmp_path) == first
+
+
+# The building estimate (population.residential_origins).
+
+def test_residents_come_from_buildings_and_residential_land(chengdu_run):
+    origins = chengdu_run.origins
+    by = origins.groupby("method")["residents"].sum()
+    assert by["building"] > 0 and by["landuse"] > 0
+    assert by.get("cell_centre", 0) == 0
+    assert np.isclose(origins["residents"].sum(), chengdu_run.cells["residents"].sum())
+    c = chengdu_run.config
+    b = origins[origins["method"] == "building"]
+    np.testing.assert_allclose(b["residents"], b["floor_area_m2"] / c.population.floor_area_per_person_m2)
