@@ -115,6 +115,7 @@ def _first_names(cluster: np.ndarray, names: np.ndarray, n_clusters: int, shown:
     return text
 
 
+# Long on purpose: clusters of every category from one neighbour graph, then their figures in grouped passes.
 def blind_spots(cells: gpd.GeoDataFrame, origins: pd.DataFrame, unit_of_origin: np.ndarray,
                 communities: pd.DataFrame, facilities: pd.DataFrame, config: Config) -> gpd.GeoDataFrame:
     """Connected clusters of populated cells outside every circle of each category.

@@ -171,6 +171,8 @@ class SimplifiedWays:
     counts: np.ndarray
 
 
+# Long on purpose: one pass of array steps in the order of osmnx's own simplification rules, so the two can be
+# read side by side; split apart, each step would hand half-built arrays to the next.
 def simplify_ways(ways: osm.WalkableWays) -> SimplifiedWays:
     """Node OSM ways at shared nodes and merge degree-2 chains, by osmnx's rules, in array operations.
 
@@ -451,8 +453,12 @@ def _source_key(area: AreaSettings, settings: NetworkSettings) -> tuple[dict, st
     if area.osm_file is not None and area.osm_file.exists():
         source = {"kind": "file", "path": str(area.osm_file), "sha256": runcache.file_digest(area.osm_file)}
     else:
+        # A polygon is keyed by its contents and datum: an edited or re-declared file is downloaded again.
+        polygon = area.polygon_file
         source = {"kind": "overpass", "bbox": area.bbox, "place": area.place,
-                  "polygon_file": str(area.polygon_file) if area.polygon_file else None}
+                  "polygon_file": str(polygon) if polygon else None,
+                  "polygon_sha256": runcache.file_digest(polygon) if polygon and polygon.is_file() else None,
+                  "polygon_coord_system": area.polygon_coord_system if polygon else None}
     # osmnx's version stands for its walk filter and simplification rules; reading the
     # filter itself would import osmnx (0.4 s) on every cached run.
     keyed = dict(source, format=CACHE_FORMAT, osmnx=version("osmnx"))
@@ -531,11 +537,13 @@ def download_area(area: AreaSettings) -> dict:
     if area.place is not None:
         return {"place": area.place}
     if area.polygon_file is not None:
-        import geopandas as gpd
+        from .inputs import read_vector
 
         if not area.polygon_file.is_file():
             raise InputError(f"area polygon file not found: {area.polygon_file}")
-        return {"polygon": gpd.read_file(area.polygon_file).to_crs(WGS84).union_all()}
+        # Read as the study area is (grid.study_area): in its declared datum, repaired.
+        return {"polygon": read_vector(area.polygon_file, what="area polygon file",
+                                       coord_system=area.polygon_coord_system, polygons=True).union_all()}
     raise InputError(f"OSM file not found: {area.osm_file} (and no bbox, place or polygon_file to download instead)")
 
 

@@ -163,6 +163,7 @@ def _registry_table(spec: Registry, report: inputs.InputReport) -> tuple[pd.Data
     return table, cols
 
 
+# Long on purpose: every check of a row is one masked array step, reported row by row in the file's order.
 def read_registry(spec: Registry, categories: dict[str, Category], report: inputs.InputReport) -> gpd.GeoDataFrame:
     """Validated facilities of one registry, as WGS-84 points.
 

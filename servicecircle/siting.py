@@ -204,6 +204,8 @@ def weight_column(origins: pd.DataFrame, weight: str) -> str:
     return "residents" if weight in ("residents", "all") else group_column(origins, weight)[0]
 
 
+# Long on purpose: candidates, coverage sets, the greedy, the exact bound and the tables it returns share
+# one set of arrays, built once.
 def site(
     result: RunResult,
     category: str,

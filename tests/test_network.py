@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import shapely
 
 from servicecircle import osm
@@ -68,3 +69,25 @@ def test_snap_is_to_the_nearest_edge_not_node(chengdu_run):
     assert np.allclose(snap.along_m, net.edge_length_m[snap.edge] / 2, atol=net.edge_length_m[snap.edge] * 0.02)
     brute = shapely.distance(shapely.points(mid)[:, None], net.edge_geometry[None, :]).min(axis=1)
     assert np.allclose(brute, snap.offset_m, atol=1e-6)
+
+
+@pytest.mark.needs_data
+def test_a_downloaded_polygon_is_read_in_its_declared_datum_and_keyed_by_it(chengdu_config):
+    import geopandas as gpd
+
+    from conftest import HEPING_GCJ02, require_data
+    from servicecircle import coords, network
+
+    require_data(HEPING_GCJ02)
+    declared = chengdu_config.with_settings(area={"osm_file": None, "bbox": None, "place": None,
+                                                  "polygon_file": HEPING_GCJ02, "polygon_coord_system": "gcj02"})
+    polygon = network.download_area(declared.area)["polygon"]
+    raw = gpd.read_file(HEPING_GCJ02).union_all()  # the file's degrees as written: GCJ-02
+    # The query area is the WGS-84 outline: shifted forward to GCJ-02 it lands on the file's own (~1 m),
+    # while the raw outline is hundreds of metres away from it.
+    gx, gy = coords.wgs84_to_gcj02(np.array([polygon.centroid.x]), np.array([polygon.centroid.y]))
+    assert abs(gx[0] - raw.centroid.x) < 2e-5 and abs(gy[0] - raw.centroid.y) < 2e-5
+    assert polygon.centroid.distance(raw.centroid) > 0.003
+    as_wgs84 = declared.with_settings(area={"polygon_coord_system": "wgs84"})
+    assert network._source_key(declared.area, declared.network)[1] != network._source_key(as_wgs84.area,
+                                                                                        as_wgs84.network)[1]
