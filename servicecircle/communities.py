@@ -21,15 +21,16 @@ from .inputs import InputReport, read_vector
 from .population import age_groups, group_column
 
 
-def load_communities(config: Config, features: gpd.GeoDataFrame, report: InputReport | None = None) -> gpd.GeoDataFrame:
+def load_communities(spec: Boundaries | None, features: gpd.GeoDataFrame,
+                     report: InputReport | None = None) -> gpd.GeoDataFrame:
     """Community polygons (WGS-84) with ``community_id``, ``name``, ``code``, ``parent_code``.
 
     From the ``[communities]`` file when given (GeoJSON, Shapefile, GeoPackage
     in any CRS; GCJ-02/BD-09 when declared; GBK shapefiles without ``.cpg``
     read correctly; invalid polygons repaired and reported), else the named
     ``landuse=residential`` areas (residential compounds, 小区) of the OSM data.
+    ``spec`` is the study area's ``config.communities`` (None: no file).
     """
-    spec = config.communities
     if spec is not None:
         gdf = _read_units(spec, "communities file", report)
         names, source = gdf["name"], str(spec.path)
@@ -63,13 +64,13 @@ def _read_units(spec: Boundaries, what: str, report: InputReport | None) -> gpd.
     return gdf
 
 
-def load_streets(config: Config, report: InputReport | None = None) -> gpd.GeoDataFrame | None:
-    """Street (街道) polygons with ``street_id``, ``name``, ``code``; None without a ``[streets]`` file."""
-    if config.streets is None:
+def load_streets(spec: Boundaries | None, report: InputReport | None = None) -> gpd.GeoDataFrame | None:
+    """Street (街道) polygons with ``street_id``, ``name``, ``code``; None without a ``[streets]`` file (``spec``)."""
+    if spec is None:
         return None
-    gdf = _read_units(config.streets, "streets file", report)
+    gdf = _read_units(spec, "streets file", report)
     return gpd.GeoDataFrame({"street_id": np.arange(len(gdf)), "name": gdf["name"].to_numpy(),
-                             "code": gdf["code"].to_numpy(), "source": str(config.streets.path)},
+                             "code": gdf["code"].to_numpy(), "source": str(spec.path)},
                             geometry=gdf.geometry.to_numpy(), crs=WGS84)
 
 

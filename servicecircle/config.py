@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from .coords import SYSTEMS
 from .errors import ConfigError
+from .texts import LANGUAGES as TEXT_LANGUAGES
 
 #: Walking speeds (m/s). 1.0 m/s makes 15 minutes 900 m, inside the 800–1000 m
 #: of the 15-minute life circle in GB 50180-2018; 0.8 m/s is a common planning
@@ -55,8 +56,8 @@ SERVICE_AREA_METHODS = ("auto", "streets", "cells")
 #: walked, summed over categories and thresholds, stay below this (~20 s).
 STREET_AREAS_MAX_EDGES = 30_000
 
-#: Languages of the report page and map labels.
-LANGUAGES = ("zh", "en")
+#: Languages of the pages (defined with the text catalogue, :mod:`servicecircle.texts`).
+LANGUAGES = TEXT_LANGUAGES
 
 #: Capacity fields a registry can carry (see :mod:`servicecircle.registries`).
 CAPACITY_FIELDS = ("beds", "nursery_places", "meals_per_day", "floor_area_m2")

@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import connected_components
 
 from . import access, arrays, h3cells
 from .communities import GroupSums
-from .config import Config
+from .config import Category, Config, GapSettings
 from .coords import WGS84
 from .network import Snap
 from .population import group_column
@@ -227,7 +227,8 @@ def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
     return table[~table.index.duplicated(keep="last")]
 
 
-def health_adjacency(graph: access.AccessGraph, facilities: pd.DataFrame, config: Config) -> pd.DataFrame:
+def health_adjacency(graph: access.AccessGraph, facilities: pd.DataFrame, *, settings: GapSettings,
+                     categories: dict[str, Category]) -> pd.DataFrame:
     """Walk from each care facility to the nearest health centre, and whether it is within the limit.
 
     Care facilities off the network, or in a run without the health
@@ -237,10 +238,10 @@ def health_adjacency(graph: access.AccessGraph, facilities: pd.DataFrame, config
     -------
     DataFrame
         :data:`ADJACENCY_COLUMNS`, one row per counted facility of
-        ``config.gaps.care_category``.
+        ``settings.care_category``.
     """
-    care_key, health_key = config.gaps.care_category, config.gaps.health_category
-    limit = config.gaps.health_max_walk_min
+    care_key, health_key = settings.care_category, settings.health_category
+    limit = settings.health_max_walk_min
     care = facilities[(facilities["category"] == care_key) & facilities["counted"]]
     if len(care) == 0:
         return pd.DataFrame(columns=ADJACENCY_COLUMNS)
@@ -249,20 +250,20 @@ def health_adjacency(graph: access.AccessGraph, facilities: pd.DataFrame, config
                         "care_category": care_key, "health_category": health_key,
                         "walk_min_to_health": np.nan, "nearest_health_id": "", "nearest_health_name": "",
                         "max_walk_min": limit, "adjacent": False, "note": ""})
-    if health_key not in config.categories:
+    if health_key not in categories:
         out["note"] = f"no {health_key} category configured: add one to check 医养结合 adjacency"
         return out
     g = graph.facilities
     health_rows = g[g["category"] == health_key]
     if len(health_rows) == 0:
-        out["note"] = f"no {config.categories[health_key].label} facility on the network"
+        out["note"] = f"no {categories[health_key].label} facility on the network"
         return out
     on_net = ~care["off_network"].to_numpy(bool)
     node_d, node_near = access.nearest_distances(graph, health_key)
     snap = Snap(care["snap_edge"].to_numpy(np.int64)[on_net], care["snap_along_m"].to_numpy(float)[on_net],
                 care["snap_offset_m"].to_numpy(float)[on_net])
     dist, near = access.point_distances(graph.net, snap, node_d, health_rows, node_near)
-    speed = config.categories[care_key].speed_m_s
+    speed = categories[care_key].speed_m_s
     minutes = dist / speed / 60.0
     ids = g["facility_id"].to_numpy()
     names = g["name"].to_numpy()

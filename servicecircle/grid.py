@@ -17,27 +17,27 @@ import shapely
 from numpy.typing import ArrayLike
 
 from . import h3cells
-from .config import Config
+from .config import AreaSettings, Config
 from .coords import WGS84
 from .inputs import read_vector
 from .network import WalkNetwork
 from .population import age_groups, group_column
 
 
-def study_area(config: Config, net: WalkNetwork,
+def study_area(area: AreaSettings, net: WalkNetwork,
                communities: gpd.GeoDataFrame | None = None) -> shapely.Polygon | shapely.MultiPolygon:
-    """The study-area polygon (WGS-84): ``polygon_file``, else ``bbox``, else the communities
-    from a communities file, else the network's extent."""
-    if config.area.polygon_file is not None and config.area.polygon_file.is_file():
+    """The study-area polygon (WGS-84): ``polygon_file``, else ``bbox``, else ``communities`` (give them
+    only when they come from a communities file), else the network's extent."""
+    if area.polygon_file is not None and area.polygon_file.is_file():
         return read_vector(
-            config.area.polygon_file,
+            area.polygon_file,
             what="area polygon file",
-            coord_system=config.area.polygon_coord_system,
+            coord_system=area.polygon_coord_system,
             polygons=True,
         ).union_all()
-    if config.area.bbox is not None:
-        return shapely.box(*config.area.bbox)
-    if config.communities is not None and communities is not None and len(communities):
+    if area.bbox is not None:
+        return shapely.box(*area.bbox)
+    if communities is not None and len(communities):
         return shapely.make_valid(communities.union_all())
     return shapely.box(*net.node_lonlat.min(axis=0), *net.node_lonlat.max(axis=0))
 

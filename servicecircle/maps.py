@@ -36,10 +36,12 @@ from __future__ import annotations
 import os
 import string
 import zlib
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import h3
@@ -50,12 +52,17 @@ import pandas as pd
 import pyarrow as pa
 import pyproj
 import shapely
+from numpy.typing import ArrayLike
 from pyproj import Transformer
 
 from . import arrays, pages, texts
-from .config import BASEMAPS, Config
+from .config import BASEMAPS, CAPACITY_FIELDS, Config
 from .coords import WGS84, wgs84_to_gcj02
 from .osm import ATTRIBUTION
+
+if TYPE_CHECKING:  # annotations only: siting and the results record would be imported for nothing
+    from .results import RunResult
+    from .siting import SitingResult
 
 #: One colour per category, in the categories' order, on the map and the report page's charts alike.
 CATEGORY_COLOURS = ["#6a3d9a", "#ff7f00", "#1f78b4", "#33a02c", "#b15928", "#e31a1c", "#a6cee3"]
@@ -98,7 +105,8 @@ QUANTUM = 1e5
 UNREACHABLE = np.uint32(0xFFFFFFFF)
 
 #: Facility fields shown in popups (their labels are ``popup.<field>`` in :mod:`servicecircle.texts`).
-_POPUP_FIELDS = ("beds", "nursery_places", "meals_per_day", "ownership", "address")
+#: A facility popup's fields: its capacities (floor area is not shown) and two registry attributes.
+_POPUP_FIELDS = tuple(c for c in CAPACITY_FIELDS if c != "floor_area_m2") + ("ownership", "address")
 
 
 def _t(config: Config, key: str, **kw) -> str:
@@ -162,7 +170,7 @@ def _class_codes(minutes: np.ndarray, classes: list[tuple]) -> np.ndarray:
     return code | (gap.astype(np.uint8) << 4)
 
 
-def value_text(value, unit: str) -> str:
+def value_text(value: float | None, unit: str) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
     if "share" in unit:
@@ -236,7 +244,7 @@ class _Pack:
         self.json: dict[str, list] = {}
         self.offset = 0
 
-    def add(self, name: str, values, codec: str = "raw", dtype: str | None = None) -> None:
+    def add(self, name: str, values: ArrayLike, codec: str = "raw", dtype: str | None = None) -> None:
         """Append a column (``codec`` as in the class docstring; ``dtype`` for raw columns, default from the values)."""
         values = np.asarray(values)
         if codec == "zdelta":
@@ -258,18 +266,18 @@ class _Pack:
         self.parts.append(raw)
         self.offset += len(raw)
 
-    def text(self, name: str, values) -> None:
+    def text(self, name: str, values: Sequence | pd.Series | np.ndarray) -> None:
         """A string column, deflated with the rest (read once, when a popup first needs it)."""
         joined = "\n".join(_escaped_series(values).str.replace("\n", " ", regex=False).tolist()) if len(values) else ""
         data = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
         self.add(name, data)
         self.columns[name][1] = "text"
 
-    def plain(self, name: str, values) -> None:
+    def plain(self, name: str, values: Sequence | pd.Series | np.ndarray) -> None:
         """A string column written as plain (escaped) JSON text, readable without decoding."""
         self.json[name] = _escaped(values)
 
-    def factor(self, name: str, values) -> None:
+    def factor(self, name: str, values: Sequence | pd.Series | np.ndarray) -> None:
         """A string column of few distinct values: codes (``-1`` missing or empty) and the distinct values."""
         s = pd.Series(values, dtype=object)
         s = s.where(pd.notna(s) & (s.astype(str) != ""), None)
@@ -517,7 +525,7 @@ class MapPage:
     def dataset(self, name: str, pack: _Pack) -> None:
         self.packs[name] = pack
 
-    def layer(self, label: str, kind: str, show: bool, **options) -> None:
+    def layer(self, label: str, kind: str, show: bool, **options: Any) -> None:
         self.layers.append({"label": label, "kind": kind, "show": bool(show), **options})
 
     def finish(self) -> tuple[dict[str, str], dict[str, dict]]:
@@ -530,7 +538,8 @@ class MapPage:
 
 def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
               merged_areas: gpd.GeoDataFrame | None, communities: gpd.GeoDataFrame, notes: dict[str, str],
-              area_bounds: tuple[float, float, float, float], adjacency=None, scorecard=None) -> MapPage:
+              area_bounds: tuple[float, float, float, float], adjacency: pd.DataFrame | None = None,
+              scorecard: pd.DataFrame | None = None) -> MapPage:
     """The interactive map of one run.
 
     Layers: walk time per category (populated cells; coarser H3 parents when zoomed out;
@@ -965,7 +974,7 @@ def _add_scorecard_table(page: MapPage, scorecard: pd.DataFrame) -> None:
     page.scorecard_rows = (level, uid, sc)
 
 
-def add_scorecard(m: MapPage, scorecard) -> None:
+def add_scorecard(m: MapPage, scorecard: pd.DataFrame | None) -> None:
     """A collapsible scorecard panel: the district, every street, and the communities failing a binding goal.
 
     Communities are capped at :data:`PANEL_COMMUNITIES` (most binding failures first, then most
@@ -1109,7 +1118,7 @@ def _boundary_edges(q: np.ndarray, counts: np.ndarray, member: np.ndarray) -> np
     return mask
 
 
-def add_proposed_sites(m: MapPage, res, config: Config) -> None:
+def add_proposed_sites(m: MapPage, res: SitingResult, config: Config) -> None:
     """Proposed sites (numbered by rank) and their 15-minute service areas, in their own layer."""
     sites = res.sites.reset_index(drop=True)
     areas = res.service_areas
@@ -1198,8 +1207,9 @@ def write_map(m: MapPage, out_dir: Path, offline: bool = False) -> Path:
     return path
 
 
-def write_run_map(result, *, siting_result=None, merged_areas=None) -> Path:
-    """Build and write ``map.html`` of a run (:class:`servicecircle.pipeline.RunResult`).
+def write_run_map(result: RunResult, *, siting_result: SitingResult | None = None,
+                  merged_areas: gpd.GeoDataFrame | None = None) -> Path:
+    """Build and write ``map.html`` of a run (:class:`servicecircle.results.RunResult`).
 
     Parameters
     ----------

@@ -23,9 +23,11 @@ import base64
 import functools
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import import_module, resources
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -43,7 +45,7 @@ ENV = Environment(
 )
 
 
-def script_json(data, ascii_only: bool = True) -> Markup:
+def script_json(data: Any, ascii_only: bool = True) -> Markup:
     """``data`` as compact JSON for the inside of a ``<script type="application/json">`` element.
 
     Keys keep their order (Jinja's ``tojson`` sorts them). Inside a script element only ``<`` can
@@ -134,7 +136,7 @@ def asset_text(asset: Asset) -> str:
     return text
 
 
-def asset_tags(assets, offline: bool) -> list[dict]:
+def asset_tags(assets: Iterable[Asset], offline: bool) -> list[dict]:
     """What a template writes for each asset: ``{"kind", "url"}`` to load it, or ``{"kind", "text"}`` inline.
 
     Online, an asset with a URL is loaded from it; offline, or without a URL, its installed
@@ -155,6 +157,6 @@ def translator(lang: str):
     return functools.partial(texts.text, lang)
 
 
-def render(template: str, lang: str, **context) -> str:
+def render(template: str, lang: str, **context: Any) -> str:
     """Render ``templates/<template>`` with ``t`` in ``lang`` and ``context``."""
     return ENV.get_template(template).render(t=translator(lang), lang=lang, **context)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,10 @@ from .config import Config
 from .maps import CATEGORY_COLOURS, TILES, gcj02_display, value_text
 from .osm import ATTRIBUTION
 from .summary import category_notes
+
+if TYPE_CHECKING:  # annotations only
+    from .results import RunResult
+    from .siting import SitingResult
 
 #: A scorecard of at most this many street and community rows is shown whole (the samples' are ~2,000).
 PAGE_MAX_SCORECARD_ROWS = 5000
@@ -70,7 +75,8 @@ def _legend_entry(i: int, colour: str, name: str, width: int, right: int, top: i
             _el("text", name, x=width - right + 22, y=top + 9 + 16 * i, font_size=11)]
 
 
-def line_chart(series: list[tuple[str, np.ndarray, np.ndarray]], x_label: str, y_fmt, chart_id: str,
+def line_chart(series: list[tuple[str, np.ndarray, np.ndarray]], x_label: str, y_fmt: Callable[[float], str],
+               chart_id: str,
                x_max: float | None = None, y_max: float | None = None) -> dict:
     """An SVG line chart of ``series`` (name, x, y), for the ``svg`` macro of ``report_parts.html``."""
     width, height, pad = 600, 260, (56, 200, 12, 34)
@@ -318,7 +324,7 @@ def _h3_edge_m(res: int) -> float:
     return h3.average_hexagon_edge_length(res, "m")
 
 
-def build_page(result, *, siting=None, map_name: str = "map.html") -> str:
+def build_page(result: RunResult, *, siting: SitingResult | None = None, map_name: str = "map.html") -> str:
     """The report page HTML of a run (and of its siting, when given): ``templates/report.html``."""
     config, s = result.config, result.summary
     zh = config.output.lang == "zh"
@@ -442,7 +448,7 @@ def _gaps(result, config: Config) -> dict:
     return out
 
 
-def write_page(result, siting=None) -> Path:
+def write_page(result: RunResult, siting: SitingResult | None = None) -> Path:
     """Write ``index.html`` into the run's output folder."""
     path = Path(result.config.output.out_dir) / "index.html"
     path.write_text(build_page(result, siting=siting), encoding="utf-8")

@@ -16,6 +16,9 @@ and that every entry has both languages with the same placeholders).
 
 from __future__ import annotations
 
+from typing import Any
+
+#: The languages every text has, zh first (the default).
 LANGUAGES = ("zh", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -262,7 +265,7 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def text(lang: str, key: str, /, **values) -> str:
+def text(lang: str, key: str, /, **values: Any) -> str:
     """The text of ``key`` in ``lang``, its placeholders filled from ``values``."""
     return TEXTS[key][lang].format(**values) if values else TEXTS[key][lang]
 

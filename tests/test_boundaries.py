@@ -82,15 +82,15 @@ def _config(hexi_config, parent_field="parentcode"):
 
 
 def test_communities_roll_up_to_streets_by_code_and_by_overlap(hexi_config):
-    streets = communities.load_streets(hexi_config)
-    by_code = communities.link_streets(communities.load_communities(_config(hexi_config), None), streets)
+    streets = communities.load_streets(hexi_config.streets)
+    by_code = communities.link_streets(communities.load_communities(_config(hexi_config).communities, None), streets)
     assert len(streets) == 14 and len(by_code) == 141
     assert (by_code["street_link"] == "code").all()
     # The code rule: a community's 12-digit code starts with its street's first 9 digits.
     street_code = by_code["street_id"].map(dict(zip(streets["street_id"], streets["code"])))
     assert (by_code["code"].str[:9] == street_code.str[:9]).all()
     # Without code fields the spatial rule (largest overlap) finds the same streets.
-    spatial = communities.link_streets(communities.load_communities(_config(hexi_config, None), None), streets)
+    spatial = communities.link_streets(communities.load_communities(_config(hexi_config, None).communities, None), streets)
     assert (spatial["street_link"] == "overlap").all()
     agree = (spatial["street_id"].to_numpy() == by_code["street_id"].to_numpy()).mean()
     assert agree >= 0.97, agree
@@ -101,9 +101,9 @@ def test_study_area_polygon_declared_gcj02(hexi_run, tmp_path):
     from servicecircle import grid
 
     config = hexi_run.config.with_settings(area={"polygon_file": HEPING_GCJ02, "polygon_coord_system": "gcj02"})
-    area = grid.study_area(config, hexi_run.network)
+    area = grid.study_area(config.area, hexi_run.network)
     raw = config.with_settings(area={"polygon_coord_system": "wgs84"})
-    shifted = grid.study_area(raw, hexi_run.network)
+    shifted = grid.study_area(raw.area, hexi_run.network)
     utm = "EPSG:32650"
     a, b = gpd.GeoSeries([area, shifted], crs="EPSG:4326").to_crs(utm)
     assert a.area == pytest.approx(b.area, rel=0.01)  # the same outline …

@@ -46,7 +46,7 @@ def test_communities_from_a_file_in_another_crs(chengdu_config, chengdu_run, tmp
     polys.to_crs(chengdu_run.network.crs).to_file(path)
     spec = Boundaries(path, "wgs84", None, "社区名称", None, None)
     config = chengdu_config.with_settings(communities=spec)
-    comm = communities.load_communities(config, None)
+    comm = communities.load_communities(config.communities, None)
     assert list(comm["name"]) == ["西半 <b>test</b>", "东半"]
     table = communities.aggregate(comm, chengdu_run.origins, chengdu_run.cells, chengdu_run.facilities, config)
     # the two halves tile the study area: their residents add up to the district's
@@ -56,7 +56,7 @@ def test_communities_from_a_file_in_another_crs(chengdu_config, chengdu_run, tmp
     assert table["facilities_health_centre"].sum() == (
         chengdu_run.facilities.query("category == 'health_centre' and counted").geometry.within(shapely.box(w, s, e, n)).sum())
     with pytest.raises(InputError, match="no field 'name'"):
-        communities.load_communities(config.with_settings(communities=replace(spec, name_field="name")), None)
+        communities.load_communities(replace(spec, name_field="name"), None)
 
 
 def _features_by_plain_pass(path, keep=lambda tags: True):

@@ -91,7 +91,7 @@ def test_population_raster_is_summed_into_cells(chengdu_config, chengdu_run, tmp
                        transform=Affine(size, 0, west, 0, -size, north), nodata=-1) as dst:
         dst.write(values, 1)
     config = chengdu_config.with_settings(population={"table": None, "raster": path, "census_file": None, "census_code": None})
-    area = grid.study_area(config, chengdu_run.network)
+    area = grid.study_area(config.area, chengdu_run.network)
     origins = population.residential_origins(chengdu_run.origins.iloc[:0].assign(tags=[]), area, settings=config.population,
                                              h3_resolution=config.grid.h3_resolution, crs=chengdu_run.network.crs)
     got = origins[origins["method"] == "raster"].groupby("h3")["residents"].sum()
@@ -106,7 +106,7 @@ def test_population_raster_is_summed_into_cells(chengdu_config, chengdu_run, tmp
 
 
 def test_street_table_by_name_sets_every_street_total(hexi_run, hexi_config, tmp_path):
-    streets = communities.load_streets(hexi_config)
+    streets = communities.load_streets(hexi_config.streets)
     units = communities.rollup_geometry(streets, hexi_run.communities)
     unit = communities.assign_origins(hexi_run.origins, units, "street_id")
     # Test input: a per-street table by name only, 10,000 × (street number + 1) residents, GBK CSV.
