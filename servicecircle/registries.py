@@ -209,7 +209,8 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
     meaning = {v: category_of(v, categories, values) for v in pd.unique(raw[from_column | (spec.category is None)])}
     cat = np.array([meaning[v] if (f or spec.category is None) else spec.category
                     for v, f in zip(raw, from_column)], dtype=object) if n else np.array([], dtype=object)
-    cat_field = np.where(from_column, cols.get("category", "category"), cols.get("category", "category"))
+    # The field an unknown category came from: the category column, else the name it was read from.
+    cat_field = np.where(from_column, cols.get("category", "category"), cols.get("name", "name"))
     unknown = pd.isna(cat) | (cat == None)  # noqa: E711 - object array of str or None
     report_rows(unknown, 1, None, lambda i: f"unknown category '{raw[i]}' (map it in category_values)", "dropped")
     alive = ~unknown

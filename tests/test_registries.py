@@ -238,3 +238,13 @@ def test_the_run_warns_when_a_registry_is_declared_in_the_wrong_system(chengdu_r
     facs, info = find_all_facilities(config.with_settings(facilities={"registries": (_spec(path, coord_system="gcj02"),)}),
                                      osm.features_frame([]), net, area, InputReport())
     assert info[0]["warning"] is None and facs["snap_offset_m"].max() < 1.0
+
+
+def test_an_unknown_category_read_from_the_name_is_reported_on_the_name_field(tmp_path):
+    path = tmp_path / "r.csv"  # test input: no category column, so the names' keywords decide
+    pd.DataFrame({"机构名称": ["测试日间照料中心", "测试健身房"], "经度": [104.08, 104.09], "纬度": [30.65, 30.66]}
+                 ).to_csv(path, index=False, encoding="utf-8-sig")
+    facs, report = _read(path)
+    assert list(facs["category"]) == ["elder_care"]
+    unknown = report[report["problem"].str.startswith("unknown category")]
+    assert len(unknown) == 1 and unknown["field"].iloc[0] == "机构名称" and "测试健身房" in unknown["problem"].iloc[0]
