@@ -198,3 +198,24 @@ def test_command_line_speed_profile_is_the_access_key_and_keeps_a_category_own_s
     assert plain == load_config(tmp_path / "a.toml") and plain.access.speed_m_s == 1.2
     with pytest.raises(ConfigError, match="'output.lang'"):
         load_config(tmp_path / "a.toml", overrides={"output": {"lang": "fr"}})
+
+
+def test_the_readme_documents_every_settings_key():
+    from pathlib import Path
+
+    from servicecircle.config import SECTIONS, Category, Registry, options
+
+    lines = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").splitlines()
+
+    def rows(prefix):
+        return [line for line in lines if line.startswith(f"| `{prefix}")]
+
+    missing = []
+    for name, cls in SECTIONS.items():
+        for key, (_, opt) in options(cls).items():
+            listed = rows(f"[[{name}.{key}]]") if opt.item is not None else rows(f"[{name}]")
+            if not any(f"`{key}`" in line or f"] {key}`" in line or f"[[{name}.{key}]]" in line for line in listed):
+                missing.append(f"[{name}] {key}")
+    for prefix, cls in (("[[facilities.registries]]", Registry), ("[categories.<key>]", Category)):
+        missing += [f"{prefix} {key}" for key in options(cls) if not any(f"`{key}`" in line for line in rows(prefix))]
+    assert missing == [], f"settings declared in config.py but not in the README's table: {missing}"
