@@ -119,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from .config import load_config
         from .errors import InputError
-        from .pipeline import run
 
         config = load_config(args.config, overrides=overrides_of(args))
         if args.command == "site":
@@ -129,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError(f"--add must be at least 1, got {args.add}")
             if args.target is not None and not 0 < args.target <= 1:
                 raise InputError(f"--target is a share between 0 and 1, got {args.target}")
+        from .pipeline import run  # after the settings are checked: a bad file is reported at once
+
         result = run(config, progress=not args.quiet, reuse=not args.recompute)
         if args.command == "site":
             from .pipeline import site_and_write
