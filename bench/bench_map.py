@@ -62,7 +62,7 @@ LABEL = "SYNTHETIC"
 
 @dataclass
 class SyntheticRun:
-    """The fields of a run that the map reads (a declared synthetic stand-in for ``pipeline.RunResult``)."""
+    """The fields of a run that the map reads (a declared synthetic stand-in for ``results.RunResult``)."""
 
     config: object
     cells: gpd.GeoDataFrame

@@ -2,7 +2,7 @@
 
 Users do not ask "what is the coverage"; they ask which communities fail the
 一刻钟 goals, by how much, and what it would take. Each goal of
-``config.goals`` (defaults in :data:`servicecircle.config.DEFAULT_GOALS`,
+``config.goals`` (defaults in the packaged ``defaults.toml``, :data:`servicecircle.config.DEFAULT_GOALS`,
 editable in the study-area file) is one of
 
 ``population_within``

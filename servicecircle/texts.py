@@ -180,7 +180,7 @@ TEXTS: dict[str, dict[str, str]] = {
     'script.proposed_site': {'zh': '拟建选址 #{rank}', 'en': 'Proposed site #{rank}'},
     'script.proposed_gain': {'zh': '新增覆盖 {gain} {weight}', 'en': '+{gain} {weight} covered'},
     'script.proposed_after': {'zh': '新增后覆盖比例：{share}%', 'en': 'covered share after: {share}%'},
-    # ---- what was found per category (report.category_notes: the pages, and in English summary.json)
+    # ---- what was found per category (summary.category_notes: the pages, and in English summary.json)
     'notes.none_osm_or_registries': {
         'zh': 'OSM 和登记表中均无{label}（{key}）设施',
         'en': 'no {label} ({key}) facility in OSM or the registries',
