@@ -13,7 +13,7 @@ import pandas as pd
 import shapely
 
 from . import arrays
-from .config import CAPACITY_COLUMNS, Boundaries, Config
+from .config import CAPACITY_COLUMNS, Boundaries, Category
 from .coords import WGS84
 from .errors import InputError
 from .grid import unit_mean
@@ -284,7 +284,7 @@ CAPACITY_TOTALS = CAPACITY_COLUMNS
 
 
 def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
-              facilities: gpd.GeoDataFrame, config: Config, id_field: str = "community_id",
+              facilities: gpd.GeoDataFrame, categories: dict[str, Category], id_field: str = "community_id",
               unit_of_origin: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Per community (or street): residents, covered shares, facilities, capacities, walk-time stats.
 
@@ -298,7 +298,10 @@ def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.Geo
         From :func:`servicecircle.grid.build_cells`.
     facilities : GeoDataFrame
         All snapped facilities (counted or not).
-    config : Config
+    categories : dict of Category
+        The study area's categories (``config.categories``).
+    id_field : str
+        ``community_id``, or ``street_id`` for streets.
     unit_of_origin : ndarray, optional
         Precomputed :func:`assign_origins`.
 
@@ -337,7 +340,7 @@ def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.Geo
 
     # Covered residents of every (flag, group) pair, summed per unit in one grouped pass.
     flags: dict[str | None, np.ndarray] = {key: of_cells(f"covered_{key}", False).astype(bool)
-                                           for key in config.categories}
+                                           for key in categories}
     flags[None] = of_cells("complete", False).astype(bool)
     weight_cols = ["residents"] + [f"residents_{g}" for g in groups]
     covered_sums = pd.DataFrame({(key, col): pieces[col].to_numpy() * flag for key, flag in flags.items()
@@ -350,7 +353,7 @@ def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.Geo
             return pd.Series(np.where(out[col] > 0, covered / out[col], np.nan), index=out.index), out[col] - covered
 
     stats = WalkStats(pieces["cid"].to_numpy(), pieces["residents"].to_numpy())
-    for key in config.categories:
+    for key in categories:
         minutes = of_cells(f"walk_time_s_{key}", np.nan).astype(float) / 60.0
         out[f"covered_share_{key}"], out[f"uncovered_residents_{key}"] = share(key, "residents")
         for g in groups:
@@ -359,11 +362,11 @@ def aggregate(units: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, cells: gpd.Geo
         for cap in CAPACITY_TOTALS:
             if (key, cap) in cap_in:
                 out[f"{cap}_{key}"] = ids.map(cap_in[(key, cap)]).fillna(0.0)
-        out[f"speed_m_s_{key}"] = config.categories[key].speed_m_s  # every output states its speed
+        out[f"speed_m_s_{key}"] = categories[key].speed_m_s  # every output states its speed
         mean, p95 = stats(minutes, 0.95)
         out[f"mean_walk_min_{key}"] = ids.map(mean)
         if f"fca_per_1000_{key}" in origins.columns:
-            demand = origins[group_column(origins, config.categories[key].demand_group)[0]].to_numpy(float)
+            demand = origins[group_column(origins, categories[key].demand_group)[0]].to_numpy(float)
             keep = cid >= 0
             out[f"fca_per_1000_{key}"] = ids.map(unit_mean(
                 cid[keep], origins[f"fca_per_1000_{key}"].to_numpy(float)[keep], demand[keep]))

@@ -632,6 +632,11 @@ SECTIONS: dict[str, type] = {
 _TABLES_OF_TABLES = ("categories", "goals")
 
 
+def complete_circle(categories: dict[str, Category]) -> tuple[str, ...]:
+    """The core categories (:data:`CORE_CATEGORIES`) the area defines: their joint coverage is the complete circle."""
+    return tuple(k for k in CORE_CATEGORIES if k in categories)
+
+
 @dataclass(frozen=True)
 class Config:
     """All settings of one run, one field per TOML table; built by :func:`load_config` or :func:`make_config`.
@@ -656,7 +661,7 @@ class Config:
     @property
     def complete_circle(self) -> tuple[str, ...]:
         """The core categories whose joint coverage is the complete service circle."""
-        return tuple(k for k in CORE_CATEGORIES if k in self.categories)
+        return complete_circle(self.categories)
 
     @property
     def config_hash(self) -> str:

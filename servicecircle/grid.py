@@ -17,7 +17,7 @@ import shapely
 from numpy.typing import ArrayLike
 
 from . import h3cells
-from .config import AreaSettings, Config
+from .config import AreaSettings, Category, complete_circle
 from .coords import WGS84
 from .inputs import read_vector
 from .network import WalkNetwork
@@ -70,7 +70,8 @@ def _median_of_codes(codes: np.ndarray, values: np.ndarray, weights: np.ndarray)
     return frame[cum >= half - 1e-12].groupby("g")["v"].first().to_numpy()
 
 
-def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) -> gpd.GeoDataFrame:
+def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, *, categories: dict[str, Category],
+                coverage_threshold_min: float) -> gpd.GeoDataFrame:
     """Aggregate origins to H3 cells: residents, walk time per category, covered and complete flags.
 
     Returns
@@ -81,7 +82,7 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) 
         ``fca_per_1000_<cat>`` (demand-weighted mean of the origins' 2SFCA, where
         the origins carry it) and ``complete``.
     """
-    limit_s = config.access.coverage_threshold_min * 60
+    limit_s = coverage_threshold_min * 60
     # Cells as integer codes, so every group-by below is over integers, not a city's strings.
     code, ids = pd.factorize(origins["h3"].to_numpy(dtype=object), sort=True)
     w = origins["residents"].to_numpy(float)
@@ -94,23 +95,24 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, config: Config) 
     for g in age_groups(origins):
         cells[f"residents_{g}"] = total(origins[f"residents_{g}"])
     first = np.r_[True, np.diff(code[np.argsort(code, kind="stable")]) != 0]
-    for key in config.categories:
+    for key in categories:
         t = times[f"walk_time_s_{key}"].to_numpy(float)
         cells[f"walk_time_s_{key}"] = _median_of_codes(code, t, w)
         cells[f"covered_{key}"] = cells[f"walk_time_s_{key}"] <= limit_s
-        cells[f"speed_m_s_{key}"] = config.categories[key].speed_m_s
+        cells[f"speed_m_s_{key}"] = categories[key].speed_m_s
         quickest = np.lexsort((t, code))  # per cell, the origin nearest a facility first
         cells[f"nearest_{key}"] = times[f"nearest_{key}"].to_numpy(dtype=object)[quickest[first]]
         if f"fca_per_1000_{key}" in origins.columns:
-            demand = origins[group_column(origins, config.categories[key].demand_group)[0]].to_numpy(float)
+            demand = origins[group_column(origins, categories[key].demand_group)[0]].to_numpy(float)
             cells[f"fca_per_1000_{key}"] = unit_mean(code, origins[f"fca_per_1000_{key}"].to_numpy(float),
                                                      demand).to_numpy()
-    cells["complete"] = np.logical_and.reduce([cells[f"covered_{k}"] for k in config.complete_circle]) \
-        if config.complete_circle else False
+    circle = complete_circle(categories)
+    cells["complete"] = np.logical_and.reduce([cells[f"covered_{k}"] for k in circle]) if circle else False
     return gpd.GeoDataFrame(cells, geometry=h3cells.polygons(cells["h3"].to_numpy(dtype=object)), crs=WGS84)
 
 
-def cell_service_areas(cells: gpd.GeoDataFrame, config: Config, crs: str) -> gpd.GeoDataFrame:
+def cell_service_areas(cells: gpd.GeoDataFrame, *, categories: dict[str, Category], thresholds_min: tuple[float, ...],
+                       crs: str) -> gpd.GeoDataFrame:
     """Merged service areas drawn from the grid: per (category, minutes), the cells within the walk.
 
     The city-scale alternative to :func:`servicecircle.access.merged_service_areas`
@@ -127,11 +129,11 @@ def cell_service_areas(cells: gpd.GeoDataFrame, config: Config, crs: str) -> gpd
     """
     records, geoms = [], []
     outlines = h3cells.Outlines(cells["h3"].to_numpy(dtype=object), cells.geometry.values)
-    for key, category in config.categories.items():
+    for key, category in categories.items():
         t = cells[f"walk_time_s_{key}"].to_numpy(float)
         if not np.isfinite(t).any():
             continue  # no facility of the category reaches anyone: no area, as with street buffers
-        for minutes in sorted(config.access.thresholds_min):
+        for minutes in sorted(thresholds_min):
             parts = outlines.of(t <= minutes * 60.0)
             records.append((key, minutes, category.speed_m_s))
             geoms.append(shapely.multipolygons(parts) if len(parts) else shapely.MultiPolygon())

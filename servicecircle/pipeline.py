@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -307,7 +308,9 @@ def analyse(config: Config, net: network.WalkNetwork,
         street_units = communities.rollup_geometry(streets, comms)
         outlines = streets.geometry.to_numpy()
         unit_of_origin["street"] = communities.assign_origins(origins, street_units, "street_id")
-    origins, pop_info = population.apply_inputs(origins, comms, streets, unit_of_origin, config, report_rows)
+    origins, pop_info = population.apply_inputs(
+        origins, comms, streets, unit_of_origin, settings=config.population,
+        population_total=config.area.population_total, cache_dir=config.network.cache_dir, report=report_rows)
     done("population")
     snap = access.origin_snap(origins, net)
     node_distances = {key: access.nearest_distances(graph, key) for key in config.categories}
@@ -326,13 +329,17 @@ def analyse(config: Config, net: network.WalkNetwork,
     # here (at 1 M nodes the overlap saves ~8 s of ~50, measured).
     with ThreadPoolExecutor(max_workers=2) as pool:
         areas_task, merged_task = _service_area_tasks(pool, graph, config, node_distances, plan)
-        cells = grid.build_cells(origins, times, config)
+        cells = grid.build_cells(origins, times, categories=config.categories,
+                                 coverage_threshold_min=config.access.coverage_threshold_min)
         if merged_task is None:
-            merged_task = pool.submit(_timed, time.perf_counter(), grid.cell_service_areas, cells, config, net.crs)
+            merged_task = pool.submit(_timed, time.perf_counter(), functools.partial(
+                grid.cell_service_areas, categories=config.categories, thresholds_min=config.access.thresholds_min,
+                crs=net.crs), cells)
         done("grid")
-        comms = communities.aggregate(comms, origins, cells, facs, config, unit_of_origin=unit_of_origin["community"])
+        comms = communities.aggregate(comms, origins, cells, facs, config.categories,
+                                      unit_of_origin=unit_of_origin["community"])
         if streets is not None:
-            streets = communities.aggregate(street_units, origins, cells, facs, config, "street_id",
+            streets = communities.aggregate(street_units, origins, cells, facs, config.categories, "street_id",
                                             unit_of_origin["street"])
             streets["geometry"] = outlines  # figures roll up from communities; the map shows the street's own outline
         done("communities")

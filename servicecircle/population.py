@@ -46,7 +46,7 @@ import pandas as pd
 import shapely
 
 from . import arrays, h3cells, inputs, parallel
-from .config import Config, PopulationSettings
+from .config import PopulationSettings
 from .coords import WGS84
 from .errors import InputError
 from .network import WalkNetwork, points_along_edges
@@ -263,19 +263,20 @@ def _match_units(table: pd.DataFrame, units: gpd.GeoDataFrame, id_field: str, pa
 
 
 def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None,
-                 unit_of_origin: dict[str, np.ndarray], config: Config, report: inputs.InputReport
+                 unit_of_origin: dict[str, np.ndarray], *, settings: PopulationSettings,
+                 population_total: float | None, cache_dir: Path | None, report: inputs.InputReport
                  ) -> tuple[gpd.GeoDataFrame, dict]:
     """Scale the estimated residents to the population inputs and add ``residents_<group>`` columns.
 
     Returns the origins and a description of what was applied (for the summary).
     """
-    spec = config.population
+    spec = settings
     out = origins.drop(columns=[f"residents_{g}" for g in AGE_GROUPS if f"residents_{g}" in origins.columns])
     info: dict = {"scaled_to": None, "age_groups_from": None}
     census = None
     if spec.census_file is not None:
         assert spec.census_code is not None  # PopulationSettings._resolve: census_file and census_code go together
-        census = census_figures(spec.census_file, spec.census_code, config.network.cache_dir)
+        census = census_figures(spec.census_file, spec.census_code, cache_dir)
     if census:
         info["census"] = census
     if spec.table is not None:
@@ -285,9 +286,9 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
         if total > 0:
             out["residents"] *= census["total"] / total
         info["scaled_to"] = f"census 2020 total of {census['name']} ({census['total']:.0f})"
-    elif config.area.population_total is not None and out["residents"].sum() > 0:
-        out["residents"] *= config.area.population_total / out["residents"].sum()
-        info["scaled_to"] = f"population_total {config.area.population_total:.0f}"
+    elif population_total is not None and out["residents"].sum() > 0:
+        out["residents"] *= population_total / out["residents"].sum()
+        info["scaled_to"] = f"population_total {population_total:.0f}"
     if census:
         for group, n in census["groups"].items():
             col = f"residents_{group}"

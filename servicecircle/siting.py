@@ -290,9 +290,10 @@ def site(
         np.minimum.at(new_d, sub.col, sub.data)
     after_times = result.origin_times.copy()
     after_times[f"walk_time_s_{category}"] = np.minimum(times, new_d / cat.speed_m_s)
-    cells_after = grid.build_cells(origins, after_times, config)
+    cells_after = grid.build_cells(origins, after_times, categories=config.categories,
+                                  coverage_threshold_min=config.access.coverage_threshold_min)
     comm_after = communities.aggregate(result.communities[["community_id", "name", "code", "geometry"]], origins,
-                                       cells_after, result.facilities, config,
+                                       cells_after, result.facilities, config.categories,
                                        unit_of_origin=result.unit_of_origin["community"])
     share_col = f"covered_share_{category}" + ("" if col == "residents" else "_" + col.removeprefix("residents_"))
     before = result.communities.set_index("community_id")[share_col]

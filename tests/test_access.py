@@ -278,7 +278,8 @@ def test_cell_service_areas_agree_with_the_covered_flags(chengdu_run):
     from servicecircle import grid
 
     config, cells = chengdu_run.config, chengdu_run.cells
-    areas = grid.cell_service_areas(cells, config, chengdu_run.network.crs).set_index(["category", "minutes"])
+    areas = grid.cell_service_areas(cells, categories=config.categories,
+                                   thresholds_min=config.access.thresholds_min, crs=chengdu_run.network.crs).set_index(["category", "minutes"])
     assert "elder_care" not in areas.index.get_level_values(0)  # no facility: no area, as with street buffers
     area = areas.loc[("health_centre", 15.0)].geometry
     centres = cells.to_crs(chengdu_run.network.crs).geometry.centroid.values

@@ -48,7 +48,8 @@ def test_communities_from_a_file_in_another_crs(chengdu_config, chengdu_run, tmp
     config = chengdu_config.with_settings(communities=spec)
     comm = communities.load_communities(config.communities, None)
     assert list(comm["name"]) == ["西半 <b>test</b>", "东半"]
-    table = communities.aggregate(comm, chengdu_run.origins, chengdu_run.cells, chengdu_run.facilities, config)
+    table = communities.aggregate(comm, chengdu_run.origins, chengdu_run.cells, chengdu_run.facilities,
+                                  config.categories)
     # the two halves tile the study area: their residents add up to the district's
     assert table["residents"].sum() == pytest.approx(chengdu_run.cells["residents"].sum(), rel=1e-9)
     covered = (table["residents"] * table["covered_share_health_centre"]).sum()

@@ -12,9 +12,16 @@ from servicecircle.inputs import InputReport
 from conftest import CENSUS, require_data
 
 
+
+def _inputs_of(config):
+    """The settings apply_inputs reads, from a study area's config."""
+    return {"settings": config.population, "population_total": config.area.population_total,
+            "cache_dir": config.network.cache_dir}
+
 def test_population_total_scales_the_estimate(chengdu_config, chengdu_run):
     scaled = chengdu_config.with_settings(area={"population_total": 1_000_000.0})
-    origins, info = population.apply_inputs(chengdu_run.origins, chengdu_run.communities, None, {}, scaled, InputReport())
+    origins, info = population.apply_inputs(chengdu_run.origins, chengdu_run.communities, None, {}, **_inputs_of(scaled),
+                                            report=InputReport())
     assert np.isclose(origins["residents"].sum(), 1_000_000.0)
     ratio = origins["residents"].to_numpy() / np.maximum(chengdu_run.origins["residents"].to_numpy(), 1e-12)
     assert np.allclose(ratio[chengdu_run.origins["residents"] > 0], 1_000_000.0 / chengdu_run.origins["residents"].sum())
@@ -50,7 +57,8 @@ def test_community_table_is_distributed_inside_each_community(hexi_run, hexi_con
     origins = hexi_run.origins
     unit = communities.assign_origins(origins, hexi_run.communities)
     report = InputReport()
-    scaled, info = population.apply_inputs(origins, hexi_run.communities, None, {"community": unit}, config, report)
+    scaled, info = population.apply_inputs(origins, hexi_run.communities, None, {"community": unit}, **_inputs_of(config),
+                                           report=report)
     per = pd.Series(scaled["residents"].to_numpy()).groupby(unit).sum()
     cid = hexi_run.communities.set_index("code")["community_id"]
     assert per[cid[codes[0]]] == pytest.approx(5000)
@@ -115,7 +123,8 @@ def test_street_table_by_name_sets_every_street_total(hexi_run, hexi_config, tmp
     table.to_csv(path, index=False, encoding="gbk")
     config = hexi_config.with_settings(population={"table": path, "table_level": "street"})
     report = InputReport()
-    scaled, info = population.apply_inputs(hexi_run.origins, hexi_run.communities, streets, {"street": unit}, config, report)
+    scaled, info = population.apply_inputs(hexi_run.origins, hexi_run.communities, streets, {"street": unit},
+                                           **_inputs_of(config), report=report)
     per = pd.Series(scaled["residents"].to_numpy()).groupby(unit).sum()
     assert per.loc[streets["street_id"]].to_numpy() == pytest.approx(table["人口"].to_numpy())
     assert len(report.frame()) == 0 and "per street" in info["scaled_to"]

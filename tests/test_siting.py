@@ -150,7 +150,8 @@ def test_what_if_matches_a_full_recompute(chengdu_run):
     osnap = snap_points(net, shapely.get_coordinates(chengdu_run.origins.geometry.values))
     d, _ = access.point_distances(net, osnap, node_d, graph.facilities)
     times["walk_time_s_nursery"] = d / chengdu_run.config.categories["nursery"].speed_m_s
-    cells = grid.build_cells(chengdu_run.origins, times, chengdu_run.config)
+    cells = grid.build_cells(chengdu_run.origins, times, categories=chengdu_run.config.categories,
+                             coverage_threshold_min=chengdu_run.config.access.coverage_threshold_min)
     covered = cells.set_index("h3")["covered_nursery"]
     res = cells.set_index("h3")["residents"]
     assert out["covered_share"] == pytest.approx(float((res * covered).sum() / res.sum()), abs=1e-9)
