@@ -28,7 +28,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from . import arrays
-from .config import AccessSettings, Category, Config
+from .config import AccessSettings, Category
 from .network import Snap, WalkNetwork, edge_tree, snap_points
 from .population import group_column
 
@@ -595,13 +595,13 @@ def _near_pairs(net: WalkNetwork, lines: np.ndarray, group: np.ndarray, distance
     return pairs[:, 0], pairs[:, 1]
 
 
-def facility_service_areas(graph: AccessGraph, config: Config, rows: np.ndarray | None = None, *,
-                           batch: int = 256) -> gpd.GeoDataFrame:
-    """The 5/10/15-minute (``config.access.thresholds_min``) service area of each facility.
+def facility_service_areas(graph: AccessGraph, *, categories: dict[str, Category], settings: AccessSettings,
+                           rows: np.ndarray | None = None, batch: int = 256) -> gpd.GeoDataFrame:
+    """The 5/10/15-minute (``settings.thresholds_min``) service area of each facility.
 
     Each area is the network the facility actually reaches — whole edges, the
     partly walked last edges and the walk to the street — buffered by
-    ``config.access.street_buffer_m``, less the land nearer to streets reached only a
+    ``settings.street_buffer_m``, less the land nearer to streets reached only a
     minute later (across a barrier: no convex hulls, no leaking over rivers).
     Areas of one facility are nested because the walked network of a shorter
     time is part of that of a longer one. A facility's area costs what it
@@ -611,7 +611,10 @@ def facility_service_areas(graph: AccessGraph, config: Config, rows: np.ndarray 
     Parameters
     ----------
     graph : AccessGraph
-    config : Config
+    categories : dict of Category
+        The study area's categories (their walking speeds).
+    settings : AccessSettings
+        The thresholds and the street-side buffer (``config.access``).
     rows : ndarray, optional
         Rows of ``graph.facilities`` to draw (default all).
 
@@ -624,16 +627,16 @@ def facility_service_areas(graph: AccessGraph, config: Config, rows: np.ndarray 
     """
     net, fac = graph.net, graph.facilities
     rows = np.arange(len(fac)) if rows is None else np.asarray(rows, dtype=np.int64)
-    street_m = config.access.street_buffer_m
-    minutes = sorted(config.access.thresholds_min, reverse=True)
+    street_m = settings.street_buffer_m
+    minutes = sorted(settings.thresholds_min, reverse=True)
     records, geoms = [], []
     incidence = sp.csr_matrix((np.ones(2 * net.n_edges), (np.r_[net.edge_u, net.edge_v],
                                                           np.r_[np.arange(net.n_edges), np.arange(net.n_edges)])),
                               shape=(net.n_nodes, net.n_edges))
-    categories = fac["category"].to_numpy()
-    for category in sorted(set(categories[rows])):
-        cat_rows = rows[categories[rows] == category]
-        speed = config.categories[category].speed_m_s
+    fac_category = fac["category"].to_numpy()
+    for category in sorted(set(fac_category[rows])):
+        cat_rows = rows[fac_category[rows] == category]
+        speed = categories[category].speed_m_s
         margin = FAR_MARGIN_S * speed
         limit = max(minutes) * 60 * speed + margin
         for start in range(0, len(cat_rows), batch):
@@ -693,7 +696,7 @@ def _tiles_of(lines: np.ndarray, pad: float, origin: np.ndarray, side: float) ->
 TILE_KEY_SPAN = 1 << 24
 
 
-def merged_service_areas(graph: AccessGraph, config: Config,
+def merged_service_areas(graph: AccessGraph, *, categories: dict[str, Category], settings: AccessSettings,
                          node_distances: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> gpd.GeoDataFrame:
     """One service area per (category, minutes), from the category's one multi-source pass.
 
@@ -711,7 +714,10 @@ def merged_service_areas(graph: AccessGraph, config: Config,
     Parameters
     ----------
     graph : AccessGraph
-    config : Config
+    categories : dict of Category
+        The study area's categories (their walking speeds).
+    settings : AccessSettings
+        The thresholds and the street-side buffer (``config.access``).
     node_distances : dict, optional
         ``{category: (distance_m, nearest)}`` from :func:`nearest_distances`,
         when already computed.
@@ -723,22 +729,22 @@ def merged_service_areas(graph: AccessGraph, config: Config,
         ``area_m2`` in ``net.crs``.
     """
     net, fac = graph.net, graph.facilities
-    street_m = config.access.street_buffer_m
+    street_m = settings.street_buffer_m
     records, geoms = [], []
     origin = np.floor(net.node_xy.min(axis=0)) - AREA_TILE_M
-    categories = fac["category"].to_numpy() if len(fac) else np.array([], dtype=object)
-    for category in sorted(set(categories)):
-        speed = config.categories[category].speed_m_s
+    fac_category = fac["category"].to_numpy() if len(fac) else np.array([], dtype=object)
+    for category in sorted(set(fac_category)):
+        speed = categories[category].speed_m_s
         margin = FAR_MARGIN_S * speed
         known = (node_distances or {}).get(category)
         dist = nearest_distances(graph, category)[0] if known is None else known[0]
-        cat_fac = fac[categories == category]
+        cat_fac = fac[fac_category == category]
         one = np.zeros(len(cat_fac), dtype=np.int64)
         all_edges = np.arange(net.n_edges)
         zeros = np.zeros(net.n_edges, dtype=np.int64)
         du, dv = dist[net.edge_u], dist[net.edge_v]
         larger_keys, larger = np.zeros(0, np.int64), np.zeros(0, dtype=object)
-        for m in sorted(config.access.thresholds_min, reverse=True):
+        for m in sorted(settings.thresholds_min, reverse=True):
             budget = m * 60 * speed
             lines, _ = _walked_lines(net, zeros, all_edges, du, dv, budget, cat_fac, one)
             if len(lines) == 0:

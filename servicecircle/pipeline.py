@@ -405,8 +405,11 @@ def _service_area_tasks(pool: ThreadPoolExecutor, graph: access.AccessGraph, con
     cells method: those wait for the cells), each giving (areas, seconds)."""
     start = time.perf_counter()
     which = None if plan["per_facility"] else np.zeros(0, np.int64)
-    per_facility = pool.submit(_timed, start, access.facility_service_areas, graph, config, which)
-    merged = pool.submit(_timed, start, access.merged_service_areas, graph, config, node_distances) \
+    cats, settings = config.categories, config.access
+    per_facility = pool.submit(_timed, start, functools.partial(
+        access.facility_service_areas, categories=cats, settings=settings, rows=which), graph)
+    merged = pool.submit(_timed, start, functools.partial(
+        access.merged_service_areas, categories=cats, settings=settings, node_distances=node_distances), graph) \
         if plan["method"] == "streets" else None
     return per_facility, merged
 

@@ -308,7 +308,8 @@ def site(
     )
     if service_areas and sol.chosen:
         proposed = cand.iloc[sol.chosen].assign(facility_id=[f"proposed/{r}" for r in range(1, len(sol.chosen) + 1)])
-        areas = access.facility_service_areas(access.build_access_graph(net, proposed.reset_index(drop=True)), config)
+        areas = access.facility_service_areas(access.build_access_graph(net, proposed.reset_index(drop=True)),
+                                              categories=config.categories, settings=config.access)
     info = {
         "candidates": int(len(cand)),
         "demand_points": int((demand > 0).sum()),

@@ -475,8 +475,8 @@ def grid_case() -> AccessCase:
     origins = gpd.GeoDataFrame({"residents": rng.integers(1, 41, 300).astype(float)},
                                geometry=shapely.points(lo + rng.random((300, 2)) * span), crs=net.crs)
     graph = access.build_access_graph(net, facilities)
-    return AccessCase("grid", net, facilities, config, origins, access.facility_service_areas(graph, config),
-                      access.merged_service_areas(graph, config), improved_nodes=150, reached_origins=150)
+    return AccessCase("grid", net, facilities, config, origins, access.facility_service_areas(graph, categories=config.categories, settings=config.access),
+                      access.merged_service_areas(graph, categories=config.categories, settings=config.access), improved_nodes=150, reached_origins=150)
 
 
 def map_texts(map_html, dataset: str, column: str) -> list[str]:
