@@ -35,7 +35,6 @@ The building estimate (:func:`residential_origins`) puts residents where they li
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -45,7 +44,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import arrays, h3cells, inputs, parallel
+from . import arrays, h3cells, inputs, parallel, runcache
 from .config import PopulationSettings
 from .coords import WGS84
 from .errors import InputError
@@ -98,7 +97,8 @@ def census_figures(path: Path, code: str, cache_dir: Path | None = None) -> dict
         raise InputError(f"census file not found: {path}")
     cached = None
     if cache_dir is not None:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        # The run's stage cache digests the same file: runcache remembers it, so it is read once.
+        digest = runcache.file_digest(path)[:16]
         cached = Path(cache_dir) / f"census_{digest}_{code}.json"
         if cached.is_file():
             return dict(json.loads(cached.read_text(encoding="utf-8")), source=str(path))
