@@ -1190,7 +1190,7 @@ def render_map(m: MapPage, offline: bool = False) -> str:
     layers = {"layers": _script_texts(m.layers), "view": m.view}
     ui = _script_texts(m.ui)
     return pages.render(
-        "map.html", "en" if config.output.lang == "en" else "zh",
+        "map.html", config.output.lang,
         name=config.area.name, legend=m.legend, attribution=ATTRIBUTION, panel="panel" in m.ui,
         head_assets=pages.asset_tags(pages.leaflet_assets(), offline),
         sort_assets=pages.asset_tags([pages.SORT_JS], offline),
