@@ -32,7 +32,7 @@ EXAMPLES = """\
 examples:
   servicecircle run data/chengdu.toml
   servicecircle run data/chengdu.toml --out /tmp/chengdu --speed-profile elderly
-  servicecircle run data/hexi.toml --offline --basemap amap --lang en
+  servicecircle run data/hexi.toml --cdn --basemap amap --lang en
 """
 
 
@@ -46,8 +46,12 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="compute every stage and write every file again, reusing nothing a run with the same "
                         "inputs cached (the walk network still comes from its own cache)")
     p.add_argument("--lang", choices=["zh", "en"], help="language of the report page and map (overrides [output] lang)")
-    p.add_argument("--offline", action="store_true",
-                   help="inline the map's JavaScript and CSS from installed packages: no CDN requests")
+    pages = p.add_mutually_exclusive_group()
+    pages.add_argument("--cdn", action="store_true",
+                       help="load the map library (Leaflet) from its CDN: smaller pages that need the internet "
+                            "(default: self-contained pages, for intranets without internet)")
+    pages.add_argument("--offline", action="store_true",
+                       help="self-contained pages, the map library inlined (the default; overrides [output] offline)")
     p.add_argument("--basemap", choices=["osm", "amap", "tencent", "none"],
                    help="map tiles (overrides [output] basemap); amap/tencent are GCJ-02, overlays shifted to match")
 
@@ -99,8 +103,8 @@ def overrides_of(args: argparse.Namespace) -> dict[str, dict]:
         output["dir"] = str(Path(args.out).resolve())
     if args.lang:
         output["lang"] = args.lang
-    if args.offline:
-        output["offline"] = True
+    if args.offline or args.cdn:
+        output["offline"] = not args.cdn
     if args.basemap:
         output["basemap"] = args.basemap
     access = {"speed_profile": args.speed_profile, "speed_m_s": None} if args.speed_profile else {}

@@ -519,7 +519,8 @@ class OutputSettings:
         "osm", str, "the map's tiles: osm, amap, tencent or none", check=check_one_of(tuple(BASEMAPS))
     )
     lang: str = option("zh", str, "language of the pages: zh or en", check=check_one_of(LANGUAGES))
-    offline: bool = option(False, bool, "write pages that need no internet (map library inlined)")
+    offline: bool = option(True, bool, "write pages that need no internet (map library inlined); "
+                           "false loads it from a CDN")
     facility_areas: str | int = option(500, (str, int), "facilities whose own service areas are drawn: all, none or "
                                        "a number (the largest first)", check=_facility_areas)
     service_areas: str = option("auto", str, "how merged service areas are drawn: auto, streets or cells",

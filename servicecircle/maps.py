@@ -1183,7 +1183,7 @@ def _script_texts(value, key: str | None = None):
     return value
 
 
-def render_map(m: MapPage, offline: bool = False) -> str:
+def render_map(m: MapPage, offline: bool = True) -> str:
     """The page's HTML (``templates/map.html``): Leaflet from its CDN, or inline with ``offline``."""
     config = m.config
     blobs, datasets = m.finish()
@@ -1191,7 +1191,7 @@ def render_map(m: MapPage, offline: bool = False) -> str:
     ui = _script_texts(m.ui)
     return pages.render(
         "map.html", config.output.lang,
-        name=config.area.name, legend=m.legend, attribution=ATTRIBUTION, panel="panel" in m.ui,
+        name=config.area.name, legend=m.legend, attribution=ATTRIBUTION, panel="panel" in m.ui, offline=offline,
         head_assets=pages.asset_tags(pages.leaflet_assets(), offline),
         sort_assets=pages.asset_tags([pages.SORT_JS], offline),
         body_assets=pages.asset_tags([pages.MAP_JS], offline),
@@ -1200,7 +1200,7 @@ def render_map(m: MapPage, offline: bool = False) -> str:
     )
 
 
-def write_map(m: MapPage, out_dir: Path, offline: bool = False) -> Path:
+def write_map(m: MapPage, out_dir: Path, offline: bool = True) -> Path:
     """Write ``map.html``; with ``offline``, Leaflet is inlined from the installed ``xstatic-leaflet``."""
     path = Path(out_dir) / "map.html"
     path.write_text(render_map(m, offline=offline), encoding="utf-8")

@@ -81,7 +81,7 @@ class Asset:
     url: str | None = None
 
 
-#: The Leaflet an online page loads when xstatic-leaflet (the ``offline`` extra) is not installed.
+#: The Leaflet a ``--cdn`` page loads when xstatic-leaflet is not installed.
 LEAFLET_VERSION = "1.9.3"
 
 
@@ -107,9 +107,9 @@ SORT_JS = Asset("script", "sort.js")
 def _base_dir(package: str) -> Path:
     try:
         return Path(import_module(f"xstatic.pkg.{package}").BASE_DIR)
-    except ImportError:  # an optional extra: online pages load the library from the CDN instead
-        raise InputError(f"offline pages inline {package} from the xstatic-{package} package: "
-                         "pip install \"servicecircle[offline]\", or drop --offline") from None
+    except ImportError:  # a broken install: a --cdn page still loads the library from the CDN
+        raise InputError(f"self-contained pages inline {package} from the xstatic-{package} package, "
+                         f"a dependency of servicecircle: pip install xstatic-{package}, or run with --cdn") from None
 
 
 @functools.lru_cache(maxsize=None)

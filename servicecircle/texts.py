@@ -116,6 +116,13 @@ TEXTS: dict[str, dict[str, str]] = {
     'map.communities': {'zh': '社区（点击查看评估）', 'en': 'Communities (click for scorecard)'},
     'map.found': {'zh': '数据情况', 'en': 'What was found'},
     'map.populated_only': {'zh': '仅显示有人居住的H3网格', 'en': 'populated H3 cells only'},
+    'map.no_library': {
+        'zh': '地图库（Leaflet）未能从网络（CDN）加载，因此地图为空白。本页以 --cdn 生成，需要互联网；'
+              '在无外网的内网环境中，请去掉 --cdn（或设 [output] offline = true）重新运行，生成自带地图库的页面。',
+        'en': 'The map library (Leaflet) could not be loaded from its CDN, so the map is empty. This page was '
+              'written with --cdn and needs the internet; on an intranet, run again without --cdn (or with '
+              '[output] offline = true) for a self-contained page.',
+    },
     'map.basemap': {'zh': '底图', 'en': 'Basemap'},
     'map.basemap_none': {'zh': '无底图', 'en': 'no basemap'},
     'map.shifted': {

@@ -200,6 +200,24 @@ def test_command_line_speed_profile_is_the_access_key_and_keeps_a_category_own_s
         load_config(tmp_path / "a.toml", overrides={"output": {"lang": "fr"}})
 
 
+def test_pages_are_self_contained_by_default_and_cdn_opts_out(tmp_path):
+    """Government intranets reach no CDN: the default page inlines Leaflet; --cdn (or offline = false) opts out."""
+    from servicecircle import cli
+
+    (tmp_path / "a.toml").write_text('[area]\nname = "x"\nosm_file = "x.osm"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('[area]\nname = "x"\nosm_file = "x.osm"\n[output]\noffline = false\n',
+                                     encoding="utf-8")
+
+    def offline(path, *flags):
+        args = cli._parser().parse_args(["run", str(path), *flags])
+        return load_config(path, overrides=cli.overrides_of(args)).output.offline
+
+    assert offline(tmp_path / "a.toml") is True and offline(tmp_path / "a.toml", "--cdn") is False
+    assert offline(tmp_path / "b.toml") is False and offline(tmp_path / "b.toml", "--offline") is True
+    with pytest.raises(SystemExit):  # one or the other
+        cli._parser().parse_args(["run", str(tmp_path / "a.toml"), "--cdn", "--offline"])
+
+
 def test_the_readme_documents_every_settings_key():
     from pathlib import Path
 

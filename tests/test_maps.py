@@ -189,6 +189,21 @@ def test_offline_pages_load_nothing_from_the_network(offline_run, tmp_path):
     assert re.search(r'<link rel="stylesheet" href="https://cdn\.jsdelivr\.net/npm/leaflet@[\d.]+/dist/leaflet\.css"/>',
                      html)
     assert "url(data:image" not in html
+    assert 'id="sc-no-library"' in html and 'id="sc-no-library"' not in offline_run.files["map"].read_text(encoding="utf-8")
+
+
+def test_a_cdn_page_without_internet_says_why_it_is_empty(browser, offline_run, tmp_path):
+    """On an intranet the --cdn page cannot load Leaflet: it shows, in Chinese, why and how to get the offline page."""
+    online = pipeline.write_html(replace(offline_run, config=offline_run.config.with_settings(
+        output={"offline": False, "out_dir": tmp_path})))
+    page, _, external = open_page(browser, online["map"])
+    assert any("leaflet" in url for url in external)  # the CDN was asked and refused
+    message = page.locator("#sc-no-library")
+    assert message.is_visible() and "--cdn" in message.inner_text() and "内网" in message.inner_text()
+    page.close()
+    page, errors, _ = open_page(browser, offline_run.files["map"])  # the default page has no such message
+    assert errors == [] and page.locator("#sc-no-library").count() == 0
+    page.close()
 
 
 def test_cell_geometry_decoded_in_the_browser_equals_the_cell_polygons(browser, offline_run):
