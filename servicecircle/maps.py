@@ -912,8 +912,75 @@ def _add_communities(page: MapPage, communities: gpd.GeoDataFrame) -> None:
         pack.add("style", np.where(share >= 0.9, 0, np.where(share >= 0.6, 1, 2)).astype(np.uint8))
         pack.text("name", comm["name"].fillna("").astype(str))
 
-    rings = _rings(comm.to_crs(WGS84).geometry.values, WGS84, simplify=OUTLINE_SIMPLIFY_DEG)
-    _add_polygons(page, "communities", rings, len(comm), extra=extra)
+    geoms = comm.to_crs(WGS84).geometry.values
+
+    def with_labels(pack: _Pack) -> None:
+        extra(pack)
+        _add_label_anchors(pack, geoms, page.config)
+
+    rings = _rings(geoms, WGS84, simplify=OUTLINE_SIMPLIFY_DEG)
+    _add_polygons(page, "communities", rings, len(comm), extra=with_labels)
+
+
+def _add_label_anchors(pack: _Pack, geoms, config: Config) -> None:
+    """Where the script writes each feature's name, and how much room the feature has for it.
+
+    ``lx``/``ly``: a point inside the feature (shapely's point on surface, displayed like every
+    vertex); ``ew``/``eh``: the feature's displayed width and height (1e-5° units), from which the
+    script decides per zoom whether the name fits (so the same names show in every tile).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms):
+        anchor = _display_ints(shapely.get_coordinates(shapely.point_on_surface(geoms)), config)
+        bounds = shapely.bounds(geoms)
+        low = _display_ints(bounds[:, :2], config)
+        high = _display_ints(bounds[:, 2:], config)
+        extent = np.maximum(high - low, 0)
+    else:
+        anchor = extent = np.zeros((0, 2), np.int64)
+    pack.add("lx", anchor[:, 0], "zdelta")
+    pack.add("ly", anchor[:, 1], "zdelta")
+    pack.add("ew", extent[:, 0].astype(np.uint32))
+    pack.add("eh", extent[:, 1].astype(np.uint32))
+
+
+def add_outlines(m: MapPage, *, area: shapely.Geometry | None, area_name: str,
+                 streets: gpd.GeoDataFrame | None, communities: gpd.GeoDataFrame) -> None:
+    """District, street and community outlines with their names, shown by default.
+
+    They give the map context that needs no basemap tiles: on an intranet that cannot reach a tile
+    server (or with ``basemap = "none"``) the page still shows where each street and community is.
+    Names are drawn by the script where the feature is wide enough on screen for them.
+
+    Parameters
+    ----------
+    m : MapPage
+    area : shapely geometry or None
+        The study-area polygon (WGS-84), outlined as the district.
+    area_name : str
+        Its name (e.g. the census district's), written inside it.
+    streets : GeoDataFrame or None
+        Street (街道) polygons with ``name``.
+    communities : GeoDataFrame
+        The community units; their outlines reuse the ``communities`` table of :func:`build_map`.
+    """
+    levels: list[tuple[str, str, Any, Any]] = []
+    if area is not None and not shapely.is_empty(area):
+        levels.append(("district", "outline_district", np.array([area], dtype=object), [area_name]))
+    if streets is not None and len(streets):
+        street_frame = streets.to_crs(WGS84)
+        levels.append(("street", "outline_streets", street_frame.geometry.values,
+                       street_frame["name"].fillna("").astype(str)))
+    for level, name, geoms, names in levels:
+        def extra(pack: _Pack, geoms=geoms, names=names) -> None:
+            pack.text("name", names)
+            _add_label_anchors(pack, geoms, m.config)
+
+        rings = _rings(geoms, WGS84, simplify=OUTLINE_SIMPLIFY_DEG)
+        _add_polygons(m, name, rings, len(geoms), extra=extra)
+        m.layer(_t(m.config, f"outline_{level}"), "outline", True, dataset=name, level=level)
+    if len(communities) and "communities" in m.packs:
+        m.layer(_t(m.config, "outline_community"), "outline", True, dataset="communities", level="community")
 
 
 def _hundredths(value: np.ndarray) -> np.ndarray:
@@ -1231,6 +1298,9 @@ def write_run_map(result: RunResult, *, siting_result: SitingResult | None = Non
     notes = category_notes(result.facilities, config, config.output.lang)
     m = build_map(config, result.cells, result.facilities, merged, result.communities, notes, result.area.bounds,
                   adjacency=result.adjacency, scorecard=result.scorecard)
+    census = (result.summary.get("population_method") or {}).get("census") or {}
+    add_outlines(m, area=result.area, area_name=census.get("name") or config.area.name, streets=result.streets,
+                 communities=result.communities)
     add_blind_spots(m, result.blind_spots, config)
     if siting_result is not None:
         add_proposed_sites(m, siting_result, config)

@@ -114,6 +114,9 @@ TEXTS: dict[str, dict[str, str]] = {
     'map.service_area': {'zh': '{m:g}分钟服务范围', 'en': '{m:g}-min service area'},
     'map.facilities': {'zh': '设施', 'en': 'Facilities'},
     'map.communities': {'zh': '社区（点击查看评估）', 'en': 'Communities (click for scorecard)'},
+    'map.outline_district': {'zh': '研究范围边界', 'en': 'Study area outline'},
+    'map.outline_street': {'zh': '街道边界与名称', 'en': 'Street outlines and names'},
+    'map.outline_community': {'zh': '社区边界与名称', 'en': 'Community outlines and names'},
     'map.found': {'zh': '数据情况', 'en': 'What was found'},
     'map.populated_only': {'zh': '仅显示有人居住的H3网格', 'en': 'populated H3 cells only'},
     'map.no_library': {

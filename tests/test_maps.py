@@ -470,3 +470,38 @@ def test_proposed_sites_have_their_own_layer(browser, offline_run, tmp_path):
     assert len(rings["off"]) > 2 and set(rings["feature"]) == set(range(len(res.sites)))
     assert errors == []
     page.close()
+
+
+def test_outlines_and_names_give_context_without_tiles(browser, hexi_run):
+    """Hexi's study area, 14 streets and 141 communities are outlined and named by default, each name
+    anchored inside its own polygon, so a page whose tiles cannot load (all blocked here) still shows
+    where everything is."""
+    path = hexi_run.files["map"]
+    streets = hexi_run.streets
+    assert map_texts(path, "outline_streets", "name") == [escape(n) for n in streets["name"]]
+    page, errors, external = open_page(browser, path)
+    assert errors == []
+    shown = page.evaluate("servicecircleMap.layers.filter(e => e.kind === 'outline')"
+                          ".map(e => [e.level, servicecircleMap.map.hasLayer(e.leaflet)])")
+    assert shown == [["district", True], ["street", True], ["community", True]]
+    labels = page.evaluate("Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+                           ".map(l => l.textContent.trim())")
+    assert {"研究范围边界", "街道边界与名称", "社区边界与名称"} <= set(labels)
+    anchors = page.evaluate("""async () => { const out = {};
+        for (const name of ['outline_streets', 'communities']) {
+          const ds = await servicecircleMap.dataset(name);
+          out[name] = [Array.from(ds.col.lx), Array.from(ds.col.ly)]; }
+        return out; }""")
+    for name, units in (("outline_streets", streets), ("communities", hexi_run.communities)):
+        lx, ly = (np.asarray(v) / 1e5 for v in anchors[name])
+        inside = shapely.contains_xy(units.to_crs(4326).geometry.values, lx, ly)
+        # Rounded to 1e-5° (about a metre): a thin unit's anchor may sit on its edge, never elsewhere.
+        near = units.to_crs(4326).geometry.values.distance(shapely.points(lx, ly)) < 2e-5
+        assert np.all(inside | near), units["name"][~(inside | near)].tolist()
+    assert page.evaluate("servicecircleMap.stats.labelsDrawn") >= len(streets)
+    # Everything but the outlines off: the outlines alone still draw a map.
+    page.evaluate("servicecircleMap.layers.filter(e => e.kind !== 'outline')"
+                  ".forEach(e => servicecircleMap.map.removeLayer(e.leaflet))")
+    page.wait_for_timeout(300)
+    assert not_blank(page.screenshot())
+    page.close()

@@ -17,7 +17,7 @@
   const UNREACHABLE = 0xFFFFFFFF;
   const TYPES = {u1: Uint8Array, i1: Int8Array, u2: Uint16Array, i2: Int16Array, u4: Uint32Array, i4: Int32Array,
                  f4: Float32Array, f8: Float64Array};
-  const stats = {cellsDrawn: 0, parentsDrawn: 0, facilitiesDrawn: 0, polygonsDrawn: 0, tiles: 0,
+  const stats = {cellsDrawn: 0, parentsDrawn: 0, facilitiesDrawn: 0, polygonsDrawn: 0, labelsDrawn: 0, tiles: 0,
                  firstCellsMs: null, decodeMs: {}, layerDrawnMs: []};
 
   // ------------------------------------------------------------------ decoding
@@ -539,10 +539,12 @@
       const rings = groups.get(key), s = style.style(key);
       ctx.beginPath();
       for (const r of rings) ringPath(ctx, T.P, T.off[r], T.off[r + 1], f);
-      ctx.globalAlpha = s.alpha;
-      ctx.fillStyle = s.fill;
-      ctx.fill('nonzero');  // exteriors turn one way, holes the other (maps._polygon_rings)
-      ctx.globalAlpha = 1;
+      if (s.alpha > 0) {
+        ctx.globalAlpha = s.alpha;
+        ctx.fillStyle = s.fill;
+        ctx.fill('nonzero');  // exteriors turn one way, holes the other (maps._polygon_rings)
+        ctx.globalAlpha = 1;
+      }
       ctx.setLineDash(s.dash || []);
       ctx.lineWidth = s.width;
       ctx.strokeStyle = s.stroke;
@@ -550,6 +552,62 @@
       ctx.setLineDash([]);
       stats.polygonsDrawn += rings.length;
     });
+  }
+
+  // Outlines of the study area, streets and communities, with names: context that needs no tiles.
+  const OUTLINE_STYLES = {
+    district: {stroke: '#111', width: 2.5, font: 'bold 16px sans-serif', colour: '#111'},
+    street: {stroke: '#333', width: 1.6, dash: [6, 3], font: 'bold 13px sans-serif', colour: '#222'},
+    community: {stroke: '#666', width: 0.7, font: '11px sans-serif', colour: '#444'}
+  };
+  const LABEL_REACH_PX = 200;  // half the widest name drawn: a tile draws the names anchored this far outside it
+  function plainText(s) {  // the tables' strings are HTML-escaped (maps.py); a canvas draws text as it is
+    return s.replace(/&(lt|gt|quot|#x27|amp);/g, function (_, e) {
+      return {lt: '<', gt: '>', quot: '"', '#x27': "'", amp: '&'}[e];
+    });
+  }
+  const labelTables = {};
+  function labels(name) {
+    if (!labelTables[name]) {
+      labelTables[name] = dataset(name).then(function (ds) {
+        const n = ds.n, x = new Float64Array(n), y = new Float64Array(n), ids = new Uint32Array(n);
+        for (let i = 0; i < n; i++) { x[i] = mercX(ds.col.lx[i] * 1e-5); y[i] = mercY(ds.col.ly[i] * 1e-5); ids[i] = i; }
+        return {ds: ds, x: x, y: y, index: pointIndex(x, y, ids, 1e-4)};
+      });
+    }
+    return labelTables[name];
+  }
+  async function drawOutlines(ctx, coords, spec) {
+    const s = OUTLINE_STYLES[spec.level];
+    await drawPolygons(ctx, coords, spec.dataset, {key: function () { return 0; }, style: function () {
+      return {fill: '#000', alpha: 0, stroke: s.stroke, width: s.width, dash: s.dash};
+    }});
+    const T = await labels(spec.dataset), f = tileFrame(coords), reach = LABEL_REACH_PX / f.scale;
+    const hits = [];
+    T.index.query(f.ox / f.scale - reach, f.oy / f.scale - reach, (f.ox + CANVAS) / f.scale + reach,
+                  (f.oy + CANVAS) / f.scale + reach, function (i) { hits.push(i); });
+    hits.sort(function (a, b) { return a - b; });
+    const names = T.ds.text('name');
+    ctx.font = s.font;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.lineJoin = 'round';
+    const perUnit = 1e-5 / 360 * TILE * f.scale;  // screen pixels per displayed 1e-5° of longitude
+    for (const i of hits) {
+      const name = plainText(names[i] || '');
+      if (!name) continue;
+      const width = ctx.measureText(name).width;
+      // A name shows only where its feature is wide and tall enough on screen: the same rule in every
+      // tile, so a name cut by a tile edge is completed by the next tile.
+      if (T.ds.col.ew[i] * perUnit < width + 8 || T.ds.col.eh[i] * perUnit * 1.3 < 18) continue;
+      const px = T.x[i] * f.scale - f.ox, py = T.y[i] * f.scale - f.oy;
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = 'rgba(255,255,255,0.85)';
+      ctx.strokeText(name, px, py);
+      ctx.fillStyle = s.colour;
+      ctx.fillText(name, px, py);
+      stats.labelsDrawn++;
+    }
   }
 
   const CanvasLayer = L.GridLayer.extend({
@@ -753,11 +811,12 @@
     if (t.subdomains) options.subdomains = t.subdomains;
     L.tileLayer(t.url, options).addTo(map);
   }
-  [['sc-areas', 410], ['sc-cells', 420], ['sc-communities', 430], ['sc-blind', 440], ['sc-facilities', 450]]
+  [['sc-areas', 410], ['sc-cells', 420], ['sc-communities', 430], ['sc-blind', 440], ['sc-outlines', 445],
+   ['sc-facilities', 450]]
     .forEach(function (p) { map.createPane(p[0]).style.zIndex = p[1]; });
 
   const PANE = {walk: 'sc-cells', complete: 'sc-cells', area: 'sc-areas', facilities: 'sc-facilities',
-                communities: 'sc-communities', blind: 'sc-blind', proposed: 'sc-facilities'};
+                communities: 'sc-communities', blind: 'sc-blind', outline: 'sc-outlines', proposed: 'sc-facilities'};
 
   let starting = true;  // while the first layers are added, the shared facility canvas has not drawn yet
   let facilityCanvas = null;
@@ -798,6 +857,7 @@
           style: function (s) { return {fill: SHARE_COLOURS[s], alpha: 0.35, stroke: '#222', width: 1}; }});
       });
     }
+    if (spec.kind === 'outline') return grid(function (ctx, coords) { return drawOutlines(ctx, coords, spec); });
     if (spec.kind === 'proposed') return proposedLayer(spec);
     throw new Error('unknown layer kind ' + spec.kind);
   }
