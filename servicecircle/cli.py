@@ -164,7 +164,7 @@ def _print_siting(res: SitingResult) -> None:
     )
     for r in res.sites.itertuples(index=False):
         print(f"  {r.rank:>3}. {r.lon:.6f}, {r.lat:.6f}  +{getattr(r, 'new_' + res.weight_column + '_covered'):,.0f}  "
-              f"→ {r.covered_share_after:.1%}")
+              f"→ {r.covered_share_after:.1%}  {r.street} {r.community} {r.nearest_road}".rstrip())
     if "exact_covered" in info:
         print(f"  exact optimum (MILP, HiGHS): greedy reaches {info['greedy_over_optimal']:.1%} of it "
               f"({info['exact_s']:.1f} s)")

@@ -1204,6 +1204,11 @@ def add_proposed_sites(m: MapPage, res: SitingResult, config: Config) -> None:
     pack.add("lon", sites["lon"].to_numpy(float))
     pack.add("lat", sites["lat"].to_numpy(float))
     pack.add("gain", sites[f"new_{res.weight_column}_covered"].to_numpy(float))
+    pack.add("glon", sites["lon_gcj02"].to_numpy(float))
+    pack.add("glat", sites["lat_gcj02"].to_numpy(float))
+    where = [_t(config, "popup.proposed_where", street=st, community=cm, road=rd) if (st or cm or rd) else ""
+             for st, cm, rd in zip(sites["street"], sites["community"], sites["nearest_road"])]
+    pack.text("where", where)
     pack.add("after", sites["covered_share_after"].to_numpy(float))
     pack.plain("tooltip", [_t(config, "popup.proposed_tooltip", rank=r) for r in sites["rank"].tolist()])
     sites_name = f"proposed_{len(m.layers)}"

@@ -17,8 +17,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Callable
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pyproj
 import scipy.sparse as sp
 import shapely
@@ -518,6 +520,33 @@ def build_walk_network(area: AreaSettings, settings: NetworkSettings, *, use_cac
         save_network(net, cache_file)
     net.info["cache"] = "miss"
     return net
+
+
+def named_roads(area: AreaSettings, settings: NetworkSettings) -> gpd.GeoDataFrame:
+    """The named roads of the network's source, to say where a point is (WGS-84 lines with ``name``).
+
+    From the road-line file's ``name`` field, or the named ``highway`` ways of the OSM file. Empty
+    when the source holds no names (an area downloaded through Overpass is not fetched again for this).
+    """
+    empty = gpd.GeoDataFrame({"name": pd.Series(dtype=str)}, geometry=gpd.GeoSeries([], crs=WGS84).values,
+                             crs=WGS84)
+    if settings.roads is not None:
+        lines, _ = roadlines.read_road_lines(settings.roads)
+        field = next((c for c in lines.columns if str(c).lower() in ("name", "名称", "路名", "道路名称")), None)
+        if field is None:
+            return empty
+        roads = lines[[field, "geometry"]].rename(columns={field: "name"})
+    elif area.osm_file is not None and Path(area.osm_file).is_file():
+        feats = osm.features_from_file(area.osm_file, lambda tags: "highway" in tags and "name" in tags, roads=True)
+        if not len(feats):
+            return empty
+        feats = feats[feats.geom_type.isin(["LineString", "MultiLineString"])]
+        roads = feats[["name", "geometry"]]
+    else:
+        return empty
+    names = roads["name"].fillna("").astype(str).str.strip()
+    return gpd.GeoDataFrame({"name": names.to_numpy()}, geometry=roads.geometry.values, crs=WGS84)[
+        (names != "").to_numpy()].reset_index(drop=True)
 
 
 def network_from_road_lines(spec: RoadLines) -> WalkNetwork:

@@ -391,7 +391,7 @@ def _keep_feature(tags: Mapping[str, str]) -> bool:
     return any(k in tags for k in FEATURE_KEYS)
 
 
-def features_from_file(path: Path, keep: Callable = _keep_feature) -> gpd.GeoDataFrame:
+def features_from_file(path: str | Path, keep: Callable = _keep_feature, *, roads: bool = False) -> gpd.GeoDataFrame:
     """Tagged nodes, ways and areas of a local OSM file as a WGS-84 GeoDataFrame.
 
     Closed ways and multipolygon relations become (multi)polygons, open ways
@@ -405,9 +405,12 @@ def features_from_file(path: Path, keep: Callable = _keep_feature) -> gpd.GeoDat
     the area assembler sit before the filters, so they still see every node,
     way and relation. The OPL lines are then read back, tags split from text
     (pyosmium's per-tag objects cost more than the rest of the pass), and
-    geometries made in one vectorised shapely call per kind.
+    geometries made in one vectorised shapely call per kind. With ``roads``, road ways (that
+    also pass ``keep``) are kept too: the siting report names the nearest road of a site.
     """
     import osmium
+
+    path = Path(path)
     from osmium.geom import WKBFactory
 
     check_local_file(path)
@@ -442,11 +445,11 @@ def features_from_file(path: Path, keep: Callable = _keep_feature) -> gpd.GeoDat
         except RuntimeError as exc:
             raise InputError(f"{path}: cannot read OSM data ({exc})") from None
         area_ways = {a[1] for a in areas if a[0] == "way"}
-        nodes, node_lonlat, way_tags, open_ways = _read_feature_opl(opl, area_ways)
+        nodes, node_lonlat, way_tags, open_ways = _read_feature_opl(opl, area_ways, roads)
     check = None if keep is _keep_feature else keep  # the C++ filter already applies the default
 
     def wanted(tags: dict) -> bool:
-        return ("highway" not in tags or "amenity" in tags) and (check is None or check(tags))
+        return (roads or "highway" not in tags or "amenity" in tags) and (check is None or check(tags))
 
     shapes: list[tuple] = []
     for kind, osm_id, shape, tags in areas:
@@ -479,14 +482,16 @@ def _opl_tags(field: str) -> dict[str, str]:
     return tags
 
 
-def _read_feature_opl(opl: Path, area_ways: set[int]) -> tuple[list, np.ndarray, dict[int, dict[str, str]], list]:
+def _read_feature_opl(opl: Path, area_ways: set[int], roads: bool = False
+                      ) -> tuple[list, np.ndarray, dict[int, dict[str, str]], list]:
     """Nodes and ways of a feature OPL file: ``(nodes, node_lonlat, way_tags, open_ways)``.
 
     ``nodes`` holds ``(id, tags)`` of located nodes, ``node_lonlat`` their
     degrees; ``way_tags`` the tags of the ways in ``area_ways`` (their
     areas' tags); ``open_ways`` ``(id, (tags, vertices))`` of the other ways
     that have a line: locations all known, consecutive repeats dropped, at
-    least two left (what pyosmium's ``create_linestring`` gives or refuses).
+    least two left (what pyosmium's ``create_linestring`` gives or refuses). Road ways without
+    an amenity are skipped unless ``roads``.
     """
     nodes, lonlat, way_tags, open_ways = [], [], {}, []
     with open(opl, encoding="utf-8", newline="\n") as lines:  # OPL escapes every other line break
@@ -504,7 +509,7 @@ def _read_feature_opl(opl: Path, area_ways: set[int]) -> tuple[list, np.ndarray,
                     continue
                 tag_field = fields[1]
                 # a road without amenity is never a feature: skip its nodes unparsed
-                if ("Thighway=" in tag_field or ",highway=" in tag_field) and not (
+                if not roads and ("Thighway=" in tag_field or ",highway=" in tag_field) and not (
                         "Tamenity=" in tag_field or ",amenity=" in tag_field):
                     continue
                 vertices = _opl_way_vertices(fields[2][1:])

@@ -472,7 +472,8 @@ def site_and_write(result: RunResult, *, category: str, add: int | None = None, 
         candidates = siting.network_candidates(result.network, spacing_m, result.area)
     if exclude_file:
         candidates = siting.exclude(candidates, exclude_file, exclude_coord_system)
-    res = siting.site(result, category, k=add, target=target, weight=weight, candidates=candidates)
+    roads = network.named_roads(config.area, config.network)
+    res = siting.site(result, category, k=add, target=target, weight=weight, candidates=candidates, roads=roads)
     res.info["files"] = report.write_siting(config.output.out_dir, res)
     res.info["files"].update(write_html(result, res))
     return res

@@ -189,8 +189,8 @@ def write_scorecard(out_dir: Path, scorecard: pd.DataFrame) -> dict[str, Path]:
 
 def write_siting(out_dir: Path, res: SitingResult) -> dict[str, Path]:
     """``siting_<cat>.csv`` (ranked sites), ``siting_<cat>_curve.csv`` (k → covered share),
-    ``siting_<cat>_communities.csv`` (before/after) and GeoPackage layers of the proposed sites
-    and their service areas."""
+    ``siting_<cat>_communities.csv`` (before/after), GeoPackage layers of the proposed sites
+    and their service areas, and the sites as ``siting_<cat>.geojson`` and ``siting_<cat>.kml``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     cat = res.category
     files = {"sites": out_dir / f"siting_{cat}.csv", "curve": out_dir / f"siting_{cat}_curve.csv",
@@ -198,6 +198,17 @@ def write_siting(out_dir: Path, res: SitingResult) -> dict[str, Path]:
     res.sites.drop(columns="geometry").to_csv(files["sites"], index=False, encoding="utf-8-sig", float_format="%.7g")
     res.curve.to_csv(files["curve"], index=False, float_format="%.6g")
     res.communities.to_csv(files["communities"], index=False, encoding="utf-8-sig", float_format="%.6g")
+    # GeoJSON (RFC 7946: WGS-84) and KML (WGS-84, opens in Google Earth and most GIS) of the sites, for
+    # planners who do not use a GeoPackage; the CSV holds the GCJ-02 and BD-09 positions for AMap/Baidu.
+    files["geojson"] = out_dir / f"siting_{cat}.geojson"
+    files["kml"] = out_dir / f"siting_{cat}.kml"
+    res.sites.to_file(files["geojson"], driver="GeoJSON", engine="pyogrio")
+    kml = res.sites.assign(label=[f"#{r} {cat}" for r in res.sites["rank"]],
+                           where=(res.sites["street"].astype(str) + " " + res.sites["community"].astype(str) + " "
+                                  + res.sites["nearest_road"].astype(str)).str.strip())
+    kml_columns = ["label", "where", "rank", "lon", "lat", "lon_gcj02", "lat_gcj02", "covered_share_after", "geometry"]
+    kml[kml_columns].to_file(files["kml"], driver="KML", engine="pyogrio",
+                             dataset_options={"NameField": "label", "DescriptionField": "where"})
     layers = {"proposed_sites": res.sites}
     if len(res.service_areas):
         layers["proposed_service_areas"] = res.service_areas.to_crs(WGS84)

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import heapq
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -31,7 +32,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from . import access, arrays, communities, grid, inputs
 from .config import Config
-from .coords import WGS84
+from .coords import WGS84, gcj02_to_bd09, wgs84_to_gcj02
 from .errors import InputError
 from .network import WalkNetwork, points_along_edges, snap_points
 from .population import group_column
@@ -204,6 +205,123 @@ def weight_column(origins: pd.DataFrame, weight: str) -> str:
     return "residents" if weight in ("residents", "all") else group_column(origins, weight)[0]
 
 
+#: The age groups a siting weight names, and the category demand groups it agrees with.
+_WEIGHT_GROUPS = {"60plus": {"60plus"}, "young": {"young", "0_3", "0_4"}, "0_3": {"young", "0_3"},
+                  "0_4": {"young", "0_4"}}
+
+
+def check_weight(category: str, demand_group: str, weight: str) -> None:
+    """Refuse a demand weight that makes no sense for the category (children for a canteen, 60+ for a nursery).
+
+    All residents always make sense; an age group only for a category serving that group, or one
+    serving everybody (``demand_group = "all"``).
+    """
+    if weight in ("residents", "all"):
+        return
+    if weight not in _WEIGHT_GROUPS:
+        raise InputError(f"--weight {weight!r}: expected residents, 60plus, young, 0_3 or 0_4")
+    if demand_group != "all" and demand_group not in _WEIGHT_GROUPS[weight]:
+        raise InputError(f"--weight {weight}: {category} serves {demand_group} (its demand_group), not {weight}; "
+                         f"weigh its sites by residents or {demand_group}")
+
+
+def _coverage_steps(result: RunResult, category: str, weight_col: str, times_s: np.ndarray, cover: sp.csr_matrix,
+                    chosen: list[int], speed_m_s: float, limit_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Covered shares after each chosen site, counted as the run counts them, and when each origin joined.
+
+    The run calls a cell covered when the residents' median walk of its origins is within the
+    threshold (:func:`servicecircle.grid.build_cells`); the shares here follow that rule, so the
+    share before any site is the run's own. Each step re-scores only the cells whose origins the
+    site brings closer (one grouped median over them).
+
+    Returns
+    -------
+    shares : ndarray, (len(chosen) + 1,)
+        Share of ``weight_col`` in covered cells before and after each site.
+    joined : ndarray of int
+        Per origin, the 1-based step whose site first brings it within the threshold (0: never, or
+        within already).
+    """
+    cells = result.cells
+    origin_cell = pd.Index(cells["h3"]).get_indexer(result.origins["h3"])
+    weight = cells[weight_col if weight_col in cells else "residents"].fillna(0).to_numpy(float)
+    total = weight.sum()
+    cell_time = cells[f"walk_time_s_{category}"].to_numpy(float).copy()
+    residents = result.origins["residents"].to_numpy(float)
+    order = np.argsort(origin_cell, kind="stable")
+    bounds = np.searchsorted(origin_cell[order], np.arange(len(cells) + 1))
+    t = np.asarray(times_s, dtype=float).copy()
+    joined = np.zeros(len(t), np.int64)
+
+    def share() -> float:
+        return float(weight[cell_time <= limit_s].sum() / total) if total > 0 else np.nan
+
+    shares = [share()]
+    for step, j in enumerate(chosen, start=1):  # a loop over the few chosen sites, each step vectorised
+        row = cover.getrow(j)
+        new_t = row.data / speed_m_s
+        better = new_t < t[row.indices]
+        reached, new_t = row.indices[better], new_t[better]
+        joined[reached[(t[reached] > limit_s) & (new_t <= limit_s)]] = step
+        t[reached] = new_t
+        touched = arrays.unique(origin_cell[reached])
+        counts = bounds[touched + 1] - bounds[touched]
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        members = order[np.repeat(bounds[touched], counts) + offsets]
+        medians = grid.weighted_median(origin_cell[members], t[members], residents[members])
+        cell_time[medians.index.to_numpy(dtype=np.int64)] = medians.to_numpy()
+        shares.append(share())
+    return np.asarray(shares), joined
+
+
+def _greedy_counted_by_cells(cover: sp.csr_matrix, demand: np.ndarray, k: int | None, target: float | None,
+                             target_weight: float | None, base: float, total: float,
+                             steps: Callable[[Solution], tuple[np.ndarray, np.ndarray]]
+                             ) -> tuple[Solution, np.ndarray, np.ndarray]:
+    """The greedy's sites with the run's covered shares after each (``steps``: :func:`_coverage_steps`).
+
+    The greedy counts origins; the run counts cells (their median walk). With a ``target`` share,
+    stop at the first site where the cells reach it, going on along the same greedy order if the
+    origins got there first.
+    """
+    sol = greedy(cover, demand, k=k, target_weight=target_weight, base_covered=base)
+    shares, joined = steps(sol)
+    if target is None:
+        return sol, shares, joined
+    if shares[-1] < target:
+        sol = greedy(cover, demand, target_weight=max(0.0, total - base), base_covered=base)
+        shares, joined = steps(sol)
+    reached = np.flatnonzero(shares >= target)
+    n = int(reached[0]) if len(reached) else len(sol.chosen)
+    sol = replace(sol, chosen=sol.chosen[:n], marginal=sol.marginal[:n], covered=sol.covered[:n])
+    return sol, shares[:n + 1], np.where(joined <= n, joined, 0)
+
+
+def _where(sites: gpd.GeoDataFrame, result: RunResult, roads: gpd.GeoDataFrame | None) -> pd.DataFrame:
+    """Each site's community and street, and its nearest named road with the distance to it (metres)."""
+    out = pd.DataFrame(index=range(len(sites)))
+    comms = result.communities.to_crs(WGS84).reset_index(drop=True)
+    site_idx, comm_idx = comms.sindex.query(sites.geometry.values, predicate="intersects")
+    first = pd.Series(comm_idx).groupby(site_idx).min() if len(site_idx) else pd.Series(dtype=np.int64)
+    out["community"] = ""
+    out["street"] = ""
+    if len(first):
+        unit = comms.iloc[first.to_numpy()]
+        out.loc[first.index, "community"] = unit["name"].fillna("").astype(str).to_numpy()
+        if "street_name" in unit:
+            out.loc[first.index, "street"] = unit["street_name"].fillna("").astype(str).to_numpy()
+    out["nearest_road"] = ""
+    out["nearest_road_m"] = np.nan
+    if roads is not None and len(roads) and len(sites):
+        crs = result.network.crs
+        lines = roads.to_crs(crs)
+        pts = sites.to_crs(crs).geometry.values
+        (site_i, road_i), dist = lines.sindex.nearest(pts, return_distance=True, return_all=False)
+        out.loc[site_i, "nearest_road"] = lines["name"].iloc[road_i].to_numpy()
+        out.loc[site_i, "nearest_road_m"] = np.round(dist, 1)
+    return out
+
+
 # Long on purpose: candidates, coverage sets, the greedy, the exact bound and the tables it returns share
 # one set of arrays, built once.
 def site(
@@ -217,6 +335,7 @@ def site(
     spacing_m: float = 100.0,
     exact_limit: int = 3000,
     service_areas: bool = True,
+    roads: gpd.GeoDataFrame | None = None,
 ) -> SitingResult:
     """Recommend new sites for ``category`` on top of a finished run (:class:`~servicecircle.results.RunResult`).
 
@@ -228,6 +347,9 @@ def site(
         Demand: ``residents``, ``60plus`` or ``young`` (0–3, else 0–4 years).
     candidates : GeoDataFrame, optional
         WGS-84 candidate points (:func:`file_candidates`); default every ``spacing_m`` along the network.
+    roads : GeoDataFrame, optional
+        Named roads (WGS-84 lines with ``name``, :func:`servicecircle.network.named_roads`): each
+        site's nearest is named.
     exact_limit : int
         Also solve the MILP when candidates × demand points with weight stay below
         ``exact_limit`` × 1,000, to report greedy's distance from optimal.
@@ -235,6 +357,7 @@ def site(
     config: Config = result.config
     if category not in config.categories:
         raise InputError(f"unknown category {category!r} (have {', '.join(config.categories)})")
+    check_weight(category, config.categories[category].demand_group, weight)
     if (k is None) == (target is None):
         raise InputError("give either the number of sites to add (--add K) or a target share (--target 0.9)")
     net = result.network
@@ -263,7 +386,12 @@ def site(
     base = float(w_all[covered_before].sum())
     total = float(w_all.sum())
     target_weight = None if target is None else max(0.0, target * total - base)
-    sol = greedy(cover, demand, k=k, target_weight=target_weight, base_covered=base)
+    limit_s = config.access.coverage_threshold_min * 60
+
+    def steps(sol: Solution) -> tuple[np.ndarray, np.ndarray]:
+        return _coverage_steps(result, category, col, times, cover, sol.chosen, cat.speed_m_s, limit_s)
+
+    sol, shares, joined = _greedy_counted_by_cells(cover, demand, k, target, target_weight, base, total, steps)
     best_exact = None
     active = int(((cover != 0) @ (demand > 0)).astype(bool).sum()) if len(cand) else 0
     if k is not None and len(cand) * max(1, int((demand > 0).sum())) <= exact_limit * 1000 and active:
@@ -272,16 +400,24 @@ def site(
         except RuntimeError:  # no incumbent within the time limit: greedy stands alone
             best_exact = None
 
-    # Sites, in the order chosen, with their coordinates and marginal demand.
+    # Sites, in the order chosen: where they are in every datum a planner's tools use, what they add.
     chosen = cand.iloc[sol.chosen]
-    cum = np.cumsum(sol.marginal)
+    lon, lat = chosen.geometry.x.to_numpy(), chosen.geometry.y.to_numpy()
+    gcj_lon, gcj_lat = wgs84_to_gcj02(lon, lat)
+    bd_lon, bd_lat = gcj02_to_bd09(gcj_lon, gcj_lat)
     sites = gpd.GeoDataFrame({
         "rank": np.arange(1, len(chosen) + 1), "candidate_id": chosen["candidate_id"].to_numpy(),
         "name": chosen["name"].to_numpy() if "name" in chosen else "", "category": category,
-        "lon": chosen.geometry.x.round(7).to_numpy(), "lat": chosen.geometry.y.round(7).to_numpy(),
-        f"new_{col}_covered": np.round(sol.marginal, 3),
-        "covered_share_after": (base + cum) / total if total > 0 else np.nan,
+        "lon": np.round(lon, 7), "lat": np.round(lat, 7),
+        "lon_gcj02": np.round(gcj_lon, 7), "lat_gcj02": np.round(gcj_lat, 7),
+        "lon_bd09": np.round(bd_lon, 7), "lat_bd09": np.round(bd_lat, 7),
     }, geometry=chosen.geometry.to_numpy(), crs=WGS84)
+    sites = pd.concat([sites, _where(sites, result, roads)], axis=1)
+    # What each site brings within the threshold (origins no earlier site or facility reached), per group.
+    for group_col in ["residents"] + [c for c in origins.columns if c.startswith("residents_")]:
+        added = np.bincount(joined, weights=origins[group_col].to_numpy(float), minlength=len(chosen) + 1)[1:]
+        sites[f"new_{group_col}_covered"] = np.round(added, 3)
+    sites["covered_share_after"] = shares[1:]
 
     # Before/after per community, with the same cell rules as the main run.
     new_d = np.full(len(origins), np.inf)
@@ -317,15 +453,16 @@ def site(
         "greedy_s": round(sol.seconds, 4),
         "limit_m": limit_m,
         "weight": col,
-        "covered_share_before": base / total if total > 0 else None,
-        "covered_share_after": (base + (cum[-1] if len(cum) else 0.0)) / total if total > 0 else None,
+        "covered_share_before": float(shares[0]) if total > 0 else None,
+        "covered_share_after": float(shares[-1]) if total > 0 else None,
     }
     if best_exact is not None:
         opt = sum(best_exact.marginal)
         info.update(exact_covered=opt, greedy_covered=float(sum(sol.marginal)), exact_s=round(best_exact.seconds, 3),
                     greedy_over_optimal=(float(sum(sol.marginal)) / opt) if opt > 0 else 1.0,
                     exact_optimal=best_exact.optimal)
-    return SitingResult(category, col, sol, sites, sol.curve, table, areas, best_exact, info)
+    curve = pd.DataFrame({"k": np.arange(len(shares)), "covered_share": shares})
+    return SitingResult(category, col, sol, sites, curve, table, areas, best_exact, info)
 
 
 # --------------------------------------------------------------------------- what-if

@@ -157,6 +157,7 @@ TEXTS: dict[str, dict[str, str]] = {
         'zh': '{level}（{units}）：{fails} 个未达约束性目标',
         'en': '{level} ({units}): {fails} failing a binding goal',
     },
+    'popup.proposed_where': {'zh': '{street} {community}，最近道路：{road}', 'en': '{street} {community}, nearest road: {road}'},
     'popup.proposed_tooltip': {'zh': '拟建 #{rank}', 'en': 'proposed #{rank}'},
     'popup.care_walk': {
         'zh': '医养结合：步行 {walk} 分钟到 {name}（{verdict} {limit} 分钟）',

@@ -126,6 +126,32 @@ def test_siting_with_candidates_exclusions_and_target(chengdu_run, tmp_path):
         siting.site(chengdu_run, "nursery", k=2, target=0.5)
 
 
+def share_with_sites(run, category, sites):
+    """The covered share of ``category`` with ``sites`` ([(lon, lat)]) added as facilities, recomputed
+    independently: through the main pass (graph, nearest distances, cells rebuilt)."""
+    import geopandas as gpd
+
+    net = run.network
+    existing = run.facilities
+    existing = existing[(existing["category"] == category) & existing["counted"] & ~existing["off_network"]]
+    pts = gpd.GeoSeries(gpd.points_from_xy(*zip(*sites)), crs="EPSG:4326")
+    snap = snap_points(net, shapely.get_coordinates(pts.to_crs(net.crs).values))
+    new = pd.DataFrame({"category": category, "snap_edge": snap.edge, "snap_along_m": snap.along_m,
+                        "snap_offset_m": snap.offset_m, "facility_id": [f"new{i}" for i in range(len(sites))]})
+    facs = pd.concat([existing[new.columns], new], ignore_index=True)
+    graph = access.build_access_graph(net, gpd.GeoDataFrame(facs))
+    times = run.origin_times.copy()
+    node_d, _ = access.nearest_distances(graph, category)
+    osnap = snap_points(net, shapely.get_coordinates(run.origins.geometry.values))
+    d, _ = access.point_distances(net, osnap, node_d, graph.facilities)
+    times[f"walk_time_s_{category}"] = d / run.config.categories[category].speed_m_s
+    cells = grid.build_cells(run.origins, times, categories=run.config.categories,
+                             coverage_threshold_min=run.config.access.coverage_threshold_min)
+    covered = cells.set_index("h3")[f"covered_{category}"]
+    res = cells.set_index("h3")["residents"]
+    return float((res * covered).sum() / res.sum())
+
+
 def test_what_if_matches_a_full_recompute(chengdu_run):
     what = siting.WhatIf(chengdu_run, "nursery")
     before = what.covered_share()
@@ -133,28 +159,64 @@ def test_what_if_matches_a_full_recompute(chengdu_run):
     for lon, lat in sites:
         out = what.add(lon, lat)
     assert out["covered_share"] > before
-    # Independently: the two sites as facilities through the main pass, cells rebuilt.
+    assert out["covered_share"] == pytest.approx(share_with_sites(chengdu_run, "nursery", sites), abs=1e-9)
+
+
+def test_siting_starts_at_the_runs_coverage_and_ends_at_a_recompute_with_its_sites(chengdu_run):
+    """The share before any site is the run's own (cells by their median walk, not origins), and the
+    share after each site is what the main pass gives with the sites added as facilities."""
+    res = siting.site(chengdu_run, "health_centre", k=3, spacing_m=300.0, service_areas=False)
+    run_share = chengdu_run.summary["categories"]["health_centre"]["population_covered_share"]
+    assert res.info["covered_share_before"] == pytest.approx(run_share, abs=1e-12)
+    assert res.curve["covered_share"].iloc[0] == pytest.approx(run_share, abs=1e-12)
+    sites = list(zip(res.sites["lon"], res.sites["lat"]))
+    for k in (1, 3):
+        assert res.sites["covered_share_after"].iloc[k - 1] == pytest.approx(
+            share_with_sites(chengdu_run, "health_centre", sites[:k]), abs=1e-6)
+
+
+def test_siting_weights_must_fit_the_category(chengdu_run):
+    with pytest.raises(InputError, match="canteen serves 60plus"):
+        siting.site(chengdu_run, "canteen", k=1, weight="young")
+    with pytest.raises(InputError, match="nursery serves young"):
+        siting.site(chengdu_run, "nursery", k=1, weight="60plus")
+    with pytest.raises(InputError, match="expected residents"):
+        siting.site(chengdu_run, "nursery", k=1, weight="kids")
+
+
+def test_sites_say_where_they_are_in_every_datum_unit_and_road(hexi_run):
+    """Hexi: each site's GCJ-02 and BD-09 positions invert to its WGS-84 one, its community and street
+    are the polygons holding it, and its nearest road is the nearest named line by brute force."""
+    from servicecircle import coords, network
+
+    config = hexi_run.config
+    roads = network.named_roads(config.area, config.network)
+    assert len(roads) > 500
+    res = siting.site(hexi_run, "elder_care", k=4, spacing_m=400.0, service_areas=False, roads=roads)
+    sites = res.sites
+    lon, lat = coords.gcj02_to_wgs84(sites["lon_gcj02"], sites["lat_gcj02"])
+    assert np.allclose(lon, sites["lon"], atol=2e-6) and np.allclose(lat, sites["lat"], atol=2e-6)
+    blon, blat = coords.to_wgs84(sites["lon_bd09"], sites["lat_bd09"], "bd09")
+    assert np.allclose(blon, sites["lon"], atol=2e-6) and np.allclose(blat, sites["lat"], atol=2e-6)
+    comms = hexi_run.communities.to_crs(4326)
+    for row in sites.itertuples():
+        holding = comms[comms.geometry.intersects(row.geometry)]
+        assert row.community == (holding["name"].iloc[0] if len(holding) else "")
+        if len(holding):
+            assert row.street == holding["street_name"].iloc[0] and row.street
+        metres = roads.to_crs(hexi_run.network.crs).distance(
+            gpd_point(row.lon, row.lat).to_crs(hexi_run.network.crs).iloc[0])
+        assert row.nearest_road_m == pytest.approx(metres.min(), abs=0.06)
+        assert row.nearest_road in set(roads["name"][metres <= metres.min() + 1e-6])
+    # What each site adds, per group, sums to what it brings to the weight column.
+    assert (sites["new_residents_60plus_covered"] <= sites["new_residents_covered"] + 1e-9).all()
+    assert np.allclose(sites["new_residents_covered"], res.solution.marginal, atol=1e-3)
+
+
+def gpd_point(lon, lat):
     import geopandas as gpd
 
-    net = chengdu_run.network
-    existing = chengdu_run.facilities
-    existing = existing[(existing["category"] == "nursery") & existing["counted"] & ~existing["off_network"]]
-    pts = gpd.GeoSeries(gpd.points_from_xy(*zip(*sites)), crs="EPSG:4326")
-    snap = snap_points(net, shapely.get_coordinates(pts.to_crs(net.crs).values))
-    new = pd.DataFrame({"category": "nursery", "snap_edge": snap.edge, "snap_along_m": snap.along_m,
-                        "snap_offset_m": snap.offset_m, "facility_id": ["a", "b"]})
-    facs = pd.concat([existing[new.columns], new], ignore_index=True)
-    graph = access.build_access_graph(net, gpd.GeoDataFrame(facs))
-    times = chengdu_run.origin_times.copy()
-    node_d, _ = access.nearest_distances(graph, "nursery")
-    osnap = snap_points(net, shapely.get_coordinates(chengdu_run.origins.geometry.values))
-    d, _ = access.point_distances(net, osnap, node_d, graph.facilities)
-    times["walk_time_s_nursery"] = d / chengdu_run.config.categories["nursery"].speed_m_s
-    cells = grid.build_cells(chengdu_run.origins, times, categories=chengdu_run.config.categories,
-                             coverage_threshold_min=chengdu_run.config.access.coverage_threshold_min)
-    covered = cells.set_index("h3")["covered_nursery"]
-    res = cells.set_index("h3")["residents"]
-    assert out["covered_share"] == pytest.approx(float((res * covered).sum() / res.sum()), abs=1e-9)
+    return gpd.GeoSeries([shapely.Point(lon, lat)], crs="EPSG:4326")
 
 
 def test_site_command_writes_its_files(chengdu_run, tmp_path):
@@ -167,6 +229,13 @@ def test_site_command_writes_its_files(chengdu_run, tmp_path):
     assert list(table["rank"]) == [1, 2] and {"lon", "lat", "covered_share_after"} <= set(table.columns)
     curve = pd.read_csv(files["curve"])
     assert list(curve["k"]) == [0, 1, 2]
+    import pyogrio
+
+    for kind in ("geojson", "kml"):
+        back = pyogrio.read_dataframe(files[kind])
+        assert len(back) == 2 and back.crs.to_epsg() == 4326
+        assert np.allclose(back.geometry.x, table["lon"], atol=1e-6) and np.allclose(back.geometry.y, table["lat"], atol=1e-6)
+    assert "#1 nursery" in files["kml"].read_text(encoding="utf-8")
     html = files["map"].read_text(encoding="utf-8")
     assert json.dumps("拟建选址: nursery (2)")[1:-1] in html and "拟建 #1" in html  # sc-data is UTF-8, sc-layers ASCII
     page = files["report"].read_text(encoding="utf-8")

@@ -876,7 +876,9 @@
       for (let i = 0; i < ds.n; i++) {
         const icon = L.divIcon({className: '', iconSize: [18, 18], html: '<div class="sc-proposed">' + col.rank[i] + '</div>'});
         const text = '<b>' + fmt('proposed_site', {rank: col.rank[i]}) + '</b><br>' + spec.category_name + '<br>' +
-          col.lon[i].toFixed(6) + ', ' + col.lat[i].toFixed(6) + '<br>' +
+          'WGS-84 ' + col.lon[i].toFixed(6) + ', ' + col.lat[i].toFixed(6) + '<br>' +
+          'GCJ-02 ' + col.glon[i].toFixed(6) + ', ' + col.glat[i].toFixed(6) + '<br>' +
+          (ds.text('where')[i] ? ds.text('where')[i] + '<br>' : '') +
           fmt('proposed_gain', {gain: fmtInt(col.gain[i]), weight: spec.weight}) + '<br>' +
           fmt('proposed_after', {share: (col.after[i] * 100).toFixed(1)});
         L.marker([col.y[i] * 1e-5, col.x[i] * 1e-5], {icon: icon}).bindPopup(text, {maxWidth: 260})
