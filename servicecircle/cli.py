@@ -6,13 +6,14 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .coords import SYSTEMS
 
 if TYPE_CHECKING:  # for annotations only: the command line imports the analysis when it runs
+    from .config import Config
     from .results import RunResult
-    from .siting import SitingResult
+    from .siting import CapacityPlan, SitingResult
 
 DESCRIPTION = """\
 Measure the 15-minute service circle (一刻钟服务圈) of a study area: who can walk
@@ -80,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--exclude-coord-system", default="wgs84", choices=SYSTEMS)
     s.add_argument("--spacing", type=float, default=100.0, metavar="M",
                    help="network candidates every M metres of street (default 100)")
+    c = sub.add_parser("capacity", help="where added beds or places serve the most unmet demand",
+                       description="Run the analysis, then split the unmet need for one category's capacity "
+                                   "(beds, nursery places, meals) among the facilities that can serve it, and "
+                                   "list the need no facility reaches, per community.")
+    _common(c)
+    c.add_argument("--category", required=True, help="facility category with a capacity, e.g. nursery, elder_care")
+    c.add_argument("--per-1000", type=float, metavar="N",
+                   help="the standard per 1,000 of the group (default: the category's capacity_per_1000 goal)")
+    c.add_argument("--group", choices=["all", "60plus", "young", "0_3", "0_4"],
+                   help="the population the standard counts (default: the goal's)")
     return p
 
 
@@ -116,32 +127,19 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ServiceCircleError
 
     args = _parser().parse_args(argv)
-    if args.command not in ("run", "site"):
+    if args.command not in ("run", "site", "capacity"):
         _parser().print_help()
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         from .config import load_config
-        from .errors import InputError
 
         config = load_config(args.config, overrides=overrides_of(args))
-        if args.command == "site":
-            if args.category not in config.categories:
-                raise InputError(f"unknown category {args.category!r} (have {', '.join(config.categories)})")
-            if args.add is not None and args.add < 1:
-                raise InputError(f"--add must be at least 1, got {args.add}")
-            if args.target is not None and not 0 < args.target <= 1:
-                raise InputError(f"--target is a share between 0 and 1, got {args.target}")
+        _check_command(args, config)
         from .pipeline import run  # after the settings are checked: a bad file is reported at once
 
         result = run(config, progress=not args.quiet, reuse=not args.recompute)
-        if args.command == "site":
-            from .pipeline import site_and_write
-
-            siting = site_and_write(result, category=args.category, add=args.add, target=args.target,
-                                    weight=args.weight, candidates_file=args.candidates,
-                                    candidates_coord_system=args.candidates_coord_system, spacing_m=args.spacing,
-                                    exclude_file=args.exclude, exclude_coord_system=args.exclude_coord_system)
+        report_command = _after_run(args, result)
     except ServiceCircleError as exc:
         print(f"servicecircle: error: {exc}", file=sys.stderr)
         return 2
@@ -149,9 +147,52 @@ def main(argv: list[str] | None = None) -> int:
         print("servicecircle: interrupted", file=sys.stderr)
         return 130
     _print_summary(result)
-    if args.command == "site":
-        _print_siting(siting)
+    report_command()
     return 0
+
+
+def _check_command(args: argparse.Namespace, config: Config) -> None:
+    """The command's own arguments, checked before the run (a bad one is reported at once)."""
+    from .errors import InputError
+
+    if args.command in ("site", "capacity") and args.category not in config.categories:
+        raise InputError(f"unknown category {args.category!r} (have {', '.join(config.categories)})")
+    if args.command == "site":
+        if args.add is not None and args.add < 1:
+            raise InputError(f"--add must be at least 1, got {args.add}")
+        if args.target is not None and not 0 < args.target <= 1:
+            raise InputError(f"--target is a share between 0 and 1, got {args.target}")
+
+
+def _after_run(args: argparse.Namespace, result: RunResult) -> Callable[[], None]:
+    """What ``site`` or ``capacity`` does after the run; returns what it prints after the run's summary."""
+    if args.command == "site":
+        from .pipeline import site_and_write
+
+        siting = site_and_write(result, category=args.category, add=args.add, target=args.target,
+                                weight=args.weight, candidates_file=args.candidates,
+                                candidates_coord_system=args.candidates_coord_system, spacing_m=args.spacing,
+                                exclude_file=args.exclude, exclude_coord_system=args.exclude_coord_system)
+        return lambda: _print_siting(siting)
+    if args.command == "capacity":
+        from .pipeline import capacity_plan_and_write
+
+        plan = capacity_plan_and_write(result, category=args.category, per_1000=args.per_1000, group=args.group)
+        return lambda: _print_capacity_plan(plan)
+    return lambda: None
+
+
+def _print_capacity_plan(plan: CapacityPlan) -> None:
+    info = plan.info
+    print(f"\ncapacity plan {plan.category} ({plan.capacity}, standard {info['per_1000']:g} per 1,000 "
+          f"{info['demand_label']}): {info['capacity_now']:,.0f} now in {info['facilities']} facilities; "
+          f"district shortfall {info['district_shortfall']:,.0f}; unmet need within reach "
+          f"{info['need_reached']:,.0f}, beyond every facility {info['need_unreached']:,.0f}")
+    for r in plan.facilities.head(10).itertuples(index=False):
+        if r.to_add > 0:
+            print(f"  +{r.to_add:,}  {r.name or r.facility_id}")
+    for path in plan.info.get("files", {}).values():
+        print(f"  wrote {path}")
 
 
 def _print_siting(res: SitingResult) -> None:

@@ -479,6 +479,14 @@ def site_and_write(result: RunResult, *, category: str, add: int | None = None, 
     return res
 
 
+def capacity_plan_and_write(result: RunResult, *, category: str, per_1000: float | None = None,
+                            group: str | None = None) -> siting.CapacityPlan:
+    """The ``capacity`` command after a run: :func:`servicecircle.siting.capacity_plan` and its files."""
+    plan = siting.capacity_plan(result, category, per_1000=per_1000, group=group)
+    plan.info["files"] = report.write_capacity_plan(result.config.output.out_dir, plan)
+    return plan
+
+
 def write_html(result: RunResult, siting_result: siting.SitingResult | None = None,
                merged_areas: gpd.GeoDataFrame | None = None) -> dict:
     """``map.html`` (Leaflet inlined with ``config.output.offline``) and the report page ``index.html``.

@@ -22,7 +22,7 @@ from .coords import WGS84
 
 if TYPE_CHECKING:  # names for annotations only: the import graph stays as it is
     from .inputs import InputReport
-    from .siting import SitingResult
+    from .siting import CapacityPlan, SitingResult
 
 #: Rows of one worksheet in Excel and WPS (header included).
 EXCEL_MAX_ROWS = xlsx_writer.EXCEL_MAX_ROWS
@@ -213,6 +213,17 @@ def write_siting(out_dir: Path, res: SitingResult) -> dict[str, Path]:
     if len(res.service_areas):
         layers["proposed_service_areas"] = res.service_areas.to_crs(WGS84)
     write_geopackage(files["gpkg"], layers)
+    return files
+
+
+def write_capacity_plan(out_dir: Path, plan: CapacityPlan) -> dict[str, Path]:
+    """``capacity_plan_<cat>.csv`` (per facility: demand within reach, capacity per 1,000, ``to_add``) and
+    ``capacity_plan_<cat>_unreached.csv`` (per community: the need no facility reaches)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"facilities": out_dir / f"capacity_plan_{plan.category}.csv",
+             "unreached": out_dir / f"capacity_plan_{plan.category}_unreached.csv"}
+    plan.facilities.to_csv(files["facilities"], index=False, encoding="utf-8-sig", float_format="%.6g")
+    plan.communities.to_csv(files["unreached"], index=False, encoding="utf-8-sig", float_format="%.6g")
     return files
 
 

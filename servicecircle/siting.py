@@ -526,3 +526,116 @@ class WhatIf:
         after = self.cell_time.loc[touched] <= self.limit_s if len(touched) else pd.Series(dtype=bool)
         return {"newly_covered_weight": float(self.weight[newly].sum()), "cells_rescored": int(len(touched)),
                 "cells_newly_covered": int((after & ~before).sum()), "covered_share": self.covered_share()}
+
+
+# --------------------------------------------------------------------------- capacity plan
+
+@dataclass
+class CapacityPlan:
+    """Where added beds or places serve the most unmet demand (:func:`capacity_plan`).
+
+    ``facilities``: per existing facility with a known capacity, the demand within its reach, its
+    capacity per 1,000 of it, and ``to_add``, its share of the unmet need. ``communities``: per
+    community, the need no facility with a known capacity reaches (new sites are needed there, not
+    more places). ``info``: the standard and the totals.
+    """
+
+    category: str
+    capacity: str
+    facilities: pd.DataFrame
+    communities: pd.DataFrame
+    info: dict = field(default_factory=dict)
+
+
+def capacity_goal(config: Config, category: str) -> tuple[float, str, str] | None:
+    """(target per 1,000, population group, goal key) of the category's first ``capacity_per_1000`` goal."""
+    capacity = config.categories[category].capacity
+    for goal in config.goals:
+        if goal.enabled and goal.metric == "capacity_per_1000" and category in goal.categories \
+                and goal.capacity == capacity:
+            return goal.target, goal.group, goal.key
+    return None
+
+
+def capacity_plan(result: RunResult, category: str, *, per_1000: float | None = None,
+                  group: str | None = None) -> CapacityPlan:
+    """Where added capacity (beds, places, meals) serves the most unmet demand.
+
+    The standard is ``per_1000`` of ``group`` (default: the category's ``capacity_per_1000`` goal,
+    e.g. 4.5 nursery places per 1,000 residents). Capacity is shared out as in the run's 2SFCA (the
+    same walk limit and decay): each origin k gets ``A_k`` per person within reach, and its unmet
+    need is ``max(0, per_1000 / 1000 − A_k) × P_k``. That need is split among the facilities that
+    reach k in proportion to their decay weights (as step 1 of the 2SFCA splits demand), so the
+    facilities' ``to_add`` plus the need no facility reaches add up to the whole unmet need.
+    Raising each facility by its ``to_add`` lifts its own catchment towards the standard; the
+    unreached need calls for new sites (:func:`site`).
+    """
+    config: Config = result.config
+    if category not in config.categories:
+        raise InputError(f"unknown category {category!r} (have {', '.join(config.categories)})")
+    cat = config.categories[category]
+    if cat.capacity is None:
+        raise InputError(f"{category} has no capacity field (categories.{category}.capacity): no capacity plan")
+    goal = capacity_goal(config, category)
+    if per_1000 is None:
+        if goal is None:
+            raise InputError(f"no capacity_per_1000 goal for {category}'s {cat.capacity}: give the standard "
+                             "(--per-1000)")
+        per_1000, goal_group, _ = goal
+        group = group or goal_group
+    group = group or "all"
+    facs = result.facilities
+    facs = facs[(facs["category"] == category) & facs["counted"] & ~facs["off_network"]].reset_index(drop=True)
+    cap = (pd.to_numeric(facs[cat.capacity], errors="coerce").to_numpy(float) if cat.capacity in facs
+           else np.full(len(facs), np.nan))
+    known = np.isfinite(cap)
+    if not known.any():
+        raise InputError(f"no {category} facility has a known {cat.capacity}: load a registry with capacities")
+    facs, cap = facs[known].reset_index(drop=True), cap[known]
+    origins = result.origins
+    demand_col, who = group_column(origins, group)
+    demand = origins[demand_col].to_numpy(float)
+    settings = config.access
+    steps = settings.step_weights if settings.decay == "stepped" else None
+    limit_m = settings.coverage_threshold_min * 60 * cat.speed_m_s
+    graph = access.build_access_graph(result.network, facs)
+    walk = access.origin_catchments(graph, np.arange(len(facs)), access.origin_snap(origins, result.network), limit_m)
+    walk.data = walk.data / cat.speed_m_s
+    ratio, per_person = access.two_step_fca(walk, cap, demand, settings.thresholds_min, steps)
+    weights = walk.copy()
+    weights.data = access.decay_weights(weights.data, settings.thresholds_min, steps)
+    weights.eliminate_zeros()
+    need = np.maximum(0.0, per_1000 / 1000.0 - per_person) * demand
+    reach_weight = np.asarray(weights.sum(axis=0)).ravel()
+    reached = reach_weight > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        split = np.where(reached, need / reach_weight, 0.0)
+    to_add = weights @ split
+    within = weights @ demand
+    table = pd.DataFrame({
+        "facility_id": facs["facility_id"].to_numpy(), "name": facs["name"].fillna("").astype(str).to_numpy(),
+        cat.capacity: cap, f"{demand_col}_within_reach": np.round(within, 1),
+        "per_1000_now": np.round(np.where(np.isfinite(ratio), ratio * 1000.0, np.nan), 2),
+        "to_add": np.ceil(np.round(to_add, 6)).astype(np.int64),
+    })
+    table = table.sort_values(["to_add", "facility_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    unit = result.unit_of_origin.get("community") if isinstance(result.unit_of_origin, dict) else None
+    comms = pd.DataFrame(columns=["community_id", "name", "need_unreached"])
+    if unit is not None and (~reached).any():
+        unit = np.asarray(unit)
+        mask = ~reached & (unit >= 0) & (need > 0)
+        sums = pd.Series(need[mask]).groupby(unit[mask]).sum()
+        names = result.communities.set_index("community_id")["name"]
+        comms = pd.DataFrame({"community_id": sums.index.to_numpy(), "name": names.reindex(sums.index).to_numpy(),
+                              "need_unreached": np.round(sums.to_numpy(), 1)})
+        comms = comms.sort_values(["need_unreached", "community_id"], ascending=[False, True],
+                                  kind="stable").reset_index(drop=True)
+    total_demand = float(demand.sum())
+    info = {
+        "per_1000": float(per_1000), "group": group, "demand": demand_col, "demand_label": who,
+        "capacity_now": float(cap.sum()), "facilities": int(len(facs)),
+        "district_shortfall": max(0.0, per_1000 * total_demand / 1000.0 - float(cap.sum())),
+        "need_total": float(need.sum()), "need_reached": float(need[reached].sum()),
+        "need_unreached": float(need[~reached].sum()), "to_add_total": int(table["to_add"].sum()),
+    }
+    return CapacityPlan(category, cat.capacity, table, comms, info)

@@ -240,3 +240,52 @@ def test_site_command_writes_its_files(chengdu_run, tmp_path):
     assert json.dumps("拟建选址: nursery (2)")[1:-1] in html and "拟建 #1" in html  # sc-data is UTF-8, sc-layers ASCII
     page = files["report"].read_text(encoding="utf-8")
     assert 'id="chart-siting-curve"' in page and page.count('class="series"', page.index("chart-siting-curve")) >= 1
+
+
+def test_capacity_plan_splits_the_unmet_need_among_the_facilities_that_reach_it(hexi_goal_registry_run, chengdu_run):
+    """Hexi with the test registry's nurseries (places known): the standard is the config's goal (4.5
+    places per 1,000 residents); the need within reach plus the need beyond every nursery is the whole
+    unmet need, adding each nursery's places shrinks the need it was given, and a category without
+    capacities is refused in words."""
+    from servicecircle import access
+
+    run = hexi_goal_registry_run
+    plan = siting.capacity_plan(run, "nursery")
+    info = plan.info
+    assert info["per_1000"] == 4.5 and info["demand"] == "residents"
+    facs = run.facilities[(run.facilities["category"] == "nursery") & run.facilities["counted"]
+                          & ~run.facilities["off_network"]]
+    assert info["capacity_now"] == pytest.approx(pd.to_numeric(facs["nursery_places"]).sum())
+    assert info["district_shortfall"] == pytest.approx(4.5 * run.origins["residents"].sum() / 1000
+                                                       - info["capacity_now"])
+    assert info["need_reached"] + info["need_unreached"] == pytest.approx(info["need_total"])
+    assert info["need_reached"] <= info["to_add_total"] <= info["need_reached"] + len(plan.facilities)
+    # A surplus in one place serves nobody elsewhere: the need is at least the district's shortfall.
+    assert info["need_total"] >= info["district_shortfall"] - 1e-6
+    assert plan.facilities["to_add"].is_monotonic_decreasing
+    assert plan.communities["need_unreached"].sum() == pytest.approx(info["need_unreached"],
+                                                                     abs=0.1 * len(plan.communities) + 1e-6)
+    # Independently of the plan's split: the nurseries with their places added, through the same 2SFCA.
+    settings = run.config.access
+    facs = facs.set_index("facility_id").loc[plan.facilities["facility_id"]].reset_index()
+    graph = access.build_access_graph(run.network, facs)
+    speed = run.config.categories["nursery"].speed_m_s
+    walk = access.origin_catchments(graph, np.arange(len(facs)), access.origin_snap(run.origins, run.network),
+                                    settings.coverage_threshold_min * 60 * speed)
+    walk.data = walk.data / speed
+    residents = run.origins["residents"].to_numpy(float)
+
+    def need(places):
+        _, per_person = access.two_step_fca(walk, places, residents, settings.thresholds_min,
+                                            settings.step_weights if settings.decay == "stepped" else None)
+        reached = np.asarray(walk.sum(axis=0)).ravel() > 0
+        return float((np.maximum(0.0, 4.5e-3 - per_person) * residents)[reached].sum())
+
+    before = need(plan.facilities["nursery_places"].to_numpy(float))
+    after = need(plan.facilities["nursery_places"].to_numpy(float) + plan.facilities["to_add"].to_numpy(float))
+    assert before == pytest.approx(info["need_reached"], rel=1e-9)
+    assert after < 0.5 * before
+    with pytest.raises(InputError, match="no capacity field"):
+        siting.capacity_plan(chengdu_run, "health_centre")
+    with pytest.raises(InputError, match="no elder_care facility has a known beds"):
+        siting.capacity_plan(chengdu_run, "elder_care")
