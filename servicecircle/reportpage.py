@@ -411,7 +411,8 @@ def _gaps(result, config: Config) -> dict:
         walk = "" if not np.isfinite(r.nearest_walk_min) else f"{r.nearest_walk_min:.1f}"
         rows.append([_td(config.categories[r.category].label), _td(r.rank), _td(f"{r.residents:,.0f}", r.residents),
                      _td(r.cells), _td(walk or _l(config, "unreachable"), walk),
-                     _td(r.nearest_facility_name or r.nearest_facility_id), _td(r.communities)])
+                     _td(r.nearest_facility_name or r.nearest_facility_id),
+                     _td(r.communities + _fallback_note(config, getattr(r, "population_fallback", 0.0)))])
     more = len(spots) - len(rows)
     if rows:
         out["blind"] = _table([_l(config, "category"), "#"] + [_l(config, k) for k in (
@@ -446,6 +447,13 @@ def _gaps(result, config: Config) -> dict:
     else:
         out["adjacency_note"] = s.get("health_adjacency", {}).get("note", _l(config, "none"))
     return out
+
+
+def _fallback_note(config: Config, fallback_residents: float) -> str:
+    """What a blind spot adds when some of its residents were spread over a streetless community's area."""
+    if not np.isfinite(fallback_residents) or fallback_residents < 0.5:
+        return ""
+    return _l(config, "blind_fallback", n=f"{fallback_residents:,.0f}")
 
 
 def write_page(result: RunResult, siting: SitingResult | None = None) -> Path:
