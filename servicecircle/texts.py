@@ -284,6 +284,7 @@ TEXTS: dict[str, dict[str, str]] = {
         'en': "{n} of them estimated from the community's area (no walkable street inside)",
     },
     'script.fallback_blind': {'zh': '其中按社区面积估算', 'en': 'of them estimated from area'},
+    'report.note_column': {'zh': '说明', 'en': 'note'},
 }
 
 

@@ -231,3 +231,19 @@ def test_scorecard_csv_reads_back_as_pandas_writes_it(hexi_run, tmp_path):
     got, expected = (pd.read_csv(p, encoding="utf-8-sig") for p in (files["scorecard_csv"], reference))
     assert len(got) == len(hexi_run.scorecard)
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_chart_legends_sit_under_the_plot_and_the_chart_widens_for_them():
+    from servicecircle import reportpage
+
+    long_name = "养老服务 (≥30 分钟 / 无法到达: 822,174) " * 3  # wider than the 600 px chart
+    chart = reportpage.line_chart([(long_name, np.arange(3.0), np.arange(3.0)), ("托育", np.arange(3.0), np.ones(3))],
+                                  "分钟", str, "c")
+    texts = [p for p in chart["parts"] if p["tag"] == "text" and p["text"] in (long_name, "托育")]
+    assert [float(t["attrs"]["y"]) for t in texts] == [260 + 6 + 9, 260 + 6 + 16 + 9]  # under the plot
+    assert chart["height"] == 260 + 6 + 2 * 16
+    # 11 px per CJK character at least: the chart is wide enough for the longest entry.
+    wide = sum(ord(c) >= 0x2E80 for c in long_name)
+    assert chart["width"] >= float(texts[0]["attrs"]["x"]) + 11 * wide + 5 * (len(long_name) - wide)
+    bars = reportpage.bar_chart(["0–10", "10–20"], [("老年助餐", np.array([1, 2]))], "%", "b")
+    assert bars["width"] == 600 and bars["height"] == 260 + 6 + 16
