@@ -1168,6 +1168,7 @@ def _legend(config: Config, classes: list[tuple], notes: dict[str, str], speed_t
         "categories": [{"key": key, "label": cat.label, "colour": CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]}
                        for i, (key, cat) in enumerate(config.categories.items())],
         "notes": list(notes.values()),
+        "fallback_note": "",  # build_map fills it when residents rest on the area fallback
     }
 
 

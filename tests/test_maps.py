@@ -405,6 +405,19 @@ def test_report_page_offline(browser, offline_run):
     assert page.evaluate(values) == sorted(before)
     frame = page.frame_locator("#map iframe")
     assert frame.locator("#servicecircle-legend").count() == 1
+    # In the embedded map (a 640 px frame) the legend leaves the layer list whole, and both stay usable:
+    # the legend scrolls inside itself and folds away on its title.
+    frame.locator(".leaflet-control-layers").wait_for()
+    page.locator("#map").scroll_into_view_if_needed()
+    layers, legend = (frame.locator(sel).bounding_box() for sel in (".leaflet-control-layers", "#servicecircle-legend"))
+    apart = (layers["y"] + layers["height"] <= legend["y"] or legend["x"] + legend["width"] <= layers["x"])
+    assert apart, (layers, legend)
+    iframe = page.locator("#map iframe").bounding_box()
+    assert legend["y"] >= iframe["y"] and legend["y"] + legend["height"] <= iframe["y"] + iframe["height"]
+    assert frame.locator("#servicecircle-legend").evaluate("e => e.scrollHeight > e.clientHeight")  # it scrolls
+    frame.locator("#servicecircle-legend summary").click()
+    assert frame.locator("#servicecircle-legend").bounding_box()["height"] < legend["height"] / 2
+    frame.locator(".leaflet-control-layers input").first.click()  # the layer list takes clicks
     assert not_blank(page.screenshot(full_page=False))
     page.close()
 
