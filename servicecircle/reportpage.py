@@ -122,7 +122,7 @@ def line_chart(series: list[tuple[str, np.ndarray, np.ndarray]], x_label: str, y
     ticks = [(float(px(v)), f"{v:g}") for v in np.linspace(0, x_hi, 7)]
     parts = _axes(width, height, pad, ticks, y_hi, y_fmt)
     parts.append(_el("text", x_label, x=(left + width - right) / 2, y=height - 4, font_size=11, text_anchor="middle"))
-    for i, (name, x, y) in enumerate(series):
+    for i, (_, x, y) in enumerate(series):
         colour = CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
         if len(x):
             pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px(x), py(y)))
