@@ -179,7 +179,11 @@ def test_city_size_report_page_stays_small(hexi_run, lang):
     care["name"] = [f"测试养老设施{i}" for i in range(1000)]  # test input: 1,000 care facilities
     care["walk_min_to_health"] = np.linspace(0, 30, 1000)
     care["adjacent"] = care["walk_min_to_health"] <= 10
-    result = replace(hexi_run, scorecard=big, adjacency=care, config=hexi_run.config.with_settings(output={"lang": lang}))
+    # Test input: Hexi's blind spots listed twice (the copy ranked after), more than the page's 5 per category.
+    spots = pd.concat([hexi_run.blind_spots, hexi_run.blind_spots.assign(rank=hexi_run.blind_spots["rank"] + 5)],
+                      ignore_index=True)
+    result = replace(hexi_run, scorecard=big, adjacency=care, blind_spots=spots,
+                     config=hexi_run.config.with_settings(output={"lang": lang}))
     html = reportpage.build_page(result)
     assert len(html.encode("utf-8")) < 3_000_000
     labels = texts.section(lang, "report.")
@@ -187,7 +191,6 @@ def test_city_size_report_page_stays_small(hexi_run, lang):
     assert labels["scorecard_capped"].format(units=reportpage.PAGE_MAX_UNITS, rows=rows, more=units) in html
     assert labels["adjacency_capped"].format(shown=200, n=800) in html
     assert html.count("测试养老设施") == 200 and "测试养老设施999" in html  # the farthest first
-    spots = hexi_run.blind_spots
     shown_spots = int((spots["rank"] <= 5).sum())
     assert len(spots) > shown_spots  # Hexi has more blind spots than the page lists: it says how many more
     assert labels["blind_more"].format(n=len(spots) - shown_spots) in html
