@@ -245,7 +245,7 @@ def _print_categories(s: dict) -> None:
             walk = top["nearest_walk_min"]
             print(" " * 18 + f"{c['blind_spots']} blind spot(s), {c['blind_spot_residents']:,.0f} residents; largest: "
                   f"{top['residents']:,.0f} residents in {top['cells']} cells, "
-                  + ("no facility reachable" if walk is None else f"{walk:.0f} min from the nearest"))
+                  + ("no facility reachable" if walk is None else f"{walk:.1f} min from the nearest"))
     areas = s.get("service_areas")
     if areas:
         print(f"  {areas['method_note']}; {areas['note']}")

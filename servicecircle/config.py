@@ -286,7 +286,11 @@ def _thresholds(key: str, th: list) -> tuple[float, ...]:
         raise _err(key, f"expected a list of minutes in (0, 120], got {th!r}")
     if len(set(th)) != len(th):
         raise _err(key, "thresholds must be distinct")
-    return tuple(float(t) for t in sorted(th))
+    # Not sorted for the user: step_weights pair with the thresholds in the order written, and a list
+    # out of order is more likely a typo than a wish.
+    if any(b < a for a, b in zip(th, th[1:])):
+        raise _err(key, f"thresholds must be in increasing order, e.g. {sorted(th)!r}; got {th!r}")
+    return tuple(float(t) for t in th)
 
 
 def _weights(key: str, w: list) -> tuple[float, ...]:

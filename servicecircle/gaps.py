@@ -31,9 +31,21 @@ from .network import Snap
 from .population import group_column
 
 BLIND_SPOT_COLUMNS = ["blind_spot_id", "category", "rank", "cells", "residents", "demand_residents", "demand",
-                      "nearest_walk_min", "nearest_facility_id", "nearest_facility_name", "communities"]
+                      "nearest_walk_min", "nearest_facility_id", "nearest_facility_name", "communities",
+                      "population_fallback"]
 ADJACENCY_COLUMNS = ["facility_id", "name", "source", "care_category", "health_category", "walk_min_to_health",
                      "nearest_health_id", "nearest_health_name", "max_walk_min", "adjacent", "note"]
+
+
+def walk_minutes_up(seconds: ArrayLike) -> np.ndarray:
+    """Walk times in minutes rounded *up* to 0.1 min.
+
+    A blind spot's cells lie beyond the threshold, if only by a second:
+    rounded to the nearest tenth, 900.3 s would read "15.0 min" in a list of
+    places outside the 15-minute circle. Rounded up it reads 15.1. (The
+    1e-9 keeps a time of exactly n tenths, e.g. 906 s, at 15.1, not 15.2.)
+    """
+    return np.ceil(np.asarray(seconds, dtype=float) / 6.0 - 1e-9) / 10.0
 
 
 def cell_clusters(cells: ArrayLike) -> np.ndarray:
@@ -140,9 +152,11 @@ def blind_spots(cells: gpd.GeoDataFrame, origins: pd.DataFrame, unit_of_origin: 
         :data:`BLIND_SPOT_COLUMNS` and the cluster's outline (WGS-84), per
         category largest first (ties: the cluster whose first cell comes
         first). ``residents`` and ``demand_residents`` are sums over the
-        cluster's cells; ``nearest_walk_min`` is the shortest walk from any
-        of its cells (NaN where the category has no facility within reach at
-        all) and ``nearest_facility_id`` that cell's nearest facility (the
+        cluster's cells, ``population_fallback`` those of them placed by a
+        fallback (a community with no street inside: an estimate, the pages
+        say so); ``nearest_walk_min`` is the shortest walk from any of its
+        cells, rounded up to 0.1 min (:func:`walk_minutes_up`; NaN where the
+        category has no facility within reach at all) and ``nearest_facility_id`` that cell's nearest facility (the
         first such cell on a tie); ``communities`` names up to five
         communities holding its residents, most residents first. Every step
         is one grouped pass over the gap cells or origins, not a loop per cluster.
@@ -176,6 +190,8 @@ def blind_spots(cells: gpd.GeoDataFrame, origins: pd.DataFrame, unit_of_origin: 
         cell_demand = demand_of[demand_col][gap_at]
         by_cluster = GroupSums(label, n)
         residents, demand_sum = by_cluster(gap["residents"].to_numpy(float)), by_cluster(cell_demand)
+        fallback = by_cluster(gap["population_fallback"].to_numpy(float)) if "population_fallback" in gap.columns \
+            else np.zeros(n)
         size = np.bincount(label, minlength=n)
         # The cell of each cluster with the shortest walk: first of the cluster sorted by walk.
         walk = gap[f"walk_time_s_{key}"].to_numpy(float)
@@ -185,7 +201,7 @@ def blind_spots(cells: gpd.GeoDataFrame, origins: pd.DataFrame, unit_of_origin: 
         reached = finite[best]
         near_id = np.where(reached, pd.Series(gap[f"nearest_{key}"].to_numpy()[best], dtype=object).astype(str),
                            "").astype(object)
-        near_min = np.where(reached, walk[best] / 60.0, np.nan)
+        near_min = np.where(reached, walk_minutes_up(walk[best]), np.nan)
         near_name = pd.Series(near_id, dtype=object).map(fac_names).astype(object)
         near_name = near_name.where(near_name.notna(), "").to_numpy(dtype=object)
         # Residents of each (cluster, community), most residents first.
@@ -213,6 +229,7 @@ def blind_spots(cells: gpd.GeoDataFrame, origins: pd.DataFrame, unit_of_origin: 
         columns["nearest_facility_id"] += near_id[ranked].tolist()
         columns["nearest_facility_name"] += near_name[ranked].tolist()
         columns["communities"] += comm_text[ranked].tolist()
+        columns["population_fallback"] += fallback[ranked].tolist()
         geoms.append(union_by_group(gap.geometry.to_numpy(), label, n)[ranked])
     if not geoms:
         return gpd.GeoDataFrame(pd.DataFrame([], columns=BLIND_SPOT_COLUMNS), geometry=gpd.GeoSeries([], crs=WGS84),

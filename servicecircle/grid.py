@@ -78,6 +78,8 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, *, categories: d
     -------
     GeoDataFrame
         One row per cell (WGS-84 hexagons) with ``h3``, ``residents``,
+        ``population_fallback`` (those of its residents placed by a fallback, not
+        by data about the cell: see :func:`servicecircle.population.fill_streetless_communities`),
         ``walk_time_s_<cat>``, ``covered_<cat>``, ``nearest_<cat>``, ``speed_m_s_<cat>``,
         ``fca_per_1000_<cat>`` (demand-weighted mean of the origins' 2SFCA, where
         the origins carry it) and ``complete``.
@@ -92,6 +94,11 @@ def build_cells(origins: gpd.GeoDataFrame, times: pd.DataFrame, *, categories: d
         return pd.Series(np.asarray(values, dtype=float)).groupby(code).sum().to_numpy()
 
     cells["residents"] = total(w)
+    # Residents whose place rests on a fallback (a community with no street inside, spread over its area):
+    # an estimate the map and the blind spots say is one.
+    fallback = origins["population_fallback"].to_numpy(bool) if "population_fallback" in origins.columns \
+        else np.zeros(len(origins), bool)
+    cells["population_fallback"] = total(np.where(fallback, w, 0.0))
     for g in age_groups(origins):
         cells[f"residents_{g}"] = total(origins[f"residents_{g}"])
     first = np.r_[True, np.diff(code[np.argsort(code, kind="stable")]) != 0]

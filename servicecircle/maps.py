@@ -621,6 +621,9 @@ def build_map(config: Config, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFr
         _add_scorecard_table(page, scorecard)
     speed = _t(config, "speed", v=config.access.speed_m_s, p=config.access.speed_profile)
     page.legend = _legend(config, classes, notes, speed, area_note)
+    estimated = float(cells["population_fallback"].sum()) if "population_fallback" in cells else 0.0
+    if estimated > 0:  # the residents of streetless communities are an estimate: the legend says how many
+        page.legend["fallback_note"] = _t(config, "legend.population_fallback", n=f"{estimated:,.0f}")
     return page
 
 
@@ -831,6 +834,9 @@ def _add_cells(page: MapPage, cells: gpd.GeoDataFrame, classes: list[tuple]) -> 
     _add_h3(pack, ids)
     _add_rings(pack, q, counts, pattern=True)
     pack.add("res", np.rint(residents).astype(np.uint32))
+    fallback = populated["population_fallback"].to_numpy(float) if "population_fallback" in populated else None
+    if fallback is not None and (fallback > 0).any():  # only runs with such estimates carry the column
+        pack.add("fb", np.rint(fallback).astype(np.uint32))
     covered = {}
     for c, key in enumerate(cats):
         minutes = populated[f"walk_time_s_{key}"].to_numpy(float) / 60.0
@@ -1135,6 +1141,8 @@ def add_blind_spots(m: MapPage, blind_spots: gpd.GeoDataFrame, config: Config) -
         table.add("cells", spots["cells"].to_numpy(np.int64), "zdelta")
         table.add("res", np.rint(spots["residents"].to_numpy(float)).astype(np.uint32))
         table.add("dres", np.rint(spots["demand_residents"].fillna(0).to_numpy(float)).astype(np.uint32))
+        if "population_fallback" in spots and (spots["population_fallback"].fillna(0) > 0).any():
+            table.add("fb", np.rint(spots["population_fallback"].fillna(0).to_numpy(float)).astype(np.uint32))
         walk = spots["nearest_walk_min"].to_numpy(float)
         tenths = np.full(len(walk), UNREACHABLE, dtype=np.uint32)
         tenths[np.isfinite(walk)] = np.rint(walk[np.isfinite(walk)] * 10).astype(np.uint32)
@@ -1232,6 +1240,7 @@ def _legend(config: Config, classes: list[tuple], notes: dict[str, str], speed_t
         "categories": [{"key": key, "label": cat.label, "colour": CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]}
                        for i, (key, cat) in enumerate(config.categories.items())],
         "notes": list(notes.values()),
+        "fallback_note": "",  # build_map fills it when residents rest on the area fallback
     }
 
 

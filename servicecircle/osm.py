@@ -91,8 +91,9 @@ def is_walkable(tags: Mapping[str, str] | TagList) -> bool:
     return True
 
 
-def check_local_file(path: Path) -> Path:
-    """Raise a one-line :class:`InputError` unless ``path`` is a readable OSM file."""
+def check_local_file(path: Path | str) -> Path:
+    """``path`` as a :class:`~pathlib.Path`; a one-line :class:`InputError` unless it is a readable OSM file."""
+    path = Path(path)
     if not path.is_file():
         raise InputError(f"OSM file not found: {path}")
     if not path.name.lower().endswith(LOCAL_SUFFIXES):
@@ -141,7 +142,7 @@ class WalkableWays:
 _OPL_BLOCK_BYTES = 1 << 26
 
 
-def read_walkable_ways(path: Path, *, location_storage: str = "flex_mem") -> WalkableWays:
+def read_walkable_ways(path: Path | str, *, location_storage: str = "flex_mem") -> WalkableWays:
     """Stream the ways passing :func:`is_walkable` out of a local OSM file.
 
     One pass of pyosmium entirely in C++ (no Python call per object): node
@@ -165,7 +166,7 @@ def read_walkable_ways(path: Path, *, location_storage: str = "flex_mem") -> Wal
     """
     import osmium
 
-    check_local_file(path)
+    path = check_local_file(path)
     with tempfile.TemporaryDirectory(prefix="servicecircle-") as tmp:
         opl = Path(tmp) / "highways.opl"
         locations = osmium.NodeLocationsForWays(osmium.index.create_map(location_storage))
@@ -311,7 +312,7 @@ def _joined_bytes(strings: pa.Array | pa.ChunkedArray) -> bytes:
     return strings.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]]
 
 
-def write_walkable_xml(path: Path, out: Path) -> int:
+def write_walkable_xml(path: Path | str, out: Path) -> int:
     """Write the walkable ways of ``path`` and the nodes they use to an OSM XML file ``out``.
 
     Returns the number of ways written. This is what osmnx's
@@ -319,7 +320,7 @@ def write_walkable_xml(path: Path, out: Path) -> int:
     """
     import osmium
 
-    check_local_file(path)
+    path = check_local_file(path)
     count = 0
     try:
         with osmium.BackReferenceWriter(str(out), ref_src=_osmium_file(path), overwrite=True) as writer:
@@ -333,7 +334,7 @@ def write_walkable_xml(path: Path, out: Path) -> int:
     return count
 
 
-def graph_from_file(path: Path) -> nx.MultiDiGraph:
+def graph_from_file(path: Path | str) -> nx.MultiDiGraph:
     """osmnx's simplified, bidirectional walk graph of a local OSM file.
 
     The reference the numpy builder (:func:`servicecircle.network.network_from_ways`)
@@ -409,11 +410,9 @@ def features_from_file(path: str | Path, keep: Callable = _keep_feature, *, road
     also pass ``keep``) are kept too: the siting report names the nearest road of a site.
     """
     import osmium
-
-    path = Path(path)
     from osmium.geom import WKBFactory
 
-    check_local_file(path)
+    path = check_local_file(path)
     wkb = WKBFactory()
     areas: list[tuple] = []  # (kind, id, WKB, tags or None for a way's area: the way's tags)
     with tempfile.TemporaryDirectory(prefix="servicecircle-") as tmp:

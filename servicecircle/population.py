@@ -144,9 +144,15 @@ def fill_streetless_communities(origins: gpd.GeoDataFrame, communities: gpd.GeoD
     """Street-length proxy only: give communities with no walkable street inside the median density.
 
     Gated compounds often have no street in a road file, yet people live
-    there; left alone they would count zero residents. Each gets one origin at
-    its representative point, weighted by its area × the median proxy weight
-    per m² of the communities that do hold streets — and a line in the report.
+    there; left alone they would count zero residents. Each gets its area ×
+    the median proxy weight per m² of the communities that do hold streets,
+    spread over its area: the polygon is cut by the H3 cells of the grid it
+    touches and every piece gets an origin weighted by its share of the
+    community's area — one point holding a whole community would make a
+    blind spot of a single cell that nothing in the data supports. Those
+    origins are marked ``population_fallback`` (every other origin False),
+    so cells, blind spots and the map can say their residents are an
+    estimate resting on the fallback; each community gets a line in the report.
     """
     proxy = (origins["method"] == "street_length").to_numpy()
     if not proxy.any() or len(communities) == 0:
@@ -158,23 +164,56 @@ def fill_streetless_communities(origins: gpd.GeoDataFrame, communities: gpd.GeoD
     held = weight[weight.index >= 0]
     held = held[held > 0]
     density = float(np.median(held / area[held.index])) if len(held) else 0.0
-    empty = comm[~comm["community_id"].isin(held.index)]
+    empty = comm[~comm["community_id"].isin(held.index)].reset_index(drop=True)
     if len(empty) == 0 or density <= 0:
         return origins, unit
     per_weight = origins.loc[proxy, "residents"].sum() / origins.loc[proxy, "floor_area_m2"].sum()
-    pts = empty.geometry.representative_point()
-    lonlat = shapely.get_coordinates(pts.to_crs(WGS84).values)
+    owner, piece_cells, pieces = _pieces_in_grid(empty, origins["h3"].to_numpy(dtype=object), crs, res)
+    # A community too small to hold a piece in any grid cell keeps one origin at its representative point.
+    alone = np.setdiff1d(np.arange(len(empty)), owner)
+    if len(alone):
+        pts = shapely.point_on_surface(np.asarray(empty.geometry.values)[alone])
+        lonlat = shapely.get_coordinates(gpd.GeoSeries(pts, crs=crs).to_crs(WGS84).values)
+        owner = np.concatenate([owner, alone])
+        piece_cells = np.concatenate([piece_cells, h3cells.cells_of_points(lonlat[:, 0], lonlat[:, 1], res)])
+        pieces = np.concatenate([pieces, pts])
+    order = np.argsort(owner, kind="stable")
+    owner, piece_cells, pieces = owner[order], piece_cells[order], pieces[order]
+    piece_area = np.maximum(shapely.area(pieces), 0.0)
+    owner_area = np.bincount(owner, weights=piece_area, minlength=len(empty))
+    # Each community's pieces share its weight by area; a lone point (area 0) takes it all.
+    share = np.where(owner_area[owner] > 0, piece_area / np.where(owner_area[owner] > 0, owner_area[owner], 1.0), 1.0)
+    comm_weight = area[empty["community_id"]].to_numpy() * density
     extra = gpd.GeoDataFrame({
-        "method": "street_length", "floor_area_m2": area[empty["community_id"]].to_numpy() * density,
-        "osm_id": -1, "h3": h3cells.cells_of_points(lonlat[:, 0], lonlat[:, 1], res),
-    }, geometry=pts.to_numpy(), crs=crs)
+        "method": "street_length", "floor_area_m2": comm_weight[owner] * share,
+        "osm_id": -1, "h3": piece_cells, "population_fallback": True,
+    }, geometry=shapely.point_on_surface(pieces), crs=crs)
     extra["residents"] = extra["floor_area_m2"] * per_weight
-    for row, name in zip(empty["source_row"], empty["name"]):
+    n_cells = np.bincount(owner, minlength=len(empty))
+    for row, name, n in zip(empty["source_row"], empty["name"], n_cells):
         report.add(path, row if row >= 0 else None, "geometry", f"community '{name}' has no walkable street inside",
-                   "residents placed at its centre at the median density of the other communities")
-    out = pd.concat([origins, extra], ignore_index=True)
+                   f"residents spread over its area ({n} H3 cells) at the median density of the other communities; "
+                   "marked population_fallback")
+    out = pd.concat([origins.assign(population_fallback=False), extra], ignore_index=True)
     out["origin_id"] = np.arange(len(out))
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=crs), np.r_[unit, empty["community_id"].to_numpy()]
+    return (gpd.GeoDataFrame(out, geometry="geometry", crs=crs),
+            np.r_[unit, empty["community_id"].to_numpy()[owner]])
+
+
+def _pieces_in_grid(polygons: gpd.GeoDataFrame, grid_cells: np.ndarray, crs: str,
+                    res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each polygon (in ``crs``) cut by the H3 cells it touches, keeping pieces in ``grid_cells`` (strings).
+
+    Returns (polygon index, cell string, piece geometry in ``crs``) of every
+    non-empty piece, in one overlay over all polygons at once.
+    """
+    owner, cells = h3cells.cells_touching(np.asarray(polygons.to_crs(WGS84).geometry.values), res)
+    in_grid = np.isin(cells, h3cells.to_int(np.unique(grid_cells)))
+    owner, cells = owner[in_grid], cells[in_grid]
+    hexes = np.asarray(gpd.GeoSeries(h3cells.polygons(cells), crs=WGS84).to_crs(crs).values)
+    pieces = shapely.intersection(hexes, np.asarray(polygons.geometry.values)[owner])
+    keep = shapely.area(pieces) > 0
+    return owner[keep], h3cells.strings(cells[keep]), pieces[keep]
 
 
 def raster_origins(path: Path, grid_cells: np.ndarray, res: int, crs: str) -> pd.DataFrame:

@@ -70,16 +70,42 @@ def _axes(width: int, height: int, pad: tuple[int, int, int, int], x_ticks: list
     return parts
 
 
-def _legend_entry(i: int, colour: str, name: str, width: int, right: int, top: int) -> list[dict]:
-    return [_el("rect", x=width - right + 8, y=top + 16 * i, width=10, height=10, fill=colour),
-            _el("text", name, x=width - right + 22, y=top + 9 + 16 * i, font_size=11)]
+#: Height of one legend line under a chart, px (11 px text).
+LEGEND_LINE_PX = 16
+
+
+def _text_width_px(text: str, font_px: float = 11.0) -> float:
+    """A generous estimate of a text's rendered width: CJK and full-width characters one em, others 0.62 em.
+
+    An SVG cannot wrap or measure its text before it is shown; the estimate
+    only has to be at least the real width, so the chart is made wide enough.
+    """
+    wide = sum(1 for ch in text if ord(ch) >= 0x2E80)
+    return font_px * (wide + 0.62 * (len(text) - wide))
+
+
+def _legend_below(names: list[str], plot_height: int, width: int, left: int) -> tuple[list[dict], int, int]:
+    """Legend entries one per line under the plot, and the chart's width and height that hold them.
+
+    Beside the plot, a long category name with its 30+ minute count ran past
+    the chart's right edge and was cut off; under it each entry has the
+    chart's whole width, and the chart grows wider when an entry needs more.
+    """
+    parts: list[dict] = []
+    for i, name in enumerate(names):
+        colour = CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
+        y = plot_height + 6 + LEGEND_LINE_PX * i
+        parts += [_el("rect", x=left, y=y, width=10, height=10, fill=colour),
+                  _el("text", name, x=left + 14, y=y + 9, font_size=11)]
+    needed = max([left + 14 + _text_width_px(n) + 8 for n in names] + [width])
+    return parts, int(np.ceil(needed)), plot_height + 6 + LEGEND_LINE_PX * len(names)
 
 
 def line_chart(series: list[tuple[str, np.ndarray, np.ndarray]], x_label: str, y_fmt: Callable[[float], str],
                chart_id: str,
                x_max: float | None = None, y_max: float | None = None) -> dict:
     """An SVG line chart of ``series`` (name, x, y), for the ``svg`` macro of ``report_parts.html``."""
-    width, height, pad = 600, 260, (56, 200, 12, 34)
+    width, height, pad = 600, 260, (56, 16, 12, 34)
     left, right, top, bottom = pad
     xs = [s[1] for s in series if len(s[1])]
     ys = [s[2] for s in series if len(s[2])]
@@ -96,18 +122,18 @@ def line_chart(series: list[tuple[str, np.ndarray, np.ndarray]], x_label: str, y
     ticks = [(float(px(v)), f"{v:g}") for v in np.linspace(0, x_hi, 7)]
     parts = _axes(width, height, pad, ticks, y_hi, y_fmt)
     parts.append(_el("text", x_label, x=(left + width - right) / 2, y=height - 4, font_size=11, text_anchor="middle"))
-    for i, (name, x, y) in enumerate(series):
+    for i, (_, x, y) in enumerate(series):
         colour = CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
         if len(x):
             pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px(x), py(y)))
             parts.append(_el("polyline", class_="series", fill="none", stroke=colour, stroke_width=2, points=pts))
-        parts += _legend_entry(i, colour, name, width, right, top)
-    return {"id": chart_id, "width": width, "height": height, "parts": parts}
+    legend, full_width, full_height = _legend_below([s[0] for s in series], height, width, left)
+    return {"id": chart_id, "width": full_width, "height": full_height, "parts": parts + legend}
 
 
 def bar_chart(groups: list[str], series: list[tuple[str, np.ndarray]], x_label: str, chart_id: str) -> dict:
     """An SVG grouped bar chart (one bar per series in each group), for the ``svg`` macro."""
-    width, height, pad = 600, 260, (40, 140, 12, 34)
+    width, height, pad = 600, 260, (40, 16, 12, 34)
     left, right, top, bottom = pad
     y_hi = max([float(np.max(v)) for _, v in series if len(v)] + [1.0])
     n_groups, n_series = len(groups), max(len(series), 1)
@@ -123,8 +149,8 @@ def bar_chart(groups: list[str], series: list[tuple[str, np.ndarray]], x_label: 
             x = left + slot * g + slot * 0.1 + bar * i
             parts.append(_el("rect", title=f"{name}: {v:,.0f}", class_="series", x=f"{x:.1f}",
                              y=f"{height - bottom - h:.1f}", width=f"{bar:.1f}", height=f"{h:.1f}", fill=colour))
-        parts += _legend_entry(i, colour, name, width, right, top)
-    return {"id": chart_id, "width": width, "height": height, "parts": parts}
+    legend, full_width, full_height = _legend_below([s[0] for s in series], height, width, left)
+    return {"id": chart_id, "width": full_width, "height": full_height, "parts": parts + legend}
 
 
 def walk_time_distribution(origins: pd.DataFrame, times: pd.DataFrame, config: Config,
@@ -403,7 +429,7 @@ def _gaps(result, config: Config) -> dict:
                      _td(fca.get("note", "") or "")])
     if rows:
         out["capacity"] = _table([_l(config, "category"), _l(config, "unit"), _l(config, "per1000"), _l(config, "used"),
-                                  _l(config, "without"), ""], rows)
+                                  _l(config, "without"), _l(config, "note_column")], rows)
     spots = result.blind_spots
     rows = []
     # The largest few of each category (spots come ranked within their category).
@@ -411,7 +437,8 @@ def _gaps(result, config: Config) -> dict:
         walk = "" if not np.isfinite(r.nearest_walk_min) else f"{r.nearest_walk_min:.1f}"
         rows.append([_td(config.categories[r.category].label), _td(r.rank), _td(f"{r.residents:,.0f}", r.residents),
                      _td(r.cells), _td(walk or _l(config, "unreachable"), walk),
-                     _td(r.nearest_facility_name or r.nearest_facility_id), _td(r.communities)])
+                     _td(r.nearest_facility_name or r.nearest_facility_id),
+                     _td(r.communities + _fallback_note(config, getattr(r, "population_fallback", 0.0)))])
     more = len(spots) - len(rows)
     if rows:
         out["blind"] = _table([_l(config, "category"), "#"] + [_l(config, k) for k in (
@@ -439,13 +466,21 @@ def _gaps(result, config: Config) -> dict:
             ]
             for r in adj.itertuples(index=False)
         ]
-        out["adjacency"] = _table([_l(config, k) for k in ("facility", "walk", "health", "within")] + [""], rows,
+        out["adjacency"] = _table([_l(config, k) for k in ("facility", "walk", "health", "within",
+                                                         "note_column")], rows,
                                   scroll=True)
         if capped:
             out["adjacency_note"] = _l(config, "adjacency_capped", shown=len(adj), n=len(result.adjacency) - len(adj))
     else:
         out["adjacency_note"] = s.get("health_adjacency", {}).get("note", _l(config, "none"))
     return out
+
+
+def _fallback_note(config: Config, fallback_residents: float) -> str:
+    """What a blind spot adds when some of its residents were spread over a streetless community's area."""
+    if not np.isfinite(fallback_residents) or fallback_residents < 0.5:
+        return ""
+    return _l(config, "blind_fallback", n=f"{fallback_residents:,.0f}")
 
 
 def write_page(result: RunResult, siting: SitingResult | None = None) -> Path:

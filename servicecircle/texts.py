@@ -273,6 +273,22 @@ TEXTS: dict[str, dict[str, str]] = {
     'popup.meals_per_day': {'zh': '日供餐', 'en': 'meals/day'},
     'popup.ownership': {'zh': '性质', 'en': 'ownership'},
     'popup.address': {'zh': '地址', 'en': 'address'},
+    # ---- population fallback and checks (issue 13: estimates marked, walks rounded up, off-network facilities)
+    'report.blind_fallback': {
+        'zh': '（其中 {n} 人所在社区内无步行道路，按社区面积估算）',
+        'en': ' ({n} of them live in communities with no walkable street inside: estimated from the area)',
+    },
+    'legend.population_fallback': {
+        'zh': '※ {n} 名居民所在社区内无步行道路，按社区面积均摊到网格估算（网格与盲区弹窗中注明）',
+        'en': '※ {n} residents live in communities with no walkable street inside: spread over the '
+              "community's area, an estimate (cell and blind-spot popups say so)",
+    },
+    'script.fallback_cell': {
+        'zh': '其中 {n} 人按社区面积估算（社区内无步行道路）',
+        'en': "{n} of them estimated from the community's area (no walkable street inside)",
+    },
+    'script.fallback_blind': {'zh': '其中按社区面积估算', 'en': 'of them estimated from area'},
+    'report.note_column': {'zh': '说明', 'en': 'note'},
 }
 
 

@@ -46,6 +46,7 @@ def test_defaults():
     (_with("access", speed_m_s=3.5), "access.speed_m_s"),
     ({**BASE, "categories": {"nursery": {"speed_m_s": 0.2}}}, "categories.nursery.speed_m_s"),
     (_with("access", thresholds_min=[5, -10]), "access.thresholds_min"),
+    (_with("access", thresholds_min=[10, 5, 15]), "access.thresholds_min"),  # out of order: said, not sorted
     (_with("network", max_snap_m=True), "network.max_snap_m"),
     (_with("area", bbox=[104.1, 30.6, 104.0, 30.7]), "area.bbox"),
     ({**BASE, "acess": {}}, "acess"),
@@ -237,3 +238,9 @@ def test_the_readme_documents_every_settings_key():
     for prefix, cls in (("[[facilities.registries]]", Registry), ("[categories.<key>]", Category)):
         missing += [f"{prefix} {key}" for key in options(cls) if not any(f"`{key}`" in line for line in rows(prefix))]
     assert missing == [], f"settings declared in config.py but not in the README's table: {missing}"
+
+
+def test_thresholds_out_of_order_say_the_order_wanted():
+    with pytest.raises(ConfigError, match=re.escape("increasing order, e.g. [5, 10, 15]; got [10, 5, 15]")):
+        make_config(_with("access", thresholds_min=[10, 5, 15]))
+    assert make_config(_with("access", thresholds_min=[5, 10, 20])).access.thresholds_min == (5.0, 10.0, 20.0)

@@ -151,6 +151,10 @@ def test_features_of_tricky_objects_equal_a_plain_pass(tmp_path):
     path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n' + "\n".join(objects) + "\n</osm>\n",
                     encoding="utf-8")
     got = osm.features_from_file(path)
+    # A plain string path reads the same (scripts and notebooks pass strings).
+    as_text = osm.features_from_file(str(path))
+    assert list(zip(as_text["osm_id"], as_text["tags"])) == list(zip(got["osm_id"], got["tags"]))
+    assert shapely.equals_exact(as_text.geometry.values, got.geometry.values, 0).all()
     expected = _features_by_plain_pass(path)
     assert [(r[0], r[1]) for r in expected] == list(zip(got["osm_type"], got["osm_id"]))
     assert list(got["tags"]) == [r[2] for r in expected]

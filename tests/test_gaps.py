@@ -5,6 +5,8 @@ The elder-care registry here is test input declared in conftest
 """
 
 
+import math
+
 import geopandas as gpd
 import h3
 import networkx as nx
@@ -19,6 +21,13 @@ from servicecircle.config import make_config
 from servicecircle.population import group_column
 
 from test_access import _points_of, split_graph  # the independent networkx construction
+
+
+def test_walk_minutes_round_up_to_a_tenth():
+    # 900.3 s is 15.005 min: beyond a 15-minute threshold, so it must not read 15.0.
+    np.testing.assert_array_equal(gaps.walk_minutes_up([900.3, 900.0, 906.0, 906.01, 1000.0, 59.0]),
+                                  [15.1, 15.0, 15.1, 15.2, 16.7, 1.0])
+    assert f"{gaps.walk_minutes_up([900.3])[0]:.1f}" == "15.1"
 
 
 def test_cell_clusters_join_cells_sharing_an_edge():
@@ -75,7 +84,11 @@ def test_blind_spots_by_hand():
     assert big["cells"] == len(pocket_b) and big["residents"] == 100.0 * len(pocket_b) and big["rank"] == 1
     assert big["demand_residents"] == 25.0 * len(pocket_b) and "60+" in big["demand"]
     assert small["residents"] == 50.0 and small["communities"] == "甲社区"
-    assert big["nearest_walk_min"] == pytest.approx(min(walk[c] for c in pocket_b) / 60)
+    # The shortest walk, rounded up to the tenth of a minute: beyond the threshold, it never reads as within.
+    shortest = min(walk[c] for c in pocket_b)
+    assert big["nearest_walk_min"] == pytest.approx(math.ceil(shortest / 6) / 10)
+    assert shortest / 60 <= big["nearest_walk_min"] < shortest / 60 + 0.1
+    assert (spots["population_fallback"] == 0).all()  # no origin rests on a fallback here
     best = min(pocket_b, key=lambda c: walk[c])
     i = list(cells["h3"]).index(best)
     assert big["nearest_facility_id"] == f"f{i}" and big["nearest_facility_name"] == f"站{i}"
@@ -203,13 +216,16 @@ def _reference_blind_spots(cells, origins, unit_of_origin, communities, faciliti
             held = held_by.get(c, {})
             ranked = sorted(held, key=lambda cid: (-pd.Series(held[cid]).sum(), cid))  # pandas sums, as groupby does
             comms = [comm_name.get(cid, str(cid)) for cid in ranked]
-            spots.append((c, idx, gap["residents"].to_numpy()[idx].sum(), cell_demand[idx].sum(), best, comms))
+            fallback = gap["population_fallback"].to_numpy()[idx].sum() if "population_fallback" in gap else 0.0
+            spots.append((c, idx, gap["residents"].to_numpy()[idx].sum(), cell_demand[idx].sum(), best, comms,
+                          fallback))
         spots.sort(key=lambda s: (-s[2], s[0]))
-        for rank, (c, idx, residents, dem, best, comms) in enumerate(spots, start=1):
+        for rank, (c, idx, residents, dem, best, comms, fallback) in enumerate(spots, start=1):
             near = str(gap[f"nearest_{key}"].iat[best]) if best is not None else ""
             records.append((f"{key}-{rank}", key, rank, len(idx), residents, dem, who,
-                            walk[best] / 60.0 if best is not None else np.nan, near, names.get(near, ""),
-                            "、".join(comms[:5]) + (f" 等{len(comms)}个社区" if len(comms) > 5 else "")))
+                            math.ceil(walk[best] / 6.0 - 1e-9) / 10 if best is not None else np.nan, near, names.get(near, ""),
+                            "、".join(comms[:5]) + (f" 等{len(comms)}个社区" if len(comms) > 5 else ""),
+                            float(fallback)))
             geoms.append(shapely.union_all(gap.geometry.values[idx]))
     return pd.DataFrame(records, columns=gaps.BLIND_SPOT_COLUMNS), np.array(geoms, dtype=object)
 

@@ -113,3 +113,30 @@ def test_hexi_blind_spots_shrink_with_the_registry(hexi_run, hexi_with_registry)
     html = hexi_with_registry.files["map"].read_text(encoding="utf-8")
     # Layer names reach the page JSON-escaped.
     assert json.dumps("15分钟）: 养老服务 (")[1:-1] in html
+
+
+def test_streetless_communities_are_spread_and_marked(hexi_run):
+    """仁湖里社区 has no street in the road file: its residents lie over its area, marked as an estimate."""
+    cells, origins, comm = hexi_run.cells, hexi_run.origins, hexi_run.communities
+    assert cells["residents"].sum() == pytest.approx(HEXI_TOTAL)  # spreading moves residents, adds none
+    unit = hexi_run.unit_of_origin["community"]
+    cid = comm.loc[comm["name"] == "仁湖里社区居委会", "community_id"].item()
+    mine = origins[(unit == cid) & (origins["residents"] > 0)]  # (cell centres hold nobody)
+    per_cell = mine.groupby("h3")["residents"].sum()
+    assert mine["population_fallback"].all() and per_cell.sum() == pytest.approx(
+        comm.loc[comm["community_id"] == cid, "residents"].item())
+    # Once 27,190 residents in one cell; now no cell of it holds more than a dense street block's cells.
+    assert len(per_cell) > 100 and per_cell.max() < 1_000
+    fallback = origins["population_fallback"].to_numpy(bool)
+    assert cells["population_fallback"].sum() == pytest.approx(origins.loc[fallback, "residents"].sum())
+    assert (cells["population_fallback"] <= cells["residents"] + 1e-6).all()
+    # The blind spots carry it, and no single-cell blind spot of a streetless community remains.
+    spots = hexi_run.blind_spots
+    assert spots.groupby("category")["population_fallback"].sum().to_numpy() == pytest.approx(
+        cells.loc[cells["population_fallback"] > 0, "population_fallback"].sum())
+    assert not ((spots["cells"] == 1) & (spots["population_fallback"] > 1_000)).any()
+    written = pd.read_csv(hexi_run.files["blind_spots"], encoding="utf-8-sig")
+    assert "population_fallback" in written.columns
+    page = hexi_run.files["report"].read_text(encoding="utf-8")
+    assert "按社区面积估算" in page
+    assert "按社区面积均摊到网格估算" in hexi_run.files["map"].read_text(encoding="utf-8")

@@ -378,6 +378,17 @@ def test_report_page_offline(browser, offline_run):
         assert page.locator(section).count() == 1, section
     assert page.locator("#chart-walk-time .series").count() == len(offline_run.config.categories)
     assert page.locator("#chart-community-coverage .series").count() > 0
+    # Every chart text, legend entries with their long counts included, lies inside its chart as drawn.
+    outside = page.evaluate("""() => Array.from(document.querySelectorAll('#charts svg')).flatMap(svg =>
+        Array.from(svg.querySelectorAll('text')).filter(t => { const b = t.getBBox();
+            return b.x < 0 || b.y < 0 || b.x + b.width > svg.width.baseVal.value + 0.5
+                || b.y + b.height > svg.height.baseVal.value + 0.5; }).map(t => t.textContent))""")
+    assert outside == []
+    # Every column of the gaps tables has a header (the 2SFCA table's notes column had none).
+    heads = page.evaluate("() => Array.from(document.querySelectorAll('#gaps table')).map(t => "
+                          "Array.from(t.querySelectorAll('thead th')).map(h => h.textContent.trim()))")
+    assert len(heads) >= 2 and all(h and all(heads_i for heads_i in h) for h in heads), heads
+    assert heads[0][-1] == "说明"
     methods = page.locator("#methods").inner_text()
     assert offline_run.config.config_hash in methods and "1 m/s" in methods and "H3" in methods
     assert "chengdu_central.osm" in methods and "registry.csv" in methods
@@ -394,6 +405,19 @@ def test_report_page_offline(browser, offline_run):
     assert page.evaluate(values) == sorted(before)
     frame = page.frame_locator("#map iframe")
     assert frame.locator("#servicecircle-legend").count() == 1
+    # In the embedded map (a 640 px frame) the legend leaves the layer list whole, and both stay usable:
+    # the legend scrolls inside itself and folds away on its title.
+    frame.locator(".leaflet-control-layers").wait_for()
+    page.locator("#map").scroll_into_view_if_needed()
+    layers, legend = (frame.locator(sel).bounding_box() for sel in (".leaflet-control-layers", "#servicecircle-legend"))
+    apart = (layers["y"] + layers["height"] <= legend["y"] or legend["x"] + legend["width"] <= layers["x"])
+    assert apart, (layers, legend)
+    iframe = page.locator("#map iframe").bounding_box()
+    assert legend["y"] >= iframe["y"] and legend["y"] + legend["height"] <= iframe["y"] + iframe["height"]
+    assert frame.locator("#servicecircle-legend").evaluate("e => e.scrollHeight > e.clientHeight")  # it scrolls
+    frame.locator("#servicecircle-legend summary").click()
+    assert frame.locator("#servicecircle-legend").bounding_box()["height"] < legend["height"] / 2
+    frame.locator(".leaflet-control-layers input").first.click()  # the layer list takes clicks
     assert not_blank(page.screenshot(full_page=False))
     page.close()
 

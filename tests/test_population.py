@@ -153,3 +153,91 @@ def test_residents_come_from_buildings_and_residential_land(chengdu_run):
     c = chengdu_run.config
     b = origins[origins["method"] == "building"]
     np.testing.assert_allclose(b["residents"], b["floor_area_m2"] / c.population.floor_area_per_person_m2)
+
+
+def _streetless_case():
+    """Test input: two 600 m × 600 m communities side by side near Hexi (UTM 50N); the west one has 36
+    street-length origins of weight 100 (1 m² of floor area each), the east one none (a gated compound)."""
+    import geopandas as gpd
+    import shapely
+
+    from servicecircle import h3cells
+    from servicecircle.coords import WGS84
+
+    crs = "EPSG:32650"
+    x0, y0 = 489_000.0, 4_325_000.0
+    west, east = shapely.box(x0, y0, x0 + 600, y0 + 600), shapely.box(x0 + 600, y0, x0 + 1200, y0 + 600)
+    comms = gpd.GeoDataFrame({"community_id": [0, 1], "name": ["西社区", "东园社区"], "source_row": [1, 2]},
+                             geometry=[west, east], crs=crs)
+    gx, gy = np.meshgrid(x0 + 50 + 100 * np.arange(6), y0 + 50 + 100 * np.arange(6))
+    pts = gpd.GeoSeries(gpd.points_from_xy(gx.ravel(), gy.ravel()), crs=crs)
+    lonlat = shapely.get_coordinates(pts.to_crs(WGS84).values)
+    origins = gpd.GeoDataFrame({"method": "street_length", "floor_area_m2": 100.0, "osm_id": -1,
+                                "h3": h3cells.cells_of_points(lonlat[:, 0], lonlat[:, 1], 10), "residents": 2.5},
+                               geometry=pts.values, crs=crs)
+    # The grid: every cell whose centre lies in either community (as residential_origins makes it), each
+    # present among the origins (cell-centre origins hold the empty ones).
+    area = gpd.GeoSeries([shapely.union(west, east)], crs=crs).to_crs(WGS84).iloc[0]
+    grid = h3cells.cells_in(area, 10)
+    empty = np.setdiff1d(grid, origins["h3"].to_numpy(dtype=object))
+    centres = gpd.GeoSeries(gpd.points_from_xy(*h3cells.centres(empty)), crs=WGS84).to_crs(crs)
+    origins = pd.concat([origins, gpd.GeoDataFrame({"method": "cell_centre", "floor_area_m2": 0.0, "osm_id": -1,
+                                                    "h3": empty, "residents": 0.0}, geometry=centres.values, crs=crs)],
+                        ignore_index=True)
+    return gpd.GeoDataFrame(origins, geometry="geometry", crs=crs), comms, grid
+
+
+def test_streetless_community_is_spread_over_its_cells_by_area():
+    import h3
+    import shapely
+
+    origins, comms, grid = _streetless_case()
+    unit = communities.assign_origins(origins, comms)
+    report = InputReport()
+    out, out_unit = population.fill_streetless_communities(origins, comms, unit, 10, report, "comms.geojson")
+    added = out.iloc[len(origins):]
+    assert added["population_fallback"].all() and not out.iloc[:len(origins)]["population_fallback"].any()
+    assert (out_unit[len(origins):] == 1).all()
+    # The west community's density (3,600 of weight on 0.36 km²) times the east's equal area: 3,600 of weight,
+    # 2.5 residents per 100 of weight → 90 residents, all placed.
+    assert added["floor_area_m2"].sum() == pytest.approx(3_600.0)
+    assert added["residents"].sum() == pytest.approx(90.0)
+    # Not one point: every grid cell the compound overlaps by more than a sliver holds some of them,
+    # in proportion to the overlap, measured here cell by cell with h3-py's own hexagons.
+    east_ll = comms.to_crs("EPSG:4326").geometry.iloc[1]
+    overlap = {c: shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]).intersection(east_ll).area
+               for c in grid}
+    overlap = {c: a for c, a in overlap.items() if a > 0}
+    per_cell = added.groupby("h3")["residents"].sum()
+    assert set(per_cell.index) == set(overlap) and len(per_cell) >= 10
+    share = pd.Series(overlap) / sum(overlap.values())
+    np.testing.assert_allclose(per_cell.loc[share.index].to_numpy() / 90.0, share.to_numpy(), atol=2e-3)
+    # Every origin lies inside the compound, so streets and cells see it where it is.
+    assert shapely.contains_xy(comms.geometry.iloc[1].buffer(1e-6), *shapely.get_coordinates(added.geometry.values).T).all()
+    [line] = report.rows
+    assert line["row"] == 2 and "东园社区" in line["problem"] and f"{len(per_cell)} H3 cells" in line["action"]
+    assert "population_fallback" in line["action"]
+
+
+def test_fallback_residents_reach_cells_and_blind_spots():
+    from servicecircle import gaps, grid as grid_module
+    from servicecircle.config import make_config
+
+    origins, comms, _ = _streetless_case()
+    unit = communities.assign_origins(origins, comms)
+    out, out_unit = population.fill_streetless_communities(origins, comms, unit, 10, InputReport(), "c.geojson")
+    config = make_config({"area": {"name": "t", "bbox": [117.0, 39.0, 117.1, 39.1]},
+                          "categories": {"canteen": {"keywords": ["x"]}}})
+    config = config.with_settings(categories={"canteen": config.categories["canteen"]})
+    times = pd.DataFrame({"walk_time_s_canteen": np.full(len(out), np.inf), "nearest_canteen": ""})
+    cells = grid_module.build_cells(out, times, categories=config.categories, coverage_threshold_min=15)
+    assert cells["population_fallback"].sum() == pytest.approx(90.0)
+    assert cells["residents"].sum() == pytest.approx(90.0 + 36 * 2.5)
+    flagged = cells["population_fallback"] > 0
+    assert (cells.loc[flagged, "population_fallback"] <= cells.loc[flagged, "residents"] + 1e-9).all()
+    spots = gaps.blind_spots(cells, out, out_unit, comms, pd.DataFrame({"facility_id": [], "name": []}), config)
+    assert spots["population_fallback"].sum() == pytest.approx(90.0)
+    # Without the fallback column (building or raster runs) every cell says 0.
+    plain = grid_module.build_cells(origins, times.iloc[:len(origins)], categories=config.categories,
+                                    coverage_threshold_min=15)
+    assert (plain["population_fallback"] == 0).all()

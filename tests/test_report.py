@@ -179,7 +179,11 @@ def test_city_size_report_page_stays_small(hexi_run, lang):
     care["name"] = [f"测试养老设施{i}" for i in range(1000)]  # test input: 1,000 care facilities
     care["walk_min_to_health"] = np.linspace(0, 30, 1000)
     care["adjacent"] = care["walk_min_to_health"] <= 10
-    result = replace(hexi_run, scorecard=big, adjacency=care, config=hexi_run.config.with_settings(output={"lang": lang}))
+    # Test input: Hexi's blind spots listed twice (the copy ranked after), more than the page's 5 per category.
+    spots = pd.concat([hexi_run.blind_spots, hexi_run.blind_spots.assign(rank=hexi_run.blind_spots["rank"] + 5)],
+                      ignore_index=True)
+    result = replace(hexi_run, scorecard=big, adjacency=care, blind_spots=spots,
+                     config=hexi_run.config.with_settings(output={"lang": lang}))
     html = reportpage.build_page(result)
     assert len(html.encode("utf-8")) < 3_000_000
     labels = texts.section(lang, "report.")
@@ -187,7 +191,6 @@ def test_city_size_report_page_stays_small(hexi_run, lang):
     assert labels["scorecard_capped"].format(units=reportpage.PAGE_MAX_UNITS, rows=rows, more=units) in html
     assert labels["adjacency_capped"].format(shown=200, n=800) in html
     assert html.count("测试养老设施") == 200 and "测试养老设施999" in html  # the farthest first
-    spots = hexi_run.blind_spots
     shown_spots = int((spots["rank"] <= 5).sum())
     assert len(spots) > shown_spots  # Hexi has more blind spots than the page lists: it says how many more
     assert labels["blind_more"].format(n=len(spots) - shown_spots) in html
@@ -231,3 +234,19 @@ def test_scorecard_csv_reads_back_as_pandas_writes_it(hexi_run, tmp_path):
     got, expected = (pd.read_csv(p, encoding="utf-8-sig") for p in (files["scorecard_csv"], reference))
     assert len(got) == len(hexi_run.scorecard)
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_chart_legends_sit_under_the_plot_and_the_chart_widens_for_them():
+    from servicecircle import reportpage
+
+    long_name = "养老服务 (≥30 分钟 / 无法到达: 822,174) " * 3  # wider than the 600 px chart
+    chart = reportpage.line_chart([(long_name, np.arange(3.0), np.arange(3.0)), ("托育", np.arange(3.0), np.ones(3))],
+                                  "分钟", str, "c")
+    texts = [p for p in chart["parts"] if p["tag"] == "text" and p["text"] in (long_name, "托育")]
+    assert [float(t["attrs"]["y"]) for t in texts] == [260 + 6 + 9, 260 + 6 + 16 + 9]  # under the plot
+    assert chart["height"] == 260 + 6 + 2 * 16
+    # 11 px per CJK character at least: the chart is wide enough for the longest entry.
+    wide = sum(ord(c) >= 0x2E80 for c in long_name)
+    assert chart["width"] >= float(texts[0]["attrs"]["x"]) + 11 * wide + 5 * (len(long_name) - wide)
+    bars = reportpage.bar_chart(["0–10", "10–20"], [("老年助餐", np.array([1, 2]))], "%", "b")
+    assert bars["width"] == 600 and bars["height"] == 260 + 6 + 16

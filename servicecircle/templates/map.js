@@ -635,6 +635,7 @@
     if (lv.level.full) {
       parts.push('<b>' + TXT.cell + ' ' + h3Text(ds, i) + '</b>');
       parts.push(TXT.residents + ': ' + fmtInt(col.res[i]));
+      if (col.fb && col.fb[i] > 0) parts.push(fmt('fallback_cell', {n: fmtInt(col.fb[i])}));
       return facilities().then(function (F) {
         UI.categories.forEach(function (cat, c) {
           const near = col['f' + c][i];
@@ -692,6 +693,7 @@
       '<table class="sc-row">' +
       '<tr><td>' + TXT.blind_cells + '</td><td>' + col.cells[row] + '</td></tr>' +
       '<tr><td>' + TXT.blind_residents + '</td><td>' + fmtInt(col.res[row]) + '</td></tr>' +
+      (col.fb && col.fb[row] > 0 ? '<tr><td>' + TXT.fallback_blind + '</td><td>' + fmtInt(col.fb[row]) + '</td></tr>' : '') +
       '<tr><td>' + TXT.blind_demand_residents + '</td><td>' + fmtInt(col.dres[row]) + '</td></tr>' +
       '<tr><td>' + TXT.blind_demand + '</td><td>' + (col.demand[row] >= 0 ? T.json.demand[col.demand[row]] : '') +
       '</td></tr>' +
