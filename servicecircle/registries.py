@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "affordable": ("普惠", "是否普惠", "普惠性", "affordable"),
     "ownership": ("性质", "机构性质", "运营性质", "举办性质", "ownership"),
     "floor_area_m2": ("建筑面积", "面积", "floor_area", "floor_area_m2"),
-    "registry_id": ("编号", "机构编号", "id", "code"),
+    "registry_id": ("编号", "机构编号", "id", "code", "registry_id"),
 }
 
 ATTRIBUTE_FIELDS = ("address", "affordable", "ownership", "registry_id")
@@ -152,6 +152,16 @@ def category_words_in(value: str, categories: dict[str, Category]) -> list[str]:
     text = unicodedata.normalize("NFKC", value)
     found = sorted(((len(w), k) for w, k in CATEGORY_VALUES.items() if w in text and k in categories), reverse=True)
     return list(dict.fromkeys(k for _, k in found))
+
+
+def category_words(keys: Iterable[str]) -> dict[str, list[str]]:
+    """Category key → the :data:`CATEGORY_VALUES` words read as it, for the categories ``keys``.
+
+    The template's instructions list them, so an office writes a word the reader knows.
+    """
+    wanted = list(keys)
+    return {k: [w for w, c in CATEGORY_VALUES.items() if c == k] for k in wanted
+            if any(c == k for c in CATEGORY_VALUES.values())}
 
 
 def _number(text: str) -> float | None | str:

@@ -41,8 +41,6 @@ from .errors import InputError
 
 #: Rows searched for the header (a title, a date line and a blank row or two sit above it).
 HEADER_SEARCH_ROWS = 30
-#: Header rows at most in one header block (``坐标`` over ``经度``/``纬度`` is two).
-MAX_HEADER_ROWS = 3
 #: Spellings of the serial-number column, which only numbers the printed list.
 SERIAL_HEADERS = ("序号", "序", "行号", "no", "no.")
 
@@ -251,9 +249,9 @@ def read_sheet(path: Path, *, what: str, aliases: Mapping[str, Iterable[str]], r
     section = first_key.str.match(SECTION_ROW.pattern).to_numpy(bool) & ~blank & ~note
     # One text over several cells is a merged title, section or note row (a facility row has fields);
     # after the first note, a row of one text is the note going on (2.数据截至…).
-    spread = (distinct == 1) & (filled.sum(axis=1) >= 2) & ~note & ~section
     after_note = np.cumsum(note) > 0
-    note |= after_note & (distinct == 1) & ~section & ~spread
+    note |= after_note & (distinct == 1) & ~section
+    spread = (distinct == 1) & (filled.sum(axis=1) >= 2) & ~note & ~section
     name_keys = {header_key(a) for a in aliases.get("name", ())}
     name_col = next((c for c, n in enumerate(names) if header_key(n) in name_keys), None)
     example = np.zeros(len(body), bool)
@@ -285,3 +283,79 @@ def read_sheet(path: Path, *, what: str, aliases: Mapping[str, Iterable[str]], r
     table = table.drop(columns=serial + empty)
     table["_row"] = row_no[keep]
     return table.reset_index(drop=True)
+
+
+#: The fill-in template's columns: (field, zh header, en header). Every header is one the reader
+#: recognises (registries.COLUMN_ALIASES, and 序号 / no for the serial number).
+TEMPLATE_COLUMNS = (
+    ("serial", "序号", "no"), ("name", "名称", "name"), ("category", "类别", "category"), ("lon", "经度", "lon"),
+    ("lat", "纬度", "lat"), ("address", "地址", "address"), ("beds", "床位", "beds"),
+    ("nursery_places", "托位", "nursery_places"), ("meals_per_day", "日供餐", "meals_per_day"),
+    ("affordable", "是否普惠", "affordable"), ("ownership", "性质", "ownership"),
+    ("floor_area_m2", "建筑面积", "floor_area_m2"), ("registry_id", "编号", "registry_id"),
+)
+#: Columns a row cannot do without.
+TEMPLATE_REQUIRED = ("name", "category", "lon", "lat")
+#: The example row's category word and point. The point is Tiananmen Square, Beijing, so an example
+#: left in by mistake lands far outside any study area but Beijing's, and is reported there.
+TEMPLATE_EXAMPLE = {"category": "社区养老驿站", "lon": "116.3975", "lat": "39.9087", "beds": "20"}
+#: Fill of the example row in the workbook (a pale yellow, "fill in here").
+EXAMPLE_FILL = "FFF2CC"
+
+
+def template_tables(*, lang: str, category_words: Mapping[str, Sequence[str]],
+                    labels: Mapping[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The template's form (header and one example row) and its instructions, in ``lang``.
+
+    Parameters
+    ----------
+    lang : {"zh", "en"}
+    category_words : mapping of str to sequence of str
+        Category key → the category words the reader recognises for it.
+    labels : mapping of str to str
+        Category key → its label (养老服务 …).
+    """
+    t = texts.text
+    column = 1 if lang == "zh" else 2
+    headers = [c[column] for c in TEMPLATE_COLUMNS]
+    example = {"serial": t(lang, "template.example_serial"), "name": t(lang, "template.example_name"),
+               "address": t(lang, "template.example_address"), "ownership": t(lang, "template.example_ownership"),
+               **TEMPLATE_EXAMPLE}
+    form = pd.DataFrame([[example.get(c[0], "") for c in TEMPLATE_COLUMNS]], columns=headers)
+    yes, no = t(lang, "template.yes"), t(lang, "template.no")
+    rows = [(c[column], t(lang, f"template.{c[0]}"), yes if c[0] in TEMPLATE_REQUIRED else no)
+            for c in TEMPLATE_COLUMNS]
+    rows += [(t(lang, "template.categories_row", label=labels[k], key=k), "、".join(words), "")
+             for k, words in category_words.items()]
+    rows += [(t(lang, "template.coordinates"), t(lang, "template.coordinates_note"), ""),
+             (t(lang, "template.example"), t(lang, "template.example_note"), "")]
+    cols = [t(lang, "template.col_column"), t(lang, "template.col_meaning"), t(lang, "template.col_required")]
+    return form, pd.DataFrame(rows, columns=cols)
+
+
+def write_template(path: Path, *, lang: str, category_words: Mapping[str, Sequence[str]],
+                   labels: Mapping[str, str], overwrite: bool = False) -> Path:
+    """Write the registry fill-in template: an ``.xlsx`` (the form, its example row filled pale yellow,
+    and a sheet of instructions) or a ``.csv`` (UTF-8 with BOM, so Excel opens it right; the form only).
+
+    The example row's name begins with 示例 (``Example``): :func:`read_sheet` skips it, with a line in
+    the input report, until it is rewritten as a real facility. An existing file is kept unless
+    ``overwrite``: it may be an office's filled-in registry.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise InputError(texts.text(lang, "template.exists", path=path))
+    form, instructions = template_tables(lang=lang, category_words=category_words, labels=labels)
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".xlsx":
+        from .xlsx import write_workbook
+
+        write_workbook(path, [(texts.text(lang, "template.sheet_form"), form, np.ones(len(form), bool)),
+                              (texts.text(lang, "template.sheet_help"), instructions,
+                               np.zeros(len(instructions), bool))], fill_rgb=EXAMPLE_FILL)
+    elif suffix == ".csv":
+        form.to_csv(path, index=False, encoding="utf-8-sig")
+    else:
+        raise InputError(f"{path}: the template is written as .xlsx or .csv (got '{suffix}')")
+    return path
