@@ -129,8 +129,13 @@ def _csv_grid(path: Path, encoding: str | None) -> np.ndarray:
     return frame.fillna("").apply(lambda col: col.str.strip()).to_numpy(dtype=object)
 
 
-def _header_rows(grid: np.ndarray, known: set[str], given: Sequence[int] | None, path: Path) -> list[int]:
-    """0-based rows of the header block: the given ones, else the best-scoring row and its header neighbours."""
+def _header_rows(grid: np.ndarray, known: set[str], anchors: set[str], given: Sequence[int] | None,
+                 path: Path) -> list[int]:
+    """0-based rows of the header block: the given ones, else the best-scoring row and its header neighbours.
+
+    ``anchors`` are the keys of the name and category headers: a header row above or below another
+    leaves their cells blank or repeats them (a merge), where a first data row fills them.
+    """
     n = len(grid)
     if given:
         if given[-1] > n:
@@ -149,13 +154,21 @@ def _header_rows(grid: np.ndarray, known: set[str], given: Sequence[int] | None,
     best = int(np.argmax(score))
     numeric = np.vectorize(lambda t: bool(_NUMBER_CELL.match(t)), otypes=[bool])(top)
 
-    def joins(row: int) -> bool:  # a header row names a known column and holds no number
-        return 0 <= row < len(top) and score[row] > 0 and not numeric[row].any()
+    anchor = np.isin(keys, list(anchors)) & (keys != "")
+
+    def joins(row: int, beside: int) -> bool:  # a header row names a known column and holds no number,
+        if not (0 <= row < len(top)) or score[row] == 0 or numeric[row].any():
+            return False
+        for a, b in ((row, beside), (beside, row)):  # and leaves the other's name/category cells alone
+            other = top[b][anchor[a]]
+            if ((other != "") & (other != top[a][anchor[a]])).any():
+                return False
+        return True
 
     block = [best]
-    while len(block) < MAX_HEADER_ROWS and joins(block[0] - 1):
+    while len(block) < MAX_HEADER_ROWS and joins(block[0] - 1, block[0]):
         block.insert(0, block[0] - 1)
-    while len(block) < MAX_HEADER_ROWS and joins(block[-1] + 1):
+    while len(block) < MAX_HEADER_ROWS and joins(block[-1] + 1, block[-1]):
         block.append(block[-1] + 1)
     return block
 
@@ -231,7 +244,8 @@ def read_sheet(path: Path, *, what: str, aliases: Mapping[str, Iterable[str]], r
     lang = report.lang
     known = {header_key(a) for names in aliases.values() for a in names} | {header_key(s) for s in SERIAL_HEADERS}
     known.discard("")
-    block = _header_rows(grid, known, header_row, path)
+    anchors = {header_key(a) for field in ("name", "category") for a in aliases.get(field, ())}
+    block = _header_rows(grid, known, anchors, header_row, path)
     names = _column_names(grid[block], known)
     body = grid[block[-1] + 1:]
     row_no = np.arange(len(body)) + block[-1] + 2

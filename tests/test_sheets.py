@@ -176,6 +176,23 @@ def test_a_csv_header_over_two_rows_and_a_street_merged_down_a_group(tmp_path):
     assert list(table["所属街道"]) == ["友谊路街道", "友谊路街道"] and list(table["_row"]) == [3, 4]
 
 
+def test_a_first_row_without_numbers_is_data_and_a_lower_header_of_unknown_names_is_header(tmp_path):
+    # Test input: 坐标 in one cell and 普惠 (a header word) in the first row; 床位 over 总数/护理型.
+    path = tmp_path / "two.csv"
+    path.write_text("名称,类别,坐标,是否普惠\n甲托育园,托育园,\"117.21,39.09\",普惠\n乙长者食堂,长者食堂,\"117.22,39.10\",否\n",
+                    encoding="utf-8")
+    facs, report = _read(path)
+    assert list(facs["registry_row"]) == [2, 3] and list(facs["affordable"]) == [True, False] and len(report) == 0
+    path = tmp_path / "beds.csv"
+    path.write_text("名称,坐标,,床位,\n,经度,纬度,总数,护理型\n甲养老院,117.21,39.09,50,20\n", encoding="utf-8")
+    table = sheets.read_sheet(path, what="registry", aliases=registries.COLUMN_ALIASES, report=InputReport())
+    assert list(table.columns) == ["名称", "经度", "纬度", "床位/总数", "床位/护理型", "_row"]
+    assert list(table["_row"]) == [3]
+    facs, report = _read(path, columns=(("beds", "床位/总数"),))
+    assert facs["beds"].iloc[0] == 50 and list(facs["category"]) == ["elder_care"]
+    assert list(report["field"]) == ["category"]  # no category column: read from the name, and said so
+
+
 @pytest.mark.parametrize("word, category", [
     ("社区养老驿站", "elder_care"), ("日间照料中心", "elder_care"), ("养老服务中心", "elder_care"),
     ("街道综合养老服务中心（嵌入式）", "elder_care"), ("长者食堂", "canteen"), ("助餐点", "canteen"),
