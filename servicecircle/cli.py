@@ -32,6 +32,7 @@ commented example. Results go to one folder per run (default maps/<area>/):
 EXAMPLES = """\
 examples:
   servicecircle run data/chengdu.toml
+  servicecircle template registry.xlsx
   servicecircle run data/chengdu.toml --out /tmp/chengdu --speed-profile elderly
   servicecircle run data/hexi.toml --cdn --basemap amap --lang en
 """
@@ -91,7 +92,30 @@ def _parser() -> argparse.ArgumentParser:
                    help="the standard per 1,000 of the group (default: the category's capacity_per_1000 goal)")
     c.add_argument("--group", choices=["all", "60plus", "young", "0_3", "0_4"],
                    help="the population the standard counts (default: the goal's)")
+    tm = sub.add_parser("template", help="write a fill-in facility registry template (.xlsx or .csv)",
+                        description="Write a registry template with the headers the reader recognises and one "
+                                    "example row (its name begins with 示例: it is skipped when read, until "
+                                    "rewritten as a real facility). The .xlsx has a sheet of instructions too.",
+                        epilog="examples:\n  servicecircle template registry.xlsx\n"
+                               "  servicecircle template registry.csv --lang en",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    tm.add_argument("file", metavar="FILE", help="the template to write, .xlsx or .csv")
+    tm.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the headers and instructions")
+    tm.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     return p
+
+
+def write_registry_template(args: argparse.Namespace) -> int:
+    """``servicecircle template FILE``: write the template, print where and the config lines that read it."""
+    from . import registries, sheets, texts
+    from .config import CORE_CATEGORIES, DEFAULT_CATEGORIES
+
+    labels = {k: DEFAULT_CATEGORIES[k]["label"] for k in CORE_CATEGORIES}
+    path = sheets.write_template(Path(args.file), lang=args.lang, category_words=registries.category_words(labels),
+                                 labels=labels, overwrite=args.force)
+    print(texts.text(args.lang, "template.wrote", path=path, n=len(sheets.TEMPLATE_COLUMNS)))
+    print(f'\n[[facilities.registries]]\nfile = "{path.name}"\ncoord_system = "gcj02"')
+    return 0
 
 
 SITE_EXAMPLES = """\
@@ -127,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ServiceCircleError
 
     args = _parser().parse_args(argv)
+    if args.command == "template":
+        try:
+            return write_registry_template(args)
+        except ServiceCircleError as exc:
+            print(f"servicecircle: error: {exc}", file=sys.stderr)
+            return 2
     if args.command not in ("run", "site", "capacity"):
         _parser().print_help()
         return 2

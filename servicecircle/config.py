@@ -482,6 +482,20 @@ class StreetBoundaries(Boundaries):
     parent_field: str | None = option(None, str, "the field holding the code of the street's parent unit")
 
 
+#: Rows at most in a registry's header (``坐标`` over ``经度``/``纬度`` is two; see :mod:`servicecircle.sheets`).
+MAX_HEADER_ROWS = 3
+
+
+def check_header_rows(key: str, value: int | list) -> tuple[int, ...]:
+    """``header_row = 3`` or ``[2, 3]``: consecutive spreadsheet rows (from 1), at most :data:`MAX_HEADER_ROWS`."""
+    rows = value if isinstance(value, list) else [value]
+    if not rows or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rows):
+        raise _err(key, f"expected a row number from 1 (as the spreadsheet shows it) or a list of them, got {value!r}")
+    if len(rows) > MAX_HEADER_ROWS or any(b != a + 1 for a, b in zip(rows, rows[1:])):
+        raise _err(key, f"expected up to {MAX_HEADER_ROWS} consecutive rows, e.g. [2, 3], got {value!r}")
+    return tuple(rows)
+
+
 @dataclass(frozen=True)
 class Registry:
     """``[[facilities.registries]]``: a facility registry (CSV/XLSX/GeoJSON) and how to read it."""
@@ -495,6 +509,9 @@ class Registry:
                                                   "{ name = \"机构名称\" }", check=check_str_map)
     category_values: tuple[tuple[str, str], ...] = option((), dict, "category column values mapped to "
                                                           "categories", check=check_str_map)
+    header_row: tuple[int, ...] | None = option(None, (int, list), "the header's row(s) as the spreadsheet numbers "
+                                                "them, e.g. 3 or [2, 3] (default: found from the known headers)",
+                                                check=check_header_rows)
 
     def _resolve(self, key: str, table: dict) -> Registry:
         if self.path is DERIVED:

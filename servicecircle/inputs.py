@@ -42,9 +42,14 @@ REPORT_COLUMNS = ["file", "row", "field", "problem", "action"]
 
 @dataclass
 class InputReport:
-    """Row-level problems found in the input files of one run."""
+    """Row-level problems found in the input files of one run.
+
+    ``lang`` is the language of the lines worded from the text catalogue
+    (:mod:`servicecircle.texts`): the run's page language.
+    """
 
     rows: list[dict] = field(default_factory=list)
+    lang: str = "en"
 
     def add(self, file: str | Path, row: SupportsInt | None, field_name: str, problem: str, action: str) -> None:
         self.rows.append({"file": str(file), "row": "" if row is None else int(row), "field": field_name,

@@ -285,7 +285,7 @@ def analyse(config: Config, net: network.WalkNetwork,
     others. Returns the analysis and the scorecard.
     """
     seconds = {}
-    report_rows = InputReport()
+    report_rows = InputReport(lang=config.output.lang)
     features = load_features(config)
     done("OSM features")
     comms = communities.load_communities(config.communities, features, report_rows)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import coords, inputs
+from . import coords, inputs, sheets, texts
 from .config import CAPACITY_FIELDS, Category, Registry
 from .coords import WGS84
 from .errors import InputError
+from .sheets import header_key
 
 #: Canonical field → header spellings recognised (compared after removing
 #: spaces, brackets with units, and case).
@@ -42,25 +43,43 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "affordable": ("普惠", "是否普惠", "普惠性", "affordable"),
     "ownership": ("性质", "机构性质", "运营性质", "举办性质", "ownership"),
     "floor_area_m2": ("建筑面积", "面积", "floor_area", "floor_area_m2"),
-    "registry_id": ("编号", "机构编号", "id", "code"),
+    "registry_id": ("编号", "机构编号", "id", "code", "registry_id"),
 }
 
 ATTRIBUTE_FIELDS = ("address", "affordable", "ownership", "registry_id")
 
-#: Category words used in registries → built-in category keys. A value may
-#: also be a category key itself, its label, or contain one of its keywords.
+#: Category words of Chinese plans and registries → built-in category keys. A value is read
+#: as the word it equals, else the longest of these words it contains (社区养老驿站（嵌入式）
+#: → 养老驿站), else a category's own keywords. A value may also be a category key or label.
 CATEGORY_VALUES: dict[str, str] = {
     "养老服务中心": "elder_care", "综合养老服务中心": "elder_care", "街道综合养老服务中心": "elder_care",
+    "区域养老服务中心": "elder_care", "社区养老服务中心": "elder_care", "居家养老服务中心": "elder_care",
     "日间照料中心": "elder_care", "日间照料": "elder_care", "社区日间照料中心": "elder_care",
+    "老年人日间照料中心": "elder_care", "日间照料站": "elder_care", "日照中心": "elder_care",
     "养老院": "elder_care", "敬老院": "elder_care", "养老机构": "elder_care", "护理院": "elder_care",
+    "养护院": "elder_care", "老年公寓": "elder_care", "托老所": "elder_care", "农村幸福院": "elder_care",
     "养老服务站": "elder_care", "社区养老服务站": "elder_care", "居家养老服务站": "elder_care",
-    "养老服务驿站": "elder_care", "嵌入式养老": "elder_care",
+    "养老服务驿站": "elder_care", "社区养老驿站": "elder_care", "养老驿站": "elder_care",
+    "社区养老服务驿站": "elder_care", "嵌入式养老": "elder_care", "长者服务站": "elder_care",
     "老年食堂": "canteen", "助餐点": "canteen", "老年助餐点": "canteen", "长者食堂": "canteen",
-    "老年助餐": "canteen", "助餐": "canteen",
+    "长者饭堂": "canteen", "老人食堂": "canteen", "老年助餐": "canteen", "助餐": "canteen",
+    "老年助餐服务点": "canteen", "助餐服务点": "canteen", "社区助餐点": "canteen", "助餐站": "canteen",
+    "老年餐桌": "canteen", "为老助餐": "canteen",
     "托育机构": "nursery", "托育": "nursery", "托育中心": "nursery", "托育园": "nursery", "托儿所": "nursery",
-    "托育服务机构": "nursery", "婴幼儿照护服务机构": "nursery", "托育点": "nursery",
+    "托育服务机构": "nursery", "婴幼儿照护服务机构": "nursery", "托育点": "nursery", "托育服务中心": "nursery",
+    "社区托育点": "nursery", "普惠托育": "nursery", "托班": "nursery",
     "社区卫生服务中心": "health_centre", "社区卫生服务站": "health_centre", "卫生院": "health_centre",
     "诊所": "health_centre", "医院": "health_centre",
+}
+
+#: Words that name something else, looked at before the category words: a value holding one is
+#: no facility of ours (老年大学 is a school, 人民食堂 a restaurant, 妇幼保健院 a hospital), unless
+#: the registry's ``category_values`` says it is. The value is what it is (a ``sheet.what_*`` text).
+NOT_A_CATEGORY: dict[str, str] = {
+    "老年大学": "school", "老年学校": "school", "老年开放大学": "school",
+    "妇幼保健院": "hospital", "妇幼保健所": "hospital", "妇幼保健计划生育服务中心": "hospital",
+    "人民食堂": "restaurant", "职工食堂": "restaurant", "学生食堂": "restaurant",
+    "幼儿园": "kindergarten",
 }
 
 _YES = {"是", "有", "普惠", "普惠性", "y", "yes", "true", "1", "t"}
@@ -68,11 +87,6 @@ _NO = {"否", "无", "非普惠", "n", "no", "false", "0", "f"}
 _NUMBER = re.compile(r"^[^\d\-+]*([-+]?\d+(?:\.\d+)?)\s*(张|个|人|份|餐|m2|㎡|平方米|平米)?\s*$")
 _BRACKETS = re.compile(r"[（(\[【].*?[)）\]】]")
 _NOT_WORD = re.compile(r"[^\w]+")
-
-
-def header_key(text: str) -> str:
-    text = unicodedata.normalize("NFKC", str(text)).lower()
-    return _NOT_WORD.sub("", _BRACKETS.sub("", text)).replace("_", "")
 
 
 def normalise_name(name: str) -> str:
@@ -113,13 +127,41 @@ def category_of(value: str, categories: dict[str, Category], explicit: dict[str,
     for key, cat in categories.items():
         if text in (key, cat.label):
             return key
+    if not_a_category(text):
+        return None
     mapped = CATEGORY_VALUES.get(text)
     if mapped in categories:
         return mapped
+    words = category_words_in(text, categories)
+    if words:
+        return words[0]
     for key, cat in categories.items():
         if any(k in text for k in cat.keywords) and not any(k in text for k in cat.exclude_keywords):
             return key
     return None
+
+
+def not_a_category(value: str) -> str | None:
+    """What a value names instead of a facility of ours (a :data:`NOT_A_CATEGORY` kind), or None."""
+    text = unicodedata.normalize("NFKC", value)
+    return next((what for word, what in NOT_A_CATEGORY.items() if word in text), None)
+
+
+def category_words_in(value: str, categories: dict[str, Category]) -> list[str]:
+    """The categories whose :data:`CATEGORY_VALUES` words ``value`` contains, the longest word's first."""
+    text = unicodedata.normalize("NFKC", value)
+    found = sorted(((len(w), k) for w, k in CATEGORY_VALUES.items() if w in text and k in categories), reverse=True)
+    return list(dict.fromkeys(k for _, k in found))
+
+
+def category_words(keys: Iterable[str]) -> dict[str, list[str]]:
+    """Category key → the :data:`CATEGORY_VALUES` words read as it, for the categories ``keys``.
+
+    The template's instructions list them, so an office writes a word the reader knows.
+    """
+    wanted = list(keys)
+    return {k: [w for w, c in CATEGORY_VALUES.items() if c == k] for k in wanted
+            if any(c == k for c in CATEGORY_VALUES.values())}
 
 
 def _number(text: str) -> float | None | str:
@@ -143,7 +185,11 @@ def _registry_table(spec: Registry, report: inputs.InputReport) -> tuple[pd.Data
         # A GeoJSON's own geometry is degrees in the declared system, like any coordinate column.
         table["_lon"], table["_lat"] = pts[:, 0], pts[:, 1]
     else:
-        table = inputs.read_table(path, what="facility registry", encoding=spec.encoding, sheet=spec.sheet)
+        # Lists as offices have them: title rows, two-row headers, notes and totals (see sheets).
+        aliases = {field: (*COLUMN_ALIASES.get(field, ()), *([col] if col else []))
+                   for field, col in {**dict.fromkeys(COLUMN_ALIASES, ""), **dict(spec.columns)}.items()}
+        table = sheets.read_sheet(path, what="facility registry", aliases=aliases, report=report,
+                                  encoding=spec.encoding, sheet=spec.sheet, header_row=spec.header_row)
     explicit = dict(spec.columns)
     for field, col in explicit.items():
         if col not in table.columns:
@@ -193,9 +239,10 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
         return table[cols[field]].fillna("").astype(str)
 
     def report_rows(mask: np.ndarray, step: int, field: str | None, problem: str | Callable[..., Any],
-                    action: str) -> None:  # problem: the text, or a function of the row position giving it
+                    action: str | Callable[..., Any]) -> None:  # texts, or functions of the row position giving them
         for i in np.flatnonzero(mask):
-            problems.append((i, step, field, problem(i) if callable(problem) else problem, action))
+            problems.append((i, step, field, problem(i) if callable(problem) else problem,
+                             action(i) if callable(action) else action))
 
     names = text("name").to_numpy(dtype=object)
     unnamed = names == ""
@@ -212,7 +259,20 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
     # The field an unknown category came from: the category column, else the name it was read from.
     cat_field = np.where(from_column, cols.get("category", "category"), cols.get("name", "name"))
     unknown = pd.isna(cat) | (cat == None)  # noqa: E711 - object array of str or None
-    report_rows(unknown, 1, None, lambda i: f"unknown category '{raw[i]}' (map it in category_values)", "dropped")
+    lang = report.lang
+    unknown_text = {v: f"unknown category '{v}' (map it in category_values)" if not (what := not_a_category(v))
+                    else texts.text(lang, "sheet.not_a_category", value=v, what=texts.text(lang, f"sheet.what_{what}"))
+                    for v, m in meaning.items() if m is None}
+    report_rows(unknown, 1, None, lambda i: unknown_text[raw[i]], texts.text(lang, "sheet.dropped"))
+    # A value with words of two categories (日间照料中心（含助餐点）) is read by its longest word, and said so.
+    label = {k: c.label for k, c in categories.items()}
+    two = {v: words for v, m in meaning.items() if m is not None and v not in values
+           and len(words := category_words_in(v, categories)) > 1 and words[0] == m}
+    two_rows = ~unknown & np.isin(raw, list(two)) if two else np.zeros(n, bool)
+    report_rows(two_rows, 1, None,
+                lambda i: texts.text(lang, "sheet.two_categories", value=raw[i], first=label[two[raw[i]][0]],
+                                     second=label[two[raw[i]][1]]),
+                lambda i: texts.text(lang, "sheet.read_as", category=label[two[raw[i]][0]]))
     alive = ~unknown
 
     lon, lat, bad_field, bad_text = _lonlat_columns(table, cols)
@@ -250,9 +310,9 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
     # None as a 0-d object array: numpy's stubs take no bare None as a choice (the result is the same).
     out["affordable"] = np.where(yes, True, np.where(no, False, np.array(None, dtype=object))).astype(object)
     out["lon"], out["lat"] = lon, lat
-    for i, _, field, problem, action in sorted(problems, key=lambda p: (p[0], p[1])):
+    for i, step, field, problem, action in sorted(problems, key=lambda p: (p[0], p[1])):
         if field is None:  # the category or coordinate field, given with the problem
-            field = cat_field[i] if problem.startswith("unknown category") else bad_field[i]
+            field = cat_field[i] if step == 1 else bad_field[i]
         report.add(path, row_no[i], field, problem, action)
     frame = pd.DataFrame(out)[alive].reset_index(drop=True)
     frame = frame.reindex(columns=["category", "name", "registry_row", *CAPACITY_FIELDS, "address", "ownership",

@@ -289,6 +289,85 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     'script.fallback_blind': {'zh': '其中按社区面积估算', 'en': 'of them estimated from area'},
     'report.note_column': {'zh': '说明', 'en': 'note'},
+    # ---- government lists: registries as offices have them (sheets.py) and the fill-in template
+    'sheet.above_header': {
+        'zh': '表头（第 {rows} 行）之上的标题或说明：“{text}”',
+        'en': 'title or note above the header (header: row {rows}): "{text}"',
+    },
+    'sheet.skipped': {'zh': '跳过（不是设施）', 'en': 'skipped (not a facility)'},
+    'sheet.blank_row': {'zh': '空行', 'en': 'blank row'},
+    'sheet.note_row': {'zh': '注释、落款或合计行：“{text}”', 'en': 'note, signature or total row: "{text}"'},
+    'sheet.section_row': {'zh': '分组标题行：“{text}”', 'en': 'section heading row: "{text}"'},
+    'sheet.example_row': {
+        'zh': '模板的示例行（“{name}”）：改写成真实设施后才计入',
+        'en': 'the template\'s example row ("{name}"): counted once rewritten as a real facility',
+    },
+    'sheet.not_a_category': {
+        'zh': '类别“{value}”是{what}，不属于所列设施类别（如确属某类，请在 category_values 中指定）',
+        'en': "category '{value}' is {what}, not one of the facility categories (map it in category_values "
+              "if it is one)",
+    },
+    'sheet.what_school': {'zh': '学校', 'en': 'a school'},
+    'sheet.what_hospital': {'zh': '医院', 'en': 'a hospital'},
+    'sheet.what_restaurant': {'zh': '餐馆', 'en': 'a restaurant'},
+    'sheet.what_kindergarten': {'zh': '幼儿园（仅开设托班的才提供托位）', 'en': 'a kindergarten (only one running a 托班 '
+                                                                     'gives nursery places)'},
+    'sheet.two_categories': {
+        'zh': '类别“{value}”同时含有“{first}”和“{second}”两类的类别词',
+        'en': "category '{value}' has words of both {first} and {second}",
+    },
+    'sheet.read_as': {'zh': '按“{category}”计入', 'en': 'read as {category}'},
+    'sheet.dropped': {'zh': '未计入', 'en': 'dropped'},
+    'template.sheet_form': {'zh': '登记表', 'en': 'registry'},
+    'template.sheet_help': {'zh': '填表说明', 'en': 'how to fill in'},
+    'template.col_column': {'zh': '列', 'en': 'column'},
+    'template.col_meaning': {'zh': '填写说明', 'en': 'what to enter'},
+    'template.col_required': {'zh': '必填', 'en': 'required'},
+    'template.yes': {'zh': '是', 'en': 'yes'},
+    'template.no': {'zh': '否', 'en': 'no'},
+    'template.serial': {'zh': '序号，仅供打印，读取时忽略', 'en': 'serial number, for print only; ignored'},
+    'template.name': {'zh': '设施名称（全称）', 'en': 'the facility\'s full name'},
+    'template.category': {
+        'zh': '设施类别，填下方所列类别词之一（如 社区养老驿站、长者食堂、托育园）',
+        'en': 'the facility\'s category: one of the category words listed below (e.g. 社区养老驿站, 长者食堂, 托育园)',
+    },
+    'template.lon': {'zh': '经度，十进制度（如 117.2153）', 'en': 'longitude in decimal degrees (e.g. 117.2153)'},
+    'template.lat': {'zh': '纬度，十进制度（如 39.0892）', 'en': 'latitude in decimal degrees (e.g. 39.0892)'},
+    'template.address': {'zh': '地址', 'en': 'address'},
+    'template.beds': {'zh': '床位数（张），养老设施填写', 'en': 'beds, for elder-care facilities'},
+    'template.nursery_places': {'zh': '托位数（个），托育设施填写', 'en': 'nursery places, for nurseries'},
+    'template.meals_per_day': {'zh': '日供餐能力（份/天），助餐设施填写', 'en': 'meals a day, for canteens'},
+    'template.affordable': {'zh': '是否普惠：是 / 否', 'en': 'affordable (普惠): yes / no'},
+    'template.ownership': {'zh': '性质（如 公办、公建民营、民办）', 'en': 'ownership (e.g. 公办, 公建民营, 民办)'},
+    'template.floor_area_m2': {'zh': '建筑面积（平方米）', 'en': 'floor area, m²'},
+    'template.registry_id': {'zh': '机构编号（如有）', 'en': 'the facility\'s registry number, if any'},
+    'template.categories_row': {'zh': '类别词：{label}（{key}）', 'en': 'category words: {label} ({key})'},
+    'template.coordinates': {'zh': '坐标系', 'en': 'coordinate system'},
+    'template.coordinates_note': {
+        'zh': '从高德、腾讯地图取得的坐标是 GCJ-02，从百度地图取得的是 BD-09，GPS 设备为 WGS-84：请在配置中写明 '
+              'coord_system = "gcj02"、"bd09" 或 "wgs84"',
+        'en': 'coordinates taken from AMap or Tencent maps are GCJ-02, from Baidu maps BD-09, from a GPS device '
+              'WGS-84: say which in the config, coord_system = "gcj02", "bd09" or "wgs84"',
+    },
+    'template.example': {'zh': '示例行', 'en': 'example row'},
+    'template.example_note': {
+        'zh': '第 2 行是示例（序号为“示例”，名称以“示例”开头）：读取时跳过并在输入问题报告中列出；改写成真实设施或删除该行',
+        'en': 'row 2 is an example (its name begins with "Example"): it is skipped when read, with a line in the '
+              'input report; rewrite it as a real facility or delete it',
+    },
+    'template.example_serial': {'zh': '示例', 'en': 'example'},
+    'template.example_name': {
+        'zh': '示例：某某社区养老服务驿站（请改写或删除本行）',
+        'en': 'Example: a community elder-care station (rewrite or delete this row)',
+    },
+    'template.example_address': {'zh': '某某路1号', 'en': '1 Example Road'},
+    'template.example_ownership': {'zh': '公建民营', 'en': 'publicly built, privately run'},
+    'template.wrote': {
+        'zh': '已写出登记表模板 {path}（{n} 列，第 2 行为示例）。填好后在配置文件中加入：',
+        'en': 'wrote the registry template {path} ({n} columns, row 2 an example). Once filled in, add to the '
+              'config file:',
+    },
+    'template.exists': {'zh': '{path} 已存在；如要覆盖，请加 --force', 'en': '{path} exists; add --force to overwrite it'},
 }
 
 
