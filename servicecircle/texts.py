@@ -269,6 +269,12 @@ TEXTS: dict[str, dict[str, str]] = {
     'popup.meals_per_day': {'zh': '日供餐', 'en': 'meals/day'},
     'popup.ownership': {'zh': '性质', 'en': 'ownership'},
     'popup.address': {'zh': '地址', 'en': 'address'},
+    # ---- coordinate-system check of registries
+    'coordcheck.not_checked': {
+        'zh': '坐标系未自动核验：按声明的 {declared} 使用，请确认坐标来源（高德/腾讯为 gcj02，百度为 bd09）',
+        'en': 'coordinate system not checked automatically: used as declared ({declared}); confirm where the '
+              'coordinates come from (AMap/Tencent give gcj02, Baidu bd09)',
+    },
 }
 
 
