@@ -188,38 +188,3 @@ def counted_facilities(facilities: gpd.GeoDataFrame, category: str) -> gpd.GeoDa
     """Facilities of ``category`` that enter travel times: counted and on the network."""
     mask = (facilities["category"] == category) & facilities["counted"] & ~facilities["off_network"]
     return facilities[mask]
-
-
-#: Registry points whose distances to the streets decide :func:`likely_coord_system`.
-COORD_CHECK_POINTS = 5_000
-
-
-def likely_coord_system(points: gpd.GeoDataFrame, declared: str, net: WalkNetwork) -> tuple[str | None, dict]:
-    """Which coordinate system puts a registry's points on the walk network.
-
-    Re-reads the points as if their degrees were in each other system and
-    compares the median distance to the nearest street. Registry points sit
-    in or beside buildings, so some distance is normal; a file whose points
-    come within half the distance (and < 40 m) when read as another system was
-    almost certainly declared wrong.
-
-    Returns
-    -------
-    (system or None, {system: median distance in metres})
-    """
-    if len(points) < 3:
-        return None, {}
-    # A median needs no city of points: at most COORD_CHECK_POINTS, evenly spread over the file.
-    rows = np.unique(np.linspace(0, len(points) - 1, min(len(points), COORD_CHECK_POINTS)).round().astype(int))
-    lon, lat = points.geometry.x.to_numpy()[rows], points.geometry.y.to_numpy()[rows]
-    # Back to the degrees as written in the file, then re-read as each candidate.
-    raw_lon, raw_lat = coords.from_wgs84(lon, lat, declared)
-    medians: dict[str, float] = {}
-    for system in coords.SYSTEMS:
-        wlon, wlat = coords.to_wgs84(raw_lon, raw_lat, system)
-        xy = shapely.get_coordinates(gpd.GeoSeries(gpd.points_from_xy(wlon, wlat), crs=WGS84).to_crs(net.crs).values)
-        medians[system] = float(np.median(snap_points(net, xy).offset_m))
-    best = min(medians, key=medians.__getitem__)
-    if best != declared and medians[best] < 0.5 * medians[declared] and medians[best] < 40.0:
-        return best, medians
-    return None, medians

@@ -35,6 +35,7 @@ from . import (
     reportpage,
     runcache,
     siting,
+    texts,
 )
 from .config import STREET_AREAS_MAX_EDGES, Config
 from .inputs import InputReport
@@ -438,19 +439,13 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
                 report_rows.add(spec.path, row, "lon/lat", f"{d / 1000:.1f} km outside the study area "
                                 f"(beyond the {reach_m:.0f} m walk)", "dropped")
             reg = reg[~far]
-        hint, medians = facilities.likely_coord_system(reg, spec.coord_system, net)
-        warning = None
-        if hint:
-            warning = (f"{spec.path}: declared {spec.coord_system}, but its points lie a median "
-                       f"{medians[spec.coord_system]:.0f} m from the streets and {medians[hint]:.0f} m when read as "
-                       f"{hint} — the file is probably {hint}; set coord_system = \"{hint}\"")
-            log.warning(warning)
-            report_rows.add(spec.path, None, "coord_system", f"declared {spec.coord_system}, but the points fit the "
-                            f"streets as {hint} ({medians[spec.coord_system]:.0f} m → {medians[hint]:.0f} m)",
-                            f"used as declared; set coord_system = \"{hint}\" if it is {hint}")
+        # The median-distance check this replaced gave wrong advice in dense street grids (a 500 m shift
+        # lands as near a street as none): until a check that separates the datums exists, say it is not checked.
+        check = {"verdict": "not_checked", "declared": spec.coord_system,
+                 "text": texts.text(config.output.lang, "coordcheck.not_checked", declared=spec.coord_system)}
         facs = registries.merge_with_osm(facs, reg, config.facilities.merge_distance_m)
         info.append({"file": str(spec.path), "coord_system": spec.coord_system, "rows_used": int(len(reg)),
-                     "rows_valid": int(read), "median_distance_to_street_m": medians, "warning": warning})
+                     "rows_valid": int(read), "coordinate_check": check, "warning": None})
     facs = facs.sort_values(["category", "facility_id"], kind="stable").reset_index(drop=True)
     return facilities.snap_facilities(facs, net, config.network.max_snap_m), info
 

@@ -368,6 +368,12 @@ TEXTS: dict[str, dict[str, str]] = {
               'config file:',
     },
     'template.exists': {'zh': '{path} 已存在；如要覆盖，请加 --force', 'en': '{path} exists; add --force to overwrite it'},
+    # ---- coordinate-system check of registries
+    'coordcheck.not_checked': {
+        'zh': '坐标系未自动核验：按声明的 {declared} 使用，请确认坐标来源（高德/腾讯为 gcj02，百度为 bd09）',
+        'en': 'coordinate system not checked automatically: used as declared ({declared}); confirm where the '
+              'coordinates come from (AMap/Tencent give gcj02, Baidu bd09)',
+    },
 }
 
 

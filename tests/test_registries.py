@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from servicecircle import coords, facilities, registries
+from servicecircle import coords, registries
 from servicecircle.config import ConfigError, Registry, make_config
 from servicecircle.inputs import InputReport
 
@@ -119,21 +119,6 @@ def test_gcj02_and_bd09_registries_are_converted(tmp_path):
         assert np.all(np.abs(raw.geometry.x.to_numpy() - lon) > 0.001)
 
 
-def test_wrongly_declared_system_is_detected_on_the_chengdu_streets(chengdu_run):
-    net = chengdu_run.network
-    # Test input: 25 points on real Chengdu streets, as an AMap (GCJ-02) export would give them.
-    pick = np.linspace(0, net.n_edges - 1, 25).astype(int)
-    mids = shapely.line_interpolate_point(net.edge_geometry[pick], 0.5, normalized=True)
-    wgs = gpd_points(mids, net.crs)
-    glon, glat = coords.wgs84_to_gcj02(wgs.geometry.x.to_numpy(), wgs.geometry.y.to_numpy())
-    declared_wrong = wgs.set_geometry(gpd_from_lonlat(glon, glat))  # read as wgs84, i.e. not converted
-    hint, medians = facilities.likely_coord_system(declared_wrong, "wgs84", net)
-    assert hint == "gcj02" and medians["gcj02"] < 1.0 < 20 < medians["wgs84"]
-    # Declared correctly (converted to WGS-84 on reading), no warning.
-    hint, medians = facilities.likely_coord_system(wgs, "gcj02", net)
-    assert hint is None and medians["gcj02"] < 1.0
-
-
 def gpd_points(points, crs):
     import geopandas as gpd
 
@@ -214,30 +199,6 @@ def test_a_run_with_a_registry_reports_and_carries_capacities(chengdu_config, tm
     # The facilities layer carries the registry attributes.
     layer = result.facilities.set_index("name")
     assert layer.loc["测试托育中心", "ownership"] == "公办" and layer.loc["测试托育中心", "affordable"] == True  # noqa: E712
-
-
-def test_the_run_warns_when_a_registry_is_declared_in_the_wrong_system(chengdu_run, tmp_path):
-    from servicecircle import osm
-    from servicecircle.pipeline import find_all_facilities
-
-    net = chengdu_run.network
-    # Test input: 12 nurseries on real Chengdu streets, exported from AMap (GCJ-02) but declared WGS-84.
-    pick = np.linspace(0, net.n_edges - 1, 12).astype(int)
-    mids = gpd_points(shapely.line_interpolate_point(net.edge_geometry[pick], 0.5, normalized=True), net.crs)
-    glon, glat = coords.wgs84_to_gcj02(mids.geometry.x.to_numpy(), mids.geometry.y.to_numpy())
-    path = tmp_path / "amap_export.csv"
-    pd.DataFrame({"名称": [f"测试托育点{i}" for i in range(12)], "类别": "托育", "经度": glon, "纬度": glat}).to_csv(path, index=False)
-    config = chengdu_run.config.with_settings(facilities={"registries": (_spec(path),)})
-    report = InputReport()
-    area = shapely.box(*config.area.bbox)
-    facs, info = find_all_facilities(config, osm.features_frame([]), net, area, report)
-    assert "probably gcj02" in info[0]["warning"] and info[0]["rows_used"] == 12
-    line = report.frame().iloc[0]
-    assert line["field"] == "coord_system" and "gcj02" in line["action"]
-    # Declared right, the same file snaps onto the streets and raises no warning.
-    facs, info = find_all_facilities(config.with_settings(facilities={"registries": (_spec(path, coord_system="gcj02"),)}),
-                                     osm.features_frame([]), net, area, InputReport())
-    assert info[0]["warning"] is None and facs["snap_offset_m"].max() < 1.0
 
 
 def test_an_unknown_category_read_from_the_name_is_reported_on_the_name_field(tmp_path):
