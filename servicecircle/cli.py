@@ -249,8 +249,28 @@ def _print_summary(result: RunResult) -> None:
           f"H3 cells (res {s['h3_resolution']}), walking {s['speed_m_s']:g} m/s, covered = within "
           f"{s['coverage_threshold_min']:g} min")
     _print_categories(s)
+    _print_off_network(result)
     _print_checks(s)
     _print_inputs_and_files(result)
+
+
+#: Off-network facilities named on the console; the rest are counted (every one is in input_report.csv).
+CONSOLE_OFF_NETWORK = 10
+
+
+def _print_off_network(result: RunResult) -> None:
+    from . import texts
+
+    lang = result.config.output.lang
+    off = result.facilities[result.facilities["off_network"].to_numpy(bool)]
+    if not len(off):
+        return
+    off = off.sort_values("snap_offset_m", ascending=False, kind="stable")
+    print("  " + texts.text(lang, "facility.off_network_console", n=len(off)))
+    for f in off.head(CONSOLE_OFF_NETWORK).itertuples(index=False):
+        print(f"    {f.category:<14} {f.name or f.facility_id}  {f.snap_offset_m:,.0f} m")
+    if len(off) > CONSOLE_OFF_NETWORK:
+        print("    " + texts.text(lang, "facility.off_network_more", n=len(off) - CONSOLE_OFF_NETWORK))
 
 
 def _print_categories(s: dict) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -11,9 +12,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import coords
+from . import coords, texts
 from .config import Category
 from .coords import WGS84
+from .inputs import InputReport
 from .network import WalkNetwork, snap_points
 
 FACILITY_COLUMNS = [
@@ -182,6 +184,28 @@ def snap_facilities(facilities: gpd.GeoDataFrame, net: WalkNetwork, max_snap_m: 
     out["snap_offset_m"] = snap.offset_m
     out["off_network"] = snap.offset_m > max_snap_m
     return out
+
+
+def report_off_network(facilities: gpd.GeoDataFrame, report: InputReport, *, osm_file: str | Path | None,
+                       max_snap_m: float) -> None:
+    """One input-report line per facility too far from every walkable street to reach anybody.
+
+    A registry facility is named by its file and row, an OSM one by the OSM file and its id; the line
+    gives the distance, so the office can tell a misplaced point from a facility on a private road.
+    """
+    off = facilities[facilities["off_network"].to_numpy(bool)]
+    if not len(off):
+        return
+    lang = report.lang
+    from_registry = off["registry_file"].notna().to_numpy() if "registry_file" in off else np.zeros(len(off), bool)
+    for reg, (_, f) in zip(from_registry, off.iterrows()):  # only the facilities off the network, a handful
+        problem = texts.text(lang, "facility.off_network", name=f["name"] or f["facility_id"],
+                             category=f["category"], metres=f["snap_offset_m"], limit=max_snap_m)
+        action = texts.text(lang, "facility.off_network_action")
+        if reg:
+            report.add(f["registry_file"], f["registry_row"], "lon/lat", problem, action)
+        else:
+            report.add(osm_file or "OSM", None, f"{f['osm_type']}/{f['osm_id']}", problem, action)
 
 
 def counted_facilities(facilities: gpd.GeoDataFrame, category: str) -> gpd.GeoDataFrame:

@@ -295,6 +295,8 @@ def analyse(config: Config, net: network.WalkNetwork,
     area = grid.study_area(config.area, net, comms if config.communities is not None else None)
     done("boundaries")
     facs, registry_info = find_all_facilities(config, features, net, area, report_rows)
+    facilities.report_off_network(facs, report_rows, osm_file=config.area.osm_file,
+                                  max_snap_m=config.network.max_snap_m)
     done("facilities")
     usable = facs[facs["counted"] & ~facs["off_network"]]
     graph = access.build_access_graph(net, usable)

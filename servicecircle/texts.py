@@ -374,6 +374,18 @@ TEXTS: dict[str, dict[str, str]] = {
         'en': 'coordinate system not checked automatically: used as declared ({declared}); confirm where the '
               'coordinates come from (AMap/Tencent give gcj02, Baidu bd09)',
     },
+    # ---- off-network facilities (issue 13: named with their distance)
+    'facility.off_network': {
+        'zh': '{category}设施“{name}”距最近步行道路 {metres:,.0f} 米（超过 {limit:g} 米），不服务任何居民',
+        'en': '{category} facility "{name}" is {metres:,.0f} m from the nearest walkable street (beyond {limit:g} m): '
+              'it reaches nobody',
+    },
+    'facility.off_network_action': {'zh': '列出但不计入步行时间', 'en': 'listed, left out of walk times'},
+    'facility.off_network_console': {
+        'zh': '{n} 处设施距步行路网过远，不服务任何居民（详见 input_report.csv）：',
+        'en': '{n} facilities are too far from the walk network to reach anybody (see input_report.csv):',
+    },
+    'facility.off_network_more': {'zh': '……另有 {n} 处', 'en': '… and {n} more'},
 }
 
 

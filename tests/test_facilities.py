@@ -49,3 +49,23 @@ def test_chengdu_facilities_are_what_osm_holds(chengdu_run):
     # every facility is listed with its snap; none silently dropped
     assert f["snap_offset_m"].notna().all()
     assert (f["off_network"] == (f["snap_offset_m"] > chengdu_run.config.network.max_snap_m)).all()
+
+
+def test_off_network_facilities_are_named_with_their_distance(hexi_goal_registry_run, capsys):
+    """Each facility beyond [network] max_snap_m gets an input-report line (its registry file and row,
+    the distance) and the console names it: a misplaced point is found, not silently reaching nobody."""
+    from servicecircle import cli
+
+    run = hexi_goal_registry_run
+    off = run.facilities[run.facilities["off_network"]]
+    assert len(off) >= 1 and (off["snap_offset_m"] > run.config.network.max_snap_m).all()
+    lines = run.input_report.frame()
+    lines = lines[lines["problem"].str.contains("距最近步行道路")]
+    assert len(lines) == len(off)
+    for f in off.itertuples():
+        line = lines[(lines["file"] == f.registry_file) & (lines["row"] == f.registry_row)]
+        assert len(line) == 1 and f"{f.snap_offset_m:,.0f} 米" in line["problem"].iloc[0] and f.name in line["problem"].iloc[0]
+    cli._print_off_network(run)
+    out = capsys.readouterr().out
+    assert f"{len(off)} 处设施距步行路网过远" in out
+    assert all(name in out for name in off["name"])
