@@ -520,7 +520,7 @@ def test_outlines_and_names_give_context_without_tiles(browser, hexi_run):
         lx, ly = (np.asarray(v) / 1e5 for v in anchors[name])
         inside = shapely.contains_xy(units.to_crs(4326).geometry.values, lx, ly)
         # Rounded to 1e-5° (about a metre): a thin unit's anchor may sit on its edge, never elsewhere.
-        near = units.to_crs(4326).geometry.values.distance(shapely.points(lx, ly)) < 2e-5
+        near = shapely.distance(np.asarray(units.to_crs(4326).geometry.values), shapely.points(lx, ly)) < 2e-5
         assert np.all(inside | near), units["name"][~(inside | near)].tolist()
     assert page.evaluate("servicecircleMap.stats.labelsDrawn") >= len(streets)
     # Everything but the outlines off: the outlines alone still draw a map.
