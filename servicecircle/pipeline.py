@@ -247,7 +247,8 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
     if need_tables or store:
         aside = parallel.Forked(_tables_and_store, result if need_tables else None, store,
                                 fork=len(result.cells) >= FORK_MIN_CELLS)
-    writers = {"scorecard": lambda: report.write_scorecard(out_dir, result.scorecard),
+    writers = {"scorecard": lambda: report.write_scorecard(
+        out_dir, result.scorecard, goal_metrics={g.key: g.metric for g in result.config.goals}),
                "pages": lambda: write_html(result, merged_areas=result.merged_service_areas)}
     for group, write in writers.items():
         if current[group] is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -158,12 +159,60 @@ def write_table_csv(frame: pd.DataFrame, path: Path, *, digits: int = 6) -> Path
     return path
 
 
-def write_scorecard(out_dir: Path, scorecard: pd.DataFrame) -> dict[str, Path]:
-    """``scorecard.csv`` (all levels) and ``scorecard.xlsx`` (one sheet per level), Chinese headers.
+#: The scorecard files' verdicts (one wording for the long and the wide sheets).
+PASSED_ZH = {True: "达标", False: "未达标"}
+NOT_ASSESSED_ZH = "无法评估"
+
+#: Number format of a goal's value and target per metric (the gap of a share is a count of people or units).
+_VALUE_FORMATS = {"population_within": "percent", "units_with_facility": "percent", "capacity_share": "percent",
+                  "capacity_per_1000": "decimal1", "area_per_capita": "decimal2"}
+
+
+def _value_formats(goal: pd.Series, level: pd.Series, goal_metrics: Mapping[str, str]) -> np.ndarray:
+    """Per scorecard row, the number format of its value and target (a unit's yes = 1 is an integer)."""
+    metric = goal.map(goal_metrics).to_numpy(object)
+    fmt = pd.Series(metric).map(_VALUE_FORMATS).to_numpy(object)
+    return np.where((metric == "units_with_facility") & (level.to_numpy(object) != "district"), "integer", fmt)
+
+
+def wide_scorecard(scorecard: pd.DataFrame, level: str) -> tuple[pd.DataFrame, list[str]]:
+    """One row per unit of ``level`` (street or community), per goal its value and 达标/未达标 side by side.
+
+    A goal scored in two meanings (contains and reach) gets a pair of columns for each. Returns the
+    table (Chinese headers) and the goal keys of its value columns, in order.
+    """
+    from .goals import SCORECARD_HEADERS_ZH
+
+    part = scorecard[scorecard["level"] == level]
+    variant = part.groupby(["unit_id", "goal"], sort=False).cumcount().to_numpy()
+    part = part.assign(variant=variant)
+    keys = part[["goal", "goal_name", "variant", "meaning"]].drop_duplicates(["goal", "variant"])
+    n_variants = keys.groupby("goal")["variant"].transform("size").to_numpy()
+    units = part.drop_duplicates("unit_id")[["unit_id", "unit_name", "unit_code", "street_name"]]
+    wide = units.rename(columns=SCORECARD_HEADERS_ZH).reset_index(drop=True)
+    index = pd.MultiIndex.from_frame(part[["unit_id", "goal", "variant"]])
+    value = pd.Series(part["value"].to_numpy(float), index=index)
+    passed = pd.Series(part["passed"].map(PASSED_ZH).fillna(NOT_ASSESSED_ZH).to_numpy(object),
+                       index=index)
+    order, value_keys = pd.Index(units["unit_id"]), []
+    for (goal, name, k, meaning), n in zip(keys.itertuples(index=False, name=None), n_variants):
+        label = name if n == 1 else f"{name}（{str(meaning).split(':')[0].split('：')[0][:12]}）"
+        at = pd.MultiIndex.from_arrays([order, np.full(len(order), goal, object), np.full(len(order), k)])
+        wide[f"{label} 现状值"] = value.reindex(at).to_numpy()
+        wide[f"{label} 是否达标"] = passed.reindex(at).to_numpy()
+        value_keys.append(goal)
+    return wide, value_keys
+
+
+def write_scorecard(out_dir: Path, scorecard: pd.DataFrame, *,
+                    goal_metrics: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """``scorecard.csv`` (all levels) and ``scorecard.xlsx`` (one sheet per level, then 街道一览 and 社区一览:
+    one row per unit, one pair of columns per goal), Chinese headers.
 
     Failed rows are filled red in the workbook; every sheet has a filter row and
-    a frozen header so it can be sorted and filtered in Excel/WPS. The workbook
-    is written a column at a time (:mod:`servicecircle.xlsx`): linear in rows,
+    a frozen header so it can be sorted and filtered in Excel/WPS; with ``goal_metrics``
+    (goal key → metric) values and targets carry number formats (percent, one decimal …).
+    The workbook is written a column at a time (:mod:`servicecircle.xlsx`): linear in rows,
     memory bounded by a chunk of rows.
     """
     from .goals import KIND_ZH, LEVEL_ZH, SCORECARD_HEADERS_ZH
@@ -172,17 +221,30 @@ def write_scorecard(out_dir: Path, scorecard: pd.DataFrame) -> dict[str, Path]:
     table = scorecard.copy()
     table["level"] = table["level"].map(LEVEL_ZH)
     table["kind"] = table["kind"].map(KIND_ZH)
-    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("无法评估")
+    table["passed"] = table["passed"].map(PASSED_ZH).fillna(NOT_ASSESSED_ZH)
     zh = table.rename(columns=SCORECARD_HEADERS_ZH)
     csv = write_table_csv(zh, out_dir / "scorecard.csv")
 
-    sheets = []
+    metrics = dict(goal_metrics or {})
+    value_format = _value_formats(scorecard["goal"], scorecard["level"], metrics)
+    sheets: list[tuple] = []
     for level in ("区", "街道", "社区"):
-        part = _finite(zh[zh["层级"] == level])
+        rows = (zh["层级"] == level).to_numpy()
+        part, formats = _finite(zh[rows]), value_format[rows]
         # A sheet holds at most 1,048,576 rows (Excel's limit): a larger level continues on "社区 2", ….
         for i, start in enumerate(range(0, len(part), EXCEL_MAX_ROWS - 1)):
             chunk = part.iloc[start:start + EXCEL_MAX_ROWS - 1]
-            sheets.append((level if i == 0 else f"{level} {i + 1}", chunk, (chunk["是否达标"] == "未达标").to_numpy()))
+            fmt = formats[start:start + EXCEL_MAX_ROWS - 1]
+            sheets.append((level if i == 0 else f"{level} {i + 1}", chunk, (chunk["是否达标"] == "未达标").to_numpy(),
+                           {"现状值": fmt, "目标值": fmt, "差距": np.where(fmt == "decimal2", "decimal2", "integer")}))
+    for level, title in (("street", "街道一览"), ("community", "社区一览")):
+        wide, goals_in_order = wide_scorecard(scorecard, level)
+        if len(wide) and len(wide) < EXCEL_MAX_ROWS:
+            failing = (wide.filter(like="是否达标") == "未达标").any(axis=1).to_numpy()
+            formats = {col: _VALUE_FORMATS.get(metrics.get(goal, ""))
+                       if metrics.get(goal) != "units_with_facility" else "integer"
+                       for col, goal in zip(wide.filter(like="现状值").columns, goals_in_order)}
+            sheets.append((title, _finite(wide), failing, formats))
     xlsx = xlsx_writer.write_workbook(out_dir / "scorecard.xlsx", sheets, fill_rgb="F8CBAD")
     return {"scorecard_csv": csv, "scorecard_xlsx": xlsx}
 

@@ -118,8 +118,32 @@ def _bytes(strings: pa.Array) -> memoryview:
     return memoryview(strings.buffers()[2])[offsets[0]:offsets[-1]]
 
 
-def _sheet_xml(frame: pd.DataFrame, marked: np.ndarray, widths: list[int], stream: IO[bytes]) -> None:
-    """Write one worksheet part: settings, a bold header, the rows (marked rows filled), in chunks."""
+#: Number formats a column (or a cell) may take: (numFmtId, format code or None for Excel's built-in).
+#: Percent with one decimal for shares, thousands separators for counts, one or two decimals.
+NUMBER_FORMATS: dict[str, tuple[int, str | None]] = {
+    "percent": (164, "0.0%"), "integer": (3, None), "decimal1": (165, "0.0"), "decimal2": (4, None),
+}
+_FORMAT_NAMES = list(NUMBER_FORMATS)
+_STYLE_ATTRS = pa.array(['"'] + [f'" s="{k}"' for k in range(1, 3 + 2 * len(NUMBER_FORMATS))], type=pa.string())
+
+
+def _style_ids(formats: np.ndarray, marked: np.ndarray) -> np.ndarray:
+    """Cell style of each row: 0 plain, 2 filled, and per number format k 3 + 2k plain, 4 + 2k filled."""
+    code = pd.Series(formats, dtype=object).map({name: k for k, name in enumerate(_FORMAT_NAMES)})
+    code = code.fillna(-1).to_numpy(np.int64)
+    return np.where(code < 0, np.where(marked, 2, 0), 3 + 2 * code + marked.astype(np.int64))
+
+
+def _sheet_xml(frame: pd.DataFrame, marked: np.ndarray, widths: list[int], stream: IO[bytes],
+               formats: dict | None = None) -> None:
+    """Write one worksheet part: settings, a bold header, the rows (marked rows filled), in chunks.
+
+    ``formats`` maps a column to a number format of :data:`NUMBER_FORMATS`, or to an array of them
+    (None for none), one per row, where a column mixes units.
+    """
+    formats = formats or {}
+    styles = {name: _style_ids(np.broadcast_to(np.asarray(formats.get(name), dtype=object), len(frame)), marked)
+              for name in frame.columns}
     n_cols = frame.shape[1]
     last = f"{column_letter(n_cols)}{len(frame) + 1}"
     cols = "".join(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>' for i, w in enumerate(widths, start=1))
@@ -135,8 +159,8 @@ def _sheet_xml(frame: pd.DataFrame, marked: np.ndarray, widths: list[int], strea
     def rows(start: int) -> pa.Array:
         part = frame.iloc[start:start + CHUNK_ROWS]
         row = pa.array(np.arange(len(part)) + start + 2).cast(pa.string())
-        style = pc.if_else(pa.array(marked[start:start + CHUNK_ROWS]), '" s="2"', '"')
-        cells = [_cells(part[name].reset_index(drop=True), _join('<c r="', letter, row, style))
+        cells = [_cells(part[name].reset_index(drop=True),
+                        _join('<c r="', letter, row, _style_attr(styles[name][start:start + CHUNK_ROWS])))
                  for letter, name in zip(letters, part.columns)]
         return _join('<row r="', row, '">', *cells, "</row>")
 
@@ -153,6 +177,11 @@ def _sheet_xml(frame: pd.DataFrame, marked: np.ndarray, widths: list[int], strea
     stream.write(f'</sheetData><autoFilter ref="A1:{last}"/></worksheet>'.encode("utf-8"))
 
 
+def _style_attr(ids: np.ndarray) -> pa.Array:
+    """The ``" s="k"`` that closes each cell's ``r`` attribute (just ``"`` for style 0)."""
+    return _STYLE_ATTRS.take(pa.array(ids, type=pa.int64()))  # Arrow's take: no Python per cell
+
+
 def _longest(values: pd.Series) -> int:
     """Characters of the longest value as written (empty cells count 0): the column's width."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
@@ -163,15 +192,18 @@ def _longest(values: pd.Series) -> int:
     return int(pc.max(pc.utf8_length(text_array(values))).as_py() or 0)
 
 
-def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame, np.ndarray]], *, fill_rgb: str) -> Path:
-    """Write ``sheets`` (title, table, rows to fill) as an .xlsx file.
+def write_workbook(path: Path, sheets: list[tuple], *, fill_rgb: str) -> Path:
+    """Write ``sheets`` (title, table, rows to fill[, number formats]) as an .xlsx file.
+
+    The optional fourth element maps columns to number formats (:func:`_sheet_xml`).
 
     Every sheet gets a bold header row, a frozen header, an auto-filter over
     the table and column widths from its longest text (8–60 characters); the
     marked rows are filled with ``fill_rgb`` (e.g. ``"F8CBAD"``), empty cells
     included. NaN and None are empty cells; numbers stay numbers.
     """
-    titles = [t for t, _, _ in sheets]
+    sheets = [tuple(sheet) + ({},) * (4 - len(sheet)) for sheet in sheets]
+    titles = [sheet[0] for sheet in sheets]
     content = "".join(
         f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
         f'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
@@ -182,7 +214,7 @@ def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame, np.ndarray]
     )
     filters = "".join(
         f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">\'{_attr(t)}\'!$A$1:'
-        f'${column_letter(f.shape[1])}${len(f) + 1}</definedName>' for i, (t, f, _) in enumerate(sheets))
+        f'${column_letter(f.shape[1])}${len(f) + 1}</definedName>' for i, (t, f, _, _) in enumerate(sheets))
     rels = "".join(f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
                    for i in range(1, len(sheets) + 1))
     parts = {
@@ -203,26 +235,41 @@ def write_workbook(path: Path, sheets: list[tuple[str, pd.DataFrame, np.ndarray]
         "xl/_rels/workbook.xml.rels": (
             f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG}">{rels}'
             f'<Relationship Id="rId{len(sheets) + 1}" Type="{_REL}/styles" Target="styles.xml"/></Relationships>'),
-        # Cell styles: 0 plain, 1 bold header, 2 filled row.
+        # Cell styles: 0 plain, 1 bold header, 2 filled row, then per number format a plain and a filled one.
         "xl/styles.xml": (
             f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet xmlns="{_MAIN}">'
-            '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+            f'{_number_formats()}<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
             '<font><b val="1"/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
             '<fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/>'
             f'</fill><fill><patternFill patternType="solid"><fgColor rgb="00{fill_rgb}"/></patternFill></fill></fills>'
             '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
             '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-            '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+            f'<cellXfs count="{3 + 2 * len(NUMBER_FORMATS)}">'
+            '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
             '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-            '<xf numFmtId="0" fontId="0" fillId="2" borderId="0" xfId="0" applyFill="1"/></cellXfs>'
+            '<xf numFmtId="0" fontId="0" fillId="2" borderId="0" xfId="0" applyFill="1"/>'
+            f'{_format_styles()}</cellXfs>'
             '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'),
     }
     path = Path(path)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
         for name, text in parts.items():
             zf.writestr(name, text.encode("utf-8"))
-        for i, (_, frame, marked) in enumerate(sheets, start=1):
+        for i, (_, frame, marked, formats) in enumerate(sheets, start=1):
             widths = [max(8, min(60, _longest(frame[c]) + 2)) for c in frame.columns]
             with zf.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=True) as stream:
-                _sheet_xml(frame, np.asarray(marked, dtype=bool), widths, stream)
+                _sheet_xml(frame, np.asarray(marked, dtype=bool), widths, stream, formats)
     return path
+
+
+def _number_formats() -> str:
+    custom = [(i, code) for i, code in NUMBER_FORMATS.values() if code is not None]
+    return (f'<numFmts count="{len(custom)}">'
+            + "".join(f'<numFmt numFmtId="{i}" formatCode="{_attr(code)}"/>' for i, code in custom) + "</numFmts>")
+
+
+def _format_styles() -> str:
+    """Per number format, a plain and a filled cell style (ids 3 + 2k and 4 + 2k)."""
+    return "".join(f'<xf numFmtId="{i}" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+                   f'<xf numFmtId="{i}" fontId="0" fillId="2" borderId="0" xfId="0" applyNumberFormat="1" '
+                   'applyFill="1"/>' for i, _ in NUMBER_FORMATS.values())

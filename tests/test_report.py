@@ -67,7 +67,9 @@ def test_streamed_workbook_reads_back_as_the_reference(hexi_run, tmp_path):
     files = report.write_scorecard(tmp_path, card)
     _reference_workbook(tmp_path / "reference.xlsx", card)
     got, ref = _read_workbook(files["scorecard_xlsx"]), _read_workbook(tmp_path / "reference.xlsx")
-    assert got["sheets"] == ["区", "街道", "社区"]
+    assert got["sheets"] == ["区", "街道", "社区", "街道一览", "社区一览"]  # the wide sheets: their own test
+    got = {k: v for k, v in got.items() if k not in ("街道一览", "社区一览")}
+    got["sheets"] = got["sheets"][:3]
     assert got == ref
     rows = got["社区"]["cells"]
     red = [r for r in rows[1:] if r[12][0] == "未达标"]
@@ -81,10 +83,43 @@ def test_a_level_beyond_excel_rows_continues_on_the_next_sheet(hexi_run, tmp_pat
     wb = openpyxl.load_workbook(files["scorecard_xlsx"])
     n = (hexi_run.scorecard["level"] == "community").sum()
     names = [f"社区 {i}" if i > 1 else "社区" for i in range(1, -(-n // 500) + 1)]
-    assert wb.sheetnames == ["区", "街道"] + names
+    assert wb.sheetnames == ["区", "街道"] + names + ["街道一览", "社区一览"]
     ids = [row[1] for name in names for row in wb[name].iter_rows(min_row=2, values_only=True)]
     assert ids == hexi_run.scorecard.loc[hexi_run.scorecard["level"] == "community", "unit_id"].tolist()
     assert all(wb[name].freeze_panes == "A2" and wb[name].auto_filter.ref for name in names)
+
+
+def test_wide_sheets_give_one_row_per_unit_and_a_value_and_verdict_per_goal(hexi_run, tmp_path):
+    """社区一览 / 街道一览: each unit once, each goal's value and 达标/未达标 beside it, equal to the long table's
+    rows; shares formatted as percentages, per-1,000 capacities with one decimal."""
+    card = hexi_run.scorecard
+    metrics = {g.key: g.metric for g in hexi_run.config.goals}
+    files = report.write_scorecard(tmp_path, card, goal_metrics=metrics)
+    wb = openpyxl.load_workbook(files["scorecard_xlsx"])
+    for level, title in (("street", "街道一览"), ("community", "社区一览")):
+        ws = wb[title]
+        rows = list(ws.iter_rows(values_only=True))
+        header, body = rows[0], rows[1:]
+        long = card[card["level"] == level]
+        assert [r[0] for r in body] == long.drop_duplicates("unit_id")["unit_id"].tolist()
+        one = long.groupby(["unit_id", "goal"]).filter(lambda g: len(g) == 1)
+        for goal, group in one.groupby("goal"):
+            name = group["goal_name"].iloc[0]
+            col = header.index(f"{name} 现状值")
+            got = {r[0]: (r[col], r[col + 1]) for r in body}
+            for unit, value, passed in zip(group["unit_id"], group["value"], group["passed"]):
+                v, verdict = got[unit]
+                assert (v is None and not np.isfinite(value)) or v == pytest.approx(value)
+                assert verdict == {True: "达标", False: "未达标"}.get(passed, "无法评估")
+            fmt = ws.cell(row=2, column=col + 1).number_format
+            assert fmt == {"population_within": "0.0%", "capacity_share": "0.0%", "capacity_per_1000": "0.0",
+                           "units_with_facility": "#,##0", "area_per_capita": "#,##0.00"}[metrics[goal]]
+    district = wb["区"]
+    head = [c.value for c in district[1]]
+    for row in district.iter_rows(min_row=2):
+        goal = row[head.index("指标代码")].value
+        if metrics[goal] in ("population_within", "capacity_share", "units_with_facility"):
+            assert row[head.index("现状值")].number_format == "0.0%"
 
 
 def _layer(path, layer):
