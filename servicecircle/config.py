@@ -679,6 +679,8 @@ class Config:
     categories: dict[str, Category]
     goals: tuple[Goal, ...] = ()
     source_text: str = field(default="", repr=False)
+    #: The study-area file's folder: relative paths in it are read from here, and outputs name files relative to it.
+    base_dir: Path | None = field(default=None, repr=False, compare=False)
 
     @property
     def complete_circle(self) -> tuple[str, ...]:
@@ -786,7 +788,7 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
         if goal.metric in ("population_within", "units_with_facility") and goal.minutes is None and goal.metres is None:
             goal = dataclasses.replace(goal, minutes=coverage_min)
         goals.append(goal)
-    config = Config(**sections, categories=categories, goals=tuple(goals), source_text=source_text)
+    config = Config(**sections, categories=categories, goals=tuple(goals), source_text=source_text, base_dir=base)
     _check_category_names(config, data)
     return config
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import SupportsInt
+from typing import Any, SupportsInt
 
 import geopandas as gpd
 import numpy as np
@@ -58,14 +59,45 @@ class InputReport:
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=REPORT_COLUMNS)
 
-    def write(self, path: Path) -> Path:
+    def write(self, path: Path, base: Path | None = None) -> Path:
+        """``input_report.csv``; files named relative to ``base`` (:func:`relative_paths`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.frame().to_csv(path, index=False, encoding="utf-8-sig")
+        relative_paths(self.frame(), base).to_csv(path, index=False, encoding="utf-8-sig")
         return path
 
     def summary(self) -> dict[str, int]:
         """Number of problems per file."""
         return self.frame().groupby("file").size().to_dict() if self.rows else {}
+
+
+def relative_paths(value: Any, base: Path | None) -> Any:
+    """``value`` with every absolute path text made relative to ``base`` (the study-area file's folder).
+
+    Outputs are handed on (to a street office, a report); the analyst's own folders have no place in
+    them. Dicts, lists and DataFrame text columns are walked; each distinct text is tested once.
+    """
+    if base is None:
+        return value
+    if isinstance(value, str):
+        return Path(os.path.relpath(value, base)).as_posix() if os.path.isabs(value) and len(value) > 1 else value
+    if isinstance(value, Path):
+        return relative_paths(str(value), base)
+    if isinstance(value, dict):
+        return {relative_paths(k, base): relative_paths(v, base) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(relative_paths(v, base) for v in value)
+    if isinstance(value, pd.DataFrame):
+        out = value.copy()
+        text = [pd.api.types.is_object_dtype(t) or pd.api.types.is_string_dtype(t) for t in out.dtypes]
+        for name in out.columns[text]:
+            if name == "geometry":
+                continue
+            distinct = pd.unique(out[name].dropna().to_numpy(object))
+            paths = {v: relative_paths(v, base) for v in distinct if isinstance(v, str) and os.path.isabs(v)}
+            if paths:
+                out[name] = out[name].replace(paths)
+        return out
+    return value
 
 
 def _need_file(path: Path, what: str) -> Path:

@@ -186,7 +186,7 @@ def _write_tables(result: RunResult) -> dict[str, Path]:
     files = report.write_outputs(out_dir, result.summary, result.facilities, result.service_areas,
                                  result.merged_service_areas, result.cells, result.communities,
                                  streets=result.streets, blind_spots=result.blind_spots,
-                                 input_report=result.input_report)
+                                 input_report=result.input_report, base=result.config.base_dir)
     files.update(report.write_gaps(out_dir, result.blind_spots, result.adjacency))
     return files
 
@@ -265,7 +265,7 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
         assert done_files is not None  # each group was kept above or has just been written
         files.update(done_files)
     result.summary["outputs_written"], result.summary["outputs_kept"] = written, kept
-    files["summary"] = report.write_summary(out_dir, result.summary)
+    files["summary"] = report.write_summary(out_dir, result.summary, result.config.base_dir)
     return files
 
 

@@ -77,10 +77,17 @@ def write_outputs(out_dir: Path, summary: dict, facilities: gpd.GeoDataFrame, se
                   merged_areas: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
                   communities: gpd.GeoDataFrame, *, streets: gpd.GeoDataFrame | None = None,
                   blind_spots: gpd.GeoDataFrame | None = None,
-                  input_report: InputReport | None = None) -> dict[str, Path]:
+                  input_report: InputReport | None = None, base: Path | None = None) -> dict[str, Path]:
     """Write ``servicecircle.gpkg``, ``communities.csv`` (and ``streets.csv``) and ``input_report.csv``
-    into ``out_dir`` (``summary.json`` is :func:`write_summary`'s, the gap tables :func:`write_gaps`')."""
+    into ``out_dir`` (``summary.json`` is :func:`write_summary`'s, the gap tables :func:`write_gaps`').
+
+    File names in the tables are written relative to ``base`` (the study-area file's folder).
+    """
+    from .inputs import relative_paths
+
     out_dir.mkdir(parents=True, exist_ok=True)
+    facilities, communities = relative_paths(facilities, base), relative_paths(communities, base)
+    streets = None if streets is None else relative_paths(streets, base)
     speeds = {key: c["speed_m_s"] for key, c in summary["categories"].items()}
     facilities = facilities.assign(speed_m_s=facilities["category"].map(speeds))
     layers = {"facilities": facilities, "service_areas": service_areas.to_crs(cells.crs),
@@ -98,15 +105,18 @@ def write_outputs(out_dir: Path, summary: dict, facilities: gpd.GeoDataFrame, se
         _finite(streets.drop(columns="geometry")).to_csv(files["streets_csv"], index=False, encoding="utf-8-sig",
                                                          float_format="%.6g")
     if input_report is not None:
-        files["input_report"] = input_report.write(out_dir / "input_report.csv")
+        files["input_report"] = input_report.write(out_dir / "input_report.csv", base)
     return files
 
 
-def write_summary(out_dir: Path, summary: dict) -> Path:
-    """``summary.json``: the run's headline figures (and its timings)."""
+def write_summary(out_dir: Path, summary: dict, base: Path | None = None) -> Path:
+    """``summary.json``: the run's headline figures (and its timings); paths relative to ``base``."""
+    from .inputs import relative_paths
+
     out_dir.mkdir(parents=True, exist_ok=True)
     js = out_dir / "summary.json"
-    js.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
+    text = json.dumps(relative_paths(summary, base), ensure_ascii=False, indent=2, default=_json_default)
+    js.write_text(text, encoding="utf-8")
     return js
 
 

@@ -285,3 +285,18 @@ def test_chart_legends_sit_under_the_plot_and_the_chart_widens_for_them():
     assert chart["width"] >= float(texts[0]["attrs"]["x"]) + 11 * wide + 5 * (len(long_name) - wide)
     bars = reportpage.bar_chart(["0–10", "10–20"], [("老年助餐", np.array([1, 2]))], "%", "b")
     assert bars["width"] == 600 and bars["height"] == 260 + 6 + 16
+
+
+def test_no_output_holds_an_absolute_path_of_the_analysts_machine(hexi_run):
+    """Outputs are handed on: files are named relative to the study-area file's folder, never by the
+    analyst's absolute paths (here the shared data folder and the test's own folders)."""
+    from pathlib import Path
+
+    out_dir = Path(hexi_run.config.output.out_dir)
+    data_root = str(Path(hexi_run.config.communities.path).resolve().parent.parent)
+    written = [p for p in out_dir.iterdir() if p.is_file()]
+    assert {"summary.json", "communities.csv", "input_report.csv", "servicecircle.gpkg"} <= {p.name for p in written}
+    for path in written:
+        assert data_root.encode() not in path.read_bytes(), path.name
+    report_rows = pd.read_csv(out_dir / "input_report.csv", encoding="utf-8-sig")
+    assert len(report_rows) and report_rows["file"].str.startswith("../").all()
