@@ -13,11 +13,13 @@ street grid a 500 m shift lands as near a street as none), but two things can:
 
 How often that happens by chance is measured at control positions: the
 hypothesis' position moved by the vectors to the other hypotheses' positions
-rotated to six other bearings (45° … 315°, not 0° or 180°) — displacements of
+rotated to ten other bearings (30° … 330°, not 0° or 180°) — displacements of
 the datum shift's size that no datum produces; controls landing within
-:data:`EXCLUDE_M` of any hypothesis are not used. Per point and hypothesis,
-a hit at the hypothesis against the point's smoothed control rate gives a
-log-likelihood ratio of "aligned" versus "chance" (:func:`score`). Advice is
+:data:`EXCLUDE_M` of any hypothesis are not used. The chance rate of a point
+is the higher of the two vectors' (Laplace-smoothed) control rates: chance
+falls with distance, and a wrong hypothesis may lie at either distance from
+the true one, so the lower would flatter it. Per point and hypothesis, a hit
+at the hypothesis against the point's chance rate gives a log-likelihood ratio of "aligned" versus "chance" (:func:`score`). Advice is
 given only when one hypothesis beats every other by :data:`MARGIN` (ln 1000)
 and beats chance by as much: "confirmed" when it is the declared one,
 "switch" otherwise; anything less is "cannot_tell", never a guess.
@@ -43,7 +45,7 @@ MIN_POINTS = 5
 
 #: Bearings (degrees) the offset vectors are rotated to for the control positions (never 0° or 180°,
 #: which would land on another hypothesis).
-ROTATIONS = (45.0, 90.0, 135.0, 225.0, 270.0, 315.0)
+ROTATIONS = (30.0, 60.0, 90.0, 120.0, 150.0, 210.0, 240.0, 270.0, 300.0, 330.0)
 
 #: Controls closer than this (m) to any hypothesis' position are not used (they would measure alignment).
 EXCLUDE_M = 200.0
@@ -94,7 +96,8 @@ def _positions(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 
 
 def _controls(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Control positions (3, c, n, 2) around each hypothesis and whether each may be used (3, c, n)."""
+    """Control positions (3, 2, r, n, 2) around each hypothesis, by the other hypothesis whose offset vector is
+    rotated and by rotation, and whether each may be used (3, 2, r, n)."""
     lat0 = np.deg2rad(np.nanmean(pos[..., 1])) if pos.size else 0.0
     scale = np.array([_M_PER_DEG_LON * np.cos(lat0), _M_PER_DEG_LAT])
     metres = pos * scale
@@ -110,10 +113,10 @@ def _controls(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             rx = cos * v[:, 0] - sin * v[:, 1]  # (r, n)
             ry = sin * v[:, 0] + cos * v[:, 1]
             mine.append(np.stack([metres[h][:, 0] + rx, metres[h][:, 1] + ry], axis=-1))
-        ctrl = np.concatenate(mine)  # (c, n, 2) metres
-        near = np.zeros(ctrl.shape[:2], dtype=bool)
+        ctrl = np.stack(mine)  # (2, r, n, 2) metres
+        near = np.zeros(ctrl.shape[:3], dtype=bool)
         for g in range(3):
-            near |= np.hypot(*(ctrl - metres[g]).transpose(2, 0, 1)) < EXCLUDE_M
+            near |= np.hypot(ctrl[..., 0] - metres[g][:, 0], ctrl[..., 1] - metres[g][:, 1]) < EXCLUDE_M
         # Where the hypotheses coincide (outside China) the vectors are ~0: no control is usable.
         out.append(ctrl / scale)
         ok.append(~near)
@@ -148,13 +151,18 @@ def _name_match(values: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, np.n
     return np.asarray(inverse, dtype=np.int64), match
 
 
-def score(hit: np.ndarray, control_hits: np.ndarray, control_n: np.ndarray) -> float:
+def chance_rate(control_hits: np.ndarray, control_n: np.ndarray) -> np.ndarray:
+    """Per point, the higher of the two offset vectors' (axis 0) Laplace-smoothed control rates
+    ``(c + 1) / (m + 2)``: never 0 or 1 (with 10 controls a hit where none of them hits counts ln 12 at most)."""
+    return np.max((control_hits + 1.0) / (control_n + 2.0), axis=0)
+
+
+def score(hit: np.ndarray, p: np.ndarray) -> float:
     """Log-likelihood ratio of "aligned" (one hit rate q for all points, fitted) against "chance" (each point's
-    control rate, Laplace-smoothed): positive when the points hit more often than chance, negative when less."""
+    chance rate ``p``): positive when the points hit more often than chance, negative when less."""
     n = len(hit)
     if n == 0:
         return 0.0
-    p = (control_hits + 1.0) / (control_n + 2.0)
     k = int(hit.sum())
     q = (k + 0.5) / (n + 1.0)
     llr = float(np.sum(np.where(hit, np.log(q / p), np.log((1 - q) / (1 - p)))))
@@ -178,7 +186,7 @@ def check(lon: np.ndarray, lat: np.ndarray, declared: str, evidence: Evidence,
     n = len(lon)
     pos = _positions(lon, lat)
     ctrl, ok = _controls(pos)
-    c = ctrl.shape[1]
+    c = ctrl.shape[1] * ctrl.shape[2]
     # Every position of every hypothesis and control, one array: one spatial query per kind of evidence.
     flat = np.concatenate([pos.reshape(-1, 2), ctrl.reshape(-1, 2)])
     row = np.concatenate([np.tile(np.arange(n), 3), np.tile(np.arange(n), 3 * c)])
@@ -201,15 +209,14 @@ def check(lon: np.ndarray, lat: np.ndarray, declared: str, evidence: Evidence,
     with_evidence = np.zeros(n, dtype=bool)
     for kind, (hits, has) in kinds.items():
         at = hits[:3 * n].reshape(3, n)
-        around = hits[3 * n:].reshape(3, c, n) & ok
-        used = ok.sum(axis=1)  # (3, n)
+        around = hits[3 * n:].reshape(ok.shape) & ok  # (3, 2, r, n)
+        control_hits, used = around.sum(axis=2), ok.sum(axis=2)  # (3, 2, n)
         with_evidence |= has
         detail[kind] = {"points": int(has.sum()), "hits": {}, "chance": {}}
         for h, system in enumerate(coords.SYSTEMS):
-            s = score(at[h][has], around[h].sum(axis=0)[has], used[h][has])
-            scores[system] += s
+            chance = chance_rate(control_hits[h][:, has], used[h][:, has])
+            scores[system] += score(at[h][has], chance)
             detail[kind]["hits"][system] = int(at[h][has].sum())
-            chance = around[h].sum(axis=0)[has] / np.maximum(used[h][has], 1)
             detail[kind]["chance"][system] = round(float(chance.mean()), 3) if has.any() else None
     points = int(with_evidence.sum())
     best = max(coords.SYSTEMS, key=lambda s: scores[s])
