@@ -15,12 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import CHENGDU_OSM, HEXI, require_data
 
 from servicecircle import coords, datumcheck, osm, pipeline
 from servicecircle.config import Registry
 from servicecircle.inputs import InputReport
-
-from conftest import CHENGDU_OSM, HEXI, require_data
 
 SYSTEMS = coords.SYSTEMS
 PAIRS = [(true, declared) for true in SYSTEMS for declared in SYSTEMS]
@@ -58,7 +57,8 @@ def chengdu():
 
 
 def test_the_forward_conversion_matches_a_published_pair_and_round_trips():
-    # wandergis/coordTransform's published example: WGS-84 (116.404, 39.915) → GCJ-02 (116.41024449916938, 39.91640428150164).
+    # wandergis/coordTransform's published example:
+    # WGS-84 (116.404, 39.915) → GCJ-02 (116.41024449916938, 39.91640428150164).
     glon, glat = coords.wgs84_to_gcj02(116.404, 39.915)
     assert abs(glon - 116.41024449916938) < 1e-9 and abs(glat - 39.91640428150164) < 1e-9
     for system in SYSTEMS:
@@ -182,13 +182,15 @@ def test_a_wrongly_declared_registry_is_warned_about_in_summary_and_input_report
     pts = comms.geometry.representative_point()
     glon, glat = coords.wgs84_to_gcj02(pts.x.to_numpy(), pts.y.to_numpy())
     path = tmp_path / "社区服务站.csv"
-    pd.DataFrame({"名称": [f"{n}养老服务站" for n in comms["name"]], "类别": "社区养老服务站", "经度": glon, "纬度": glat,
-                  "所属社区": comms["name"].to_numpy()}).to_csv(path, index=False, encoding="utf-8-sig")
+    pd.DataFrame({"名称": [f"{n}养老服务站" for n in comms["name"]], "类别": "社区养老服务站",
+                  "经度": glon, "纬度": glat, "所属社区": comms["name"].to_numpy()}).to_csv(path, index=False, encoding="utf-8-sig")
     evidence = datumcheck.evidence_for_run(None, comms, base.streets)
     for declared, verdict in (("wgs84", "switch"), ("gcj02", "confirmed")):
-        config = base.config.with_settings(facilities={"registries": (Registry(path, declared, None, None, None, (), ()),)})
+        spec = Registry(path, declared, None, None, None, (), ())
+        config = base.config.with_settings(facilities={"registries": (spec,)})
         report = InputReport(lang="zh")
-        _, info = pipeline.find_all_facilities(config, osm.features_frame([]), base.network, base.area, report, evidence)
+        _, info = pipeline.find_all_facilities(config, osm.features_frame([]), base.network, base.area, report,
+                                               evidence)
         check = info[0]["coordinate_check"]
         assert check["verdict"] == verdict, check
         lines = [r for r in report.rows if r["field"] == "coord_system"]
