@@ -20,8 +20,9 @@ is the higher of the two vectors' (Laplace-smoothed) control rates: chance
 falls with distance, and a wrong hypothesis may lie at either distance from
 the true one, so the lower would flatter it. Per point and hypothesis, a hit
 at the hypothesis against the point's chance rate gives a log-likelihood
-ratio of "aligned" versus "chance" (:func:`score`). Advice is given only when one hypothesis beats every other by :data:`MARGIN` (ln 1000)
-and beats chance by as much: "confirmed" when it is the declared one,
+ratio of "aligned" versus "chance" (:func:`score`). Advice is given only
+when one hypothesis beats every other by :data:`MARGIN` (ln 1000) and beats
+chance by as much: "confirmed" when it is the declared one,
 "switch" otherwise; anything less is "cannot_tell", never a guess.
 """
 

@@ -182,8 +182,9 @@ def test_a_wrongly_declared_registry_is_warned_about_in_summary_and_input_report
     pts = comms.geometry.representative_point()
     glon, glat = coords.wgs84_to_gcj02(pts.x.to_numpy(), pts.y.to_numpy())
     path = tmp_path / "社区服务站.csv"
-    pd.DataFrame({"名称": [f"{n}养老服务站" for n in comms["name"]], "类别": "社区养老服务站",
-                  "经度": glon, "纬度": glat, "所属社区": comms["name"].to_numpy()}).to_csv(path, index=False, encoding="utf-8-sig")
+    table = pd.DataFrame({"名称": [f"{n}养老服务站" for n in comms["name"]], "类别": "社区养老服务站",
+                          "经度": glon, "纬度": glat, "所属社区": comms["name"].to_numpy()})
+    table.to_csv(path, index=False, encoding="utf-8-sig")
     evidence = datumcheck.evidence_for_run(None, comms, base.streets)
     for declared, verdict in (("wgs84", "switch"), ("gcj02", "confirmed")):
         spec = Registry(path, declared, None, None, None, (), ())
