@@ -181,7 +181,7 @@ def check(lon: np.ndarray, lat: np.ndarray, declared: str, evidence: Evidence,
     dict
         ``verdict`` ("confirmed", "switch", "cannot_tell"), ``declared``, ``suggested`` (the system to
         switch to, else None), ``points`` (points with evidence), ``scores`` (per system),
-        ``evidence`` (per kind: points, and per system hits and chance rate).
+        ``evidence`` (per kind: points, and per system hits and the mean raw control rate).
     """
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     n = len(lon)
@@ -218,7 +218,9 @@ def check(lon: np.ndarray, lat: np.ndarray, declared: str, evidence: Evidence,
             chance = chance_rate(control_hits[h][:, has], used[h][:, has])
             scores[system] += score(at[h][has], chance)
             detail[kind]["hits"][system] = int(at[h][has].sum())
-            detail[kind]["chance"][system] = round(float(chance.mean()), 3) if has.any() else None
+            # Shown: the raw control rate (the higher of the two vectors'), not the smoothed one scored.
+            raw = np.max(control_hits[h][:, has] / np.maximum(used[h][:, has], 1), axis=0)
+            detail[kind]["chance"][system] = round(float(raw.mean()), 3) if has.any() else None
     points = int(with_evidence.sum())
     best = max(coords.SYSTEMS, key=lambda s: scores[s])
     runner_up = max(scores[s] for s in coords.SYSTEMS if s != best)
