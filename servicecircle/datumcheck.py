@@ -143,12 +143,28 @@ def _hits_units(points: np.ndarray, row: np.ndarray, match: np.ndarray, polygons
     return hit
 
 
+#: Endings of unit names left out when comparing them (福建路社区居委会, 福建路社区 and 福建路 are one community).
+UNIT_SUFFIXES = ("社区居民委员会", "社区居委会", "居民委员会", "街道办事处", "居委会", "街道办", "社区", "街道", "村委会",
+                 "镇", "乡")
+
+
+def unit_key(name: str) -> str:
+    """A unit's name without its ending (:data:`UNIT_SUFFIXES`), normalised as registry names are."""
+    key = normalise_name(name)
+    for suffix in UNIT_SUFFIXES:
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return key[:-len(suffix)]
+    return key
+
+
 def _name_match(values: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per point, the index of its normalised value among the unique ones, and unique value × polygon matches."""
+    """Per point, the index of its normalised value among the unique ones, and unique value × polygon matches
+    (:func:`~servicecircle.registries.names_match`, or the same name without its ending)."""
     keys = np.array([normalise_name(v) for v in values], dtype=object) if len(values) else np.array([], dtype=object)
     unique, inverse = np.unique(keys.astype(str), return_inverse=True) if len(keys) else (np.array([]), keys)
-    match = np.array([[bool(u) and names_match(u, n) for n in names] for u in unique], dtype=bool).reshape(
-        len(unique), len(names))
+    name_keys = [unit_key(n) for n in names]
+    match = np.array([[bool(u) and (names_match(u, n) or unit_key(u) == k != "") for n, k in zip(names, name_keys)]
+                      for u in unique], dtype=bool).reshape(len(unique), len(names))
     return np.asarray(inverse, dtype=np.int64), match
 
 

@@ -107,6 +107,14 @@ def test_chengdu_points_near_but_off_their_parcels_never_mislead(chengdu):
         assert right(result, true), (true, declared, result)
 
 
+def test_community_names_match_without_their_endings(hexi):
+    evidence, xy, names, _ = hexi
+    assert datumcheck.unit_key("福建路社区居委会") == datumcheck.unit_key("福建路社区") == "福建路"
+    short = np.array([datumcheck.unit_key(n) for n in names], dtype=object)  # 福建路, as some lists write it
+    result = datumcheck.check(*coords.from_wgs84(xy[:, 0], xy[:, 1], "gcj02"), "wgs84", evidence, {"community": short})
+    assert result["verdict"] == "switch" and result["suggested"] == "gcj02" and result["points"] > 130
+
+
 def test_no_evidence_or_too_few_points_cannot_tell(hexi, chengdu):
     evidence, xy, names, _ = hexi
     lon, lat = coords.from_wgs84(xy[:4, 0], xy[:4, 1], "gcj02")
