@@ -144,8 +144,8 @@ def _hits_units(points: np.ndarray, row: np.ndarray, match: np.ndarray, polygons
 
 
 #: Endings of unit names left out when comparing them (福建路社区居委会, 福建路社区 and 福建路 are one community).
-UNIT_SUFFIXES = ("社区居民委员会", "社区居委会", "居民委员会", "街道办事处", "居委会", "街道办", "社区", "街道", "村委会",
-                 "镇", "乡")
+UNIT_SUFFIXES = ("社区居民委员会", "社区居委会", "居民委员会", "街道办事处", "居委会", "街道办", "社区", "街道",
+                 "村委会", "镇", "乡")
 
 
 def unit_key(name: str) -> str:
