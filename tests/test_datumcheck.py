@@ -209,3 +209,20 @@ def test_a_wrongly_declared_registry_is_warned_about_in_summary_and_input_report
             assert len(lines) == 1 and "gcj02" in lines[0]["problem"]
         else:
             assert info[0]["warning"] is None and not lines and "确为" in check["text"]
+
+
+def test_points_anywhere_inside_their_community_and_half_converted_files(hexi):
+    """Facilities anywhere in their community (not at its centre): still the right system. A file half GCJ-02, half
+    WGS-84 (two exports pasted together): no single system is right, and none is advised."""
+    evidence, _, names, _ = hexi
+    polygons = evidence.units["community"][1]
+    xy = shapely.get_coordinates(gpd.GeoSeries(polygons).sample_points(1, rng=np.random.default_rng(3)).to_numpy())
+    for true, declared in PAIRS:
+        result = datumcheck.check(*coords.from_wgs84(xy[:, 0], xy[:, 1], true), declared, evidence,
+                                  {"community": names})
+        assert result["verdict"] == ("confirmed" if true == declared else "switch") and right(result, true), result
+    half = len(xy) // 2
+    glon, glat = coords.wgs84_to_gcj02(xy[:half, 0], xy[:half, 1])
+    lon, lat = np.r_[glon, xy[half:, 0]], np.r_[glat, xy[half:, 1]]
+    for declared in SYSTEMS:
+        assert datumcheck.check(lon, lat, declared, evidence, {"community": names})["verdict"] == "cannot_tell"
