@@ -447,9 +447,9 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
             reg = reg[~far]
         check = registry_datum_check(reg, spec.path, spec.coord_system, evidence or datumcheck.Evidence(),
                                      config.output.lang)
+        # The console prints the warning with the registry's line (cli), from the summary: cached runs too.
         warning = check["text"] if check["verdict"] == "switch" else None
         if warning:
-            log.warning("%s", warning)
             report_rows.add(spec.path, None, "coord_system",
                             texts.text(config.output.lang, "datum.report_problem", declared=spec.coord_system,
                                        suggested=check["suggested"]),
