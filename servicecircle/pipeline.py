@@ -21,6 +21,7 @@ from . import (
     access,
     communities,
     coords,
+    datumcheck,
     facilities,
     gaps,
     goals,
@@ -295,7 +296,8 @@ def analyse(config: Config, net: network.WalkNetwork,
     comms = communities.link_streets(comms, streets)
     area = grid.study_area(config.area, net, comms if config.communities is not None else None)
     done("boundaries")
-    facs, registry_info = find_all_facilities(config, features, net, area, report_rows)
+    facs, registry_info = find_all_facilities(config, features, net, area, report_rows,
+                                               datumcheck.evidence_for_run(features, comms, streets))
     facilities.report_off_network(facs, report_rows, osm_file=config.area.osm_file,
                                   max_snap_m=config.network.max_snap_m)
     done("facilities")
@@ -420,12 +422,16 @@ def _service_area_tasks(pool: ThreadPoolExecutor, graph: access.AccessGraph, con
 
 def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network.WalkNetwork,
                         area: shapely.Polygon | shapely.MultiPolygon,
-                        report_rows: InputReport) -> tuple[gpd.GeoDataFrame, list[dict]]:
+                        report_rows: InputReport,
+                        evidence: datumcheck.Evidence | None = None) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """OSM facilities merged with every registry, snapped to the network.
 
     Registry points farther from the study area than the longest walk of any
-    category are reported and left out; a registry whose points land on the
-    streets only when read in another coordinate system gets a warning naming it.
+    category are reported and left out. Each registry's coordinate system is
+    checked against ``evidence`` (:mod:`servicecircle.datumcheck`: points inside
+    the community / street they name, on OSM buildings and residential parcels);
+    one that is clearly in another system gets a warning and an input-report line
+    naming it (its points are still used as declared).
     """
     facs = facilities.find_facilities(features, config.categories)
     info = []
@@ -442,15 +448,40 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
                 report_rows.add(spec.path, row, "lon/lat", f"{d / 1000:.1f} km outside the study area "
                                 f"(beyond the {reach_m:.0f} m walk)", "dropped")
             reg = reg[~far]
-        # The median-distance check this replaced gave wrong advice in dense street grids (a 500 m shift
-        # lands as near a street as none): until a check that separates the datums exists, say it is not checked.
-        check = {"verdict": "not_checked", "declared": spec.coord_system,
-                 "text": texts.text(config.output.lang, "coordcheck.not_checked", declared=spec.coord_system)}
+        check = registry_datum_check(reg, spec.path, spec.coord_system, evidence or datumcheck.Evidence(),
+                                     config.output.lang)
+        # The console prints the warning with the registry's line (cli), from the summary: cached runs too.
+        warning = check["text"] if check["verdict"] == "switch" else None
+        if warning:
+            report_rows.add(spec.path, None, "coord_system",
+                            texts.text(config.output.lang, "datum.report_problem", declared=spec.coord_system,
+                                       suggested=check["suggested"]),
+                            texts.text(config.output.lang, "datum.report_action", declared=spec.coord_system,
+                                       suggested=check["suggested"]))
         facs = registries.merge_with_osm(facs, reg, config.facilities.merge_distance_m)
         info.append({"file": str(spec.path), "coord_system": spec.coord_system, "rows_used": int(len(reg)),
-                     "rows_valid": int(read), "coordinate_check": check, "warning": None})
+                     "rows_valid": int(read), "coordinate_check": check, "warning": warning})
     facs = facs.sort_values(["category", "facility_id"], kind="stable").reset_index(drop=True)
     return facilities.snap_facilities(facs, net, config.network.max_snap_m), info
+
+
+def registry_datum_check(reg: gpd.GeoDataFrame, path: Path, declared: str, evidence: datumcheck.Evidence,
+                         lang: str) -> dict:
+    """The ``coordinate_check`` of one registry: :func:`servicecircle.datumcheck.check_registry` and its sentence."""
+    found = datumcheck.check_registry(reg, declared, evidence)
+    verdict, suggested = found["verdict"], found["suggested"]
+    shown = suggested or declared
+    hits, n, chance = datumcheck.summary_numbers(found, shown)
+    d_hits, _, _ = datumcheck.summary_numbers(found, declared)
+    if verdict == "cannot_tell" and found["points"] < found["min_points"]:
+        key = "datum.too_few"
+    else:
+        key = f"datum.{verdict}"
+    text = texts.text(lang, key, file=Path(path).name, declared=declared, suggested=shown, hits=hits, n=n,
+                      declared_hits=d_hits, chance=f"{chance:.0%}", points=found["points"],
+                      min_points=found["min_points"])
+    return {"verdict": verdict, "declared": declared, "suggested": suggested, "points": found["points"],
+            "scores": found["scores"], "evidence": found["evidence"], "text": text}
 
 
 def site_and_write(result: RunResult, *, category: str, add: int | None = None, target: float | None = None,

@@ -44,6 +44,9 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "ownership": ("性质", "机构性质", "运营性质", "举办性质", "ownership"),
     "floor_area_m2": ("建筑面积", "面积", "floor_area", "floor_area_m2"),
     "registry_id": ("编号", "机构编号", "id", "code", "registry_id"),
+    # The community / street a row names: evidence for the datum check (servicecircle.datumcheck).
+    "community": ("社区", "所属社区", "社区名称", "community"),
+    "street": ("街道", "所属街道", "乡镇街道", "street"),
 }
 
 ATTRIBUTE_FIELDS = ("address", "affordable", "ownership", "registry_id")
@@ -299,7 +302,7 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
         report_rows(unreadable | negative, 5 + k, cols.get(field),
                     lambda i, c=cell, v=number: f"not a number: '{v[i] if v[i] < 0 else c.iat[i]}'", "left blank")
         out[field] = np.where(unreadable | negative, np.nan, number)
-    for field in ("address", "ownership", "registry_id"):
+    for field in ("address", "ownership", "registry_id", "community", "street"):
         out[field] = text(field).to_numpy(dtype=object)
     flag = text("affordable")
     key = flag.str.strip().str.lower()
@@ -316,7 +319,7 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
         report.add(path, row_no[i], field, problem, action)
     frame = pd.DataFrame(out)[alive].reset_index(drop=True)
     frame = frame.reindex(columns=["category", "name", "registry_row", *CAPACITY_FIELDS, "address", "ownership",
-                                   "registry_id", "affordable", "lon", "lat"])
+                                   "registry_id", "community", "street", "affordable", "lon", "lat"])
     wlon, wlat = coords.to_wgs84(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), spec.coord_system)
     gdf = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=gpd.points_from_xy(wlon, wlat), crs=WGS84)
     aff = gdf["affordable"]

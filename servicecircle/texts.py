@@ -368,11 +368,46 @@ TEXTS: dict[str, dict[str, str]] = {
               'config file:',
     },
     'template.exists': {'zh': '{path} 已存在；如要覆盖，请加 --force', 'en': '{path} exists; add --force to overwrite it'},
-    # ---- coordinate-system check of registries
-    'coordcheck.not_checked': {
-        'zh': '坐标系未自动核验：按声明的 {declared} 使用，请确认坐标来源（高德/腾讯为 gcj02，百度为 bd09）',
-        'en': 'coordinate system not checked automatically: used as declared ({declared}); confirm where the '
-              'coordinates come from (AMap/Tencent give gcj02, Baidu bd09)',
+    # ---- datum check
+    'datum.confirmed': {
+        'zh': '{file}：坐标系核验通过，确为声明的 {declared}（按 {declared} 读，{hits}/{n} 个点落在其所属社区/街道或'
+              ' OSM 建筑、小区内；同距离其他方向随机约 {chance}）',
+        'en': '{file}: coordinate system confirmed as declared, {declared} (read as {declared}, {hits} of {n} points '
+              'fall inside the community/street they name or on an OSM building or residential parcel; about '
+              '{chance} at random bearings of the same distance)',
+    },
+    'datum.switch': {
+        'zh': '{file}：坐标很可能是 {suggested}，而不是声明的 {declared}——按 {suggested} 读，{hits}/{n} 个点落在其所属'
+              '社区/街道或 OSM 建筑、小区内，按 {declared} 读只有 {declared_hits}/{n}（同距离其他方向随机约 {chance}）。'
+              '本次仍按 {declared} 使用；请核对坐标来源，确认后在配置中设 coord_system = "{suggested}"',
+        'en': '{file}: the coordinates are probably {suggested}, not the declared {declared}: read as {suggested}, '
+              '{hits} of {n} points fall inside the community/street they name or on an OSM building or residential '
+              'parcel, read as {declared} only {declared_hits} of {n} (about {chance} at random bearings of the same '
+              'distance). Used as declared this time; check where the coordinates come from and, if so, set '
+              'coord_system = "{suggested}"',
+    },
+    'datum.cannot_tell': {
+        'zh': '{file}：坐标系无法判断（{points} 个点可核验，但 wgs84/gcj02/bd09 之间证据不足以区分），按声明的 {declared}'
+              ' 使用；请确认坐标来源（高德/腾讯为 gcj02，百度为 bd09）',
+        'en': '{file}: cannot tell the coordinate system ({points} points could be checked, but the evidence does not '
+              'separate wgs84/gcj02/bd09); used as declared ({declared}); confirm where the coordinates come from '
+              '(AMap/Tencent give gcj02, Baidu bd09)',
+    },
+    'datum.too_few': {
+        'zh': '{file}：坐标系无法判断：只有 {points} 个点可核验（需至少 {min_points} 个点填有所属社区/街道，或位于 OSM '
+              '建筑、小区范围内），按声明的 {declared} 使用；请确认坐标来源（高德/腾讯为 gcj02，百度为 bd09）',
+        'en': '{file}: cannot tell the coordinate system: only {points} points could be checked (at least '
+              '{min_points} need a community/street column or OSM buildings and residential parcels around them); '
+              'used as declared ({declared}); confirm where the coordinates come from (AMap/Tencent give gcj02, '
+              'Baidu bd09)',
+    },
+    'datum.report_problem': {
+        'zh': '坐标很可能是 {suggested}，而不是声明的 {declared}',
+        'en': 'coordinates probably {suggested}, not the declared {declared}',
+    },
+    'datum.report_action': {
+        'zh': '仍按 {declared} 使用；核对后设 coord_system = "{suggested}"',
+        'en': 'used as {declared}; check, then set coord_system = "{suggested}"',
     },
     # ---- off-network facilities (issue 13: named with their distance)
     'facility.off_network': {
