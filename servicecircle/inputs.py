@@ -55,6 +55,18 @@ class InputReport:
         self.rows.append({"file": str(file), "row": "" if row is None else int(row), "field": field_name,
                           "problem": problem, "action": action})
 
+    def say(self, file: str | Path, row: SupportsInt | None, field_name: str, problem: str, action: str, /,
+            **values: object) -> None:
+        """A line worded from the catalogue in :attr:`lang`: ``problem`` and ``action`` are keys of
+        :mod:`servicecircle.texts` below ``input.``, both filled from ``values``."""
+        self.add(file, row, field_name, self.text(problem, **values), self.text(action, **values))
+
+    def text(self, key: str, /, **values: object) -> str:
+        """The catalogue's ``input.<key>`` in the report's language."""
+        from . import texts
+
+        return texts.text(self.lang, "input." + key, **values)
+
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=REPORT_COLUMNS)
 
@@ -66,6 +78,16 @@ class InputReport:
     def summary(self) -> dict[str, int]:
         """Number of problems per file."""
         return self.frame().groupby("file").size().to_dict() if self.rows else {}
+
+
+def _reason(report: InputReport, geom: BaseGeometry) -> str:
+    """Why shapely finds ``geom`` invalid, its kind worded in the report's language (the place kept)."""
+    from . import texts
+
+    reason = shapely.is_valid_reason(geom)
+    kind, bracket, rest = reason.partition("[")
+    key = "input.reason." + kind.strip()
+    return texts.text(report.lang, key) + bracket + rest if key in texts.TEXTS else reason
 
 
 def _need_file(path: Path, what: str) -> Path:
@@ -183,19 +205,19 @@ def read_vector(path: str | Path, *, what: str, coord_system: str = "wgs84", enc
     report = report if report is not None else InputReport()
     empty = gdf.geometry.isna() | gdf.geometry.is_empty
     for row in gdf.loc[empty, "_row"]:
-        report.add(path, row, "geometry", "empty or missing geometry", "dropped")
+        report.say(path, row, "geometry", "empty_geometry", "dropped")
     gdf = gdf[~empty.to_numpy()]
     if polygons and len(gdf):
         invalid = ~gdf.geometry.is_valid
         for row, geom in zip(gdf.loc[invalid, "_row"], gdf.geometry[invalid]):
-            report.add(path, row, "geometry", f"invalid polygon ({shapely.is_valid_reason(geom)})",
-                       "repaired with make_valid")
+            report.add(path, row, "geometry", report.text("invalid_polygon", reason=_reason(report, geom)),
+                       report.text("repaired"))
         fixed = shapely.make_valid(gdf.geometry.values)
         # make_valid may return a collection with stray lines; keep the areas.
         gdf["geometry"] = [_areal(g) for g in fixed]
         bad = gdf.geometry.is_empty
         for row in gdf.loc[bad, "_row"]:
-            report.add(path, row, "geometry", "no area after repair", "dropped")
+            report.say(path, row, "geometry", "no_area", "dropped")
         gdf = gdf[~bad.to_numpy()]
     return gdf.reset_index(drop=True)
 
