@@ -220,7 +220,8 @@ def _print_capacity_plan(plan: CapacityPlan, lang: str = "zh") -> None:
 
     info = plan.info
     print("\n" + texts.text(lang, "console.capacity", category=plan.category,
-                            capacity=_capacity_word(lang, plan.capacity), per_1000=info["per_1000"], group=info["demand_label"], now=info["capacity_now"],
+                            capacity=_capacity_word(lang, plan.capacity),
+                            per_1000=info["per_1000"], group=info["demand_label"], now=info["capacity_now"],
                             n=info["facilities"], shortfall=info["district_shortfall"], reached=info["need_reached"],
                             unreached=info["need_unreached"]))
     for r in plan.facilities.head(10).itertuples(index=False):

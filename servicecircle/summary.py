@@ -44,15 +44,27 @@ def category_notes(facilities: gpd.GeoDataFrame, config: Config, lang: str = "en
             else:
                 text = t("none_no_data", label=cat.label, key=key)
         else:
-            parts = [t("from_source", n=n, source=src) if src != "both" else t("from_both", n=n)
+            parts = [t("from_source", n=n, source=_source_word(lang, src)) if src != "both" else t("from_both", n=n)
                      for src, n in sorted(sources.items())]
             text = t("found", n=len(counted), label=cat.label, key=key, parts=t("join").join(parts))
             if len(off):
                 text += t("off_network", n=len(off))
         if len(flagged):
-            text += t("not_counted", n=len(flagged), why=cat.flag_note or t("flagged"))
+            text += t("not_counted", n=len(flagged), why=_flag_note(lang, key, cat.flag_note) or t("flagged"))
         notes[key] = text
     return notes
+
+
+def _source_word(lang: str, source: str) -> str:
+    """Where facilities came from (``osm``, ``registry``) in words of ``lang``."""
+    key = f"notes.source.{source}"
+    return texts.text(lang, key) if key in texts.TEXTS else source
+
+
+def _flag_note(lang: str, category: str, note: str) -> str:
+    """A category's ``flag_note`` in ``lang`` when it is the default one (a note of the user's own is theirs)."""
+    key = f"notes.flag_note.{category}"
+    return texts.text(lang, key) if key in texts.TEXTS and texts.TEXTS[key]["en"] == note else note
 
 
 def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,

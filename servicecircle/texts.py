@@ -531,6 +531,11 @@ TEXTS: dict[str, dict[str, str]] = {
               'beyond every facility {unreached:,.0f}',
     },
     # summary.json notes shown on the console and the pages
+    'notes.source.osm': {'zh': 'OSM', 'en': 'OSM'},
+    'notes.source.registry': {'zh': '登记表', 'en': 'a registry'},
+    'notes.flag_note.nursery': {
+        'zh': '幼儿园：仅开设托班的才计为托育', 'en': 'kindergarten: counts as nursery only where it runs a 托班',
+    },
     'areas.all': {'zh': '已绘制全部 {n} 个设施各自的服务范围', 'en': 'per-facility service areas drawn for all {n} facilities'},
     'areas.none': {
         'zh': '未绘制单个设施的服务范围（[output] facility_areas = "none"）',
