@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import SupportsInt
@@ -86,7 +87,7 @@ def _reason(report: InputReport, geom: BaseGeometry) -> str:
 
     reason = shapely.is_valid_reason(geom)
     kind, bracket, rest = reason.partition("[")
-    key = "input.reason." + kind.strip()
+    key = "input.reason_" + re.sub(r"[^a-z0-9]+", "_", kind.strip().lower())
     return texts.text(report.lang, key) + bracket + rest if key in texts.TEXTS else reason
 
 

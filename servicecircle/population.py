@@ -359,13 +359,13 @@ def _scale_to_table(out: gpd.GeoDataFrame, spec: PopulationSettings, communities
     for uid in est.index:
         if uid >= 0 and uid not in table.index and est[uid] > 0:
             report.say(spec.table, None, "residents", "no_row_for", "scaled_overall",
-                       level=report.text("level." + level), name=names.get(uid, uid), factor=overall)
+                       level=report.text("level_" + level), name=names.get(uid, uid), factor=overall)
             factor[uid] = overall
     for uid in table.index.difference(matched):
         report.say(spec.table, None, "residents", "no_origin", "not_placed",
-                   level=report.text("level." + level), name=names.get(uid, uid))
+                   level=report.text("level_" + level), name=names.get(uid, uid))
     out["residents"] = weight * factor.reindex(unit).fillna(overall).to_numpy()
-    info["scaled_to"] = report.text("scaled_to", level=report.text("level." + level), table=spec.table)
+    info["scaled_to"] = report.text("scaled_to", level=report.text("level_" + level), table=spec.table)
     for group in ("60plus", "0_3"):
         col = f"residents_{group}"
         if col in table.columns:

@@ -57,13 +57,13 @@ def category_notes(facilities: gpd.GeoDataFrame, config: Config, lang: str = "en
 
 def _source_word(lang: str, source: str) -> str:
     """Where facilities came from (``osm``, ``registry``) in words of ``lang``."""
-    key = f"notes.source.{source}"
+    key = f"notes.source_{source}"
     return texts.text(lang, key) if key in texts.TEXTS else source
 
 
 def _flag_note(lang: str, category: str, note: str) -> str:
     """A category's ``flag_note`` in ``lang`` when it is the default one (a note of the user's own is theirs)."""
-    key = f"notes.flag_note.{category}"
+    key = f"notes.flag_note_{category}"
     return texts.text(lang, key) if key in texts.TEXTS and texts.TEXTS[key]["en"] == note else note
 
 

@@ -117,7 +117,7 @@ def test_chengdu_blind_spots_partition_the_uncovered_residents(chengdu_run):
     assert spots.loc[spots["category"] == "elder_care", "nearest_walk_min"].isna().all()
     s = chengdu_run.summary["categories"]["elder_care"]
     assert s["blind_spots"] == (spots["category"] == "elder_care").sum()
-    assert chengdu_run.summary["health_adjacency"]["note"] == "no 养老服务 facility to check"
+    assert chengdu_run.summary["health_adjacency"]["note"] == "没有需要核查的养老服务设施"
 
 
 @pytest.fixture(scope="session")
