@@ -221,14 +221,26 @@ def _print_capacity_plan(plan: CapacityPlan, lang: str = "zh") -> None:
     info = plan.info
     print("\n" + texts.text(lang, "console.capacity", category=plan.category,
                             capacity=_capacity_word(lang, plan.capacity),
-                            per_1000=info["per_1000"], group=info["demand_label"], now=info["capacity_now"],
-                            n=info["facilities"], shortfall=info["district_shortfall"], reached=info["need_reached"],
-                            unreached=info["need_unreached"]))
+                            per_1000=info["per_1000"], group=_demand_words(lang, info["demand"], info["group"]),
+                            now=info["capacity_now"], n=info["facilities"], shortfall=info["district_shortfall"],
+                            reached=info["need_reached"], unreached=info["need_unreached"]))
     for r in plan.facilities.head(10).itertuples(index=False):
         if r.to_add > 0:
             print(f"  +{r.to_add:,}  {r.name or r.facility_id}")
     for path in plan.info.get("files", {}).values():
         print("  " + texts.text(lang, "console.wrote", path=path))
+
+
+def _demand_words(lang: str, column: str, group: str | None) -> str:
+    """Who a demand column counts (``residents_60plus``), in words of ``lang``; says so when a wanted age
+    group fell back to all residents for want of age data."""
+    from . import texts
+
+    key = "console.demand_" + (column.removeprefix("residents").strip("_") or "all")
+    words = texts.text(lang, key) if key in texts.TEXTS else column
+    if column == "residents" and group not in (None, "all", "residents"):
+        words += texts.text(lang, "console.demand_no_ages")
+    return words
 
 
 def _capacity_word(lang: str, capacity: str) -> str:
@@ -242,7 +254,8 @@ def _print_siting(res: SitingResult, lang: str = "zh") -> None:
     from . import texts
 
     info = res.info
-    print("\n" + texts.text(lang, "console.siting", category=res.category, weight=res.weight_column,
+    print("\n" + texts.text(lang, "console.siting", category=res.category,
+                            weight=_demand_words(lang, res.weight_column, None),
                             limit=info["limit_m"], n=len(res.sites), before=info["covered_share_before"],
                             after=info["covered_share_after"], candidates=info["candidates"],
                             ms=info["greedy_s"] * 1000))

@@ -530,6 +530,11 @@ TEXTS: dict[str, dict[str, str]] = {
               '{n} facilities; district shortfall {shortfall:,.0f}; unmet need within reach {reached:,.0f}, '
               'beyond every facility {unreached:,.0f}',
     },
+    'console.demand_all': {'zh': '居民', 'en': 'residents'},
+    'console.demand_60plus': {'zh': '60 岁及以上居民', 'en': 'residents aged 60+'},
+    'console.demand_0_3': {'zh': '0–3 岁儿童', 'en': 'children aged 0–3'},
+    'console.demand_0_4': {'zh': '0–4 岁儿童', 'en': 'children aged 0–4'},
+    'console.demand_no_ages': {'zh': '（未载入年龄数据：按全部居民）', 'en': ' (all ages: no age data loaded)'},
     # summary.json notes shown on the console and the pages
     'notes.source_osm': {'zh': 'OSM', 'en': 'OSM'},
     'notes.source_registry': {'zh': '登记表', 'en': 'a registry'},

@@ -121,3 +121,37 @@ def test_the_error_prefix_is_in_the_language(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("servicecircle：错误：")
     assert cli.main(["run", str(missing), "--lang", "en"]) == 2
     assert capsys.readouterr().err.startswith("servicecircle: error: ")
+
+
+def _siting_and_plan():
+    """What ``site`` and ``capacity`` print from, shaped as their results (made up: the printing is tested)."""
+    from types import SimpleNamespace
+
+    sites = pd.DataFrame({"rank": [1], "lon": [117.2], "lat": [39.1], "new_residents_60plus_covered": [1200.0],
+                          "covered_share_after": [0.3], "street": ["测试街道"], "community": ["测试社区"],
+                          "nearest_road": ["测试路"]})
+    siting = SimpleNamespace(category="elder_care", weight_column="residents_60plus", sites=sites,
+                             info={"limit_m": 900.0, "covered_share_before": 0.25, "covered_share_after": 0.3,
+                                   "candidates": 1500, "greedy_s": 0.02, "exact_covered": 1.0,
+                                   "greedy_over_optimal": 0.99, "exact_s": 1.5, "files": {"sites": "/tmp/sites.csv"}})
+    facilities = pd.DataFrame({"to_add": [12], "name": ["测试养老院"], "facility_id": [3]})
+    plan = SimpleNamespace(category="elder_care", capacity="beds", facilities=facilities,
+                           info={"per_1000": 40.0, "demand": "residents", "group": "60plus", "capacity_now": 300.0,
+                                 "facilities": 4, "district_shortfall": 7516.0, "need_reached": 5000.0,
+                                 "need_unreached": 2516.0, "files": {"plan": "/tmp/plan.csv"}})
+    return siting, plan
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_site_and_capacity_lines_are_in_the_language(capsys, lang):
+    siting, plan = _siting_and_plan()
+    capsys.readouterr()
+    cli._print_siting(siting, lang)
+    cli._print_capacity_plan(plan, lang)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert len(lines) == 7
+    names = {"测试街道", "测试社区", "测试路", "测试养老院"}
+    for line in lines:
+        assert not (english_words(line) if lang == "zh" else chinese_outside(line, names)), line
+    assert ("60 岁及以上居民" if lang == "zh" else "residents aged 60+") in lines[0]
+    assert ("未载入年龄数据" if lang == "zh" else "no age data loaded") in lines[4]
