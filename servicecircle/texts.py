@@ -389,7 +389,7 @@ TEXTS: dict[str, dict[str, str]] = {
     # ---- console and input report in the run language
     # input_report.csv: problem and action columns
     'input.empty_geometry': {'zh': '几何为空或缺失', 'en': 'empty or missing geometry'},
-    'input.dropped': {'zh': '已剔除', 'en': 'dropped'},
+    'input.dropped': {'zh': '未计入', 'en': 'dropped'},
     'input.invalid_polygon': {'zh': '多边形无效（{reason}）', 'en': 'invalid polygon ({reason})'},
     'input.reason_self_intersection': {'zh': '自相交', 'en': 'Self-intersection'},
     'input.reason_ring_self_intersection': {'zh': '环自相交', 'en': 'Ring Self-intersection'},
