@@ -148,6 +148,7 @@ def overrides_of(args: argparse.Namespace) -> dict[str, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 ok, 2 bad input)."""
+    from . import texts
     from .errors import ServiceCircleError
 
     args = _parser().parse_args(argv)
@@ -155,26 +156,28 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return write_registry_template(args)
         except ServiceCircleError as exc:
-            print(f"servicecircle: error: {exc}", file=sys.stderr)
+            print(texts.text(args.lang, "console.error", error=exc), file=sys.stderr)
             return 2
     if args.command not in ("run", "site", "capacity"):
         _parser().print_help()
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    lang = args.lang or "zh"  # the settings file's, once it is read
     try:
         from .config import load_config
 
         config = load_config(args.config, overrides=overrides_of(args))
+        lang = config.output.lang
         _check_command(args, config)
         from .pipeline import run  # after the settings are checked: a bad file is reported at once
 
         result = run(config, progress=not args.quiet, reuse=not args.recompute)
         report_command = _after_run(args, result)
     except ServiceCircleError as exc:
-        print(f"servicecircle: error: {exc}", file=sys.stderr)
+        print(texts.text(lang, "console.error", error=exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("servicecircle: interrupted", file=sys.stderr)
+        print(texts.text(lang, "console.interrupted"), file=sys.stderr)
         return 130
     _print_summary(result)
     report_command()
@@ -203,54 +206,79 @@ def _after_run(args: argparse.Namespace, result: RunResult) -> Callable[[], None
                                 weight=args.weight, candidates_file=args.candidates,
                                 candidates_coord_system=args.candidates_coord_system, spacing_m=args.spacing,
                                 exclude_file=args.exclude, exclude_coord_system=args.exclude_coord_system)
-        return lambda: _print_siting(siting)
+        return lambda: _print_siting(siting, result.config.output.lang)
     if args.command == "capacity":
         from .pipeline import capacity_plan_and_write
 
         plan = capacity_plan_and_write(result, category=args.category, per_1000=args.per_1000, group=args.group)
-        return lambda: _print_capacity_plan(plan)
+        return lambda: _print_capacity_plan(plan, result.config.output.lang)
     return lambda: None
 
 
-def _print_capacity_plan(plan: CapacityPlan) -> None:
+def _print_capacity_plan(plan: CapacityPlan, lang: str = "zh") -> None:
+    from . import texts
+
     info = plan.info
-    print(f"\ncapacity plan {plan.category} ({plan.capacity}, standard {info['per_1000']:g} per 1,000 "
-          f"{info['demand_label']}): {info['capacity_now']:,.0f} now in {info['facilities']} facilities; "
-          f"district shortfall {info['district_shortfall']:,.0f}; unmet need within reach "
-          f"{info['need_reached']:,.0f}, beyond every facility {info['need_unreached']:,.0f}")
+    print("\n" + texts.text(lang, "console.capacity", category=plan.category,
+                            capacity=_capacity_word(lang, plan.capacity),
+                            per_1000=info["per_1000"], group=_demand_words(lang, info["demand"], info["group"]),
+                            now=info["capacity_now"], n=info["facilities"], shortfall=info["district_shortfall"],
+                            reached=info["need_reached"], unreached=info["need_unreached"]))
     for r in plan.facilities.head(10).itertuples(index=False):
         if r.to_add > 0:
             print(f"  +{r.to_add:,}  {r.name or r.facility_id}")
     for path in plan.info.get("files", {}).values():
-        print(f"  wrote {path}")
+        print("  " + texts.text(lang, "console.wrote", path=path))
 
 
-def _print_siting(res: SitingResult) -> None:
+def _demand_words(lang: str, column: str, group: str | None) -> str:
+    """Who a demand column counts (``residents_60plus``), in words of ``lang``; says so when a wanted age
+    group fell back to all residents for want of age data."""
+    from . import texts
+
+    key = "console.demand_" + (column.removeprefix("residents").strip("_") or "all")
+    words = texts.text(lang, key) if key in texts.TEXTS else column
+    if column == "residents" and group not in (None, "all", "residents"):
+        words += texts.text(lang, "console.demand_no_ages")
+    return words
+
+
+def _capacity_word(lang: str, capacity: str) -> str:
+    """A capacity column (``beds``) in words of ``lang``: the map's popup label where it has one."""
+    from . import texts
+
+    return texts.text(lang, f"popup.{capacity}") if f"popup.{capacity}" in texts.TEXTS else capacity
+
+
+def _print_siting(res: SitingResult, lang: str = "zh") -> None:
+    from . import texts
+
     info = res.info
-    print(
-        f"\nsiting {res.category} (demand: {res.weight_column}, covered = within {info['limit_m']:.0f} m walk): "
-        f"{len(res.sites)} new sites, covered share {info['covered_share_before']:.1%} → "
-        f"{info['covered_share_after']:.1%} "
-        f"({info['candidates']:,} candidates, greedy {info['greedy_s'] * 1000:.0f} ms)"
-    )
+    print("\n" + texts.text(lang, "console.siting", category=res.category,
+                            weight=_demand_words(lang, res.weight_column, None),
+                            limit=info["limit_m"], n=len(res.sites), before=info["covered_share_before"],
+                            after=info["covered_share_after"], candidates=info["candidates"],
+                            ms=info["greedy_s"] * 1000))
     for r in res.sites.itertuples(index=False):
         print(f"  {r.rank:>3}. {r.lon:.6f}, {r.lat:.6f}  +{getattr(r, 'new_' + res.weight_column + '_covered'):,.0f}  "
               f"→ {r.covered_share_after:.1%}  {r.street} {r.community} {r.nearest_road}".rstrip())
     if "exact_covered" in info:
-        print(f"  exact optimum (MILP, HiGHS): greedy reaches {info['greedy_over_optimal']:.1%} of it "
-              f"({info['exact_s']:.1f} s)")
+        print("  " + texts.text(lang, "console.exact", share=info["greedy_over_optimal"], s=info["exact_s"]))
     for path in res.info.get("files", {}).values():
-        print(f"  wrote {path}")
+        print("  " + texts.text(lang, "console.wrote", path=path))
 
 
 def _print_summary(result: RunResult) -> None:
+    from . import texts
+
     s = result.summary
-    print(f"\n{s['area']}: {s['population_total']:,.0f} estimated residents in {s['cells_populated']:,} populated "
-          f"H3 cells (res {s['h3_resolution']}), walking {s['speed_m_s']:g} m/s, covered = within "
-          f"{s['coverage_threshold_min']:g} min")
-    _print_categories(s)
+    lang = result.config.output.lang
+    print("\n" + texts.text(lang, "console.headline", area=s["area"], residents=s["population_total"],
+                            cells=s["cells_populated"], res=s["h3_resolution"], speed=s["speed_m_s"],
+                            minutes=s["coverage_threshold_min"]))
+    _print_categories(s, lang)
     _print_off_network(result)
-    _print_checks(s)
+    _print_checks(s, lang)
     _print_inputs_and_files(result)
 
 
@@ -273,76 +301,84 @@ def _print_off_network(result: RunResult) -> None:
         print("    " + texts.text(lang, "facility.off_network_more", n=len(off) - CONSOLE_OFF_NETWORK))
 
 
-def _print_categories(s: dict) -> None:
+def _print_categories(s: dict, lang: str = "zh") -> None:
+    from . import texts
+
+    def t(key: str, /, **values: object) -> str:
+        return texts.text(lang, "console." + key, **values)
+
     for key, c in s["categories"].items():
         share = c["population_covered_share"]
-        pct = "n/a" if share is None else f"{share:.1%}"
-        print(f"  {key:<14} {c['facilities']:>4} facilities  covered {pct:>6}  — {c['note']}")
+        pct = t("na") if share is None else f"{share:.1%}"
+        print("  " + t("category", key=key, n=c["facilities"], pct=pct, note=c["note"]))
         groups = [(g, c[f"population_covered_share_{g}"]) for g in s.get("population_by_age_group", {})]
         if groups and c["facilities"]:
-            print(
-                " " * 18
-                + "  ".join(
-                    f"aged {g.replace('plus', '+').replace('_', '–')}: {v:.1%}" for g, v in groups if v is not None
-                )
-            )
+            print(" " * 18 + "  ".join(t("aged", group=g.replace("plus", "+").replace("_", "–"), share=v)
+                                       for g, v in groups if v is not None))
         fca = c.get("capacity_access")
         if fca and fca["facilities_used"]:
-            print(" " * 18 + f"2SFCA ({fca['decay']}): {fca['district_per_1000']:.2f} {fca['unit']} within reach"
-                  + (f"; {fca['note']}" if fca.get("note") else ""))
+            print(" " * 18 + t("fca", decay=fca["decay"], value=fca["district_per_1000"], unit=fca["unit"])
+                  + (texts.text(lang, "summary.join") + fca["note"] if fca.get("note") else ""))
         if c.get("blind_spots"):
             top = c["largest_blind_spots"][0]
             walk = top["nearest_walk_min"]
-            print(" " * 18 + f"{c['blind_spots']} blind spot(s), {c['blind_spot_residents']:,.0f} residents; largest: "
-                  f"{top['residents']:,.0f} residents in {top['cells']} cells, "
-                  + ("no facility reachable" if walk is None else f"{walk:.1f} min from the nearest"))
+            print(" " * 18 + t("blind", n=c["blind_spots"], residents=c["blind_spot_residents"], top=top["residents"],
+                               cells=top["cells"],
+                               walk=t("no_facility") if walk is None else t("walk_from", walk=walk)))
     areas = s.get("service_areas")
     if areas:
-        print(f"  {areas['method_note']}; {areas['note']}")
+        print(f"  {areas['method_note']}{texts.text(lang, 'summary.join')}{areas['note']}")
 
 
-def _print_checks(s: dict) -> None:
+def _print_checks(s: dict, lang: str = "zh") -> None:
+    from . import texts
+
+    def t(key: str, /, **values: object) -> str:
+        return texts.text(lang, "console." + key, **values)
+
     comp = s["complete_circle_share"]
-    print(f"  complete circle ({' + '.join(s['complete_circle_categories'])}): "
-          f"{'n/a' if comp is None else f'{comp:.1%}'} of residents")
+    print("  " + t("complete", categories=" + ".join(s["complete_circle_categories"]),
+                   share=t("na") if comp is None else f"{comp:.1%}"))
     adj = s.get("health_adjacency")
     if adj:
         if adj.get("checked"):
-            print(f"  医养结合: {adj['adjacent']} of {adj['checked']} {adj['care_category']} facilities within "
-                  f"{adj['max_walk_min']:g} min walk of a {adj['health_category']}; {adj['not_adjacent']} not"
+            print("  " + t("adjacency", adjacent=adj["adjacent"], checked=adj["checked"], care=adj["care_category"],
+                           walk=adj["max_walk_min"], health=adj["health_category"], not_adjacent=adj["not_adjacent"])
                   + (f" ({adj['note']})" if adj.get("note") else ""))
         else:
-            print(f"  医养结合: {adj['note']}")
+            print("  " + t("adjacency_note", note=adj["note"]))
     goals = s.get("goals", [])
     if goals:
         failed = [g for g in goals if g["passed"] is False]
-        unknown = sum(1 for g in goals if g["passed"] is None)
-        print(
-            f"  goals: {sum(1 for g in goals if g['passed'] is True)} of {len(goals)} district rows met, "
-            f"{len(failed)} not met, {unknown} not assessable "
-            f"({sum(1 for g in failed if g['kind'] == 'binding')} binding failures); "
-            "scorecard.xlsx has every street and community"
-        )
+        print("  " + t("goals", met=sum(1 for g in goals if g["passed"] is True), rows=len(goals), failed=len(failed),
+                       unknown=sum(1 for g in goals if g["passed"] is None),
+                       binding=sum(1 for g in failed if g["kind"] == "binding")))
         for g in failed:
             if g["kind"] == "binding":
-                print(f"    ✘ {g['goal_name']} [{g['meaning'].split(':')[0]}]: {g['gap_text']}")
+                print(f"    ✘ {g['goal_name']} [{g['meaning'].split(':')[0].split('：')[0]}]: {g['gap_text']}")
 
 
 def _print_inputs_and_files(result: RunResult) -> None:
+    from . import texts
+
+    lang = result.config.output.lang
+
+    def t(key: str, /, **values: object) -> str:
+        return texts.text(lang, "console." + key, **values)
+
     s = result.summary
     for reg in s.get("registries", []):
-        print(f"  registry {reg['file']}: {reg['rows_used']} facilities used ({reg['coord_system']})")
+        print("  " + t("registry", file=reg["file"], n=reg["rows_used"], coord=reg["coord_system"]))
         if reg["warning"]:
-            print(f"  WARNING: {reg['warning']}")
+            print("  " + t("warning", text=reg["warning"]))
     problems = sum(s.get("input_problems", {}).values())
     if problems:
         where = result.files.get("input_report", "input_report.csv")
-        print(f"  {problems} input problem(s), one line each in {where}:")
+        print("  " + t("problems", n=problems, where=where))
         for file, n in s["input_problems"].items():
             print(f"    {n:>5}  {file}")
     if "analysis (cached)" in result.seconds:
-        print(f"  analysis reused from the cache in {result.config.network.cache_dir} (same inputs and settings; "
-              f"--recompute computes it again)")
+        print("  " + t("cached", dir=result.config.network.cache_dir))
     kept = set(s.get("outputs_kept", []))
     for path in result.files.values():
-        print(f"  {'kept' if str(path) in kept else 'wrote'} {path}" + (" (up to date)" if str(path) in kept else ""))
+        print("  " + t("kept" if str(path) in kept else "wrote", path=path))

@@ -17,6 +17,7 @@ import csv
 import io
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, SupportsInt
@@ -55,6 +56,18 @@ class InputReport:
     def add(self, file: str | Path, row: SupportsInt | None, field_name: str, problem: str, action: str) -> None:
         self.rows.append({"file": str(file), "row": "" if row is None else int(row), "field": field_name,
                           "problem": problem, "action": action})
+
+    def say(self, file: str | Path, row: SupportsInt | None, field_name: str, problem: str, action: str, /,
+            **values: object) -> None:
+        """A line worded from the catalogue in :attr:`lang`: ``problem`` and ``action`` are keys of
+        :mod:`servicecircle.texts` below ``input.``, both filled from ``values``."""
+        self.add(file, row, field_name, self.text(problem, **values), self.text(action, **values))
+
+    def text(self, key: str, /, **values: object) -> str:
+        """The catalogue's ``input.<key>`` in the report's language."""
+        from . import texts
+
+        return texts.text(self.lang, "input." + key, **values)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=REPORT_COLUMNS)
@@ -98,6 +111,16 @@ def relative_paths(value: Any, base: Path | None) -> Any:
                 out[name] = out[name].replace(paths)
         return out
     return value
+
+
+def _reason(report: InputReport, geom: BaseGeometry) -> str:
+    """Why shapely finds ``geom`` invalid, its kind worded in the report's language (the place kept)."""
+    from . import texts
+
+    reason = shapely.is_valid_reason(geom)
+    kind, bracket, rest = reason.partition("[")
+    key = "input.reason_" + re.sub(r"[^a-z0-9]+", "_", kind.strip().lower())
+    return texts.text(report.lang, key) + bracket + rest if key in texts.TEXTS else reason
 
 
 def _need_file(path: Path, what: str) -> Path:
@@ -215,19 +238,19 @@ def read_vector(path: str | Path, *, what: str, coord_system: str = "wgs84", enc
     report = report if report is not None else InputReport()
     empty = gdf.geometry.isna() | gdf.geometry.is_empty
     for row in gdf.loc[empty, "_row"]:
-        report.add(path, row, "geometry", "empty or missing geometry", "dropped")
+        report.say(path, row, "geometry", "empty_geometry", "dropped")
     gdf = gdf[~empty.to_numpy()]
     if polygons and len(gdf):
         invalid = ~gdf.geometry.is_valid
         for row, geom in zip(gdf.loc[invalid, "_row"], gdf.geometry[invalid]):
-            report.add(path, row, "geometry", f"invalid polygon ({shapely.is_valid_reason(geom)})",
-                       "repaired with make_valid")
+            report.add(path, row, "geometry", report.text("invalid_polygon", reason=_reason(report, geom)),
+                       report.text("repaired"))
         fixed = shapely.make_valid(gdf.geometry.values)
         # make_valid may return a collection with stray lines; keep the areas.
         gdf["geometry"] = [_areal(g) for g in fixed]
         bad = gdf.geometry.is_empty
         for row in gdf.loc[bad, "_row"]:
-            report.add(path, row, "geometry", "no area after repair", "dropped")
+            report.say(path, row, "geometry", "no_area", "dropped")
         gdf = gdf[~bad.to_numpy()]
     return gdf.reset_index(drop=True)
 

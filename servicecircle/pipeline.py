@@ -71,6 +71,13 @@ PAGE_SETTINGS = ("output.lang", "output.offline", "output.basemap")
 #: Settings that shape only the written files (folders, the settings file's text, the pages).
 OUTPUT_ONLY = ("output.out_dir", "network.cache_dir", "source_text") + PAGE_SETTINGS
 
+#: Settings the cached analysis and goals are keyed by though they shape no figure: the run's language, as
+#: they hold worded lines (input_report.csv, the notes per category, the registry checks, the scorecard).
+WORDED = ("output.lang",)
+
+#: What the analysis and the goals leave out of their cache keys.
+NOT_IN_ANALYSIS = tuple(k for k in OUTPUT_ONLY if k not in WORDED)
+
 #: The stages whose results are cached together as one analysis (see :func:`analyse`); the goals are cached apart.
 ANALYSIS_STAGES = [s for s in STAGES[1:-1] if s != "goals"]
 
@@ -135,8 +142,8 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
     net = network.build_walk_network(config.area, config.network)
     done("walk network")
     cache = runcache.StageCache(config.network.cache_dir, config.area.name) if reuse else None
-    analysis_key = runcache.settings_key(config, leave_out=OUTPUT_ONLY + ("goals",))
-    goals_key = runcache.settings_key(config, leave_out=OUTPUT_ONLY)
+    analysis_key = runcache.settings_key(config, leave_out=NOT_IN_ANALYSIS + ("goals",))
+    goals_key = runcache.settings_key(config, leave_out=NOT_IN_ANALYSIS)
     a = cache.load("analysis", analysis_key) if cache else None
     to_store = {}
     if a is None:
@@ -384,19 +391,17 @@ def service_area_plan(config: Config, net: network.WalkNetwork, graph: access.Ac
     method = config.output.service_areas
     if method == "auto":
         method = "streets" if walked <= STREET_AREAS_MAX_EDGES else "cells"
+    lang = config.output.lang
     if per_facility:
-        note = f"per-facility service areas drawn for all {n} facilities"
+        note = texts.text(lang, "areas.all", n=n)
     elif limit == "none":
-        note = "per-facility service areas not drawn ([output] facility_areas = \"none\")"
+        note = texts.text(lang, "areas.none")
     else:
-        note = (f"per-facility service areas not drawn: {n:,} facilities > {limit} "
-                f"(set [output] facility_areas = \"all\" to draw them)")
-    how = ("merged service areas: land within {b:g} m of the streets walked within each threshold"
-           if method == "streets" else
-           "merged service areas: the H3 cells (resolution {r}) whose walk time is within each threshold")
+        note = texts.text(lang, "areas.too_many", n=n, limit=limit)
+    how = texts.text(lang, "areas.streets" if method == "streets" else "areas.cells",
+                     b=config.access.street_buffer_m, r=config.grid.h3_resolution)
     return {"per_facility": per_facility, "facilities": n, "facility_areas": limit, "method": method,
-            "walked_edges": walked,
-            "note": note, "method_note": how.format(b=config.access.street_buffer_m, r=config.grid.h3_resolution)}
+            "walked_edges": walked, "note": note, "method_note": how}
 
 
 def _timed(start: float, build: Callable[..., _T], *args: Any) -> tuple[_T, float]:
@@ -445,8 +450,7 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
             dist = reg.geometry.to_crs(utm).distance(area_utm).to_numpy()
             far = dist > reach_m
             for row, d in zip(reg.loc[far, "registry_row"], dist[far]):
-                report_rows.add(spec.path, row, "lon/lat", f"{d / 1000:.1f} km outside the study area "
-                                f"(beyond the {reach_m:.0f} m walk)", "dropped")
+                report_rows.say(spec.path, row, "lon/lat", "outside_area", "dropped", km=d / 1000, reach=reach_m)
             reg = reg[~far]
         check = registry_datum_check(reg, spec.path, spec.coord_system, evidence or datumcheck.Evidence(),
                                      config.output.lang)

@@ -191,9 +191,7 @@ def fill_streetless_communities(origins: gpd.GeoDataFrame, communities: gpd.GeoD
     extra["residents"] = extra["floor_area_m2"] * per_weight
     n_cells = np.bincount(owner, minlength=len(empty))
     for row, name, n in zip(empty["source_row"], empty["name"], n_cells):
-        report.add(path, row if row >= 0 else None, "geometry", f"community '{name}' has no walkable street inside",
-                   f"residents spread over its area ({n} H3 cells) at the median density of the other communities; "
-                   "marked population_fallback")
+        report.say(path, row if row >= 0 else None, "geometry", "no_street_inside", "spread_over_area", name=name, n=n)
     out = pd.concat([origins.assign(population_fallback=False), extra], ignore_index=True)
     out["origin_id"] = np.arange(len(out))
     return (gpd.GeoDataFrame(out, geometry="geometry", crs=crs),
@@ -277,8 +275,8 @@ def read_population_table(spec: PopulationSettings, report: inputs.InputReport) 
         # A blank age-group cell is simply unknown; a blank or unreadable total is a problem.
         bad = (values.isna() & ((raw_text != "") | (field == "residents"))) | (values < 0)
         for row, raw in zip(table.loc[bad, "_row"], table.loc[bad, found[field]]):
-            report.add(spec.table, row, found[field], f"not a number of residents: '{raw}'",
-                       "row dropped" if field == "residents" else "age group left blank")
+            report.say(spec.table, row, found[field], "not_residents",
+                       "row_dropped" if field == "residents" else "age_blank", value=raw)
         if field == "residents":
             keep &= values.notna().to_numpy() & (values >= 0).to_numpy()
         out[field] = values
@@ -296,7 +294,7 @@ def _match_units(table: pd.DataFrame, units: gpd.GeoDataFrame, id_field: str, pa
             hits = [u for u, n in zip(units[id_field], units["name"]) if names_match(name, n)]
             uid = hits[0] if len(hits) == 1 else None
         if uid is None:
-            report.add(path, row, "code/name", f"no community or street matches '{code or name}'", "row not used")
+            report.say(path, row, "code/name", "no_unit_match", "row_not_used", value=code or name)
         found.append(-1 if uid is None else uid)
     return pd.Series(found, index=table.index)
 
@@ -324,16 +322,16 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
         total = out["residents"].sum()
         if total > 0:
             out["residents"] *= census["total"] / total
-        info["scaled_to"] = f"census 2020 total of {census['name']} ({census['total']:.0f})"
+        info["scaled_to"] = report.text("census_total", name=census["name"], total=census["total"])
     elif population_total is not None and out["residents"].sum() > 0:
         out["residents"] *= population_total / out["residents"].sum()
-        info["scaled_to"] = f"population_total {population_total:.0f}"
+        info["scaled_to"] = report.text("population_total", total=population_total)
     if census:
         for group, n in census["groups"].items():
             col = f"residents_{group}"
             if col not in out.columns:
                 out[col] = out["residents"] * (n / census["total"])
-                info["age_groups_from"] = info["age_groups_from"] or f"census 2020 shares of {census['name']}"
+                info["age_groups_from"] = info["age_groups_from"] or report.text("census_shares", name=census["name"])
     return out, info
 
 
@@ -360,14 +358,14 @@ def _scale_to_table(out: gpd.GeoDataFrame, spec: PopulationSettings, communities
     names = dict(zip(units[id_field], units["name"]))
     for uid in est.index:
         if uid >= 0 and uid not in table.index and est[uid] > 0:
-            report.add(spec.table, None, "residents", f"no row for {level} '{names.get(uid, uid)}'",
-                       f"its building estimate scaled by the table's overall factor {overall:.3g}")
+            report.say(spec.table, None, "residents", "no_row_for", "scaled_overall",
+                       level=report.text("level_" + level), name=names.get(uid, uid), factor=overall)
             factor[uid] = overall
     for uid in table.index.difference(matched):
-        report.add(spec.table, None, "residents", f"{level} '{names.get(uid, uid)}' has no residential origin inside",
-                   "its residents are not placed")
+        report.say(spec.table, None, "residents", "no_origin", "not_placed",
+                   level=report.text("level_" + level), name=names.get(uid, uid))
     out["residents"] = weight * factor.reindex(unit).fillna(overall).to_numpy()
-    info["scaled_to"] = f"population table per {level} ({spec.table})"
+    info["scaled_to"] = report.text("scaled_to", level=report.text("level_" + level), table=spec.table)
     for group in ("60plus", "0_3"):
         col = f"residents_{group}"
         if col in table.columns:
@@ -376,7 +374,7 @@ def _scale_to_table(out: gpd.GeoDataFrame, spec: PopulationSettings, communities
             # Units with no figure for the group take the table's overall share.
             overall_share = table.loc[known, col].sum() / table.loc[known, "residents"].sum() if known.any() else np.nan
             out[col] = out["residents"].to_numpy() * pd.Series(unit).map(share).fillna(overall_share).to_numpy()
-            info["age_groups_from"] = "population table"
+            info["age_groups_from"] = report.text("population_table")
 
 
 def age_groups(frame: pd.DataFrame) -> list[str]:

@@ -196,15 +196,12 @@ def _registry_table(spec: Registry, report: inputs.InputReport) -> tuple[pd.Data
     explicit = dict(spec.columns)
     for field, col in explicit.items():
         if col not in table.columns:
-            report.add(
-                path, None, col, f"column mapped to {field} in the config is not in the file", "field left blank"
-            )
+            report.say(path, None, col, "column_not_in_file", "field_left_blank", field=field)
     cols = recognise_columns([c for c in table.columns if not c.startswith("_")], explicit)
     if "name" not in cols:
-        report.add(path, None, "name", "no name column (名称/name)", "rows named by their row number")
+        report.say(path, None, "name", "no_name_column", "named_by_row")
     if "category" not in cols and spec.category is None:
-        report.add(path, None, "category", "no category column (类别/category) and no category in the config",
-                   "category read from the name's keywords")
+        report.say(path, None, "category", "no_category_column", "category_from_name")
     has_xy = "_lon" in table.columns or ("lon" in cols and "lat" in cols) or "lnglat" in cols
     if not has_xy:
         raise InputError(f"{path}: no coordinate columns (经度/lon and 纬度/lat, or 坐标 \"lng,lat\"); "
@@ -249,8 +246,8 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
 
     names = text("name").to_numpy(dtype=object)
     unnamed = names == ""
-    report_rows(unnamed, 0, cols.get("name", "name"), "missing name", "kept, named by its row")
-    names[unnamed] = [f"({path.name} row {r})" for r in row_no[unnamed]]
+    report_rows(unnamed, 0, cols.get("name", "name"), report.text("missing_name"), report.text("kept_named_by_row"))
+    names[unnamed] = [report.text("row_name", file=path.name, row=r) for r in row_no[unnamed]]
     # Category: the file's column, else the registry's fixed category, else the name.
     raw_cat = text("category").to_numpy(dtype=object)
     from_column = raw_cat != ""
@@ -263,7 +260,7 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
     cat_field = np.where(from_column, cols.get("category", "category"), cols.get("name", "name"))
     unknown = pd.isna(cat) | (cat == None)  # noqa: E711 - object array of str or None
     lang = report.lang
-    unknown_text = {v: f"unknown category '{v}' (map it in category_values)" if not (what := not_a_category(v))
+    unknown_text = {v: report.text("unknown_category", value=v) if not (what := not_a_category(v))
                     else texts.text(lang, "sheet.not_a_category", value=v, what=texts.text(lang, f"sheet.what_{what}"))
                     for v, m in meaning.items() if m is None}
     report_rows(unknown, 1, None, lambda i: unknown_text[raw[i]], texts.text(lang, "sheet.dropped"))
@@ -278,18 +275,19 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
                 lambda i: texts.text(lang, "sheet.read_as", category=label[two[raw[i]][0]]))
     alive = ~unknown
 
-    lon, lat, bad_field, bad_text = _lonlat_columns(table, cols)
+    lon, lat, bad_field, bad_text = _lonlat_columns(table, cols, report.text)
     bad = alive & (bad_field != "")
-    report_rows(bad, 2, None, lambda i: bad_text[i], "dropped")
+    report_rows(bad, 2, None, lambda i: bad_text[i], report.text("dropped"))
     alive &= ~bad
     inside, flipped = coords.in_china(lon, lat), coords.in_china(lat, lon)
     swapped = alive & ~inside & flipped
     report_rows(
-        swapped, 3, "lon/lat", lambda i: f"latitude and longitude swapped ({lon[i]}, {lat[i]})", "used swapped back"
+        swapped, 3, "lon/lat", lambda i: report.text("swapped", lon=lon[i], lat=lat[i]), report.text("used_swapped")
     )
     lon, lat = np.where(swapped, lat, lon), np.where(swapped, lon, lat)
     outside = alive & ~coords.in_china(lon, lat)
-    report_rows(outside, 4, "lon/lat", lambda i: f"point ({lon[i]}, {lat[i]}) is outside China", "dropped")
+    report_rows(outside, 4, "lon/lat", lambda i: report.text("outside_china", lon=lon[i], lat=lat[i]),
+                report.text("dropped"))
     alive &= ~outside
 
     out = {"category": cat, "name": names, "registry_row": row_no}
@@ -300,7 +298,8 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
         unreadable = alive & (cell.str.strip() != "").to_numpy() & np.isnan(number)
         negative = alive & (number < 0)
         report_rows(unreadable | negative, 5 + k, cols.get(field),
-                    lambda i, c=cell, v=number: f"not a number: '{v[i] if v[i] < 0 else c.iat[i]}'", "left blank")
+                    lambda i, c=cell, v=number: report.text("not_a_number", value=v[i] if v[i] < 0 else c.iat[i]),
+                    report.text("left_blank"))
         out[field] = np.where(unreadable | negative, np.nan, number)
     for field in ("address", "ownership", "registry_id", "community", "street"):
         out[field] = text(field).to_numpy(dtype=object)
@@ -309,7 +308,7 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
     yes, no = key.isin(_YES).to_numpy(), key.isin(_NO).to_numpy()
     unclear = alive & (flag != "").to_numpy() & ~yes & ~no
     report_rows(unclear, 5 + len(CAPACITY_FIELDS), cols.get("affordable"),
-                lambda i: f"not yes/no: '{flag.iat[i]}'", "left blank")
+                lambda i: report.text("not_yes_no", value=flag.iat[i]), report.text("left_blank"))
     # None as a 0-d object array: numpy's stubs take no bare None as a choice (the result is the same).
     out["affordable"] = np.where(yes, True, np.where(no, False, np.array(None, dtype=object))).astype(object)
     out["lon"], out["lat"] = lon, lat
@@ -336,11 +335,13 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
     return gdf.reset_index(drop=True)
 
 
-def _lonlat_columns(table: pd.DataFrame, cols: dict[str, str]) -> tuple[np.ndarray, ...]:
+def _lonlat_columns(table: pd.DataFrame, cols: dict[str, str],
+                    say: Callable[..., str]) -> tuple[np.ndarray, ...]:
     """Coordinates of every row, and for unusable ones the field and the problem (else "").
 
     Returns ``(lon, lat, field, problem)``: a GeoJSON's own points, else the
-    经度/纬度 pair where either is filled, else the one-cell 坐标 "lng,lat".
+    经度/纬度 pair where either is filled, else the one-cell 坐标 "lng,lat". ``say`` words a problem
+    (:meth:`InputReport.text`).
     """
     n = len(table)
     lon, lat = np.zeros(n), np.zeros(n)
@@ -360,7 +361,7 @@ def _lonlat_columns(table: pd.DataFrame, cols: dict[str, str]) -> tuple[np.ndarr
     if "_lon" in table.columns:
         lon = pd.to_numeric(table["_lon"], errors="coerce").to_numpy(float)
         lat = pd.to_numeric(table["_lat"], errors="coerce").to_numpy(float)
-        fail(~np.isfinite(lon), "geometry", "missing point")
+        fail(~np.isfinite(lon), "geometry", say("missing_point"))
         return lon, lat, field, problem
     pair = np.zeros(n, bool)
     if "lon" in cols and "lat" in cols:
@@ -368,9 +369,9 @@ def _lonlat_columns(table: pd.DataFrame, cols: dict[str, str]) -> tuple[np.ndarr
         pair = ((raw_lon != "") | (raw_lat != "")).to_numpy()
         for raw, name, target in ((raw_lon, cols["lon"], lon), (raw_lat, cols["lat"], lat)):
             number, clean = parse(raw)
-            fail(pair & (clean == ""), name, "missing coordinate")
+            fail(pair & (clean == ""), name, say("missing_coordinate"))
             fail(pair & ~np.isfinite(number), name,
-                 np.array([f"not a number: '{t}'" for t in raw.to_numpy(dtype=object)], dtype=object))
+                 np.array([say("not_a_number", value=t) for t in raw.to_numpy(dtype=object)], dtype=object))
             target[pair] = number[pair]
     rest = ~pair
     if "lnglat" in cols:
@@ -379,15 +380,16 @@ def _lonlat_columns(table: pd.DataFrame, cols: dict[str, str]) -> tuple[np.ndarr
         two = (parts.map(len) == 2).to_numpy()
         shown = text.to_numpy(dtype=object)
         fail(rest & ~two, cols["lnglat"],
-             np.array([f"expected 'lng,lat', got '{t}'" if t else "missing coordinates" for t in shown], dtype=object))
+             np.array([say("expected_lnglat", value=t) if t else say("missing_coordinates") for t in shown],
+                      dtype=object))
         for k, target in ((0, lon), (1, lat)):
             part = parts.map(lambda p, k=k: p[k] if len(p) == 2 else "")
             number, clean = parse(part)
             fail(rest & two & ~np.isfinite(number), cols["lnglat"],
-                 np.array([f"not a number: '{t}'" for t in part.to_numpy(dtype=object)], dtype=object))
+                 np.array([say("not_a_number", value=t) for t in part.to_numpy(dtype=object)], dtype=object))
             target[rest & two] = number[rest & two]
     else:
-        fail(rest, cols.get("lon", "lon"), "missing coordinates")
+        fail(rest, cols.get("lon", "lon"), say("missing_coordinates"))
     return lon, lat, field, problem
 
 
@@ -407,8 +409,8 @@ def _drop_duplicates(
             continue
         if names_match(gdf["name"].iat[i], gdf["name"].iat[j]):
             dropped.add(j)
-            report.add(path, gdf["registry_row"].iat[j], "name",
-                       f"duplicate of row {gdf['registry_row'].iat[i]} ('{gdf['name'].iat[i]}')", "dropped")
+            report.say(path, gdf["registry_row"].iat[j], "name", "duplicate_of", "dropped",
+                       row=gdf["registry_row"].iat[i], name=gdf["name"].iat[i])
     return gdf.drop(index=gdf.index[sorted(dropped)])
 
 

@@ -144,7 +144,7 @@ def read_road_lines(spec: RoadLines, report: inputs.InputReport | None = None) -
     cls = gdf[spec.class_field].fillna("").astype(str).str.strip()
     if report is not None:
         for row in gdf.loc[cls == "", "_row"]:
-            report.add(spec.path, row, spec.class_field, "no road class", "left out of the walk network")
+            report.say(spec.path, row, spec.class_field, "no_road_class", "left_out_network")
     walkable = cls.isin(spec.walkable_classes).to_numpy()
     gdf = gdf[walkable].explode(index_parts=False).reset_index(drop=True)
     gdf = gdf[gdf.geom_type == "LineString"]

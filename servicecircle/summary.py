@@ -44,15 +44,27 @@ def category_notes(facilities: gpd.GeoDataFrame, config: Config, lang: str = "en
             else:
                 text = t("none_no_data", label=cat.label, key=key)
         else:
-            parts = [t("from_source", n=n, source=src) if src != "both" else t("from_both", n=n)
+            parts = [t("from_source", n=n, source=_source_word(lang, src)) if src != "both" else t("from_both", n=n)
                      for src, n in sorted(sources.items())]
             text = t("found", n=len(counted), label=cat.label, key=key, parts=t("join").join(parts))
             if len(off):
                 text += t("off_network", n=len(off))
         if len(flagged):
-            text += t("not_counted", n=len(flagged), why=cat.flag_note or t("flagged"))
+            text += t("not_counted", n=len(flagged), why=_flag_note(lang, key, cat.flag_note) or t("flagged"))
         notes[key] = text
     return notes
+
+
+def _source_word(lang: str, source: str) -> str:
+    """Where facilities came from (``osm``, ``registry``) in words of ``lang``."""
+    key = f"notes.source_{source}"
+    return texts.text(lang, key) if key in texts.TEXTS else source
+
+
+def _flag_note(lang: str, category: str, note: str) -> str:
+    """A category's ``flag_note`` in ``lang`` when it is the default one (a note of the user's own is theirs)."""
+    key = f"notes.flag_note_{category}"
+    return texts.text(lang, key) if key in texts.TEXTS and texts.TEXTS[key]["en"] == note else note
 
 
 def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
@@ -67,7 +79,8 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
     """
     residents = cells["residents"].to_numpy()
     total = float(residents.sum())
-    notes = category_notes(facilities, config)
+    lang = config.output.lang
+    notes = category_notes(facilities, config, lang)
 
     def share(flag: pd.Series) -> float | None:
         return float((residents * flag.to_numpy(bool)).sum() / total) if total > 0 else None
@@ -99,7 +112,7 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
                 cats[key][cap] = float(pd.to_numeric(counted[cap], errors="coerce").sum())
         if capacity_access and key in capacity_access:
             cats[key]["capacity_access"] = _capacity_access_summary(capacity_access[key], cells, key, cat.label,
-                                                                    int(counted["off_network"].sum()))
+                                                                    int(counted["off_network"].sum()), lang)
         if blind_spots is not None:
             spots = blind_spots[blind_spots["category"] == key]
             cats[key]["blind_spots"] = int(len(spots))
@@ -147,7 +160,7 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
             "decay": config.access.decay,
             "step_weights": list(config.access.step_weights) if config.access.decay == "stepped" else None,
         },
-        "health_adjacency": _adjacency_summary(adjacency, config),
+        "health_adjacency": _adjacency_summary(adjacency, config, lang),
         "network": net_info,
         "categories": cats,
         "complete_circle_categories": list(config.complete_circle),
@@ -157,9 +170,16 @@ def summarise(config: Config, net_info: dict, facilities: gpd.GeoDataFrame, cell
     }
 
 
-def _capacity_access_summary(info: dict, cells: pd.DataFrame, key: str, label: str, off_network: int = 0) -> dict:
+def _capacity_access_summary(info: dict, cells: pd.DataFrame, key: str, label: str, off_network: int = 0,
+                             lang: str = "en") -> dict:
     """District figure of a category's 2SFCA: capacity within reach per 1,000 of its demand group."""
     out = dict(info, facilities_off_network=off_network)
+
+    def t(which: str, **values: object) -> str:
+        return texts.text(lang, "summary." + which, **values)
+
+    capacity = texts.text(lang, f"popup.{info['capacity']}") if f"popup.{info['capacity']}" in texts.TEXTS \
+        else info["capacity"]
     col = f"fca_per_1000_{key}"
     demand = cells[info["demand"]].to_numpy(float) if info["demand"] in cells else cells["residents"].to_numpy(float)
     values = cells[col].to_numpy(float) if col in cells else np.full(len(cells), np.nan)
@@ -168,33 +188,24 @@ def _capacity_access_summary(info: dict, cells: pd.DataFrame, key: str, label: s
         float(np.average(values[ok], weights=demand[ok])) if ok.any() and demand[ok].sum() > 0 else None
     )
     if info["facilities_used"] == 0:
-        out["note"] = (
-            f"no {label} facility with a known {info['capacity']} — 2SFCA needs a registry with capacities"
-            + (
-                f" ({info['facilities_without_capacity']} facilities have none)"
-                if info["facilities_without_capacity"]
-                else ""
-            )
-        )
+        out["note"] = t("fca_none", label=label, capacity=capacity) + (
+            t("fca_none_count", n=info["facilities_without_capacity"]) if info["facilities_without_capacity"] else "")
     elif info["facilities_without_capacity"]:
-        out["note"] = (
-            f"{info['facilities_without_capacity']} {label} facilities have no {info['capacity']} "
-            "and are left out of 2SFCA"
-        )
+        out["note"] = t("fca_without", n=info["facilities_without_capacity"], label=label, capacity=capacity)
     if off_network:
-        text = f"{off_network} {label} facilities are off the walk network and share no {info['capacity']}"
-        out["note"] = f"{out['note']}; {text}" if out.get("note") else text
+        text = t("fca_off_network", n=off_network, label=label, capacity=capacity)
+        out["note"] = out["note"] + t("join") + text if out.get("note") else text
     return out
 
 
-def _adjacency_summary(adjacency: pd.DataFrame | None, config: Config) -> dict:
+def _adjacency_summary(adjacency: pd.DataFrame | None, config: Config, lang: str = "en") -> dict:
     """How many care facilities lie within the walk of a health centre (医养结合)."""
     care = config.categories.get(config.gaps.care_category)
     out = {"care_category": config.gaps.care_category, "health_category": config.gaps.health_category,
            "max_walk_min": config.gaps.health_max_walk_min}
     if adjacency is None or len(adjacency) == 0:
         label = care.label if care else config.gaps.care_category
-        out.update(checked=0, adjacent=0, not_adjacent=0, note=f"no {label} facility to check")
+        out.update(checked=0, adjacent=0, not_adjacent=0, note=texts.text(lang, "summary.no_care", label=label))
         return out
     measured = adjacency["walk_min_to_health"].notna()
     out.update(
@@ -206,7 +217,7 @@ def _adjacency_summary(adjacency: pd.DataFrame | None, config: Config) -> dict:
     )
     notes = sorted(set(adjacency["note"]) - {""})
     if notes:
-        out["note"] = "; ".join(notes)
+        out["note"] = texts.text(lang, "summary.join").join(notes)
     return out
 
 

@@ -421,6 +421,193 @@ TEXTS: dict[str, dict[str, str]] = {
         'en': '{n} facilities are too far from the walk network to reach anybody (see input_report.csv):',
     },
     'facility.off_network_more': {'zh': '……另有 {n} 处', 'en': '… and {n} more'},
+    # ---- console and input report in the run language
+    # input_report.csv: problem and action columns
+    'input.empty_geometry': {'zh': '几何为空或缺失', 'en': 'empty or missing geometry'},
+    'input.dropped': {'zh': '未计入', 'en': 'dropped'},
+    'input.invalid_polygon': {'zh': '多边形无效（{reason}）', 'en': 'invalid polygon ({reason})'},
+    'input.reason_self_intersection': {'zh': '自相交', 'en': 'Self-intersection'},
+    'input.reason_ring_self_intersection': {'zh': '环自相交', 'en': 'Ring Self-intersection'},
+    'input.reason_too_few_points': {'zh': '点数过少', 'en': 'Too few points'},
+    'input.reason_nested_shells': {'zh': '外环嵌套', 'en': 'Nested shells'},
+    'input.reason_interior_is_disconnected': {'zh': '内部不连通', 'en': 'Interior is disconnected'},
+    'input.reason_hole_lies_outside_shell': {'zh': '内环在外环之外', 'en': 'Hole lies outside shell'},
+    'input.reason_nested_holes': {'zh': '内环嵌套', 'en': 'Nested holes'},
+    'input.reason_duplicate_rings': {'zh': '重复的环', 'en': 'Duplicate Rings'},
+    'input.reason_invalid_coordinate': {'zh': '坐标无效', 'en': 'Invalid Coordinate'},
+    'input.reason_ring_is_not_closed': {'zh': '环未闭合', 'en': 'Ring is not closed'},
+    'input.repaired': {'zh': '已自动修复（make_valid）', 'en': 'repaired with make_valid'},
+    'input.no_area': {'zh': '修复后面积为零', 'en': 'no area after repair'},
+    'input.no_street_inside': {'zh': '社区“{name}”内没有可步行道路', 'en': "community '{name}' has no walkable street inside"},
+    'input.spread_over_area': {
+        'zh': '按其他社区的中位密度将居民分布到其范围内（{n} 个 H3 网格），并标记为 population_fallback（估算）',
+        'en': 'residents spread over its area ({n} H3 cells) at the median density of the other communities; '
+              'marked population_fallback',
+    },
+    'input.not_residents': {'zh': '不是居民人数：“{value}”', 'en': "not a number of residents: '{value}'"},
+    'input.row_dropped': {'zh': '该行未使用', 'en': 'row dropped'},
+    'input.age_blank': {'zh': '该年龄组留空', 'en': 'age group left blank'},
+    'input.no_unit_match': {'zh': '没有与“{value}”对应的社区或街道', 'en': "no community or street matches '{value}'"},
+    'input.row_not_used': {'zh': '该行未使用', 'en': 'row not used'},
+    'input.level_community': {'zh': '社区', 'en': 'community'},
+    'input.level_street': {'zh': '街道', 'en': 'street'},
+    'input.no_row_for': {'zh': '人口表中没有{level}“{name}”的行', 'en': "no row for {level} '{name}'"},
+    'input.scaled_overall': {
+        'zh': '其建筑估算按全表总体系数 {factor:.3g} 缩放',
+        'en': "its building estimate scaled by the table's overall factor {factor:.3g}",
+    },
+    'input.no_origin': {'zh': '{level}“{name}”内没有居住点', 'en': "{level} '{name}' has no residential origin inside"},
+    'input.not_placed': {'zh': '其居民未能落位', 'en': 'its residents are not placed'},
+    'input.scaled_to': {'zh': '{level}人口表（{table}）', 'en': 'population table per {level} ({table})'},
+    'input.outside_area': {
+        'zh': '位于研究区外 {km:.1f} 公里（超出 {reach:.0f} 米步行范围）',
+        'en': '{km:.1f} km outside the study area (beyond the {reach:.0f} m walk)',
+    },
+    'input.no_road_class': {'zh': '没有道路等级', 'en': 'no road class'},
+    'input.left_out_network': {'zh': '不计入步行路网', 'en': 'left out of the walk network'},
+    'input.column_not_in_file': {
+        'zh': '配置中映射为 {field} 的列不在文件中', 'en': 'column mapped to {field} in the config is not in the file',
+    },
+    'input.field_left_blank': {'zh': '该字段留空', 'en': 'field left blank'},
+    'input.no_name_column': {'zh': '没有名称列（名称/name）', 'en': 'no name column (名称/name)'},
+    'input.named_by_row': {'zh': '按行号命名', 'en': 'rows named by their row number'},
+    'input.no_category_column': {
+        'zh': '没有类别列（类别/category），配置中也未指定类别', 'en': 'no category column (类别/category) and no category in the config',
+    },
+    'input.category_from_name': {'zh': '按名称中的关键词判断类别', 'en': "category read from the name's keywords"},
+    'input.missing_name': {'zh': '缺少名称', 'en': 'missing name'},
+    'input.kept_named_by_row': {'zh': '保留，按行号命名', 'en': 'kept, named by its row'},
+    'input.row_name': {'zh': '（{file} 第 {row} 行）', 'en': '({file} row {row})'},
+    'input.unknown_category': {
+        'zh': '无法识别的类别“{value}”（可在 category_values 中映射）', 'en': "unknown category '{value}' (map it in category_values)",
+    },
+    'input.swapped': {'zh': '经纬度颠倒（{lon}, {lat}）', 'en': 'latitude and longitude swapped ({lon}, {lat})'},
+    'input.used_swapped': {'zh': '已交换后使用', 'en': 'used swapped back'},
+    'input.outside_china': {'zh': '点（{lon}, {lat}）在中国境外', 'en': 'point ({lon}, {lat}) is outside China'},
+    'input.not_a_number': {'zh': '不是数字：“{value}”', 'en': "not a number: '{value}'"},
+    'input.left_blank': {'zh': '留空', 'en': 'left blank'},
+    'input.not_yes_no': {'zh': '不是“是/否”：“{value}”', 'en': "not yes/no: '{value}'"},
+    'input.duplicate_of': {'zh': '与第 {row} 行（“{name}”）重复', 'en': "duplicate of row {row} ('{name}')"},
+    'input.census_total': {'zh': '{name} 2020 年人口普查总数（{total:.0f}）', 'en': 'census 2020 total of {name} ({total:.0f})'},
+    'input.population_total': {'zh': 'population_total 设定值 {total:.0f}', 'en': 'population_total {total:.0f}'},
+    'input.census_shares': {'zh': '{name} 2020 年人口普查年龄构成', 'en': 'census 2020 shares of {name}'},
+    'input.population_table': {'zh': '人口表', 'en': 'population table'},
+    'input.missing_point': {'zh': '缺少点位', 'en': 'missing point'},
+    'input.missing_coordinate': {'zh': '缺少坐标值', 'en': 'missing coordinate'},
+    'input.missing_coordinates': {'zh': '缺少坐标', 'en': 'missing coordinates'},
+    'input.expected_lnglat': {'zh': '应为“经度,纬度”，实为“{value}”', 'en': "expected 'lng,lat', got '{value}'"},
+    # the console
+    'console.error': {'zh': 'servicecircle：错误：{error}', 'en': 'servicecircle: error: {error}'},
+    'console.interrupted': {'zh': 'servicecircle：已中断', 'en': 'servicecircle: interrupted'},
+    'console.headline': {
+        'zh': '{area}：估算居民 {residents:,.0f} 人，分布于 {cells:,} 个有人口的 H3 网格（分辨率 {res}），'
+              '步行速度 {speed:g} 米/秒，覆盖 = 步行 {minutes:g} 分钟以内',
+        'en': '{area}: {residents:,.0f} estimated residents in {cells:,} populated H3 cells (res {res}), '
+              'walking {speed:g} m/s, covered = within {minutes:g} min',
+    },
+    'console.na': {'zh': '无', 'en': 'n/a'},
+    'console.category': {
+        'zh': '{key:<14} {n:>4} 个设施  覆盖 {pct:>6}  — {note}',
+        'en': '{key:<14} {n:>4} facilities  covered {pct:>6}  — {note}',
+    },
+    'console.aged': {'zh': '{group} 岁：{share:.1%}', 'en': 'aged {group}: {share:.1%}'},
+    'console.fca': {
+        'zh': '2SFCA（{decay}）：可达范围内每千人 {value:.2f} {unit}', 'en': '2SFCA ({decay}): {value:.2f} {unit} within reach',
+    },
+    'console.blind': {
+        'zh': '{n} 处盲区，共 {residents:,.0f} 名居民；最大一处：{top:,.0f} 名居民，{cells} 个网格，{walk}',
+        'en': '{n} blind spot(s), {residents:,.0f} residents; largest: {top:,.0f} residents in {cells} cells, {walk}',
+    },
+    'console.no_facility': {'zh': '无可达设施', 'en': 'no facility reachable'},
+    'console.walk_from': {'zh': '距最近设施 {walk:.1f} 分钟', 'en': '{walk:.1f} min from the nearest'},
+    'console.complete': {
+        'zh': '完整服务圈（{categories}）：{share} 的居民', 'en': 'complete circle ({categories}): {share} of residents',
+    },
+    'console.adjacency': {
+        'zh': '医养结合：{checked} 个{care}设施中 {adjacent} 个在{health}步行 {walk:g} 分钟以内，{not_adjacent} 个不在',
+        'en': '医养结合: {adjacent} of {checked} {care} facilities within {walk:g} min walk of a {health}; '
+              '{not_adjacent} not',
+    },
+    'console.adjacency_note': {'zh': '医养结合：{note}', 'en': '医养结合: {note}'},
+    'console.goals': {
+        'zh': '指标：全区 {rows} 项中 {met} 项达标，{failed} 项未达标，{unknown} 项无法评估（约束性未达标 {binding} 项）；'
+              'scorecard.xlsx 含全部街道和社区',
+        'en': 'goals: {met} of {rows} district rows met, {failed} not met, {unknown} not assessable '
+              '({binding} binding failures); scorecard.xlsx has every street and community',
+    },
+    'console.registry': {
+        'zh': '登记表 {file}：使用 {n} 个设施（{coord}）', 'en': 'registry {file}: {n} facilities used ({coord})',
+    },
+    'console.warning': {'zh': '警告：{text}', 'en': 'WARNING: {text}'},
+    'console.problems': {
+        'zh': '{n} 个输入问题，每个一行，见 {where}：', 'en': '{n} input problem(s), one line each in {where}:',
+    },
+    'console.cached': {
+        'zh': '分析结果取自缓存 {dir}（输入和设置相同；加 --recompute 可重新计算）',
+        'en': 'analysis reused from the cache in {dir} (same inputs and settings; --recompute computes it again)',
+    },
+    'console.wrote': {'zh': '已写出 {path}', 'en': 'wrote {path}'},
+    'console.kept': {'zh': '保留 {path}（已是最新）', 'en': 'kept {path} (up to date)'},
+    'console.siting': {
+        'zh': '选址 {category}（需求：{weight}，覆盖 = 步行 {limit:.0f} 米以内）：新增 {n} 处，覆盖比例 {before:.1%} → '
+              '{after:.1%}（候选点 {candidates:,} 个，贪心算法 {ms:.0f} 毫秒）',
+        'en': 'siting {category} (demand: {weight}, covered = within {limit:.0f} m walk): {n} new sites, '
+              'covered share {before:.1%} → {after:.1%} ({candidates:,} candidates, greedy {ms:.0f} ms)',
+    },
+    'console.exact': {
+        'zh': '精确最优解（MILP，HiGHS）：贪心结果达到其 {share:.1%}（{s:.1f} 秒）',
+        'en': 'exact optimum (MILP, HiGHS): greedy reaches {share:.1%} of it ({s:.1f} s)',
+    },
+    'console.capacity': {
+        'zh': '容量规划 {category}（{capacity}，标准每千{group} {per_1000:g}）：现有 {now:,.0f}，分布于 {n} 个设施；'
+              '全区缺口 {shortfall:,.0f}；可达范围内未满足需求 {reached:,.0f}，所有设施均不可达的需求 {unreached:,.0f}',
+        'en': 'capacity plan {category} ({capacity}, standard {per_1000:g} per 1,000 {group}): {now:,.0f} now in '
+              '{n} facilities; district shortfall {shortfall:,.0f}; unmet need within reach {reached:,.0f}, '
+              'beyond every facility {unreached:,.0f}',
+    },
+    'console.demand_all': {'zh': '居民', 'en': 'residents'},
+    'console.demand_60plus': {'zh': '60 岁及以上居民', 'en': 'residents aged 60+'},
+    'console.demand_0_3': {'zh': '0–3 岁儿童', 'en': 'children aged 0–3'},
+    'console.demand_0_4': {'zh': '0–4 岁儿童', 'en': 'children aged 0–4'},
+    'console.demand_no_ages': {'zh': '（未载入年龄数据：按全部居民）', 'en': ' (all ages: no age data loaded)'},
+    # summary.json notes shown on the console and the pages
+    'notes.source_osm': {'zh': 'OSM', 'en': 'OSM'},
+    'notes.source_registry': {'zh': '登记表', 'en': 'a registry'},
+    'notes.flag_note_nursery': {
+        'zh': '幼儿园：仅开设托班的才计为托育', 'en': 'kindergarten: counts as nursery only where it runs a 托班',
+    },
+    'areas.all': {'zh': '已绘制全部 {n} 个设施各自的服务范围', 'en': 'per-facility service areas drawn for all {n} facilities'},
+    'areas.none': {
+        'zh': '未绘制单个设施的服务范围（[output] facility_areas = "none"）',
+        'en': 'per-facility service areas not drawn ([output] facility_areas = "none")',
+    },
+    'areas.too_many': {
+        'zh': '未绘制单个设施的服务范围：设施 {n:,} 个，超过 {limit} 个（设 [output] facility_areas = "all" 可绘制）',
+        'en': 'per-facility service areas not drawn: {n:,} facilities > {limit} '
+              '(set [output] facility_areas = "all" to draw them)',
+    },
+    'areas.streets': {
+        'zh': '合并服务范围：各时间阈值内步行可达道路两侧 {b:g} 米以内的用地',
+        'en': 'merged service areas: land within {b:g} m of the streets walked within each threshold',
+    },
+    'areas.cells': {
+        'zh': '合并服务范围：步行时间在各阈值以内的 H3 网格（分辨率 {r}）',
+        'en': 'merged service areas: the H3 cells (resolution {r}) whose walk time is within each threshold',
+    },
+    'summary.fca_none': {
+        'zh': '没有已知{capacity}的{label}设施——2SFCA 需要含容量的登记表',
+        'en': 'no {label} facility with a known {capacity} — 2SFCA needs a registry with capacities',
+    },
+    'summary.fca_none_count': {'zh': '（{n} 个设施无此数据）', 'en': ' ({n} facilities have none)'},
+    'summary.fca_without': {
+        'zh': '{n} 个{label}设施没有{capacity}，不计入 2SFCA', 'en': '{n} {label} facilities have no {capacity} and are left out of 2SFCA',
+    },
+    'summary.fca_off_network': {
+        'zh': '{n} 个{label}设施不在步行路网上，不分摊{capacity}',
+        'en': '{n} {label} facilities are off the walk network and share no {capacity}',
+    },
+    'summary.join': {'zh': '；', 'en': '; '},
+    'summary.no_care': {'zh': '没有需要核查的{label}设施', 'en': 'no {label} facility to check'},
 }
 
 

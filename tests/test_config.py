@@ -138,7 +138,8 @@ def test_service_area_plan_follows_the_output_settings():
         return service_area_plan(config, net, SimpleNamespace(facilities=range(n_facilities)), near)
 
     assert plan(500, 10)["per_facility"] and not plan(501, 10)["per_facility"]  # default: up to 500
-    assert "501 facilities > 500" in plan(501, 10)["note"] and 'facility_areas = "all"' in plan(501, 10)["note"]
+    # zh, the default language
+    assert "设施 501 个，超过 500 个" in plan(501, 10)["note"] and 'facility_areas = "all"' in plan(501, 10)["note"]
     assert plan(9000, 10, facility_areas="all")["per_facility"]
     assert not plan(3, 10, facility_areas="none")["per_facility"]
     assert not plan(3, 10, facility_areas=2)["per_facility"]
@@ -147,7 +148,8 @@ def test_service_area_plan_follows_the_output_settings():
     assert plan(3, 30)["walked_edges"] == 90
     assert plan(3, 10 ** 5, service_areas="streets")["method"] == "streets"
     assert plan(3, 10, service_areas="cells")["method"] == "cells"
-    assert "H3 cells (resolution 10)" in plan(3, 10, service_areas="cells")["method_note"]
+    assert "H3 网格（分辨率 10）" in plan(3, 10, service_areas="cells")["method_note"]
+    assert "H3 cells (resolution 10)" in plan(3, 10, service_areas="cells", lang="en")["method_note"]
 
 
 def test_disabled_goal_about_an_undefined_category_is_accepted():

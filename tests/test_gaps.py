@@ -117,7 +117,7 @@ def test_chengdu_blind_spots_partition_the_uncovered_residents(chengdu_run):
     assert spots.loc[spots["category"] == "elder_care", "nearest_walk_min"].isna().all()
     s = chengdu_run.summary["categories"]["elder_care"]
     assert s["blind_spots"] == (spots["category"] == "elder_care").sum()
-    assert chengdu_run.summary["health_adjacency"]["note"] == "no 养老服务 facility to check"
+    assert chengdu_run.summary["health_adjacency"]["note"] == "没有需要核查的养老服务设施"
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +161,7 @@ def test_capacity_access_in_a_run(care_run):
     s = care_run.summary["categories"]
     elder = s["elder_care"]["capacity_access"]
     assert elder["decay"] == "stepped" and elder["facilities_used"] == 3 and elder["facilities_without_capacity"] == 1
-    assert "left out of 2SFCA" in elder["note"]
+    assert "不计入 2SFCA" in elder["note"]  # left out of 2SFCA (zh, the run's language)
     cells, comms = care_run.cells, care_run.communities
     # District figure: the 130 beds shared out, per 1,000 residents (Chengdu has no age data).
     assert elder["district_per_1000"] == pytest.approx(130 / cells["residents"].sum() * 1000)

@@ -26,7 +26,7 @@ def test_hexi_runs_on_road_lines_communities_and_streets(hexi_run):
     # Gated compounds with no street in the road file still get residents, and the report says so.
     assert (comm["residents"] > 0).all()
     report = pd.read_csv(hexi_run.files["input_report"], encoding="utf-8-sig")
-    streetless = report[report["problem"].str.contains("no walkable street inside")]
+    streetless = report[report["problem"].str.contains("内没有可步行道路")]  # zh, the default language
     assert 0 < len(streetless) < 10
     named = comm.set_index("source_row").loc[streetless["row"].astype(int), "name"]
     assert all(n in p for n, p in zip(named, streetless["problem"]))
@@ -39,10 +39,10 @@ def test_hexi_without_facilities_says_so(hexi_run):
     for key in ("elder_care", "canteen", "nursery"):
         cat = hexi_run.summary["categories"][key]
         assert cat["facilities"] == 0 and cat["population_covered_share"] == 0.0
-        assert "load a registry" in cat["note"]
+        assert "请导入登记表" in cat["note"]  # load a registry
     report = pd.read_csv(hexi_run.files["input_report"], encoding="utf-8-sig")
     assert "长达公寓" not in report.to_string()  # rows name file/row/field, the name is in the file
-    assert report["problem"].str.contains("invalid polygon").sum() == 1
+    assert report["problem"].str.contains("多边形无效").sum() == 1
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +86,7 @@ def test_hexi_capacity_access_shares_beds_among_the_elderly(hexi_with_registry):
     elder = s["elder_care"]["capacity_access"]
     # One street's representative point lies > 300 m from any walkable road: off the network, said so.
     off = s["elder_care"]["facilities_off_network"]
-    assert off == 1 and elder["facilities_off_network"] == 1 and "off the walk network" in elder["note"]
+    assert off == 1 and elder["facilities_off_network"] == 1 and "不在步行路网上" in elder["note"]
     assert elder["demand"] == "residents_60plus" and elder["facilities_used"] == 14 - off
     assert elder["unit"] == "beds per 1,000 residents aged 60+"
     # Every bed on the network reaches someone: the district figure is those beds over all 60+ residents.

@@ -40,12 +40,12 @@ def test_summary_states_speed_thresholds_and_zero_results(chengdu_run):
         c = s["categories"][key]
         assert {"facilities", "facilities_off_network", "population_covered_share"} <= set(c)
     assert s["categories"]["elder_care"]["facilities"] == 0
-    assert "OSM lists no 养老服务" in s["categories"]["elder_care"]["note"]
-    assert "load a registry" in s["categories"]["canteen"]["note"]
+    assert "OSM 中此处无养老服务" in s["categories"]["elder_care"]["note"]  # zh, the run's language
+    assert "请导入登记表" in s["categories"]["canteen"]["note"]
     assert s["complete_circle_share"] == 0.0
     assert "OpenStreetMap" in s["attribution"]
     html = (chengdu_run.config.output.out_dir / "index.html").read_text(encoding="utf-8")
-    # The page says it in its language (zh); summary.json and the console keep English.
+    # The page says it in its language (zh), as summary.json and the console do.
     assert "OSM 中此处无养老服务（elder_care）设施" in html and "OpenStreetMap contributors" in html
     assert "1 m/s" in html
 
@@ -120,7 +120,7 @@ def test_bad_inputs_fail_cleanly(case, request):
     assert returncode != 0
     assert "Traceback" not in stderr
     line = stderr.strip().splitlines()[-1]
-    assert line.startswith("servicecircle: error:")
+    assert line.startswith("servicecircle：错误：")  # zh, the default language
     expected = {"missing_config": "config file not found", "missing_osm": "nowhere.osm",
                 "typo": "'acess'", "h3_20": "'grid.h3_resolution'", "no_walkable": "no walkable ways"}[case]
     assert expected in line

@@ -186,7 +186,7 @@ def test_a_run_with_a_registry_reports_and_carries_capacities(chengdu_config, tm
     report = pd.read_csv(result.files["input_report"], encoding="utf-8-sig")
     assert list(report.columns) == ["file", "row", "field", "problem", "action"]
     assert sorted(report["row"]) == [5, 6]
-    assert "outside the study area" in report.loc[report["row"] == 6, "problem"].iloc[0]
+    assert "位于研究区外" in report.loc[report["row"] == 6, "problem"].iloc[0]  # outside the study area (zh)
     s = result.summary["categories"]
     assert s["elder_care"]["facilities"] == 1 and s["elder_care"]["population_covered_share"] > 0
     assert s["nursery"]["nursery_places"] == 60 and s["elder_care"]["beds"] == 30

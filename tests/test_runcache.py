@@ -95,12 +95,16 @@ def test_an_edited_output_is_written_again(chengdu_run, tmp_path):
     assert edited.read_bytes() == original
 
 
-def test_another_language_rewrites_only_the_pages(chengdu_run, tmp_path):
+def test_another_language_is_never_worded_from_the_cache(chengdu_run, tmp_path):
+    """The analysis holds worded lines (input_report.csv, notes): another language computes it again."""
     config = chengdu_run.config.with_settings(output={"out_dir": tmp_path})
     run(config, progress=False)
     result = run(config.with_settings(output={"lang": "en"}), progress=False)
-    assert result.summary["outputs_written"] == ["pages"]
+    assert "analysis (cached)" not in result.seconds
+    assert result.summary["outputs_written"] == ["tables", "scorecard", "pages"]
     assert 'lang="en"' in (tmp_path / "index.html").read_text(encoding="utf-8")
+    again = run(config, progress=False)  # zh again: its own cached analysis, its own files written back
+    assert "analysis (cached)" in again.seconds and again.summary["outputs_written"] == ["tables", "scorecard", "pages"]
 
 
 def test_tables_and_cache_written_by_a_forked_child_are_the_same(chengdu_run, chengdu_rerun):
