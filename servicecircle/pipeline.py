@@ -247,7 +247,8 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
     if need_tables or store:
         aside = parallel.Forked(_tables_and_store, result if need_tables else None, store,
                                 fork=len(result.cells) >= FORK_MIN_CELLS)
-    writers = {"scorecard": lambda: report.write_scorecard(out_dir, result.scorecard),
+    writers = {"scorecard": lambda: report.write_scorecard(
+        out_dir, result.scorecard, compounds=config.communities is None),
                "pages": lambda: write_html(result, merged_areas=result.merged_service_areas)}
     for group, write in writers.items():
         if current[group] is None:
@@ -347,7 +348,8 @@ def analyse(config: Config, net: network.WalkNetwork,
             streets["geometry"] = outlines  # figures roll up from communities; the map shows the street's own outline
         done("communities")
         spots = gaps.blind_spots(cells, origins, unit_of_origin["community"], comms, facs, config)
-        adjacency = gaps.health_adjacency(graph, facs, settings=config.gaps, categories=config.categories)
+        adjacency = gaps.health_adjacency(graph, facs, settings=config.gaps, categories=config.categories,
+                                           lang=config.output.lang)
         done("gaps")
         scorecard = evaluate_goals(config, cells, origins, unit_of_origin, comms, streets, facs, pop_info)
         done("goals")

@@ -158,26 +158,29 @@ def write_table_csv(frame: pd.DataFrame, path: Path, *, digits: int = 6) -> Path
     return path
 
 
-def write_scorecard(out_dir: Path, scorecard: pd.DataFrame) -> dict[str, Path]:
+def write_scorecard(out_dir: Path, scorecard: pd.DataFrame, *, compounds: bool = False) -> dict[str, Path]:
     """``scorecard.csv`` (all levels) and ``scorecard.xlsx`` (one sheet per level), Chinese headers.
 
     Failed rows are filled red in the workbook; every sheet has a filter row and
     a frozen header so it can be sorted and filtered in Excel/WPS. The workbook
     is written a column at a time (:mod:`servicecircle.xlsx`): linear in rows,
-    memory bounded by a chunk of rows.
+    memory bounded by a chunk of rows. ``compounds``: the communities are OSM
+    residential compounds (no community file), labelled 小区（OSM）, not 社区.
+    Rows not assessed read 未评估 (neither 达标 nor 未达标).
     """
     from .goals import KIND_ZH, LEVEL_ZH, SCORECARD_HEADERS_ZH
 
     out_dir.mkdir(parents=True, exist_ok=True)
     table = scorecard.copy()
-    table["level"] = table["level"].map(LEVEL_ZH)
+    levels = {**LEVEL_ZH, "community": LEVEL_ZH["compound"]} if compounds else LEVEL_ZH
+    table["level"] = table["level"].map(levels)
     table["kind"] = table["kind"].map(KIND_ZH)
-    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("无法评估")
+    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("未评估")
     zh = table.rename(columns=SCORECARD_HEADERS_ZH)
     csv = write_table_csv(zh, out_dir / "scorecard.csv")
 
     sheets = []
-    for level in ("区", "街道", "社区"):
+    for level in (levels["district"], levels["street"], levels["community"]):
         part = _finite(zh[zh["层级"] == level])
         # A sheet holds at most 1,048,576 rows (Excel's limit): a larger level continues on "社区 2", ….
         for i, start in enumerate(range(0, len(part), EXCEL_MAX_ROWS - 1)):

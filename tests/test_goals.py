@@ -120,7 +120,7 @@ def test_scorecard_files_hold_the_documented_columns(card, tmp_path):
     files = report.write_scorecard(tmp_path, card)
     table = pd.read_csv(files["scorecard_csv"], encoding="utf-8-sig")
     assert list(table.columns) == [goals.SCORECARD_HEADERS_ZH[c] for c in goals.SCORECARD_COLUMNS]
-    assert set(table["是否达标"]) == {"达标", "未达标", "无法评估"}
+    assert set(table["是否达标"]) == {"达标", "未达标", "未评估"}
     wb = openpyxl.load_workbook(files["scorecard_xlsx"])
     assert wb.sheetnames == ["区", "街道", "社区"]
     ws = wb["社区"]

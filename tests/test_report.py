@@ -26,7 +26,7 @@ def _reference_workbook(path, scorecard):
     table = scorecard.copy()
     table["level"] = table["level"].map(goals.LEVEL_ZH)
     table["kind"] = table["kind"].map(goals.KIND_ZH)
-    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("无法评估")
+    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("未评估")
     zh = table.rename(columns=goals.SCORECARD_HEADERS_ZH)
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
@@ -227,7 +227,7 @@ def test_scorecard_csv_reads_back_as_pandas_writes_it(hexi_run, tmp_path):
     table = hexi_run.scorecard.copy()
     table["level"] = table["level"].map(goals.LEVEL_ZH)
     table["kind"] = table["kind"].map(goals.KIND_ZH)
-    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("无法评估")
+    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("未评估")
     reference = tmp_path / "pandas.csv"
     report._finite(table.rename(columns=goals.SCORECARD_HEADERS_ZH)).to_csv(
         reference, index=False, encoding="utf-8-sig", float_format="%.6g")
