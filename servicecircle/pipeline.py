@@ -248,7 +248,7 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
         aside = parallel.Forked(_tables_and_store, result if need_tables else None, store,
                                 fork=len(result.cells) >= FORK_MIN_CELLS)
     writers = {"scorecard": lambda: report.write_scorecard(
-        out_dir, result.scorecard, compounds=config.communities is None),
+        out_dir, result.scorecard, compounds=result.config.communities is None),
                "pages": lambda: write_html(result, merged_areas=result.merged_service_areas)}
     for group, write in writers.items():
         if current[group] is None:
@@ -275,7 +275,7 @@ def evaluate_goals(config: Config, cells: gpd.GeoDataFrame, origins: gpd.GeoData
     """The scorecard: every goal at every level (:func:`servicecircle.goals.evaluate`)."""
     census = population_info.get("census")
     return goals.evaluate(config, cells, origins, unit_of_origin, comms, streets, facs,
-                          census.get("name") if census else None)
+                          census.get("name") if census else None, lang=config.output.lang)
 
 
 def analyse(config: Config, net: network.WalkNetwork,

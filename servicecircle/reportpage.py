@@ -456,8 +456,10 @@ def _gaps(result, config: Config) -> dict:
         if capped:
             # Those farthest from health services first: not adjacent, then the longest walk (unmeasured last).
             walk = adj["walk_min_to_health"].to_numpy(float)
-            order = np.lexsort((np.arange(len(adj)), -np.nan_to_num(walk, nan=-np.inf), adj["adjacent"].to_numpy(bool)
-                                 | ~adj["checked"].to_numpy(bool) if "checked" in adj else adj["adjacent"].to_numpy(bool)))
+            later = adj["adjacent"].to_numpy(bool)  # adjacent, and (below) not checked: after the failures
+            if "checked" in adj:
+                later = later | ~adj["checked"].to_numpy(bool)
+            order = np.lexsort((np.arange(len(adj)), -np.nan_to_num(walk, nan=-np.inf), later))
             adj = adj.iloc[order[:PAGE_MAX_ADJACENCY_ROWS]]
         rows = [
             [
