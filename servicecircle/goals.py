@@ -93,6 +93,14 @@ def capacity_text(name: str | None, lang: str) -> str:
     return texts.text(lang, key) if key in texts.TEXTS else str(name)
 
 
+def category_label(config: Config, key: str, lang: str) -> str:
+    """A category's label in ``lang``: the catalogue's ``goal.cat_KEY`` where the study area keeps the packaged
+    (Chinese) label, else the label as the study area writes it."""
+    entry = texts.TEXTS.get(f"goal.cat_{key}")
+    label = config.categories[key].label
+    return entry[lang] if entry is not None and label == entry["zh"] else label
+
+
 def _who(origins: pd.DataFrame, group: str, lang: str) -> tuple[str, str, str | None]:
     """The residents column of ``group``, how to say it in ``lang``, and (None if there is) why it is not there.
 
@@ -309,7 +317,7 @@ def evaluate(config: Config, cells: pd.DataFrame, origins: pd.DataFrame, unit_of
     for gi, goal in enumerate(config.goals):
         col, who, no_age = _who(origins, goal.group, lang)
         weights = origins[col].to_numpy(float)
-        label = texts.text(lang, "goal.and").join(config.categories[c].label for c in goal.categories)
+        label = texts.text(lang, "goal.and").join(category_label(config, c, lang) for c in goal.categories)
         missing = [c for c in goal.categories if not (cats == c).any()]
         goal_blocks: list[tuple[_Level, dict]] = []
         if goal.metric == "units_with_facility" and goal.unit_level == "community" and compounds:
@@ -335,7 +343,7 @@ def evaluate(config: Config, cells: pd.DataFrame, origins: pd.DataFrame, unit_of
                                                           lang)))
         for level, rows in goal_blocks:
             if missing:
-                missing_label = texts.text(lang, "goal.and").join(config.categories[c].label for c in missing)
+                missing_label = texts.text(lang, "goal.and").join(category_label(config, c, lang) for c in missing)
                 rows = _unassessed(rows, texts.text(lang, "goal.no_facility", label=missing_label), lang)
             elif no_age is not None and goal.metric != "capacity_share":
                 rows = _unassessed(rows, [texts.text(lang, "goal.no_age_data", who=no_age, text=t)

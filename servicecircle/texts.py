@@ -392,7 +392,7 @@ TEXTS: dict[str, dict[str, str]] = {
     'goal.not_assessed_why': {'zh': '未评估：{why}', 'en': 'not assessed: {why}'},
     'goal.no_community_file': {
         'zh': '无社区边界文件，OSM小区不能代替社区',
-        'en': 'no community boundary file: OSM residential compounds cannot stand in for 社区',
+        'en': 'no community boundary file: OSM residential compounds cannot stand in for communities',
     },
     'goal.no_facility': {
         'zh': '数据中没有{label}设施（可导入登记表）',
@@ -407,6 +407,9 @@ TEXTS: dict[str, dict[str, str]] = {
         'zh': '本单位{label}设施均无已知{capacity}数据，请导入含容量的登记表',
         'en': 'no {label} facility here has a known {capacity} — load a registry with capacities',
     },
+    'goal.cat_elder_care': {'zh': '养老服务', 'en': 'elder care'},
+    'goal.cat_canteen': {'zh': '老年助餐', 'en': 'meals for older people'},
+    'goal.cat_nursery': {'zh': '托育服务', 'en': 'childcare'},
     'goal.who_all': {'zh': '居民', 'en': 'residents'},
     'goal.who_60plus': {'zh': '60岁及以上老年人', 'en': 'residents aged 60+'},
     'goal.who_0_3': {'zh': '0–3岁婴幼儿', 'en': 'residents aged 0–3'},
