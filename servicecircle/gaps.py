@@ -296,3 +296,25 @@ def health_adjacency(graph: access.AccessGraph, facilities: pd.DataFrame, *, set
     reached = out["walk_min_to_health"].notna()
     out.loc[on_net & ~reached.to_numpy(), "note"] = texts.text(lang, "adjacency.unreachable")
     return out
+
+
+def adjacency_in_language(adjacency: pd.DataFrame, lang: str, *, settings: GapSettings,
+                          categories: dict[str, Category]) -> pd.DataFrame:
+    """The check's notes in ``lang`` (a cached check may have been made by a run in another language)."""
+    if len(adjacency) == 0 or "note" not in adjacency:
+        return adjacency
+    health = categories.get(settings.health_category)
+    values = {"key": settings.health_category, "label": health.label if health else settings.health_category}
+    mapping = {}
+    for key in ("adjacency.no_health_category", "adjacency.no_health_facility", "adjacency.off_network",
+                "adjacency.unreachable"):
+        wanted = texts.text(lang, key, **values)
+        for other in texts.LANGUAGES:
+            if other != lang:
+                mapping[texts.text(other, key, **values)] = wanted
+    notes = adjacency["note"].astype(object)
+    if not notes.isin(list(mapping)).any():
+        return adjacency
+    out = adjacency.copy()
+    out["note"] = notes.map(lambda n: mapping.get(n, n))
+    return out

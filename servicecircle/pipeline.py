@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -135,7 +136,10 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
     done("walk network")
     cache = runcache.StageCache(config.network.cache_dir, config.area.name) if reuse else None
     analysis_key = runcache.settings_key(config, leave_out=OUTPUT_ONLY + ("goals",))
-    goals_key = runcache.settings_key(config, leave_out=OUTPUT_ONLY)
+    # The scorecard's texts and the 医养结合 notes are in the run's language: their keys include it.
+    in_language = tuple(s for s in OUTPUT_ONLY if s != "output.lang")
+    goals_key = runcache.settings_key(config, leave_out=in_language)
+    tables_key = runcache.settings_key(config, leave_out=in_language + ("goals",))
     a = cache.load("analysis", analysis_key) if cache else None
     to_store = {}
     if a is None:
@@ -155,6 +159,9 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
             done("goals")
         else:
             done("goals (cached)", 1)
+        # An analysis cached by a run in another language: its 医养结合 notes in this run's language.
+        a = dataclasses.replace(a, adjacency=gaps.adjacency_in_language(
+            a.adjacency, config.output.lang, settings=config.gaps, categories=config.categories))
     summary = summarise(config, net.info, a.facilities, a.cells, a.communities, a.origins, streets=a.streets,
                                population_info=a.population_info, registry_info=a.registry_info,
                                input_report=a.input_report, scorecard=scorecard,
@@ -167,7 +174,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
                        origin_times=a.origin_times, blind_spots=a.blind_spots, adjacency=a.adjacency, area=a.area,
                        summary=summary, seconds=seconds, merged_service_areas=a.merged_service_areas)
     if write:
-        keys = {"tables": analysis_key, "scorecard": goals_key,
+        keys = {"tables": tables_key, "scorecard": goals_key,
                 "pages": runcache.settings_key(config, leave_out=set(OUTPUT_ONLY) - set(PAGE_SETTINGS),
                                                extra=runcache.file_stamps(config))}
         result.files = write_run_outputs(result, keys, reuse=reuse, store=(cache, to_store) if to_store else None)

@@ -378,7 +378,7 @@ def _words(card, pattern):
     return sorted({w for c in TEXT_COLUMNS for t in card[c].astype(str) for w in pattern.findall(t)})
 
 
-@pytest.mark.parametrize("name", ["hexi_run", "chengdu_run"])
+@pytest.mark.parametrize("name", ["hexi_run", "chengdu_run", "hexi_goal_registry_run"])
 def test_scorecard_texts_are_in_the_run_language(name, request):
     run_result = request.getfixturevalue(name)
     zh, en = _scorecard(run_result, "zh"), _scorecard(run_result, "en")
@@ -432,3 +432,14 @@ def test_chengdu_compounds_are_labelled_and_carry_no_community_goal(chengdu_run,
     en = _scorecard(chengdu_run, "en")
     assert "OSM residential compounds cannot stand in" in en.loc[en["goal"] == "community_day_care",
                                                                  "gap_text"].iloc[0]
+
+
+def test_registry_scorecard_zh_reads_chinese(hexi_goal_registry_run):
+    """With facilities, capacities and floor areas every kind of text occurs: all Chinese with lang zh."""
+    card = _scorecard(hexi_goal_registry_run, "zh")
+    assert card["passed"].isin([True]).any() and card["passed"].isin([False]).any()
+    text = " ".join(card["gap_text"])
+    for word in ("床位缺口", "托位", "还需", "名60岁及以上老年人在", "m²", "未评估"):
+        assert word in text, word
+    assert set(card["unit"]) <= {"比例", "社区比例", "街道比例", "托位/千人", "托位比例", "床位/千名老年人", "m²/人",
+                                 "是 = 1"}
