@@ -139,7 +139,6 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
     # The scorecard's texts and the 医养结合 notes are in the run's language: their keys include it.
     in_language = tuple(s for s in OUTPUT_ONLY if s != "output.lang")
     goals_key = runcache.settings_key(config, leave_out=in_language)
-    tables_key = runcache.settings_key(config, leave_out=in_language + ("goals",))
     a = cache.load("analysis", analysis_key) if cache else None
     to_store = {}
     if a is None:
@@ -174,7 +173,7 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
                        origin_times=a.origin_times, blind_spots=a.blind_spots, adjacency=a.adjacency, area=a.area,
                        summary=summary, seconds=seconds, merged_service_areas=a.merged_service_areas)
     if write:
-        keys = {"tables": tables_key, "scorecard": goals_key,
+        keys = {"tables": analysis_key, "scorecard": goals_key,
                 "pages": runcache.settings_key(config, leave_out=set(OUTPUT_ONLY) - set(PAGE_SETTINGS),
                                                extra=runcache.file_stamps(config))}
         result.files = write_run_outputs(result, keys, reuse=reuse, store=(cache, to_store) if to_store else None)
@@ -194,7 +193,15 @@ def _write_tables(result: RunResult) -> dict[str, Path]:
                                  result.merged_service_areas, result.cells, result.communities,
                                  streets=result.streets, blind_spots=result.blind_spots,
                                  input_report=result.input_report)
-    files.update(report.write_gaps(out_dir, result.blind_spots, result.adjacency))
+    files.update(report.write_gaps(out_dir, result.blind_spots, None))
+    return files
+
+
+def _write_scorecard(result: RunResult) -> dict[str, Path]:
+    """The files in the run's language: the scorecard and the 医养结合 check."""
+    out_dir = result.config.output.out_dir
+    files = report.write_scorecard(out_dir, result.scorecard, compounds=result.config.communities is None)
+    files.update(report.write_gaps(out_dir, None, result.adjacency))
     return files
 
 
@@ -254,8 +261,7 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
     if need_tables or store:
         aside = parallel.Forked(_tables_and_store, result if need_tables else None, store,
                                 fork=len(result.cells) >= FORK_MIN_CELLS)
-    writers = {"scorecard": lambda: report.write_scorecard(
-        out_dir, result.scorecard, compounds=result.config.communities is None),
+    writers = {"scorecard": lambda: _write_scorecard(result),
                "pages": lambda: write_html(result, merged_areas=result.merged_service_areas)}
     for group, write in writers.items():
         if current[group] is None:

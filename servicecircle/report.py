@@ -230,11 +230,20 @@ def write_capacity_plan(out_dir: Path, plan: CapacityPlan) -> dict[str, Path]:
     return files
 
 
-def write_gaps(out_dir: Path, blind_spots: gpd.GeoDataFrame, adjacency: pd.DataFrame) -> dict[str, Path]:
-    """``blind_spots.csv`` and ``health_adjacency.csv`` (the blind spots' layer is :func:`write_outputs`')."""
+def write_gaps(out_dir: Path, blind_spots: gpd.GeoDataFrame | None,
+               adjacency: pd.DataFrame | None) -> dict[str, Path]:
+    """``blind_spots.csv`` and ``health_adjacency.csv`` (the blind spots' layer is :func:`write_outputs`').
+
+    Either may be None (not written here): the adjacency notes are in the run's language, so the
+    pipeline writes that file with the scorecard, the blind spots with the language-free tables.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"blind_spots": out_dir / "blind_spots.csv", "health_adjacency": out_dir / "health_adjacency.csv"}
-    _finite(blind_spots.drop(columns="geometry")).to_csv(files["blind_spots"], index=False, encoding="utf-8-sig",
-                                                         float_format="%.6g")
-    _finite(adjacency).to_csv(files["health_adjacency"], index=False, encoding="utf-8-sig", float_format="%.6g")
+    files = {}
+    if blind_spots is not None:
+        files["blind_spots"] = out_dir / "blind_spots.csv"
+        _finite(blind_spots.drop(columns="geometry")).to_csv(files["blind_spots"], index=False,
+                                                             encoding="utf-8-sig", float_format="%.6g")
+    if adjacency is not None:
+        files["health_adjacency"] = out_dir / "health_adjacency.csv"
+        _finite(adjacency).to_csv(files["health_adjacency"], index=False, encoding="utf-8-sig", float_format="%.6g")
     return files

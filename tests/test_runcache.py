@@ -95,11 +95,13 @@ def test_an_edited_output_is_written_again(chengdu_run, tmp_path):
     assert edited.read_bytes() == original
 
 
-def test_another_language_rewrites_only_the_pages(chengdu_run, tmp_path):
+def test_another_language_rewrites_only_the_pages_and_scorecard(chengdu_run, tmp_path):
+    """The scorecard and the 医养结合 notes are in the run's language; the tables are not rewritten."""
     config = chengdu_run.config.with_settings(output={"out_dir": tmp_path})
     run(config, progress=False)
     result = run(config.with_settings(output={"lang": "en"}), progress=False)
-    assert result.summary["outputs_written"] == ["pages"]
+    assert result.summary["outputs_written"] == ["scorecard", "pages"]
+    assert "not assessed" in (tmp_path / "scorecard.csv").read_text(encoding="utf-8-sig")
     assert 'lang="en"' in (tmp_path / "index.html").read_text(encoding="utf-8")
 
 
