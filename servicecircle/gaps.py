@@ -23,7 +23,7 @@ import shapely
 from numpy.typing import ArrayLike
 from scipy.sparse.csgraph import connected_components
 
-from . import access, arrays, h3cells
+from . import access, arrays, h3cells, texts
 from .communities import GroupSums
 from .config import Category, Config, GapSettings
 from .coords import WGS84
@@ -34,7 +34,7 @@ BLIND_SPOT_COLUMNS = ["blind_spot_id", "category", "rank", "cells", "residents",
                       "nearest_walk_min", "nearest_facility_id", "nearest_facility_name", "communities",
                       "population_fallback"]
 ADJACENCY_COLUMNS = ["facility_id", "name", "source", "care_category", "health_category", "walk_min_to_health",
-                     "nearest_health_id", "nearest_health_name", "max_walk_min", "adjacent", "note"]
+                     "nearest_health_id", "nearest_health_name", "max_walk_min", "checked", "adjacent", "note"]
 
 
 def walk_minutes_up(seconds: ArrayLike) -> np.ndarray:
@@ -245,11 +245,13 @@ def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
 
 
 def health_adjacency(graph: access.AccessGraph, facilities: pd.DataFrame, *, settings: GapSettings,
-                     categories: dict[str, Category]) -> pd.DataFrame:
+                     categories: dict[str, Category], lang: str = "zh") -> pd.DataFrame:
     """Walk from each care facility to the nearest health centre, and whether it is within the limit.
 
     Care facilities off the network, or in a run without the health
-    category, are listed with a note instead of a walk.
+    category (or without any health facility on the network), are listed with
+    ``checked`` False and a note (in ``lang``) saying why instead of a walk:
+    a check not run is not a failure. ``adjacent`` is only meaningful where ``checked``.
 
     Returns
     -------
@@ -266,14 +268,14 @@ def health_adjacency(graph: access.AccessGraph, facilities: pd.DataFrame, *, set
                         "source": care["source"].to_numpy() if "source" in care else "osm",
                         "care_category": care_key, "health_category": health_key,
                         "walk_min_to_health": np.nan, "nearest_health_id": "", "nearest_health_name": "",
-                        "max_walk_min": limit, "adjacent": False, "note": ""})
+                        "max_walk_min": limit, "checked": False, "adjacent": False, "note": ""})
     if health_key not in categories:
-        out["note"] = f"no {health_key} category configured: add one to check 医养结合 adjacency"
+        out["note"] = texts.text(lang, "adjacency.no_health_category", key=health_key)
         return out
     g = graph.facilities
     health_rows = g[g["category"] == health_key]
     if len(health_rows) == 0:
-        out["note"] = f"no {categories[health_key].label} facility on the network"
+        out["note"] = texts.text(lang, "adjacency.no_health_facility", label=categories[health_key].label)
         return out
     on_net = ~care["off_network"].to_numpy(bool)
     node_d, node_near = access.nearest_distances(graph, health_key)
@@ -289,7 +291,30 @@ def health_adjacency(graph: access.AccessGraph, facilities: pd.DataFrame, *, set
     out.loc[idx, "nearest_health_id"] = np.where(near >= 0, ids[np.maximum(near, 0)], "")
     out.loc[idx, "nearest_health_name"] = np.where(near >= 0, names[np.maximum(near, 0)], "")
     out["adjacent"] = out["walk_min_to_health"].to_numpy(float) <= limit
-    out.loc[~on_net, "note"] = "off the walk network: no walk measured"
+    out["checked"] = on_net
+    out.loc[~on_net, "note"] = texts.text(lang, "adjacency.off_network")
     reached = out["walk_min_to_health"].notna()
-    out.loc[on_net & ~reached.to_numpy(), "note"] = "no health centre reachable on foot"
+    out.loc[on_net & ~reached.to_numpy(), "note"] = texts.text(lang, "adjacency.unreachable")
+    return out
+
+
+def adjacency_in_language(adjacency: pd.DataFrame, lang: str, *, settings: GapSettings,
+                          categories: dict[str, Category]) -> pd.DataFrame:
+    """The check's notes in ``lang`` (a cached check may have been made by a run in another language)."""
+    if len(adjacency) == 0 or "note" not in adjacency:
+        return adjacency
+    health = categories.get(settings.health_category)
+    values = {"key": settings.health_category, "label": health.label if health else settings.health_category}
+    mapping = {}
+    for key in ("adjacency.no_health_category", "adjacency.no_health_facility", "adjacency.off_network",
+                "adjacency.unreachable"):
+        wanted = texts.text(lang, key, **values)
+        for other in texts.LANGUAGES:
+            if other != lang:
+                mapping[texts.text(other, key, **values)] = wanted
+    notes = adjacency["note"].astype(object)
+    if not notes.isin(list(mapping)).any():
+        return adjacency
+    out = adjacency.copy()
+    out["note"] = notes.map(lambda n: mapping.get(n, n))
     return out

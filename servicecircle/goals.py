@@ -68,8 +68,62 @@ def _reach_flags(cells: pd.DataFrame, goal: Goal, config: Config) -> np.ndarray:
     return flag
 
 
-def _walk_text(goal: Goal) -> str:
-    return f"{goal.metres:g} m walked" if goal.metres is not None else f"{goal.minutes:g} min walk"
+def _walk_text(goal: Goal, lang: str = "en") -> str:
+    if goal.metres is not None:
+        return texts.text(lang, "goal.walk_m", metres=goal.metres)
+    return texts.text(lang, "goal.walk_min", minutes=goal.minutes)
+
+
+#: The catalogue key of each unit the packaged goals use; any other unit is shown as written.
+UNIT_KEYS = {"share": "goal.unit_share", "share of communities": "goal.unit_share_communities",
+             "share of streets": "goal.unit_share_streets", "places per 1,000 residents": "goal.unit_places_per_1000",
+             "share of places": "goal.unit_share_places",
+             "beds per 1,000 residents aged 60+": "goal.unit_beds_per_1000_60plus",
+             "m² per resident": "goal.unit_m2_per_resident"}
+
+
+def unit_text(unit: str, lang: str) -> str:
+    """A goal's unit in ``lang`` (the packaged units are in the catalogue; others as the goal table writes them)."""
+    return texts.text(lang, UNIT_KEYS[unit]) if unit in UNIT_KEYS else unit
+
+
+def capacity_text(name: str | None, lang: str) -> str:
+    """A capacity column (``beds``, ``nursery_places`` …) in ``lang``, as written when the catalogue has no entry."""
+    key = f"goal.cap_{name}"
+    return texts.text(lang, key) if key in texts.TEXTS else str(name)
+
+
+def category_label(config: Config, key: str, lang: str) -> str:
+    """A category's label in ``lang``: the catalogue's ``goal.cat_KEY`` where the study area keeps the packaged
+    (Chinese) label, else the label as the study area writes it."""
+    entry = texts.TEXTS.get(f"goal.cat_{key}")
+    label = config.categories[key].label
+    return entry[lang] if entry is not None and label == entry["zh"] else label
+
+
+def _who(origins: pd.DataFrame, group: str, lang: str) -> tuple[str, str, str | None]:
+    """The residents column of ``group``, how to say it in ``lang``, and (None if there is) why it is not there.
+
+    A group of an age (60+, small children) that the population does not hold falls back to
+    all residents (:func:`~servicecircle.population.group_column`): the goal is then not assessed.
+    """
+    col, _ = group_column(origins, group)
+    if col.startswith("residents_"):
+        return col, texts.text(lang, f"goal.who_{col[len('residents_'):]}"), None
+    if group == "all":
+        return col, texts.text(lang, "goal.who_all"), None
+    wanted = texts.text(lang, "goal.who_60plus" if group == "60plus" else
+                        f"goal.who_{'0_3' if group == 'young' else group}")
+    return col, texts.text(lang, "goal.who_all"), wanted
+
+
+def _unassessed(rows: dict, why: str | list[str], lang: str) -> dict:
+    """The rows of a goal that cannot be assessed: passed unknown (neither met nor failed), 未评估 and why."""
+    m = len(rows["pos"])
+    whys = why if isinstance(why, list) else [why] * m
+    rows["passed"] = [None] * m
+    rows["gap_text"] = [texts.text(lang, "goal.not_assessed_why", why=w) for w in whys]
+    return rows
 
 
 def _fmt_share(x: float) -> str:
@@ -203,7 +257,8 @@ class _Units:
 
 def evaluate(config: Config, cells: pd.DataFrame, origins: pd.DataFrame, unit_of_origin: dict,
              communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame,
-             district_name: str | None = None) -> pd.DataFrame:
+             district_name: str | None = None, *, lang: str | None = None,
+             compounds: bool | None = None) -> pd.DataFrame:
     """The scorecard: one row per (unit, goal, meaning), columns :data:`SCORECARD_COLUMNS`.
 
     Units are the district (``unit_id`` 0: every origin and every counted,
@@ -242,27 +297,58 @@ def evaluate(config: Config, cells: pd.DataFrame, origins: pd.DataFrame, unit_of
     level by level (district, streets, communities); within a level, units
     failing any binding goal come first, then by name and id; a unit's rows
     follow the goal table's order.
+
+    Texts (meanings, gap texts, units) are composed in ``lang`` (default
+    ``config.output.lang``) from the catalogue's ``goal.`` entries; ``goal`` keeps
+    the goal's key for scripts. A goal that cannot be assessed — no facility of its
+    categories in the data, an age group the population does not hold, no
+    capacity known — has ``passed`` None (neither met nor failed) and a gap text
+    saying 未评估 and why. Where the communities are OSM residential compounds
+    (``config.communities`` None), goals of 社区 (``unit_level`` community) are
+    not scored on them: one district row says so (``compounds`` overrides that test).
     """
+    lang = lang or config.output.lang
+    compounds = config.communities is None if compounds is None else compounds
     units = _Units(origins, unit_of_origin, communities, streets, facilities, district_name or config.area.name)
     # The cell of each origin, looked up once for every goal.
     origin_cell = pd.Index(cells["h3"]).get_indexer(origins["h3"])
     blocks: list[tuple[int, _Level, dict]] = []
+    cats = units.facilities["category"].to_numpy()
     for gi, goal in enumerate(config.goals):
-        col, who = group_column(origins, goal.group)
+        col, who, no_age = _who(origins, goal.group, lang)
         weights = origins[col].to_numpy(float)
-        label = " + ".join(config.categories[c].label for c in goal.categories)
+        label = texts.text(lang, "goal.and").join(category_label(config, c, lang) for c in goal.categories)
+        missing = [c for c in goal.categories if not (cats == c).any()]
+        goal_blocks: list[tuple[_Level, dict]] = []
+        if goal.metric == "units_with_facility" and goal.unit_level == "community" and compounds:
+            # OSM residential compounds are no 社区: the goal is reported once, for the district, as not assessed.
+            district = units.levels[0]
+            rows = _block(np.arange(1), 0, meaning=texts.text(lang, "goal.contains_meaning", label=label,
+                                                              level=texts.text(lang, "level.community")),
+                          value=np.full(1, np.nan), target=goal.target, unit=unit_text(goal.unit, lang),
+                          passed=[None], gap=np.full(1, np.nan), gap_text=[""])
+            blocks.append((gi, district, _unassessed(rows, texts.text(lang, "goal.no_community_file"), lang)))
+            continue
         if goal.metric in ("population_within", "units_with_facility"):
             # The goal's reach flag per origin, computed once for all units.
             flags = np.append(_reach_flags(cells, goal, config), False)[origin_cell]  # in no cell: not reached
         if goal.metric == "population_within":
             for level in units.levels:
-                blocks.append((gi, level, _population_within(goal, level, col, weights, flags, who, label)))
+                goal_blocks.append((level, _population_within(goal, level, col, weights, flags, who, label, lang)))
         elif goal.metric == "units_with_facility":
-            blocks += [(gi, level, rows) for level, rows in _units_with_facility(goal, units, col, weights, flags, who,
-                                                                                 label)]
+            goal_blocks += _units_with_facility(goal, units, col, weights, flags, who, label, lang, compounds)
         else:
             for level in units.levels:
-                blocks.append((gi, level, _capacity_rows(goal, level, units.facilities, col, weights, who, label)))
+                goal_blocks.append((level, _capacity_rows(goal, level, units.facilities, col, weights, who, label,
+                                                          lang)))
+        for level, rows in goal_blocks:
+            if missing:
+                missing_label = texts.text(lang, "goal.and").join(category_label(config, c, lang) for c in missing)
+                rows = _unassessed(rows, texts.text(lang, "goal.no_facility", label=missing_label), lang)
+            elif no_age is not None and goal.metric != "capacity_share":
+                rows = _unassessed(rows, [texts.text(lang, "goal.no_age_data", who=no_age, text=t)
+                                          for t in rows["gap_text"]], lang)
+            blocks.append((gi, level, rows))
     return _assemble(config, units, blocks)
 
 
@@ -324,7 +410,7 @@ def _block(pos: np.ndarray, sub: ArrayLike, **columns: Any) -> dict:
 
 
 def _population_within(goal: Goal, level: _Level, col: str, weights: np.ndarray, flags: np.ndarray, who: str,
-                       label: str) -> dict:
+                       label: str, lang: str) -> dict:
     pop = level.population(col, weights)
     covered = level.origin_sums(weights * flags)
     scored = pop > 0
@@ -332,23 +418,29 @@ def _population_within(goal: Goal, level: _Level, col: str, weights: np.ndarray,
         share = np.where(scored, covered / pop, np.nan)
     ok = share >= goal.target
     gap = _positive_part(goal.target * pop - covered)
-    walk, target = _walk_text(goal), _fmt_share(goal.target)
+    walk, target = _walk_text(goal, lang), _fmt_share(goal.target)
+    t = texts.TEXTS
+    outside, more, nobody = (t[k][lang] for k in ("goal.outside", "goal.more_reached", "goal.nobody"))
     # One string per row is the scorecard's content; everything numeric above is one pass per level.
-    text = [(f"{o:,.0f} {who} outside the {walk} of {label}"
-             + ("" if k else f"; {g:,.0f} more must be reached for {target}")) if s else f"no {who} here"
+    text = [(outside.format(n=o, who=who, walk=walk, label=label)
+             + ("" if k else more.format(n=g, target=target))) if s else nobody.format(who=who)
             for o, g, k, s in zip((pop - covered).tolist(), gap.tolist(), ok.tolist(), scored.tolist())]
-    return _block(np.arange(level.n), 0, meaning=f"reach: {who} within {walk} of {label}", value=share,
-                  target=goal.target, unit=goal.unit, passed=_passed(ok, scored), gap=gap, gap_text=text)
+    return _block(np.arange(level.n), 0,
+                  meaning=texts.text(lang, "goal.reach_meaning", who=who, walk=walk, label=label), value=share,
+                  target=goal.target, unit=unit_text(goal.unit, lang), passed=_passed(ok, scored), gap=gap,
+                  gap_text=text)
 
 
 def _units_with_facility(goal: Goal, units: _Units, col: str, weights: np.ndarray, flags: np.ndarray, who: str,
-                         label: str) -> list[tuple[_Level, dict]]:
+                         label: str, lang: str, compounds: bool = False) -> list[tuple[_Level, dict]]:
     assert goal.unit_level is not None  # Goal._resolve: a units_with_facility goal names its unit level
     base = units.by_name.get(goal.unit_level)
     if base is None:
         return []  # a street goal in a run without streets
-    noun = "communities" if goal.unit_level == "community" else "streets"
-    walk = _walk_text(goal)
+    t = texts.TEXTS
+    noun = texts.text(lang, "goal.noun_street" if goal.unit_level == "street" else
+                      "goal.noun_compound" if compounds else "goal.noun_community")
+    walk = _walk_text(goal, lang)
     pop = base.population(col, weights)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(pop > 0, base.origin_sums(weights * flags) / pop, np.nan)
@@ -358,18 +450,26 @@ def _units_with_facility(goal: Goal, units: _Units, col: str, weights: np.ndarra
         contains &= _counts(base.facility_unit, cats == c, base.n) > 0
     reached = np.isfinite(share) & (share >= goal.reach_share)
     met_flags = [contains, reached]
-    meanings = [f"contains: a {label} facility inside the {goal.unit_level}",
-                f"reach: ≥ {goal.reach_share:.0%} of {who} within {walk} of {label}"]
+    reach_share = f"{goal.reach_share:.0%}"
+    level_word = (texts.text(lang, "level.street") if goal.unit_level == "street" else
+                  texts.text(lang, "level.compound" if compounds else "level.community"))
+    if lang == "en":
+        level_word = goal.unit_level  # as the English scorecard always wrote it
+    meanings = [texts.text(lang, "goal.contains_meaning", label=label, level=level_word),
+                texts.text(lang, "goal.share_meaning", share=reach_share, who=who, walk=walk, label=label)]
+    unit = unit_text(goal.unit, lang)
     out = []
     for level in units.levels:
         if level is base:
-            texts = [["has one" if ok else f"no {label} facility inside" for ok in contains.tolist()],
-                     [f"{_fmt_share(s)} of {who} within {walk}" + ("" if ok else f" (< {goal.reach_share:.0%})")
-                      for s, ok in zip(share.tolist(), reached.tolist())]]
+            has_one, none_inside = t["goal.has_one"][lang], t["goal.none_inside"][lang].format(label=label)
+            within, below = t["goal.share_within"][lang], t["goal.below"][lang].format(share=reach_share)
+            row_texts = [[has_one if ok else none_inside for ok in contains.tolist()],
+                         [within.format(share=_fmt_share(s), who=who, walk=walk) + ("" if ok else below)
+                          for s, ok in zip(share.tolist(), reached.tolist())]]
             for i, ok in enumerate(met_flags):
                 out.append((level, _block(np.arange(base.n), i, meaning=meanings[i], value=ok.astype(float),
-                                          target=1.0, unit="yes = 1", passed=ok.tolist(),
-                                          gap=(~ok).astype(float), gap_text=texts[i])))
+                                          target=1.0, unit=texts.text(lang, "goal.yes_1"), passed=ok.tolist(),
+                                          gap=(~ok).astype(float), gap_text=row_texts[i])))
             continue
         # Which unit of this level each base unit is a member of.
         if level.name == "district":
@@ -381,26 +481,29 @@ def _units_with_facility(goal: Goal, units: _Units, col: str, weights: np.ndarra
         members = _counts(member_of, np.ones(base.n, bool), level.n)
         pos = np.flatnonzero(members > 0)
         n = members[pos]
+        met_text = t["goal.members_met"][lang]
         for i, flag in enumerate(met_flags):
             met = _counts(member_of, flag, level.n)[pos]
             unit_share = met / n
             need = np.maximum(0, np.ceil(goal.target * n - 1e-9).astype(np.int64) - met)
             ok = unit_share >= goal.target - 1e-12
-            where = "inside" if i == 0 else f"within {walk}"
-            text = [f"{m} of {k} {noun} ({_fmt_share(s)})" + ("" if p else f"; {d} more {noun} need {label} {where}")
+            more = t["goal.more_inside" if i == 0 else "goal.more_within"][lang]
+            text = [met_text.format(m=m, k=k, noun=noun, share=_fmt_share(s))
+                    + ("" if p else more.format(d=d, noun=noun, label=label, walk=walk))
                     for m, k, s, p, d in zip(met.tolist(), n.tolist(), unit_share.tolist(), ok.tolist(),
                                              need.tolist())]
             out.append((level, _block(pos, i, meaning=meanings[i], value=unit_share, target=goal.target,
-                                      unit=goal.unit, passed=ok.tolist(), gap=need.astype(float), gap_text=text)))
+                                      unit=unit, passed=ok.tolist(), gap=need.astype(float), gap_text=text)))
     return out
 
 
 def _capacity_rows(goal: Goal, level: _Level, facilities: pd.DataFrame, col: str, weights: np.ndarray, who: str,
-                   label: str) -> dict:
+                   label: str, lang: str) -> dict:
     """``capacity_per_1000``, ``capacity_share`` or ``area_per_capita`` of every unit of a level."""
     n = level.n
     selected = facilities["category"].isin(goal.categories).to_numpy() & (level.facility_unit >= 0)
     pop = level.population(col, weights)
+    t = texts.TEXTS
 
     def capacity(values: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per unit: total (unknown as 0), facilities without a value, and whether any has one."""
@@ -416,6 +519,7 @@ def _capacity_rows(goal: Goal, level: _Level, facilities: pd.DataFrame, col: str
             return None
         return pd.to_numeric(facilities[name], errors="coerce").to_numpy(float)
 
+    cap = capacity_text(goal.capacity, lang)
     if goal.metric == "area_per_capita":
         area = column("floor_area_m2")
         footprint = column("footprint_m2")
@@ -424,50 +528,55 @@ def _capacity_rows(goal: Goal, level: _Level, facilities: pd.DataFrame, col: str
         if footprint is not None:
             area = np.where(np.isnan(area), footprint, area)
         total, unknown, known = capacity(area)
-        unknown_text = f"unknown: no {label} facility here has a known floor area"
-        unknown_meaning = f"floor area of {label} per resident"
-        meaning = f"floor area of {label} per {who}"
+        unknown_text = texts.text(lang, "goal.not_assessed_why", why=texts.text(lang, "goal.no_area", label=label))
+        unknown_meaning = texts.text(lang, "goal.area_unknown_meaning", label=label)
+        meaning = texts.text(lang, "goal.area_meaning", label=label, who=who)
         scored = pop > 0
         with np.errstate(invalid="ignore", divide="ignore"):
             value = np.where(scored, total / pop, np.nan)
         short = _positive_part(goal.target * pop - total)
-        text = [f"{t:,.0f} m² for {p:,.0f} {who}" + ("" if ok or not s else f"; {g:,.0f} m² short")
-                + (f" ({u} facilities of unknown area counted as 0)" if u else "")
-                for t, p, ok, s, g, u in zip(total.tolist(), pop.tolist(), (value >= goal.target).tolist(),
-                                             scored.tolist(), short.tolist(), unknown.tolist())]
+        body, short_t, unknown_t = (t[k][lang] for k in ("goal.area_text", "goal.area_short", "goal.area_unknown"))
+        text = [body.format(total=tt, pop=p, who=who) + ("" if ok or not s else short_t.format(n=g))
+                + (unknown_t.format(n=u) if u else "")
+                for tt, p, ok, s, g, u in zip(total.tolist(), pop.tolist(), (value >= goal.target).tolist(),
+                                              scored.tolist(), short.tolist(), unknown.tolist())]
     else:
         total, unknown, known = capacity(column(goal.capacity))
-        unknown_text = (f"unknown: no {label} facility here has a known {goal.capacity} "
-                        "— load a registry with capacities")
-        unknown_meaning = f"{goal.capacity} of {label}"
-        notes = [f" ({u} facilities without a known {goal.capacity} counted as 0)" if u else ""
-                 for u in unknown.tolist()]
+        unknown_text = texts.text(lang, "goal.not_assessed_why",
+                                  why=texts.text(lang, "goal.no_capacity", label=label, capacity=cap))
+        unknown_meaning = texts.text(lang, "goal.capacity_meaning", capacity=cap, label=label)
+        unknown_t = t["goal.capacity_unknown"][lang]
+        notes = [unknown_t.format(n=u, capacity=cap) if u else "" for u in unknown.tolist()]
         if goal.metric == "capacity_per_1000":
-            meaning = f"{goal.capacity} per 1,000 {who}"
+            meaning = texts.text(lang, "goal.per1000_meaning", capacity=cap, who=who)
             scored = pop > 0
             with np.errstate(invalid="ignore", divide="ignore"):
                 value = np.where(scored, total / (pop / 1000.0), np.nan)
             short = _positive_part(goal.target * pop / 1000.0 - total)
-            text = [f"{t:,.0f} {goal.capacity} for {p:,.0f} {who}"
-                    + ("" if ok or not s else f"; {g:,.0f} {goal.capacity} short") + note
-                    for t, p, ok, s, g, note in zip(total.tolist(), pop.tolist(), (value >= goal.target).tolist(),
-                                                    scored.tolist(), short.tolist(), notes)]
+            body, short_t = t["goal.per1000_text"][lang], t["goal.capacity_short"][lang]
+            text = [body.format(total=tt, capacity=cap, pop=p, who=who)
+                    + ("" if ok or not s else short_t.format(n=g, capacity=cap)) + note
+                    for tt, p, ok, s, g, note in zip(total.tolist(), pop.tolist(), (value >= goal.target).tolist(),
+                                                     scored.tolist(), short.tolist(), notes)]
         else:  # capacity_share
             of_total, _, of_known = capacity(column(goal.of_capacity))
             of_total = np.where(of_known, of_total, 0.0)
-            meaning = f"{goal.capacity} / {goal.of_capacity}"
+            of = capacity_text(goal.of_capacity, lang)
+            meaning = texts.text(lang, "goal.share_of_meaning", capacity=cap, of=of)
             scored = of_total > 0
             with np.errstate(invalid="ignore", divide="ignore"):
                 value = np.where(scored, total / of_total, np.nan)
             short = _positive_part(goal.target * of_total - total)
-            text = [f"{t:,.0f} of {o:,.0f} {goal.of_capacity}"
-                    + ("" if ok or not s else f"; {g:,.0f} more must be {goal.capacity}") + note
-                    for t, o, ok, s, g, note in zip(total.tolist(), of_total.tolist(), (value >= goal.target).tolist(),
-                                                    scored.tolist(), short.tolist(), notes)]
+            body, short_t = t["goal.share_of_text"][lang], t["goal.share_of_short"][lang]
+            text = [body.format(total=tt, total_of=o, of=of, capacity=cap)
+                    + ("" if ok or not s else short_t.format(n=g, capacity=cap)) + note
+                    for tt, o, ok, s, g, note in zip(total.tolist(), of_total.tolist(),
+                                                     (value >= goal.target).tolist(), scored.tolist(),
+                                                     short.tolist(), notes)]
     ok = value >= goal.target
     # Units where no facility states the figure get a row saying so instead of a number.
     return _block(np.arange(n), 0,
                   meaning=np.where(known, meaning, unknown_meaning).astype(object).tolist(),
-                  value=np.where(known, value, np.nan), target=goal.target, unit=goal.unit,
+                  value=np.where(known, value, np.nan), target=goal.target, unit=unit_text(goal.unit, lang),
                   passed=_passed(ok, known & scored), gap=np.where(known, short, np.nan),
                   gap_text=np.where(known, np.asarray(text, dtype=object), unknown_text).tolist())

@@ -34,6 +34,7 @@ inserts those strings as HTML and composes the rest from numbers only.
 from __future__ import annotations
 
 import os
+import re
 import string
 import zlib
 from collections.abc import Sequence
@@ -173,9 +174,19 @@ def _class_codes(minutes: np.ndarray, classes: list[tuple]) -> np.ndarray:
 def value_text(value: float | None, unit: str) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
-    if "share" in unit:
+    if is_share(unit):
         return f"{value:.0%}"
     return f"{value:,.2f}"
+
+
+def is_share(unit: str) -> bool:
+    """Whether a scorecard unit (English, or Chinese as the catalogue's ``goal.unit_*`` give it) is a share."""
+    return "share" in unit or "比例" in unit
+
+
+def short_meaning(meaning: str) -> str:
+    """The 口径 word of a scorecard meaning: what comes before its colon (``reach:`` or ``可达：``)."""
+    return re.split("[:：]", meaning, maxsplit=1)[0]
 
 
 # --------------------------------------------------------------------------- compact columns
@@ -779,11 +790,14 @@ def _health_walk(adjacency, index: pd.Index, lang: str = "zh") -> tuple[np.ndarr
     limit = pd.Series(
         np.array([f"{v:g}" for v in limits], dtype=object)[which.ravel()]
     )  # formats the few distinct limits
+    checked = adj["checked"].fillna(False).to_numpy(bool) if "checked" in adj else np.ones(len(adj), bool)
     measured = _format_series(texts.text(lang, "popup.care_walk"), walk=pd.Series(_fixed1(np.where(finite, walk, 0))),
                               name=name, verdict=pd.Series(verdict), limit=limit)
     note = _format_series(texts.text(lang, "popup.care_note"),
                           note=_plain(adj["note"] if "note" in adj else [""] * len(adj)))
-    text = measured.where(finite, note)
+    unchecked = _format_series(texts.text(lang, "popup.care_unchecked"),
+                               note=_plain(adj["note"] if "note" in adj else [""] * len(adj)))
+    text = measured.where(finite, note.where(checked, unchecked))
     keep = rows >= 0
     return rows[keep], text[keep].tolist()
 
@@ -1013,9 +1027,9 @@ def _add_scorecard_table(page: MapPage, scorecard: pd.DataFrame) -> None:
     codes, uniq = pd.factorize(pd.MultiIndex.from_frame(variant))
     goals = pd.DataFrame(list(uniq), columns=["goal_name", "kind", "meaning", "unit"])
     page.ui["goals"] = [
-        {"name": a, "kind": kinds.get(k, k), "meaning": b, "short": c, "share": "share" in u}
+        {"name": a, "kind": kinds.get(k, k), "meaning": b, "short": c, "share": is_share(u)}
         for a, k, b, c, u in zip(_texts(goals["goal_name"]), goals["kind"], _texts(goals["meaning"]),
-                                 _texts(goals["meaning"].str.split(":").str[0]), goals["unit"])]
+                                 _texts(goals["meaning"].map(short_meaning)), goals["unit"])]
     pack.add("g", codes.astype(np.int64), "zdelta")
     level = sc["level"].astype(str).to_numpy()
     uid = pd.to_numeric(sc["unit_id"], errors="coerce").fillna(-1).to_numpy(np.int64)
@@ -1057,6 +1071,8 @@ def add_scorecard(m: MapPage, scorecard: pd.DataFrame | None) -> None:
     if scorecard is None or len(scorecard) == 0:
         return
     levels = texts.section(m.config.output.lang, "level.")
+    if m.config.communities is None:  # the communities are OSM residential compounds
+        levels["community"] = levels["compound"]
     if m.scorecard_rows is None:
         _add_scorecard_table(m, scorecard)
     assert m.scorecard_rows is not None  # set by _add_scorecard_table just above

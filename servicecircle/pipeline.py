@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -163,6 +164,9 @@ def run(config: Config, *, write: bool = True, progress: bool = True, reuse: boo
             done("goals")
         else:
             done("goals (cached)", 1)
+        # An analysis cached by a run in another language: its 医养结合 notes in this run's language.
+        a = dataclasses.replace(a, adjacency=gaps.adjacency_in_language(
+            a.adjacency, config.output.lang, settings=config.gaps, categories=config.categories))
     summary = summarise(config, net.info, a.facilities, a.cells, a.communities, a.origins, streets=a.streets,
                                population_info=a.population_info, registry_info=a.registry_info,
                                input_report=a.input_report, scorecard=scorecard,
@@ -195,7 +199,16 @@ def _write_tables(result: RunResult) -> dict[str, Path]:
                                  result.merged_service_areas, result.cells, result.communities,
                                  streets=result.streets, blind_spots=result.blind_spots,
                                  input_report=result.input_report, base=result.config.base_dir)
-    files.update(report.write_gaps(out_dir, result.blind_spots, result.adjacency))
+    files.update(report.write_gaps(out_dir, result.blind_spots, None))
+    return files
+
+
+def _write_scorecard(result: RunResult) -> dict[str, Path]:
+    """The files in the run's language: the scorecard and the 医养结合 check."""
+    out_dir = result.config.output.out_dir
+    files = report.write_scorecard(out_dir, result.scorecard, compounds=result.config.communities is None,
+                                   goal_metrics={g.key: g.metric for g in result.config.goals})
+    files.update(report.write_gaps(out_dir, None, result.adjacency))
     return files
 
 
@@ -255,8 +268,7 @@ def write_run_outputs(result: RunResult, keys: dict[str, str], *, reuse: bool = 
     if need_tables or store:
         aside = parallel.Forked(_tables_and_store, result if need_tables else None, store,
                                 fork=len(result.cells) >= FORK_MIN_CELLS)
-    writers = {"scorecard": lambda: report.write_scorecard(
-        out_dir, result.scorecard, goal_metrics={g.key: g.metric for g in result.config.goals}),
+    writers = {"scorecard": lambda: _write_scorecard(result),
                "pages": lambda: write_html(result, merged_areas=result.merged_service_areas)}
     for group, write in writers.items():
         if current[group] is None:
@@ -283,7 +295,7 @@ def evaluate_goals(config: Config, cells: gpd.GeoDataFrame, origins: gpd.GeoData
     """The scorecard: every goal at every level (:func:`servicecircle.goals.evaluate`)."""
     census = population_info.get("census")
     return goals.evaluate(config, cells, origins, unit_of_origin, comms, streets, facs,
-                          census.get("name") if census else None)
+                          census.get("name") if census else None, lang=config.output.lang)
 
 
 def analyse(config: Config, net: network.WalkNetwork,
@@ -357,7 +369,8 @@ def analyse(config: Config, net: network.WalkNetwork,
             streets["geometry"] = outlines  # figures roll up from communities; the map shows the street's own outline
         done("communities")
         spots = gaps.blind_spots(cells, origins, unit_of_origin["community"], comms, facs, config)
-        adjacency = gaps.health_adjacency(graph, facs, settings=config.gaps, categories=config.categories)
+        adjacency = gaps.health_adjacency(graph, facs, settings=config.gaps, categories=config.categories,
+                                           lang=config.output.lang)
         done("gaps")
         scorecard = evaluate_goals(config, cells, origins, unit_of_origin, comms, streets, facs, pop_info)
         done("goals")

@@ -171,7 +171,7 @@ def write_table_csv(frame: pd.DataFrame, path: Path, *, digits: int = 6) -> Path
 
 #: The scorecard files' verdicts (one wording for the long and the wide sheets).
 PASSED_ZH = {True: "达标", False: "未达标"}
-NOT_ASSESSED_ZH = "无法评估"
+NOT_ASSESSED_ZH = "未评估"
 
 #: Number format of a goal's value and target per metric (the gap of a share is a count of people or units).
 _VALUE_FORMATS = {"population_within": "percent", "units_with_facility": "percent", "capacity_share": "percent",
@@ -214,8 +214,8 @@ def wide_scorecard(scorecard: pd.DataFrame, level: str) -> tuple[pd.DataFrame, l
     return wide, value_keys
 
 
-def write_scorecard(out_dir: Path, scorecard: pd.DataFrame, *,
-                    goal_metrics: Mapping[str, str] | None = None) -> dict[str, Path]:
+def write_scorecard(out_dir: Path, scorecard: pd.DataFrame, *, goal_metrics: Mapping[str, str] | None = None,
+                    compounds: bool = False) -> dict[str, Path]:
     """``scorecard.csv`` (all levels) and ``scorecard.xlsx`` (one sheet per level, then 街道一览 and 社区一览:
     one row per unit, one pair of columns per goal), Chinese headers.
 
@@ -223,13 +223,15 @@ def write_scorecard(out_dir: Path, scorecard: pd.DataFrame, *,
     a frozen header so it can be sorted and filtered in Excel/WPS; with ``goal_metrics``
     (goal key → metric) values and targets carry number formats (percent, one decimal …).
     The workbook is written a column at a time (:mod:`servicecircle.xlsx`): linear in rows,
-    memory bounded by a chunk of rows.
+    memory bounded by a chunk of rows. ``compounds``: the communities are OSM residential
+    compounds (no community file), labelled 小区（OSM）, not 社区. Rows not assessed read 未评估.
     """
     from .goals import KIND_ZH, LEVEL_ZH, SCORECARD_HEADERS_ZH
 
     out_dir.mkdir(parents=True, exist_ok=True)
     table = scorecard.copy()
-    table["level"] = table["level"].map(LEVEL_ZH)
+    levels = {**LEVEL_ZH, "community": LEVEL_ZH["compound"]} if compounds else LEVEL_ZH
+    table["level"] = table["level"].map(levels)
     table["kind"] = table["kind"].map(KIND_ZH)
     table["passed"] = table["passed"].map(PASSED_ZH).fillna(NOT_ASSESSED_ZH)
     zh = table.rename(columns=SCORECARD_HEADERS_ZH)
@@ -238,7 +240,7 @@ def write_scorecard(out_dir: Path, scorecard: pd.DataFrame, *,
     metrics = dict(goal_metrics or {})
     value_format = _value_formats(scorecard["goal"], scorecard["level"], metrics)
     sheets: list[tuple] = []
-    for level in ("区", "街道", "社区"):
+    for level in (levels["district"], levels["street"], levels["community"]):
         rows = (zh["层级"] == level).to_numpy()
         part, formats = _finite(zh[rows]), value_format[rows]
         # A sheet holds at most 1,048,576 rows (Excel's limit): a larger level continues on "社区 2", ….
@@ -247,7 +249,7 @@ def write_scorecard(out_dir: Path, scorecard: pd.DataFrame, *,
             fmt = formats[start:start + EXCEL_MAX_ROWS - 1]
             sheets.append((level if i == 0 else f"{level} {i + 1}", chunk, (chunk["是否达标"] == "未达标").to_numpy(),
                            {"现状值": fmt, "目标值": fmt, "差距": np.where(fmt == "decimal2", "decimal2", "integer")}))
-    for level, title in (("street", "街道一览"), ("community", "社区一览")):
+    for level, title in (("street", "街道一览"), ("community", "小区（OSM）一览" if compounds else "社区一览")):
         wide, goals_in_order = wide_scorecard(scorecard, level)
         if len(wide) and len(wide) < EXCEL_MAX_ROWS:
             failing = (wide.filter(like="是否达标") == "未达标").any(axis=1).to_numpy()
@@ -299,11 +301,20 @@ def write_capacity_plan(out_dir: Path, plan: CapacityPlan) -> dict[str, Path]:
     return files
 
 
-def write_gaps(out_dir: Path, blind_spots: gpd.GeoDataFrame, adjacency: pd.DataFrame) -> dict[str, Path]:
-    """``blind_spots.csv`` and ``health_adjacency.csv`` (the blind spots' layer is :func:`write_outputs`')."""
+def write_gaps(out_dir: Path, blind_spots: gpd.GeoDataFrame | None,
+               adjacency: pd.DataFrame | None) -> dict[str, Path]:
+    """``blind_spots.csv`` and ``health_adjacency.csv`` (the blind spots' layer is :func:`write_outputs`').
+
+    Either may be None (not written here): the adjacency notes are in the run's language, so the
+    pipeline writes that file with the scorecard, the blind spots with the language-free tables.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"blind_spots": out_dir / "blind_spots.csv", "health_adjacency": out_dir / "health_adjacency.csv"}
-    _finite(blind_spots.drop(columns="geometry")).to_csv(files["blind_spots"], index=False, encoding="utf-8-sig",
-                                                         float_format="%.6g")
-    _finite(adjacency).to_csv(files["health_adjacency"], index=False, encoding="utf-8-sig", float_format="%.6g")
+    files = {}
+    if blind_spots is not None:
+        files["blind_spots"] = out_dir / "blind_spots.csv"
+        _finite(blind_spots.drop(columns="geometry")).to_csv(files["blind_spots"], index=False,
+                                                             encoding="utf-8-sig", float_format="%.6g")
+    if adjacency is not None:
+        files["health_adjacency"] = out_dir / "health_adjacency.csv"
+        _finite(adjacency).to_csv(files["health_adjacency"], index=False, encoding="utf-8-sig", float_format="%.6g")
     return files

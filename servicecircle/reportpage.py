@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import pages, texts
 from .config import Config
-from .maps import CATEGORY_COLOURS, TILES, gcj02_display, value_text
+from .maps import CATEGORY_COLOURS, TILES, gcj02_display, short_meaning, value_text
 from .osm import ATTRIBUTION
 from .summary import category_notes
 
@@ -184,25 +184,29 @@ def _table(head: list[str], rows: list[list[Cell]], sortable: bool = True, scrol
     return {"head": head, "rows": rows, "sortable": sortable, "scroll": scroll}
 
 
-def _passed(passed) -> Cell:
+def _passed(passed, unknown: str = "–") -> Cell:
+    """✔ / ✘, or ``unknown`` (未评估, 未检查) where nothing was assessed: never a failure."""
     if passed is True or passed == True:  # noqa: E712  (numpy bools too)
         return _td("✔", 1, "ok")
     if passed is False or passed == False:  # noqa: E712
         return _td("✘", 0, "fail")
-    return _td("–", "")
+    return _td(unknown, "")
 
 
 def _goal_rows(config: Config, scorecard: pd.DataFrame, level: str | None) -> list[list[Cell]]:
     kind = texts.section(config.output.lang, "kind.")
     lvl = texts.section(config.output.lang, "level.")
+    if config.communities is None:  # the communities are OSM residential compounds
+        lvl["community"] = lvl["compound"]
+    unknown = texts.text(config.output.lang, "goal.not_assessed")
     part = scorecard if level is None else scorecard[scorecard["level"] == level]
     rows = []
     for r in part.itertuples(index=False):
         value = r.value if isinstance(r.value, float) and np.isfinite(r.value) else ""
         cells = [] if level == "district" else [_td(lvl[r.level]), _td(r.unit_name), _td(r.street_name)]
-        rows.append(cells + [_td(r.goal_name), _td(kind[r.kind]), _td(r.meaning.split(":")[0]),
+        rows.append(cells + [_td(r.goal_name), _td(kind[r.kind]), _td(short_meaning(r.meaning)),
                              _td(value_text(r.value, r.unit), value), _td(value_text(r.target, r.unit)),
-                             _passed(r.passed), _td(r.gap_text)])
+                             _passed(r.passed, unknown), _td(r.gap_text)])
     return rows
 
 
@@ -446,12 +450,16 @@ def _gaps(result, config: Config) -> dict:
     if more > 0:
         out["blind_more"] = _l(config, "blind_more", n=more)
     adj = result.adjacency
+    not_checked = texts.text(config.output.lang, "adjacency.not_checked")
     if len(adj):
         capped = len(adj) > PAGE_MAX_ADJACENCY_ROWS
         if capped:
             # Those farthest from health services first: not adjacent, then the longest walk (unmeasured last).
             walk = adj["walk_min_to_health"].to_numpy(float)
-            order = np.lexsort((np.arange(len(adj)), -np.nan_to_num(walk, nan=-np.inf), adj["adjacent"].to_numpy(bool)))
+            later = adj["adjacent"].to_numpy(bool)  # adjacent, and (below) not checked: after the failures
+            if "checked" in adj:
+                later = later | ~adj["checked"].to_numpy(bool)
+            order = np.lexsort((np.arange(len(adj)), -np.nan_to_num(walk, nan=-np.inf), later))
             adj = adj.iloc[order[:PAGE_MAX_ADJACENCY_ROWS]]
         rows = [
             [
@@ -461,7 +469,7 @@ def _gaps(result, config: Config) -> dict:
                     r.walk_min_to_health if np.isfinite(r.walk_min_to_health) else "",
                 ),
                 _td(r.nearest_health_name),
-                _passed(bool(r.adjacent)),
+                _passed(bool(r.adjacent) if getattr(r, "checked", True) else None, not_checked),
                 _td(r.note),
             ]
             for r in adj.itertuples(index=False)

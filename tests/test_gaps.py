@@ -267,3 +267,34 @@ def test_blind_spots_equal_the_per_cluster_reference(which, request):
     a = gpd.GeoSeries(spots.geometry.values, crs="EPSG:4326").to_crs(utm)
     b = gpd.GeoSeries(geoms, crs="EPSG:4326").to_crs(utm)
     assert a.symmetric_difference(b).area.max() < 1e-6  # m²: the same outlines
+
+
+def test_adjacency_without_a_health_category_is_not_checked():
+    """A check not run is no failure: without a health category every care facility reads 未检查 and why."""
+    config = make_config({"area": {"name": "test", "bbox": [0, 0, 0.03, 0.01]}})
+    categories = {k: v for k, v in config.categories.items() if k != config.gaps.health_category}
+    facilities = pd.DataFrame({"facility_id": ["a", "b"], "name": ["甲", "乙"], "category": "elder_care",
+                               "counted": True, "source": "osm", "off_network": False})
+    adj = gaps.health_adjacency(None, facilities, settings=config.gaps, categories=categories, lang="zh")
+    assert list(adj.columns) == gaps.ADJACENCY_COLUMNS
+    assert not adj["checked"].any() and adj["walk_min_to_health"].isna().all()
+    assert adj["note"].str.contains("未配置health_centre类别").all()
+    en = gaps.health_adjacency(None, facilities, settings=config.gaps, categories=categories, lang="en")
+    assert en["note"].str.startswith("no health_centre category configured").all()
+
+
+def test_hexi_adjacency_reads_not_checked_on_the_page_and_map(hexi_goal_registry_run):
+    """Hexi with the test registry: elder-care centres and no health category (Hexi configures none)."""
+    from servicecircle import maps, reportpage
+
+    run_result = hexi_goal_registry_run
+    adj = run_result.adjacency
+    assert "health_centre" not in run_result.config.categories and len(adj)
+    assert not adj["checked"].any() and not adj["adjacent"].any()
+    assert adj["note"].str.contains("未配置").all()
+    table = reportpage._gaps(run_result, run_result.config)["adjacency"]
+    marks = [row[3] for row in table["rows"]]
+    assert marks and all(m.text == "未检查" for m in marks)
+    index = pd.Index(run_result.facilities["facility_id"].astype(str))
+    _, care_texts = maps._health_walk(adj, index, "zh")
+    assert care_texts and all(t.startswith("医养结合：未检查（") for t in care_texts)

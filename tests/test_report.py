@@ -26,7 +26,7 @@ def _reference_workbook(path, scorecard):
     table = scorecard.copy()
     table["level"] = table["level"].map(goals.LEVEL_ZH)
     table["kind"] = table["kind"].map(goals.KIND_ZH)
-    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("无法评估")
+    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("未评估")
     zh = table.rename(columns=goals.SCORECARD_HEADERS_ZH)
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
@@ -62,8 +62,9 @@ def _read_workbook(path):
     return out
 
 
-def test_streamed_workbook_reads_back_as_the_reference(hexi_run, tmp_path):
-    card = hexi_run.scorecard
+def test_streamed_workbook_reads_back_as_the_reference(hexi_goal_registry_run, tmp_path):
+    # Hexi with the test registry: the bare sample reads no facility, so every row is 未评估, none 未达标.
+    card = hexi_goal_registry_run.scorecard
     files = report.write_scorecard(tmp_path, card)
     _reference_workbook(tmp_path / "reference.xlsx", card)
     got, ref = _read_workbook(files["scorecard_xlsx"]), _read_workbook(tmp_path / "reference.xlsx")
@@ -191,8 +192,9 @@ def _reference_worst(scorecard, level, limit, failing_only):
     return ranked[:limit] if len(seen) > limit or failing_only else ranked
 
 
-def test_scorecard_shown_is_whole_when_small_and_the_worst_units_when_large(hexi_run):
-    card = hexi_run.scorecard
+def test_scorecard_shown_is_whole_when_small_and_the_worst_units_when_large(hexi_goal_registry_run):
+    # Hexi with the test registry: the bare sample reads no facility, so every row is 未评估, none 未达标.
+    card = hexi_goal_registry_run.scorecard
     shown, rows, units = reportpage.scorecard_shown(card)
     pd.testing.assert_frame_equal(shown, card[card["level"] != "district"])  # the samples: today's table
     assert rows == units == 0
@@ -262,7 +264,7 @@ def test_scorecard_csv_reads_back_as_pandas_writes_it(hexi_run, tmp_path):
     table = hexi_run.scorecard.copy()
     table["level"] = table["level"].map(goals.LEVEL_ZH)
     table["kind"] = table["kind"].map(goals.KIND_ZH)
-    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("无法评估")
+    table["passed"] = table["passed"].map({True: "达标", False: "未达标"}).fillna("未评估")
     reference = tmp_path / "pandas.csv"
     report._finite(table.rename(columns=goals.SCORECARD_HEADERS_ZH)).to_csv(
         reference, index=False, encoding="utf-8-sig", float_format="%.6g")

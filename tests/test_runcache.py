@@ -102,6 +102,7 @@ def test_another_language_is_never_worded_from_the_cache(chengdu_run, tmp_path):
     result = run(config.with_settings(output={"lang": "en"}), progress=False)
     assert "analysis (cached)" not in result.seconds
     assert result.summary["outputs_written"] == ["tables", "scorecard", "pages"]
+    assert "not assessed" in (tmp_path / "scorecard.csv").read_text(encoding="utf-8-sig")
     assert 'lang="en"' in (tmp_path / "index.html").read_text(encoding="utf-8")
     again = run(config, progress=False)  # zh again: its own cached analysis, its own files written back
     assert "analysis (cached)" in again.seconds and again.summary["outputs_written"] == ["tables", "scorecard", "pages"]

@@ -714,7 +714,7 @@
       const u = col.u[r];
       return {
         unit: u >= 0 ? (C ? C.text('name')[u] : '') : UI.units[-u - 1], goal: g, passed: p,
-        mark: p === 1 ? '✔' : p === 0 ? '✘' : '–', value: col.v[r], target: col.t[r],
+        mark: p === 1 ? '✔' : p === 0 ? '✘' : TXT.not_assessed, value: col.v[r], target: col.t[r],
         valueText: hundredthsText(col.v[r], g.share), targetText: hundredthsText(col.t[r], g.share),
         gap: col.x[r] >= 0 ? gaps[col.x[r]] : ''
       };
