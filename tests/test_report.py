@@ -111,7 +111,7 @@ def test_wide_sheets_give_one_row_per_unit_and_a_value_and_verdict_per_goal(hexi
             for unit, value, passed in zip(group["unit_id"], group["value"], group["passed"]):
                 v, verdict = got[unit]
                 assert (v is None and not np.isfinite(value)) or v == pytest.approx(value)
-                assert verdict == {True: "达标", False: "未达标"}.get(passed, "无法评估")
+                assert verdict == {True: "达标", False: "未达标"}.get(passed, "未评估")
             fmt = ws.cell(row=2, column=col + 1).number_format
             assert fmt == {"population_within": "0.0%", "capacity_share": "0.0%", "capacity_per_1000": "0.0",
                            "units_with_facility": "#,##0", "area_per_capita": "#,##0.00"}[metrics[goal]]
