@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import os
 import tomllib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, fields
@@ -206,7 +207,9 @@ def read_table(cls: type, table: Any, key: str, base: Path, /, **given: Any) -> 
         elif float in opt.types and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if opt.path:
-            value = (base / value).resolve()
+            # Made absolute without following symlinks: outputs name the file as the settings reach it
+            # (inputs.relative_paths), not by wherever a link points on the analyst's machine.
+            value = Path(os.path.normpath(base / value))
         values[f.name] = value
     settings = cls(**values)
     resolve = getattr(settings, "_resolve", None)
@@ -759,7 +762,7 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
     ConfigError
         Naming the first offending key.
     """
-    base = Path(base_dir).resolve()
+    base = Path(os.path.normpath(Path(base_dir).absolute()))
     allowed = set(SECTIONS) | set(_TABLES_OF_TABLES)
     unknown = sorted(set(data) - allowed)
     if unknown:

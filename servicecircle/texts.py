@@ -713,6 +713,8 @@ TEXTS: dict[str, dict[str, str]] = {
     'adjacency.off_network': {'zh': '设施不在步行路网上，未测步行距离', 'en': 'off the walk network, no walk measured'},
     'adjacency.unreachable': {'zh': '步行无法到达任何卫生服务设施', 'en': 'no health centre reachable on foot'},
     'popup.care_unchecked': {'zh': '医养结合：未检查（{note}）', 'en': '医养结合: not checked ({note})'},
+    # ---- 2SFCA unit in the run language
+    'summary.fca_unit': {'zh': '{capacity}/千{who}', 'en': '{capacity} per 1,000 {who}'},
 }
 
 

@@ -88,7 +88,7 @@ def test_hexi_capacity_access_shares_beds_among_the_elderly(hexi_with_registry):
     off = s["elder_care"]["facilities_off_network"]
     assert off == 1 and elder["facilities_off_network"] == 1 and "不在步行路网上" in elder["note"]
     assert elder["demand"] == "residents_60plus" and elder["facilities_used"] == 14 - off
-    assert elder["unit"] == "beds per 1,000 residents aged 60+"
+    assert elder["unit"] == "床位/千60岁及以上老年人"  # the run is in Chinese (lang zh, the default)
     # Every bed on the network reaches someone: the district figure is those beds over all 60+ residents.
     beds = 50 * (14 - off)
     assert elder["capacity_shared"] == beds and elder["capacity_reaching_nobody"] == 0
