@@ -220,7 +220,7 @@ def _print_capacity_plan(plan: CapacityPlan, lang: str = "zh") -> None:
 
     info = plan.info
     print("\n" + texts.text(lang, "console.capacity", category=plan.category,
-                            capacity=_capacity_word(lang, plan.capacity),
+                            capacity=texts.capacity_word(lang, plan.capacity),
                             per_1000=info["per_1000"], group=_demand_words(lang, info["demand"], info["group"]),
                             now=info["capacity_now"], n=info["facilities"], shortfall=info["district_shortfall"],
                             reached=info["need_reached"], unreached=info["need_unreached"]))
@@ -241,13 +241,6 @@ def _demand_words(lang: str, column: str, group: str | None) -> str:
     if column == "residents" and group not in (None, "all", "residents"):
         words += texts.text(lang, "console.demand_no_ages")
     return words
-
-
-def _capacity_word(lang: str, capacity: str) -> str:
-    """A capacity column (``beds``) in words of ``lang``: the map's popup label where it has one."""
-    from . import texts
-
-    return texts.text(lang, f"popup.{capacity}") if f"popup.{capacity}" in texts.TEXTS else capacity
 
 
 def _print_siting(res: SitingResult, lang: str = "zh") -> None:

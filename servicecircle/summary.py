@@ -178,8 +178,7 @@ def _capacity_access_summary(info: dict, cells: pd.DataFrame, key: str, label: s
     def t(which: str, **values: object) -> str:
         return texts.text(lang, "summary." + which, **values)
 
-    capacity = texts.text(lang, f"popup.{info['capacity']}") if f"popup.{info['capacity']}" in texts.TEXTS \
-        else info["capacity"]
+    capacity = texts.capacity_word(lang, info["capacity"])
     # The unit in the run's language (access words it in English for its own log): capacity per 1,000 of whom.
     group = info["demand"].removeprefix("residents").strip("_") or "all"
     who = texts.text(lang, f"goal.who_{group}") if f"goal.who_{group}" in texts.TEXTS else info["demand"]

@@ -726,3 +726,9 @@ def text(lang: str, key: str, /, **values: Any) -> str:
 def section(lang: str, prefix: str) -> dict[str, str]:
     """The raw texts of every key starting with ``prefix`` (prefix dropped), in catalogue order."""
     return {k[len(prefix):]: v[lang] for k, v in TEXTS.items() if k.startswith(prefix)}
+
+
+def capacity_word(lang: str, capacity: str) -> str:
+    """A capacity column (``beds``) in words of ``lang``: the map's popup label where it has one, else the column."""
+    key = f"popup.{capacity}"
+    return text(lang, key) if key in TEXTS else capacity
