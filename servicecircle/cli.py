@@ -92,6 +92,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="the standard per 1,000 of the group (default: the category's capacity_per_1000 goal)")
     c.add_argument("--group", choices=["all", "60plus", "young", "0_3", "0_4"],
                    help="the population the standard counts (default: the goal's)")
+    cp = sub.add_parser("compare", help="what changed between two runs, per street and community",
+                        description="Compare two run output folders (before, after): covered shares per street and "
+                                    "community, goals newly met or no longer met, blind spots closed or new. "
+                                    "Writes compare.xlsx and compare.html.",
+                        epilog="examples:\n  servicecircle compare maps/hexi_2025 maps/hexi_2026\n"
+                               "  servicecircle compare maps/today maps/with_new_centres --out maps/compare --lang en",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    cp.add_argument("run_a", metavar="RUN_A", help="output folder of the earlier run (before)")
+    cp.add_argument("run_b", metavar="RUN_B", help="output folder of the later run (after)")
+    cp.add_argument("--out", metavar="DIR", help="where to write (default: RUN_B/compare)")
+    cp.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the page and workbook")
     tm = sub.add_parser("template", help="write a fill-in facility registry template (.xlsx or .csv)",
                         description="Write a registry template with the headers the reader recognises and one "
                                     "example row (its name begins with 示例: it is skipped when read, until "
@@ -103,6 +114,18 @@ def _parser() -> argparse.ArgumentParser:
     tm.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the headers and instructions")
     tm.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     return p
+
+
+def write_comparison(args: argparse.Namespace) -> int:
+    """``servicecircle compare RUN_A RUN_B``: read both folders, write compare.xlsx and compare.html."""
+    from . import compare, texts
+
+    before, after = compare.read_run(args.run_a), compare.read_run(args.run_b)
+    out = Path(args.out) if args.out else Path(args.run_b) / "compare"
+    files = compare.write_comparison(compare.compare(before, after), out, lang=args.lang)
+    for path in files.values():
+        print(texts.text(args.lang, "compare.wrote", path=path))
+    return 0
 
 
 def write_registry_template(args: argparse.Namespace) -> int:
@@ -152,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ServiceCircleError
 
     args = _parser().parse_args(argv)
-    if args.command == "template":
+    if args.command in ("template", "compare"):
         try:
-            return write_registry_template(args)
+            return write_registry_template(args) if args.command == "template" else write_comparison(args)
         except ServiceCircleError as exc:
             print(texts.text(args.lang, "console.error", error=exc), file=sys.stderr)
             return 2
