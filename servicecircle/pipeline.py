@@ -32,6 +32,7 @@ from . import (
     osm,
     parallel,
     population,
+    printpage,
     registries,
     report,
     reportpage,
@@ -552,7 +553,8 @@ def write_html(result: RunResult, siting_result: siting.SitingResult | None = No
     Returns
     -------
     dict
-        ``{"map": path, "report": path}``.
+        ``{"map": path, "report": path, "print": path}`` (the printable report, :mod:`printpage`).
     """
     return {"map": maps.write_run_map(result, siting_result=siting_result, merged_areas=merged_areas),
-            "report": reportpage.write_page(result, siting=siting_result)}
+            "report": reportpage.write_page(result, siting=siting_result),
+            "print": printpage.write_print_page(result, siting=siting_result)}

@@ -715,6 +715,28 @@ TEXTS: dict[str, dict[str, str]] = {
     'popup.care_unchecked': {'zh': '医养结合：未检查（{note}）', 'en': '医养结合: not checked ({note})'},
     # ---- 2SFCA unit in the run language
     'summary.fca_unit': {'zh': '{capacity}/千{who}', 'en': '{capacity} per 1,000 {who}'},
+    # ---- the printable report (report_print.html)
+    'print.title': {'zh': '一刻钟服务圈评估汇报', 'en': '15-minute service circle: printable report'},
+    'print.district_goals': {'zh': '全区目标与现状', 'en': 'District goals versus actual'},
+    'print.map': {'zh': '各类设施步行15分钟覆盖情况（按社区）', 'en': 'Covered share per community, by category'},
+    'print.legend_share': {'zh': '社区居民步行15分钟内可达该类设施的比例',
+                           'en': 'share of a community’s residents within the walk of the category'},
+    'print.legend_points': {'zh': '（圆点：设施）', 'en': ' (dots: facilities)'},
+    'print.site': {'zh': '建议选址', 'en': 'proposed site'},
+    'print.summary': {
+        'zh': '以下每个街道一页：街道指标、地图、未达标社区。共 {streets} 个街道，{failing} 个社区有未达标指标；'
+              '建议选址 {sites} 处{category}。',
+        'en': 'One page per street follows: its goals, map and failing communities. {streets} streets; {failing} '
+              'communities fail a goal; {sites} proposed sites {category}.',
+    },
+    'print.street': {'zh': '{name}', 'en': '{name}'},
+    'print.street_line': {'zh': '居民 {residents} 人，社区 {communities} 个，建议选址 {sites} 处',
+                          'en': '{residents} residents, {communities} communities, {sites} proposed sites'},
+    'print.no_street_goals': {'zh': '本街道没有评估指标。', 'en': 'No goal is scored for this street.'},
+    'print.failing': {'zh': '未达标社区', 'en': 'Communities failing a goal'},
+    'print.none_failing': {'zh': '没有社区有未达标指标（未评估的指标不计为未达标）。',
+                           'en': 'No community fails a goal (goals not assessed are not failures).'},
+    'print.goals_failed': {'zh': '未达标指标', 'en': 'goals not met'},
     # ---- servicecircle compare RUN_A RUN_B (compare.html, compare.xlsx)
     'compare.title': {'zh': '前后对比', 'en': 'Before and after'},
     'compare.runs': {'zh': '对比前：{a}；对比后：{b}', 'en': 'before: {a}; after: {b}'},
