@@ -12,6 +12,7 @@ Noto Sans CJK — the style sheet names them), so the PDF reads the same on any 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -82,7 +83,8 @@ def map_svg(*, outline: gpd.GeoSeries, communities: gpd.GeoDataFrame, facilities
     view = _frame(bounds, size)
     west, north, sx, sy = view
     column = f"covered_share_{category}"
-    fills = share_colours(communities[column].to_numpy(float)) if len(communities) and column in communities else []
+    drawn = len(communities) and column in communities
+    fills: Any = share_colours(communities[column].to_numpy(float)) if drawn else []
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size[0]}" height="{size[1]}" '
            f'viewBox="0 0 {size[0]} {size[1]}" class="printmap">']
     for d, fill in zip(_paths(communities.geometry.to_numpy(), view), fills):
