@@ -1,0 +1,169 @@
+"""POI search through the real HTTP client against a loopback fixture server (test input, not real POIs).
+
+The server answers in AMap's documented ``/v3/place/polygon`` JSON shape: paged results, a
+``count`` at the result cap (so the client must split the box), an invalid key, a QPS error
+and a slow answer. Nothing in the client is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+from conftest import CHENGDU_CONFIG
+
+from servicecircle import coords, webmap
+from servicecircle.config import load_config
+from servicecircle.errors import InputError
+
+BBOX = (104.060, 30.660, 104.080, 30.680)  # west, south, east, north (WGS-84), inside the Chengdu sample
+
+# Test input: (id, name, WGS-84 lon, lat); the server hands them out in GCJ-02, as AMap does.
+FIXTURE_POIS = [
+    ("T001", "测试社区养老服务中心", 104.0650, 30.6650),
+    ("T002", "测试长者食堂", 104.0750, 30.6750),
+    ("T003", "人民食堂", 104.0660, 30.6700),  # a restaurant: trap
+    ("T004", "测试老年大学", 104.0700, 30.6620),  # a school: trap
+    ("T005", "测试母婴店", 104.0720, 30.6680),  # a shop: trap
+    ("T006", "测试妇幼保健院", 104.0770, 30.6630),  # a hospital: trap
+    ("T007", "测试社区托育中心", 104.0610, 30.6790),
+    ("T008", "测试幼儿用品店托育", 104.0630, 30.6610),  # a shop with 托育 in its name: excluded by 用品
+]
+
+
+def _gcj(lon, lat):
+    x, y = coords.wgs84_to_gcj02(np.array([lon]), np.array([lat]))
+    return float(x[0]), float(y[0])
+
+
+@pytest.fixture()
+def amap_server():
+    seen: list[dict] = []
+    mode = {"value": "ok", "qps_left": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            url = urlparse(self.path)
+            q = {k: v[0] for k, v in parse_qs(url.query).items()}
+            seen.append(q)
+            if q.get("key") != "test-key":
+                return self._send({"status": "0", "info": "INVALID_USER_KEY", "infocode": "10001"})
+            if mode["qps_left"] > 0:
+                mode["qps_left"] -= 1
+                return self._send({"status": "0", "info": "CUQPS_HAS_EXCEEDED_THE_LIMIT", "infocode": "10020"})
+            if mode["value"] == "slow":
+                time.sleep(0.5)
+            (w, n), (e, s) = ([float(v) for v in p.split(",")] for p in q["polygon"].split("|"))
+            hits = []
+            for pid, name, lon, lat in FIXTURE_POIS:
+                x, y = _gcj(lon, lat)
+                if w <= x < e and s <= y < n and any(ch in name for ch in q["keywords"]):
+                    hits.append({"id": pid, "name": name, "typecode": "", "address": "测试路1号",
+                                 "location": f"{x:.6f},{y:.6f}"})
+            count = len(hits)
+            if mode["value"] == "cap" and e - w > 0.01:
+                count = webmap.RESULT_CAP["amap"]  # a big box claims the cap: the client must split
+            size, page = int(q["offset"]), int(q["page"])
+            self._send({"status": "1", "info": "OK", "infocode": "10000", "count": str(count),
+                        "pois": hits[(page - 1) * size:page * size]})
+
+        def _send(self, body):
+            data = json.dumps(body, ensure_ascii=False).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen, mode, server
+    server.shutdown()
+    server.server_close()
+
+
+def _client(base, tmp_path, monkeypatch, key="test-key", **kw):
+    monkeypatch.setenv("TEST_AMAP_KEY", key)
+    return webmap.make_client(service="amap", key_env="TEST_AMAP_KEY", cache_dir=tmp_path, base_url=base,
+                              backoff_s=0.01, **kw)
+
+
+def _categories():
+    return load_config(CHENGDU_CONFIG).categories  # the default category rules
+
+
+KEYWORDS = {"elder_care": ("养老", "老年"), "canteen": ("食堂",), "nursery": ("托育", "母婴", "妇幼")}
+
+
+def test_search_classifies_and_drops_traps(amap_server, tmp_path, monkeypatch):
+    base, seen, mode, _ = amap_server
+    client = _client(base, tmp_path, monkeypatch)
+    pois = webmap.search_pois(client, bbox=BBOX, keywords=KEYWORDS)
+    assert sorted(pois["poi_id"]) == [p[0] for p in FIXTURE_POIS]
+    # GCJ-02 → WGS-84 back to the known point within 1 m (1e-5° ≈ 1 m).
+    known = {p[0]: (p[2], p[3]) for p in FIXTURE_POIS}
+    for pid, lon, lat in zip(pois["poi_id"], pois["lon"], pois["lat"]):
+        assert abs(lon - known[pid][0]) < 1e-5 and abs(lat - known[pid][1]) < 1e-5
+    assert all("key" not in p.name for p in (tmp_path / "webmap" / "amap").iterdir())
+    assert not any("test-key" in p.read_text() for p in (tmp_path / "webmap" / "amap").iterdir())
+    found, counts = webmap.classify_pois(pois, _categories())
+    counted = found[found["counted"]]
+    assert dict(zip(counted["name"], counted["category"])) == {
+        "测试社区养老服务中心": "elder_care", "测试长者食堂": "canteen", "测试社区托育中心": "nursery"}
+    assert set(found["source"]) == {"amap"} and found["facility_id"].str.startswith("amap/T").all()
+    row = counts.set_index("category").loc["nursery"]
+    assert row["kept"] == 1 and row["excluded"] == 1
+    # The rerun is offline: the server sees nothing new.
+    n = len(seen)
+    again = webmap.search_pois(client, bbox=BBOX, keywords=KEYWORDS)
+    assert len(seen) == n and again.equals(pois)
+
+
+def test_result_cap_splits_the_box(amap_server, tmp_path, monkeypatch):
+    base, seen, mode, _ = amap_server
+    mode["value"] = "cap"
+    stats = webmap.SearchStats()
+    pois = webmap.search_pois(_client(base, tmp_path, monkeypatch), bbox=BBOX, keywords={"canteen": ("食堂",)},
+                              stats=stats)
+    assert stats.splits >= 1 and sorted(pois["poi_id"]) == ["T002", "T003"]
+
+
+def test_paging_reads_every_page(amap_server, tmp_path, monkeypatch):
+    base, seen, mode, _ = amap_server
+    monkeypatch.setitem(webmap.PAGE_SIZE, "amap", 1)
+    pois = webmap.search_pois(_client(base, tmp_path, monkeypatch), bbox=BBOX, keywords={"x": ("测试",)})
+    assert len(pois) == 7 and max(int(q["page"]) for q in seen) == 7
+
+
+def test_qps_error_backs_off_and_retries(amap_server, tmp_path, monkeypatch):
+    base, seen, mode, _ = amap_server
+    mode["qps_left"] = 2
+    pois = webmap.search_pois(_client(base, tmp_path, monkeypatch), bbox=BBOX, keywords={"canteen": ("食堂",)})
+    assert len(pois) == 2 and len(seen) == 3
+
+
+def test_invalid_key_is_one_line_without_the_key(amap_server, tmp_path, monkeypatch):
+    base, *_ = amap_server
+    with pytest.raises(InputError) as err:
+        webmap.search_pois(_client(base, tmp_path, monkeypatch, key="wrong-secret"), bbox=BBOX,
+                           keywords={"canteen": ("食堂",)})
+    assert "10001" in str(err.value) and "wrong-secret" not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_timeout_retries_then_fails(amap_server, tmp_path, monkeypatch):
+    base, seen, mode, _ = amap_server
+    mode["value"] = "slow"
+    client = _client(base, tmp_path, monkeypatch)
+    client = webmap.Client(**{**client.__dict__, "timeout_s": 0.1})
+    with pytest.raises(InputError, match="ReadTimeout"):
+        webmap.search_pois(client, bbox=BBOX, keywords={"canteen": ("食堂",)})
+    assert len(seen) == webmap.MAX_RETRIES
