@@ -506,6 +506,14 @@ TEXTS: dict[str, dict[str, str]] = {
               'walking {speed:g} m/s, covered = within {minutes:g} min',
     },
     'console.na': {'zh': '无', 'en': 'n/a'},
+    'console.webmap': {
+        'zh': '{service} 兴趣点（{date} 获取，{requests} 次请求）：',
+        'en': '{service} POIs (fetched {date}, {requests} requests):',
+    },
+    'console.webmap_category': {
+        'zh': '  {category}：获取 {fetched}，采用 {kept}，排除 {excluded}（名称含排除词）',
+        'en': '  {category}: fetched {fetched}, kept {kept}, excluded {excluded} (name has an exclude keyword)',
+    },
     'console.category': {
         'zh': '{key:<14} {n:>4} 个设施  覆盖 {pct:>6}  — {note}',
         'en': '{key:<14} {n:>4} facilities  covered {pct:>6}  — {note}',

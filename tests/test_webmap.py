@@ -7,9 +7,11 @@ and a slow answer. Nothing in the client is mocked.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -17,8 +19,8 @@ import numpy as np
 import pytest
 from conftest import CHENGDU_CONFIG
 
-from servicecircle import coords, webmap
-from servicecircle.config import load_config
+from servicecircle import coords, run, webmap
+from servicecircle.config import WebmapSource, load_config
 from servicecircle.errors import InputError
 
 BBOX = (104.060, 30.660, 104.080, 30.680)  # west, south, east, north (WGS-84), inside the Chengdu sample
@@ -41,8 +43,8 @@ def _gcj(lon, lat):
     return float(x[0]), float(y[0])
 
 
-@pytest.fixture()
-def amap_server():
+def _serve():
+    """Start the fixture AMap server on a free loopback port: ``(base_url, requests seen, mode, server)``."""
     seen: list[dict] = []
     mode = {"value": "ok", "qps_left": 0}
 
@@ -86,9 +88,15 @@ def amap_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", seen, mode, server
-    server.shutdown()
-    server.server_close()
+    return f"http://127.0.0.1:{server.server_address[1]}", seen, mode, server
+
+
+@pytest.fixture()
+def amap_server():
+    served = _serve()
+    yield served
+    served[3].shutdown()
+    served[3].server_close()
 
 
 def _client(base, tmp_path, monkeypatch, key="test-key", **kw):
@@ -167,3 +175,57 @@ def test_timeout_retries_then_fails(amap_server, tmp_path, monkeypatch):
     with pytest.raises(InputError, match="ReadTimeout"):
         webmap.search_pois(client, bbox=BBOX, keywords={"canteen": ("食堂",)})
     assert len(seen) == webmap.MAX_RETRIES
+
+
+@dataclass
+class ChengduPoiRuns:
+    first: object  # RunResult with the fixture server up
+    again: object  # RunResult recomputed with the server stopped: from the POI cache only
+    requests: int  # requests the server answered
+
+
+@pytest.fixture(scope="module")
+def chengdu_poi_runs(chengdu_config, tmp_path_factory):
+    base, seen, _, server = _serve()
+    tmp = tmp_path_factory.mktemp("chengdu_webmap")
+    source = WebmapSource(service="amap", key_env="TEST_AMAP_KEY", base_url=base, types=(), refresh=False)
+    config = chengdu_config.with_settings(facilities={"webmap": (source,)},
+                                          network={"cache_dir": tmp / "cache"},
+                                          output={"out_dir": tmp / "out", "facility_areas": "none"})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TEST_AMAP_KEY", "test-key")
+        first = run(config, progress=False)
+        server.shutdown()
+        server.server_close()
+        n = len(seen)
+        patch.delenv("TEST_AMAP_KEY")  # no key and no server: only the cache can answer
+        again = run(config.with_settings(output={"out_dir": tmp / "out2", "facility_areas": "none"}),
+                    progress=False, reuse=False)
+    assert len(seen) == n
+    return ChengduPoiRuns(first, again, n)
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_chengdu_run_counts_fixture_pois(chengdu_poi_runs):
+    first = chengdu_poi_runs.first
+    facs = first.facilities
+    poi = facs[facs["source"] == "amap"]
+    assert set(poi.loc[poi["counted"], "name"]) == {"测试社区养老服务中心", "测试长者食堂", "测试社区托育中心"}
+    for trap in ("人民食堂", "测试老年大学", "测试母婴店", "测试妇幼保健院", "测试幼儿用品店托育"):
+        assert not poi.loc[poi["name"] == trap, "counted"].any()
+    assert ((facs["category"] == "elder_care") & facs["counted"]).sum() >= 1
+    assert ((facs["category"] == "canteen") & facs["counted"]).sum() >= 1
+    entry = next(r for r in first.summary["registries"] if "webmap" in r)
+    assert entry["webmap"] == "amap" and entry["fetched_on"] == dt.date.today().isoformat()
+    assert chengdu_poi_runs.requests == entry["requests"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_chengdu_rerun_offline_is_identical(chengdu_poi_runs):
+    first, again = chengdu_poi_runs.first, chengdu_poi_runs.again
+    a = (first.config.output.out_dir / "communities.csv").read_bytes()
+    b = (again.config.output.out_dir / "communities.csv").read_bytes()
+    assert a == b
+    assert first.summary["registries"] == again.summary["registries"]
