@@ -219,6 +219,8 @@ def test_chengdu_run_counts_fixture_pois(chengdu_poi_runs):
     entry = next(r for r in first.summary["registries"] if "webmap" in r)
     assert entry["webmap"] == "amap" and entry["fetched_on"] == dt.date.today().isoformat()
     assert chengdu_poi_runs.requests == entry["requests"] > 0
+    page = (first.config.output.out_dir / "index.html").read_text(encoding="utf-8")
+    assert "网络地图兴趣点" in page and f"amap，{entry['fetched_on']} 获取" in page
 
 
 @pytest.mark.slow
