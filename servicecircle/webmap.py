@@ -33,9 +33,10 @@ DATUMS = {"amap": "gcj02", "baidu": "bd09", "tencent": "gcj02"}
 # Page size and the most results a single query can page through (beyond it: split the box).
 PAGE_SIZE = {"amap": 25, "baidu": 20, "tencent": 20}
 RESULT_CAP = {"amap": 200, "baidu": 150, "tencent": 200}
-# Status codes meaning "too many requests now": back off and retry.
-QPS_CODES = {"amap": {"10004", "10014", "10019", "10020", "10021"}, "baidu": {"302", "401", "402"},
-             "tencent": {"120", "121"}}
+# Status codes meaning "too many requests this second": back off and retry. The daily-quota codes
+# (AMap 10003, Baidu 302, Tencent 121) are not among them: waiting a second does not help, the run stops.
+QPS_CODES = {"amap": {"10004", "10014", "10019", "10020", "10021"}, "baidu": {"401", "402"},
+             "tencent": {"120"}}
 MAX_RETRIES = 4
 MIN_SPLIT_DEG = 0.002  # about 200 m: a smaller box that still hits the cap is taken as it is
 

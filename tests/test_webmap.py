@@ -43,12 +43,27 @@ def _gcj(lon, lat):
     return float(x[0]), float(y[0])
 
 
+class _JsonHandler(BaseHTTPRequestHandler):
+    """Answers JSON, quietly."""
+
+    def _send(self, body):
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
 def _serve():
     """Start the fixture AMap server on a free loopback port: ``(base_url, requests seen, mode, server)``."""
     seen: list[dict] = []
     mode = {"value": "ok", "qps_left": 0}
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(_JsonHandler):
         def do_GET(self):
             url = urlparse(self.path)
             q = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -73,17 +88,6 @@ def _serve():
             size, page = int(q["offset"]), int(q["page"])
             self._send({"status": "1", "info": "OK", "infocode": "10000", "count": str(count),
                         "pois": hits[(page - 1) * size:page * size]})
-
-        def _send(self, body):
-            data = json.dumps(body, ensure_ascii=False).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -231,3 +235,66 @@ def test_chengdu_rerun_offline_is_identical(chengdu_poi_runs):
     b = (again.config.output.out_dir / "communities.csv").read_bytes()
     assert a == b
     assert first.summary["registries"] == again.summary["registries"]
+
+
+def _serve_baidu_tencent():
+    """Fixture Baidu ``place/v2/search`` (BD-09, 0-based pages) and Tencent ``ws/place/v1/search`` (GCJ-02)."""
+    seen: list[dict] = []
+
+    class Handler(_JsonHandler):
+        def do_GET(self):
+            url = urlparse(self.path)
+            q = {k: v[0] for k, v in parse_qs(url.query).items()}
+            seen.append(q)
+            baidu = url.path == "/place/v2/search"
+            if q.get("ak" if baidu else "key") != "test-key":
+                return self._send({"status": 240 if baidu else 311, "message": "test: key refused"})
+            box = q["bounds"] if baidu else q["boundary"][len("rectangle("):-1]
+            s_, w, n, e = (float(v) for v in box.split(","))
+            word = q["query" if baidu else "keyword"]
+            hits = []
+            for pid, name, lon, lat in FIXTURE_POIS:
+                x, y = _gcj(lon, lat)
+                if baidu:
+                    bx, by = coords.gcj02_to_bd09(np.array([x]), np.array([y]))
+                    x, y = float(bx[0]), float(by[0])
+                if w <= x < e and s_ <= y < n and any(ch in name for ch in word):
+                    hits.append((pid, name, x, y))
+            size = int(q["page_size"])
+            page = int(q["page_num"]) if baidu else int(q["page_index"]) - 1
+            part = hits[page * size:(page + 1) * size]
+            if baidu:
+                body = {"status": 0, "message": "ok", "total": len(hits), "results": [
+                    {"uid": p, "name": nm, "address": "测试路", "location": {"lng": x, "lat": y}}
+                    for p, nm, x, y in part]}
+            else:
+                body = {"status": 0, "message": "query ok", "count": len(hits), "data": [
+                    {"id": p, "title": nm, "address": "测试路", "category": "测试", "location": {"lng": x, "lat": y}}
+                    for p, nm, x, y in part]}
+            self._send(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", seen, server
+
+
+@pytest.mark.parametrize("service", ["baidu", "tencent"])
+def test_baidu_and_tencent_shapes_and_datums(service, tmp_path, monkeypatch):
+    base, seen, server = _serve_baidu_tencent()
+    try:
+        monkeypatch.setenv("TEST_KEY", "test-key")
+        monkeypatch.setitem(webmap.PAGE_SIZE, service, 2)  # several pages for 7 matches
+        client = webmap.make_client(service=service, key_env="TEST_KEY", cache_dir=tmp_path, base_url=base)
+        pois = webmap.search_pois(client, bbox=BBOX, keywords={"x": ("测试",)})
+        assert len(pois) == 7 and len(seen) == 4
+        known = {p[0]: (p[2], p[3]) for p in FIXTURE_POIS}
+        err = [max(abs(lo - known[i][0]), abs(la - known[i][1])) for i, lo, la in zip(pois["poi_id"], pois["lon"],
+                                                                                     pois["lat"])]
+        assert max(err) < 1e-5  # BD-09 / GCJ-02 back to WGS-84 within about 1 m
+        monkeypatch.setenv("TEST_KEY", "wrong")
+        bad = webmap.make_client(service=service, key_env="TEST_KEY", cache_dir=tmp_path / "other", base_url=base)
+        with pytest.raises(InputError, match="refused"):
+            webmap.search_pois(bad, bbox=BBOX, keywords={"x": ("测试",)})
+    finally:
+        server.shutdown()
+        server.server_close()
