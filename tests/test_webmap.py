@@ -298,3 +298,15 @@ def test_baidu_and_tencent_shapes_and_datums(service, tmp_path, monkeypatch):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_webmap_table_needs_service_and_key_env(tmp_path):
+    from servicecircle.errors import ConfigError
+
+    base = (CHENGDU_CONFIG.read_text(encoding="utf-8").replace('"../../shared', '"/work/shared')
+            .replace('"../maps', f'"{tmp_path}/maps'))
+    for table, key in (('service = "amap"', "key_env"), ('service = "google"\nkey_env = "K"', "service")):
+        path = tmp_path / "area.toml"
+        path.write_text(base + f"\n[[facilities.webmap]]\n{table}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=f"facilities.webmap\\[0\\].{key}"):
+            load_config(path)
