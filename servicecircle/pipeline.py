@@ -457,7 +457,7 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
     for source in config.facilities.webmap:
         pois, counts = webmap_facilities(config, source, area)
         facs = pd.concat([facs, pois], ignore_index=True) if len(pois) else facs
-        info.append(counts)
+        info.append({**counts, "_ids": list(pois["facility_id"])})
     reach_m = max(c.speed_m_s for c in config.categories.values()) * config.access.coverage_threshold_min * 60
     utm = net.crs
     area_utm = gpd.GeoSeries([area], crs=coords.WGS84).to_crs(utm).iloc[0]
@@ -483,6 +483,13 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
         facs = registries.merge_with_osm(facs, reg, config.facilities.merge_distance_m)
         info.append({"file": str(spec.path), "coord_system": spec.coord_system, "rows_used": int(len(reg)),
                      "rows_valid": int(read), "coordinate_check": check, "warning": warning})
+    # A POI merged into a registry row is that row now (source "both"): its own id is gone.
+    left = set(facs["facility_id"])
+    for web in (i for i in info if "webmap" in i):
+        gone = pd.Series([f for f in web.pop("_ids") if f not in left], dtype=object)
+        merged = gone.str.rsplit("/", n=1).str[-1].value_counts()
+        for row in web["categories"]:
+            row["merged"] = int(merged.get(row["category"], 0))
     facs = facs.sort_values(["category", "facility_id"], kind="stable").reset_index(drop=True)
     return facilities.snap_facilities(facs, net, config.network.max_snap_m), info
 

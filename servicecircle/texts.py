@@ -517,8 +517,10 @@ TEXTS: dict[str, dict[str, str]] = {
         'en': '{service} POIs (fetched {date}, {requests} requests):',
     },
     'console.webmap_category': {
-        'zh': '  {category}：获取 {fetched}，采用 {kept}，排除 {excluded}（名称含排除词）',
-        'en': '  {category}: fetched {fetched}, kept {kept}, excluded {excluded} (name has an exclude keyword)',
+        'zh': '  {category}：获取 {fetched}，采用 {kept}，排除 {excluded}（名称含排除词），'
+              '{not_matched} 个名称不符，与登记表合并 {merged}',
+        'en': '  {category}: fetched {fetched}, kept {kept}, excluded {excluded} (name has an exclude keyword), '
+              '{not_matched} not named like one, merged with a registry {merged}',
     },
     'console.category': {
         'zh': '{key:<14} {n:>4} 个设施  覆盖 {pct:>6}  — {note}',

@@ -224,7 +224,8 @@ def search_pois(client: Client, *, bbox: tuple[float, float, float, float], keyw
     -------
     DataFrame
         One row per POI (duplicates across keywords and boxes removed): ``source``, ``poi_id``,
-        ``name``, ``type_code``, ``address``, ``lon``, ``lat`` (WGS-84), ``fetched``, sorted by
+        ``name``, ``type_code``, ``address``, ``lon``, ``lat`` (WGS-84), ``queried_for`` (the
+        categories whose queries found it, ``;``-separated), ``fetched`` (date), sorted by
         (source, poi_id).
     """
     stats = stats if stats is not None else SearchStats()
@@ -232,10 +233,13 @@ def search_pois(client: Client, *, bbox: tuple[float, float, float, float], keyw
     datum = DATUMS[client.service]
     xs, ys = coords.from_wgs84(np.array([west, east]), np.array([south, north]), datum)
     box = (float(xs[0]), float(ys[0]), float(xs[1]), float(ys[1]))
-    rows = [r for category, words in keywords.items() for word in words
+    rows = [{**r, "queried_for": category} for category, words in keywords.items() for word in words
             for r in _search_box(client, box, word, (types or {}).get(category, ""), stats)]
-    frame = pd.DataFrame(rows, columns=["poi_id", "name", "type_code", "address", "lon", "lat"])
+    frame = pd.DataFrame(rows, columns=["poi_id", "name", "type_code", "address", "lon", "lat", "queried_for"])
+    # The categories whose queries found each POI, so the summary can say what each search brought.
+    queried = frame.groupby("poi_id")["queried_for"].agg(lambda c: ";".join(sorted(set(c))))
     frame = frame.drop_duplicates("poi_id").copy()
+    frame["queried_for"] = frame["poi_id"].map(queried)
     lon, lat = coords.to_wgs84(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), datum)
     frame["lon"], frame["lat"] = lon, lat
     frame.insert(0, "source", client.service)
@@ -279,10 +283,15 @@ def classify_pois(pois: pd.DataFrame, categories: dict) -> tuple[Any, pd.DataFra
     for column in ("poi_id", "type_code", "address", "fetched"):
         found[column] = src[column].to_numpy()
     names = pois["name"].fillna("").astype(str)
+    queried = pois["queried_for"].fillna("").astype(str).str.split(";")
     counts = []
     for key, category in categories.items():
-        hit = _contains_any(names, category.keywords)
+        fetched = queried.map(lambda q, k=key: k in q).to_numpy(bool)
         kept = int(((found["category"] == key) & found["counted"]).sum())
-        counts.append({"category": key, "fetched": int(hit.sum()), "kept": kept,
-                       "excluded": int((hit & _contains_any(names, category.exclude_keywords)).sum())})
+        matched = np.zeros(len(pois), bool)
+        matched[found.loc[found["category"] == key, "osm_id"].to_numpy()] = True  # listed, counted or flagged
+        excluded = fetched & _contains_any(names, category.keywords) & _contains_any(names, category.exclude_keywords)
+        counts.append({"category": key, "fetched": int(fetched.sum()), "kept": kept,
+                       "excluded": int(excluded.sum()),  # named like one, but an exclude keyword rules it out
+                       "not_matched": int((fetched & ~matched & ~excluded).sum())})
     return found, pd.DataFrame(counts)

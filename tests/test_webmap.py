@@ -16,11 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import CHENGDU_CONFIG
 
 from servicecircle import coords, run, webmap
-from servicecircle.config import WebmapSource, load_config
+from servicecircle.config import Registry, WebmapSource, load_config
 from servicecircle.errors import InputError
 
 BBOX = (104.060, 30.660, 104.080, 30.680)  # west, south, east, north (WGS-84), inside the Chengdu sample
@@ -133,7 +134,7 @@ def test_search_classifies_and_drops_traps(amap_server, tmp_path, monkeypatch):
         "测试社区养老服务中心": "elder_care", "测试长者食堂": "canteen", "测试社区托育中心": "nursery"}
     assert set(found["source"]) == {"amap"} and found["facility_id"].str.startswith("amap/T").all()
     row = counts.set_index("category").loc["nursery"]
-    assert row["kept"] == 1 and row["excluded"] == 1
+    assert row["kept"] == 1 and row["excluded"] == 1  # 测试幼儿用品店托育: 托育 ruled out by 用品
     # The rerun is offline: the server sees nothing new.
     n = len(seen)
     again = webmap.search_pois(client, bbox=BBOX, keywords=KEYWORDS)
@@ -193,7 +194,12 @@ def chengdu_poi_runs(chengdu_config, tmp_path_factory):
     base, seen, _, server = _serve()
     tmp = tmp_path_factory.mktemp("chengdu_webmap")
     source = WebmapSource(service="amap", key_env="TEST_AMAP_KEY", base_url=base, types=(), refresh=False)
-    config = chengdu_config.with_settings(facilities={"webmap": (source,)},
+    # Test input: a registry naming the fixture canteen 20 m from its POI: the two are one facility.
+    registry = tmp / "registry.csv"
+    pd.DataFrame([{"机构名称": "测试长者食堂", "经度": 104.0752, "纬度": 30.6750}]).to_csv(registry, index=False)
+    spec = Registry(path=registry, coord_system="wgs84", encoding=None, sheet=None, category="canteen", columns=(),
+                    category_values=())
+    config = chengdu_config.with_settings(facilities={"webmap": (source,), "registries": (spec,)},
                                           network={"cache_dir": tmp / "cache"},
                                           output={"out_dir": tmp / "out", "facility_areas": "none"})
     with pytest.MonkeyPatch.context() as patch:
@@ -215,13 +221,19 @@ def test_chengdu_run_counts_fixture_pois(chengdu_poi_runs):
     first = chengdu_poi_runs.first
     facs = first.facilities
     poi = facs[facs["source"] == "amap"]
-    assert set(poi.loc[poi["counted"], "name"]) == {"测试社区养老服务中心", "测试长者食堂", "测试社区托育中心"}
+    assert set(poi.loc[poi["counted"], "name"]) == {"测试社区养老服务中心", "测试社区托育中心"}
+    canteen = facs[facs["name"] == "测试长者食堂"]
+    assert len(canteen) == 1 and canteen["source"].iat[0] == "both"  # merged, the registry's row wins
     for trap in ("人民食堂", "测试老年大学", "测试母婴店", "测试妇幼保健院", "测试幼儿用品店托育"):
         assert not poi.loc[poi["name"] == trap, "counted"].any()
     assert ((facs["category"] == "elder_care") & facs["counted"]).sum() >= 1
     assert ((facs["category"] == "canteen") & facs["counted"]).sum() >= 1
     entry = next(r for r in first.summary["registries"] if "webmap" in r)
     assert entry["webmap"] == "amap" and entry["fetched_on"] == dt.date.today().isoformat()
+    by_category = {c["category"]: c for c in entry["categories"]}
+    assert by_category["canteen"]["merged"] == 1 and by_category["elder_care"]["merged"] == 0
+    # The fixture server matches any character of the keyword, so 人民食堂 comes back for 长者食堂: fetched, not kept.
+    assert by_category["canteen"]["kept"] == 1 and by_category["canteen"]["not_matched"] >= 1
     assert chengdu_poi_runs.requests == entry["requests"] > 0
     page = (first.config.output.out_dir / "index.html").read_text(encoding="utf-8")
     assert "网络地图兴趣点" in page and f"amap，{entry['fetched_on']} 获取" in page
