@@ -222,6 +222,8 @@ def test_chengdu_run_counts_fixture_pois(chengdu_poi_runs):
     facs = first.facilities
     poi = facs[facs["source"] == "amap"]
     assert set(poi.loc[poi["counted"], "name"]) == {"测试社区养老服务中心", "测试社区托育中心"}
+    assert poi["poi_id"].str.startswith("T").all() and (poi["fetched"] == dt.date.today().isoformat()).all()
+    assert (poi["address"] == "测试路1号").all()
     canteen = facs[facs["name"] == "测试长者食堂"]
     assert len(canteen) == 1 and canteen["source"].iat[0] == "both"  # merged, the registry's row wins
     for trap in ("人民食堂", "测试老年大学", "测试母婴店", "测试妇幼保健院", "测试幼儿用品店托育"):
