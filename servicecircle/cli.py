@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -44,6 +45,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed-profile", choices=["default", "elderly"],
                    help="walking speed: default 1.0 m/s, elderly 0.8 m/s (overrides [access])")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--refresh", action="store_true", help="refetch web-map POI searches instead of their cache")
     p.add_argument("--recompute", action="store_true",
                    help="compute every stage and write every file again, reusing nothing a run with the same "
                         "inputs cached (the walk network still comes from its own cache)")
@@ -194,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         _check_command(args, config)
         from .pipeline import run  # after the settings are checked: a bad file is reported at once
 
-        result = run(config, progress=not args.quiet, reuse=not args.recompute)
+        if args.refresh:  # refetch every POI search; the cached analysis would hide the new POIs
+            refetched = tuple(dataclasses.replace(w, refresh=True) for w in config.facilities.webmap)
+            config = dataclasses.replace(config, facilities=dataclasses.replace(config.facilities, webmap=refetched))
+        result = run(config, progress=not args.quiet, reuse=not (args.recompute or args.refresh))
         report_command = _after_run(args, result)
     except ServiceCircleError as exc:
         print(texts.text(lang, "console.error", error=exc), file=sys.stderr)
@@ -384,6 +389,11 @@ def _print_inputs_and_files(result: RunResult) -> None:
 
     s = result.summary
     for reg in s.get("registries", []):
+        if "webmap" in reg:  # a POI search: counts per category
+            print("  " + t("webmap", service=reg["webmap"], date=reg["fetched_on"], requests=reg["requests"]))
+            for row in reg["categories"]:
+                print("  " + t("webmap_category", **row))
+            continue
         print("  " + t("registry", file=reg["file"], n=reg["rows_used"], coord=reg["coord_system"]))
         if reg["warning"]:
             print("  " + t("warning", text=reg["warning"]))

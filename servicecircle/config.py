@@ -524,6 +524,30 @@ class Registry:
 
 
 
+WEBMAP_SERVICES = ("amap", "baidu", "tencent")
+
+
+@dataclass(frozen=True)
+class WebmapSource:
+    """``[[facilities.webmap]]``: POIs from a web-map service's search (:mod:`servicecircle.webmap`)."""
+
+    service: str = option(DERIVED, str, "the service: amap, baidu or tencent", check=check_one_of(WEBMAP_SERVICES))
+    key_env: str = option(DERIVED, str, "the environment variable holding the key (never the key itself)")
+    base_url: str | None = option(None, str, "the service's address (default: its public one; tests use a "
+                                  "local server)")
+    types: tuple[tuple[str, str], ...] = option((), dict, "category → the service's type codes filtering its "
+                                                "queries (AMap, |-separated); a hint, never a match alone",
+                                                check=check_str_map)
+    refresh: bool = option(False, bool, "refetch instead of reading cached responses (the run's --refresh)")
+
+    def _resolve(self, key: str, table: dict) -> WebmapSource:
+        if self.service is DERIVED:
+            raise _err(f"{key}.service", f"missing: one of {', '.join(WEBMAP_SERVICES)}")
+        if self.key_env is DERIVED:
+            raise _err(f"{key}.key_env", "missing: the name of the environment variable holding the key")
+        return self
+
+
 @dataclass(frozen=True)
 class FacilitySettings:
     """``[facilities]``: registries and how facilities from several sources are merged."""
@@ -531,6 +555,7 @@ class FacilitySettings:
     merge_distance_m: float = option(100.0, float, "an OSM facility this close to a registry row of the same "
                                      "category and name is the same facility, m", check=check_positive)
     registries: tuple[Registry, ...] = option((), list, "the facility registries", item=Registry)
+    webmap: tuple[WebmapSource, ...] = option((), list, "web-map POI searches", item=WebmapSource)
 
 
 @dataclass(frozen=True)

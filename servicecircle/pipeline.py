@@ -39,6 +39,7 @@ from . import (
     runcache,
     siting,
     texts,
+    webmap,
 )
 from .config import STREET_AREAS_MAX_EDGES, Config
 from .inputs import InputReport
@@ -454,6 +455,10 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
     """
     facs = facilities.find_facilities(features, config.categories)
     info = []
+    for source in config.facilities.webmap:
+        pois, counts = webmap_facilities(config, source, area)
+        facs = pd.concat([facs, pois], ignore_index=True) if len(pois) else facs
+        info.append({**counts, "_ids": list(pois["facility_id"])})
     reach_m = max(c.speed_m_s for c in config.categories.values()) * config.access.coverage_threshold_min * 60
     utm = net.crs
     area_utm = gpd.GeoSeries([area], crs=coords.WGS84).to_crs(utm).iloc[0]
@@ -479,8 +484,35 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
         facs = registries.merge_with_osm(facs, reg, config.facilities.merge_distance_m)
         info.append({"file": str(spec.path), "coord_system": spec.coord_system, "rows_used": int(len(reg)),
                      "rows_valid": int(read), "coordinate_check": check, "warning": warning})
+    # A POI merged into a registry row is that row now (source "both"): its own id is gone.
+    left = set(facs["facility_id"])
+    for web in (i for i in info if "webmap" in i):
+        gone = pd.Series([f for f in web.pop("_ids") if f not in left], dtype=object)
+        merged = gone.str.rsplit("/", n=1).str[-1].value_counts()
+        for row in web["categories"]:
+            row["merged"] = int(merged.get(row["category"], 0))
     facs = facs.sort_values(["category", "facility_id"], kind="stable").reset_index(drop=True)
     return facilities.snap_facilities(facs, net, config.network.max_snap_m), info
+
+
+def webmap_facilities(config: Config, source: Any, area: shapely.Polygon | shapely.MultiPolygon
+                      ) -> tuple[gpd.GeoDataFrame, dict]:
+    """The POIs of one ``[[facilities.webmap]]`` search in the study area's bounds, classified.
+
+    Each category is searched by its own keywords (and, where configured, the service's type
+    codes); the counts per category (fetched, kept, excluded) go into the summary.
+    """
+    client = webmap.make_client(service=source.service, key_env=source.key_env, cache_dir=config.network.cache_dir,
+                                base_url=source.base_url, refresh=source.refresh)
+    stats = webmap.SearchStats()
+    keywords = {k: c.keywords + c.flagged_keywords for k, c in config.categories.items()}
+    pois = webmap.search_pois(client, bbox=tuple(area.bounds), keywords=keywords, types=dict(source.types),
+                              stats=stats)
+    inside = shapely.contains_xy(area, pois["lon"].to_numpy(float), pois["lat"].to_numpy(float))
+    found, counts = webmap.classify_pois(pois[inside].reset_index(drop=True), config.categories)
+    return found, {"webmap": source.service, "fetched_on": webmap.fetch_date(client), "requests": stats.requests,
+                   "splits": stats.splits, "pois": int(len(pois)), "pois_outside_area": int((~inside).sum()),
+                   "categories": counts.to_dict("records")}
 
 
 def registry_datum_check(reg: gpd.GeoDataFrame, path: Path, declared: str, evidence: datumcheck.Evidence,

@@ -307,6 +307,10 @@ def _methods(config: Config, summary: dict) -> list[tuple[str, str]]:
         rows.append(_source_line(config, src, m("population_file")))
     for reg in config.facilities.registries:
         rows.append(_source_line(config, reg.path, m("registry"), f", {reg.coord_system}"))
+    for web in (r for r in summary.get("registries", []) if "webmap" in r):
+        kept = sum(c["kept"] for c in web["categories"])
+        rows.append((m("webmap"), m("webmap_value", service=web["webmap"], date=web["fetched_on"] or "–", kept=kept,
+                                    fetched=web["pois"])))
     rows = [r for r in rows if r]
     pm = summary.get("population_method", {})
     method = ", ".join(f"{k.replace('from_', '')} {v:,.0f}" for k, v in pm.items()

@@ -230,6 +230,12 @@ TEXTS: dict[str, dict[str, str]] = {
     'methods.census_code': {'zh': '，代码 {code}', 'en': ', code {code}'},
     'methods.population_file': {'zh': '人口数据', 'en': 'population 人口'},
     'methods.registry': {'zh': '登记表', 'en': 'registry 登记表'},
+    'methods.webmap': {'zh': '网络地图兴趣点', 'en': 'web-map POIs'},
+    'methods.webmap_value': {
+        'zh': '{service}，{date} 获取：{fetched} 个兴趣点，采用 {kept} 个（GCJ-02/BD-09 已转为 WGS-84，依服务条款使用）',
+        'en': '{service}, fetched {date}: {fetched} POIs, {kept} kept (GCJ-02/BD-09 converted to WGS-84; '
+              "used under the service's terms)",
+    },
     'methods.downloaded': {'zh': '{name}（已下载，见缓存）', 'en': '{name} (downloaded; see the cache)'},
     'methods.file_dated': {
         'zh': '{name} — 文件日期 {date}，{mb:.1f} MB{extra}',
@@ -506,6 +512,16 @@ TEXTS: dict[str, dict[str, str]] = {
               'walking {speed:g} m/s, covered = within {minutes:g} min',
     },
     'console.na': {'zh': '无', 'en': 'n/a'},
+    'console.webmap': {
+        'zh': '{service} 兴趣点（{date} 获取，{requests} 次请求）：',
+        'en': '{service} POIs (fetched {date}, {requests} requests):',
+    },
+    'console.webmap_category': {
+        'zh': '  {category}：获取 {fetched}，采用 {kept}，排除 {excluded}（名称含排除词），'
+              '{not_matched} 个名称不符，与登记表合并 {merged}',
+        'en': '  {category}: fetched {fetched}, kept {kept}, excluded {excluded} (name has an exclude keyword), '
+              '{not_matched} not named like one, merged with a registry {merged}',
+    },
     'console.category': {
         'zh': '{key:<14} {n:>4} 个设施  覆盖 {pct:>6}  — {note}',
         'en': '{key:<14} {n:>4} facilities  covered {pct:>6}  — {note}',

@@ -1,0 +1,297 @@
+"""Facilities from web-map POI search (AMap, Baidu, Tencent): search, paging, splitting, caching, backoff.
+
+One small API: :func:`search_pois` returns every POI a service holds in a box for a
+list of keywords, converted to WGS-84 and sorted by (service, id). Every response is
+cached on disk under ``cache_dir/webmap`` keyed by a digest of the request without the
+key, so a rerun is offline and free. The base URL of each service can be replaced
+(``base_url``), which is how the tests point the same HTTP code at a loopback server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import requests
+
+from . import coords
+from .errors import InputError
+
+SERVICES = ("amap", "baidu", "tencent")
+BASE_URLS = {"amap": "https://restapi.amap.com", "baidu": "https://api.map.baidu.com",
+             "tencent": "https://apis.map.qq.com"}
+# The datum each service's coordinates are given in.
+DATUMS = {"amap": "gcj02", "baidu": "bd09", "tencent": "gcj02"}
+# Page size and the most results a single query can page through (beyond it: split the box).
+PAGE_SIZE = {"amap": 25, "baidu": 20, "tencent": 20}
+RESULT_CAP = {"amap": 200, "baidu": 150, "tencent": 200}
+# Status codes meaning "too many requests this second": back off and retry. The daily-quota codes
+# (AMap 10003, Baidu 302, Tencent 121) are not among them: waiting a second does not help, the run stops.
+QPS_CODES = {"amap": {"10004", "10014", "10019", "10020", "10021"}, "baidu": {"401", "402"},
+             "tencent": {"120"}}
+MAX_RETRIES = 4
+MIN_SPLIT_DEG = 0.002  # about 200 m: a smaller box that still hits the cap is taken as it is
+
+
+@dataclass(frozen=True)
+class Client:
+    """How to talk to one service: its name, key, base URL and cache folder."""
+
+    service: str
+    key: str
+    base_url: str
+    cache_dir: Path
+    refresh: bool = False
+    timeout_s: float = 10.0
+    backoff_s: float = 1.0
+
+
+def make_client(*, service: str, key_env: str, cache_dir: Path, base_url: str | None = None,
+                refresh: bool = False, backoff_s: float = 1.0) -> Client:
+    """A :class:`Client` with its key read from the environment variable ``key_env``.
+
+    A missing key is only an error once a request must go out: a cached rerun needs none.
+    """
+    return Client(service=service, key=os.environ.get(key_env, ""), base_url=(base_url or BASE_URLS[service]),
+                  cache_dir=Path(cache_dir) / "webmap" / service, refresh=refresh, backoff_s=backoff_s)
+
+
+def _digest(path: str, params: dict[str, Any]) -> str:
+    # The key is left out: the cache file's name never carries it, and a new key reuses the cache.
+    text = json.dumps([path, sorted(params.items())], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _status(service: str, body: dict) -> tuple[bool, str, str]:
+    """``(ok, code, message)`` of a response body, in each service's own wording."""
+    if service == "amap":
+        return str(body.get("status")) == "1", str(body.get("infocode", "")), str(body.get("info", ""))
+    return str(body.get("status")) == "0", str(body.get("status", "")), str(body.get("message", ""))
+
+
+def get_json(client: Client, path: str, params: dict[str, Any]) -> dict:
+    """One request, from the cache when it holds it; retried on timeouts, 5xx and QPS errors.
+
+    Raises
+    ------
+    InputError
+        On a bad key or exhausted quota (one line, without the key), or when retries run out.
+    """
+    cache = client.cache_dir / f"{_digest(path, params)}.json"
+    if cache.exists() and not client.refresh:
+        return json.loads(cache.read_text(encoding="utf-8"))["body"]
+    if not client.key:
+        raise InputError(f"{client.service}: no key in the environment and no cached response for {path}")
+    key_name = "key" if client.service != "baidu" else "ak"
+    problem = ""
+    for attempt in range(MAX_RETRIES):
+        if attempt:
+            time.sleep(client.backoff_s * 2 ** (attempt - 1))
+        try:
+            resp = requests.get(client.base_url.rstrip("/") + path, params={**params, key_name: client.key},
+                                timeout=client.timeout_s)
+        except requests.RequestException as exc:
+            problem = type(exc).__name__
+            continue
+        if resp.status_code >= 500:
+            problem = f"HTTP {resp.status_code}"
+            continue
+        try:
+            body = resp.json()
+        except ValueError:
+            problem = "not JSON"
+            continue
+        ok, code, message = _status(client.service, body)
+        if ok:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            fetched = dt.date.today().isoformat()
+            cache.write_text(json.dumps({"fetched": fetched, "path": path, "params": params, "body": body},
+                                        ensure_ascii=False), encoding="utf-8")
+            return body
+        if code in QPS_CODES[client.service]:
+            problem = f"rate limit ({code} {message})"
+            continue
+        raise InputError(f"{client.service} refused the request ({code} {message}): check the key's "
+                         "validity and daily quota; responses fetched so far are cached")
+    raise InputError(f"{client.service}: {path} failed {MAX_RETRIES} times ({problem}); responses fetched so far "
+                     "are cached, rerun to continue")
+
+
+def _page_params(service: str, box: tuple[float, float, float, float], keyword: str, page: int,
+                 types: str) -> tuple[str, dict[str, Any]]:
+    west, south, east, north = box
+    if service == "amap":
+        params: dict[str, Any] = {"polygon": f"{west:.6f},{north:.6f}|{east:.6f},{south:.6f}", "keywords": keyword,
+                                  "offset": PAGE_SIZE[service], "page": page, "extensions": "base"}
+        if types:
+            params["types"] = types
+        return "/v3/place/polygon", params
+    if service == "baidu":
+        return "/place/v2/search", {"query": keyword, "bounds": f"{south:.6f},{west:.6f},{north:.6f},{east:.6f}",
+                                    "page_size": PAGE_SIZE[service], "page_num": page - 1, "output": "json",
+                                    "scope": 1, "coord_type": 3}
+    return "/ws/place/v1/search", {"keyword": keyword,
+                                   "boundary": f"rectangle({south:.6f},{west:.6f},{north:.6f},{east:.6f})",
+                                   "page_size": PAGE_SIZE[service], "page_index": page}
+
+
+def _rows(service: str, body: dict) -> tuple[list[dict], int]:
+    """The POIs of one page as plain rows (service datum) and the total the service reports."""
+    if service == "amap":
+        rows = []
+        for p in body.get("pois", []):
+            lon, lat = (float(v) for v in str(p["location"]).split(","))
+            rows.append({"poi_id": str(p["id"]), "name": str(p.get("name", "")),
+                         "type_code": str(p.get("typecode", "")),
+                         "address": p.get("address") if isinstance(p.get("address"), str) else "",
+                         "lon": lon, "lat": lat})
+        return rows, int(body.get("count", 0) or 0)
+    if service == "baidu":
+        rows = [{"poi_id": str(p["uid"]), "name": str(p.get("name", "")),
+                 "type_code": str(p.get("detail_info", {}).get("tag", "")), "address": str(p.get("address", "")),
+                 "lon": float(p["location"]["lng"]), "lat": float(p["location"]["lat"])}
+                for p in body.get("results", [])]
+        return rows, int(body.get("total", 0) or 0)
+    rows = [{"poi_id": str(p["id"]), "name": str(p.get("title", "")), "type_code": str(p.get("category", "")),
+             "address": str(p.get("address", "")), "lon": float(p["location"]["lng"]),
+             "lat": float(p["location"]["lat"])} for p in body.get("data", [])]
+    return rows, int(body.get("count", 0) or 0)
+
+
+def _quarters(box: tuple[float, float, float, float]) -> list[tuple[float, float, float, float]]:
+    west, south, east, north = box
+    mx, my = (west + east) / 2, (south + north) / 2
+    return [(west, south, mx, my), (mx, south, east, my), (west, my, mx, north), (mx, my, east, north)]
+
+
+@dataclass
+class SearchStats:
+    """How much a search cost: requests made (network or cache) and boxes split for hitting the cap."""
+
+    requests: int = 0
+    splits: int = 0
+
+
+def _search_box(client: Client, box: tuple[float, float, float, float], keyword: str, types: str,
+                stats: SearchStats) -> list[dict]:
+    path, params = _page_params(client.service, box, keyword, 1, types)
+    body = get_json(client, path, params)
+    stats.requests += 1
+    rows, total = _rows(client.service, body)
+    cap = RESULT_CAP[client.service]
+    if total >= cap and box[2] - box[0] > MIN_SPLIT_DEG:
+        # The service pages through at most ``cap`` results: fewer, smaller boxes see them all.
+        stats.splits += 1
+        return [r for quarter in _quarters(box) for r in _search_box(client, quarter, keyword, types, stats)]
+    size = PAGE_SIZE[client.service]
+    pages = min(-(-total // size), -(-cap // size))
+    for page in range(2, pages + 1):
+        path, params = _page_params(client.service, box, keyword, page, types)
+        more, _ = _rows(client.service, get_json(client, path, params))
+        stats.requests += 1
+        if not more:
+            break
+        rows.extend(more)
+    return rows
+
+
+def search_pois(client: Client, *, bbox: tuple[float, float, float, float], keywords: dict[str, tuple[str, ...]],
+                types: dict[str, str] | None = None, stats: SearchStats | None = None) -> pd.DataFrame:
+    """Every POI the service holds in ``bbox`` for each category's keywords, in WGS-84.
+
+    Parameters
+    ----------
+    client : Client
+        From :func:`make_client`.
+    bbox : tuple of float
+        West, south, east, north in WGS-84 degrees; it is converted to the service's datum.
+    keywords : dict
+        Category → the keywords searched for it.
+    types : dict, optional
+        Category → the service's type codes (``|``-separated, AMap only), a filter on the query.
+    stats : SearchStats, optional
+        Counts the requests and splits.
+
+    Returns
+    -------
+    DataFrame
+        One row per POI (duplicates across keywords and boxes removed): ``source``, ``poi_id``,
+        ``name``, ``type_code``, ``address``, ``lon``, ``lat`` (WGS-84), ``queried_for`` (the
+        categories whose queries found it, ``;``-separated), ``fetched`` (date), sorted by
+        (source, poi_id).
+    """
+    stats = stats if stats is not None else SearchStats()
+    west, south, east, north = bbox
+    datum = DATUMS[client.service]
+    xs, ys = coords.from_wgs84(np.array([west, east]), np.array([south, north]), datum)
+    box = (float(xs[0]), float(ys[0]), float(xs[1]), float(ys[1]))
+    rows = [{**r, "queried_for": category} for category, words in keywords.items() for word in words
+            for r in _search_box(client, box, word, (types or {}).get(category, ""), stats)]
+    frame = pd.DataFrame(rows, columns=["poi_id", "name", "type_code", "address", "lon", "lat", "queried_for"])
+    # The categories whose queries found each POI, so the summary can say what each search brought.
+    queried = frame.groupby("poi_id")["queried_for"].agg(lambda c: ";".join(sorted(set(c))))
+    frame = frame.drop_duplicates("poi_id").copy()
+    frame["queried_for"] = frame["poi_id"].map(queried)
+    lon, lat = coords.to_wgs84(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), datum)
+    frame["lon"], frame["lat"] = lon, lat
+    frame.insert(0, "source", client.service)
+    frame["fetched"] = fetch_date(client)
+    return frame.sort_values(["source", "poi_id"], kind="stable").reset_index(drop=True)
+
+
+def fetch_date(client: Client) -> str:
+    """The newest fetch date among the service's cached responses (for the methods panel), or ''."""
+    dates = [json.loads(p.read_text(encoding="utf-8")).get("fetched", "") for p in client.cache_dir.glob("*.json")]
+    return max(dates, default="")
+
+
+def classify_pois(pois: pd.DataFrame, categories: dict) -> tuple[Any, pd.DataFrame]:
+    """POIs classified by the category rules (name keywords with exclusions; type codes never alone).
+
+    The same vectorised :func:`servicecircle.facilities.find_facilities` as for OSM features
+    classifies them; the service's type code rides along as a tag no rule asks about, so it
+    can never make a match by itself.
+
+    Returns
+    -------
+    (GeoDataFrame, DataFrame)
+        The facilities (``source`` the service, ``facility_id`` ``<service>/<poi id>/<category>``,
+        with ``poi_id``, ``type_code``, ``address``, ``fetched``), and per category the counts
+        ``fetched`` (POIs found by its keywords), ``kept`` and ``excluded``.
+    """
+    import geopandas as gpd
+
+    from .coords import WGS84
+    from .facilities import _contains_any, find_facilities
+
+    features = gpd.GeoDataFrame(
+        {"name": pois["name"].to_numpy(), "tags": [{"typecode": t} for t in pois["type_code"]],
+         "osm_type": pois["source"].to_numpy(), "osm_id": np.arange(len(pois), dtype=np.int64)},
+        geometry=gpd.points_from_xy(pois["lon"], pois["lat"]), crs=WGS84)
+    found = find_facilities(features, categories)
+    src = pois.iloc[found["osm_id"].to_numpy()]
+    found["facility_id"] = [f"{s}/{i}/{c}" for s, i, c in zip(src["source"], src["poi_id"], found["category"])]
+    found["source"] = src["source"].to_numpy()
+    for column in ("poi_id", "type_code", "address", "fetched"):
+        found[column] = src[column].to_numpy()
+    names = pois["name"].fillna("").astype(str)
+    queried = pois["queried_for"].fillna("").astype(str).str.split(";")
+    counts = []
+    for key, category in categories.items():
+        fetched = queried.map(lambda q, k=key: k in q).to_numpy(bool)
+        kept = int(((found["category"] == key) & found["counted"]).sum())
+        matched = np.zeros(len(pois), bool)
+        matched[found.loc[found["category"] == key, "osm_id"].to_numpy()] = True  # listed, counted or flagged
+        excluded = fetched & _contains_any(names, category.keywords) & _contains_any(names, category.exclude_keywords)
+        counts.append({"category": key, "fetched": int(fetched.sum()), "kept": kept,
+                       "excluded": int(excluded.sum()),  # named like one, but an exclude keyword rules it out
+                       "not_matched": int((fetched & ~matched & ~excluded).sum())})
+    return found, pd.DataFrame(counts)
