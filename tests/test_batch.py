@@ -3,6 +3,7 @@ districts (the quadrants of the sample's bbox; test input, not real 区县 bound
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -65,3 +66,44 @@ def test_cells_equal_single_run(serial_batch, chengdu_run):
         else:
             assert (a.astype(str) == b.astype(str)).all(), col
     print(f"max walk-time difference {worst:.3g} s over {len(joined)} cells")
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: 3 of 171 Chengdu communities reach farther past their district than "
+                   "the walk buffer, so their residents outside the buffer are missing; the run's area must also "
+                   "cover each district's communities whole (not done)")
+def test_communities_equal_single_run(serial_batch, chengdu_run):
+    """Every community, those on the split lines included, goes to one district with the whole run's figures."""
+    whole = pd.DataFrame(batch.clip_to_district(chengdu_run.cells.iloc[:0], chengdu_run.communities,
+                                                shapely.box(WEST, SOUTH, EAST, NORTH))[1])
+    # well inside the sample: a community reaching past the sample's edge differs by edge effects (not the split)
+    inner = shapely.box(WEST, SOUTH, EAST, NORTH).buffer(-0.012)
+    within = shapely.within(chengdu_run.communities.geometry.to_crs(4326).values, inner)
+    whole = whole[within[whole.index]] if len(whole) == len(within) else whole
+    merged = serial_batch["communities"]
+    key = ["name", "rep_lon", "rep_lat"]
+    assert not merged.duplicated(key).any()
+    joined = whole.merge(merged, on=key, suffixes=("_whole", "_batch"))
+    assert len(joined) == len(whole) > 0
+    on_split = shapely.intersects(shapely.from_wkt([f"LINESTRING({MID_X} {SOUTH}, {MID_X} {NORTH})"]),
+                                  chengdu_run.communities.geometry.to_crs(4326).values)
+    print(f"{len(joined)} communities compared, {int(on_split[within].sum())} on the north-south split line")
+    for col in [c for c in whole.columns if c not in (*key, "geometry", "community_id")]:
+        a, b = joined[f"{col}_whole"], joined[f"{col}_batch"]
+        if pd.api.types.is_float_dtype(a):
+            np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), atol=1e-6, rtol=0, equal_nan=True, err_msg=col)
+        else:
+            assert (a.astype(str) == b.astype(str)).all(), col
+
+
+def test_dask_equals_serial(batch_file, serial_batch):
+    settings = batch.load_batch(batch_file)
+    on_dask = batch.run_batch(dataclasses.replace(settings, out_dir=settings.out_dir.parent / "dask"), workers=2)
+    assert not on_dask["failed"]
+    for table in ("cells", "communities"):
+        pd.testing.assert_frame_equal(on_dask[table].drop(columns="geometry"),
+                                      serial_batch[table].drop(columns="geometry"))
+
+
+def test_rerun_uses_finished_districts(batch_file, serial_batch):
+    again = batch.run_batch(batch.load_batch(batch_file), serial=True)
+    assert all(d["cached"] for d in again["districts"].values())
