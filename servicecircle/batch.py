@@ -190,7 +190,7 @@ def run_batch(settings: BatchSettings, *, serial: bool = False, scheduler: str |
     dict
         ``cells``, ``communities`` (merged DataFrames), ``districts`` (per-district status), ``failed``.
     """
-    jobs = [dict(base=str(settings.base), district=d, out_dir=str(settings.out_dir / d.code),
+    jobs: list[dict[str, Any]] = [dict(base=str(settings.base), district=d, out_dir=str(settings.out_dir / d.code),
                  overrides=settings.overrides, census=settings.census) for d in settings.districts]
     status: dict[str, dict] = {}
 
@@ -225,8 +225,8 @@ def run_batch(settings: BatchSettings, *, serial: bool = False, scheduler: str |
             futures = {client.submit(run_district, **job, pure=False): job["district"].code for job in jobs}
             for future in as_completed(futures):
                 code = futures[future]
-                exc = future.exception()
-                record(code, exc if exc is not None else future.result())
+                error = future.exception()
+                record(code, error if error is not None else future.result())
         finally:
             client.close()
             if cluster is not None:
