@@ -161,8 +161,11 @@ def run_district(*, base: str, district: District, out_dir: str, overrides: dict
         pickle.dump({"cells": cells.assign(district=district.code),
                      "communities": communities.assign(district=district.code),
                      "summary": result.summary}, fh)
+    import resource  # POSIX: the worker process's peak memory, for the benchmark's per-worker figure
+
     done = {"code": district.code, "name": district.name, "digest": digest, "folder": str(folder),
-            "seconds": time.perf_counter() - start}
+            "seconds": time.perf_counter() - start,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     marker.write_text(json.dumps(done, ensure_ascii=False))
     return {**done, "cached": False}
 
