@@ -115,6 +115,19 @@ def _parser() -> argparse.ArgumentParser:
     tm.add_argument("file", metavar="FILE", help="the template to write, .xlsx or .csv")
     tm.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the headers and instructions")
     tm.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    b = sub.add_parser("batch", help="score many districts at once on Dask (one task per district)",
+                       description="Run a base study-area config on each district of a batch file, its polygon "
+                                   "buffered by the longest walk, clipped back and merged; finished districts "
+                                   "are reused on a rerun.",
+                       epilog="examples:\n  servicecircle batch city.toml\n  servicecircle batch city.toml --serial\n"
+                              "  servicecircle batch city.toml --scheduler tcp://10.0.0.5:8786",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("batch_file", metavar="BATCH.toml", help="batch file with a [batch] table")
+    where = b.add_mutually_exclusive_group()
+    where.add_argument("--serial", action="store_true", help="no Dask: the districts one after another")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (default: a LocalCluster)")
+    b.add_argument("--workers", type=int, metavar="N", help="LocalCluster workers (default: the cores)")
+    b.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the console messages")
     return p
 
 
@@ -128,6 +141,15 @@ def write_comparison(args: argparse.Namespace) -> int:
     for path in files.values():
         print(texts.text(args.lang, "compare.wrote", path=path))
     return 0
+
+
+def run_batch_command(args: argparse.Namespace) -> int:
+    """``servicecircle batch``: 0 when every district finished, 1 when some failed."""
+    from . import batch
+
+    outcome = batch.run_batch(batch.load_batch(args.batch_file), serial=args.serial, scheduler=args.scheduler,
+                              workers=args.workers)
+    return 1 if outcome["failed"] else 0
 
 
 def write_registry_template(args: argparse.Namespace) -> int:
@@ -177,9 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ServiceCircleError
 
     args = _parser().parse_args(argv)
-    if args.command in ("template", "compare"):
+    # Commands that read no study-area file of their own.
+    standalone = {"template": write_registry_template, "compare": write_comparison, "batch": run_batch_command}
+    if args.command in standalone:
         try:
-            return write_registry_template(args) if args.command == "template" else write_comparison(args)
+            return standalone[args.command](args)
         except ServiceCircleError as exc:
             print(texts.text(args.lang, "console.error", error=exc), file=sys.stderr)
             return 2

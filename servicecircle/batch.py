@@ -1,0 +1,264 @@
+"""Many districts at once: ``servicecircle batch BATCH.toml``.
+
+Each district is one task: the base study-area config run on the district's polygon **buffered by the
+longest walk** (max threshold × fastest speed, plus the snapping distance), then clipped back to the
+district: cells whose centre lies in the district, communities whose representative point does (a
+community on a split line goes to exactly one district). The task takes paths and small settings
+only; the worker reads the OSM file and the district polygon itself.
+
+Batch file::
+
+    [batch]
+    base = "chengdu.toml"              # the study-area config every district starts from
+    districts_file = "districts.geojson"
+    coord_system = "gcj02"             # datum of districts_file
+    code_field = "adcode"              # 区划代码
+    name_field = "name"
+    census = true                      # census_code = the district's code (needs [population] census_file)
+    out_dir = "../maps/batch"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import time
+import tomllib
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from .coords import utm_crs
+from .errors import ConfigError
+from .inputs import read_vector
+
+#: Written last in a district folder: its presence means the district finished with these settings.
+MARKER = "batch_done.json"
+
+
+@dataclass(frozen=True)
+class District:
+    """One district of a batch: its code, name and WGS-84 polygon (as WKB, small to ship)."""
+
+    code: str
+    name: str
+    polygon_wkb: bytes
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """The ``[batch]`` table, paths resolved against the batch file's folder."""
+
+    base: Path
+    districts: tuple[District, ...]
+    out_dir: Path
+    census: bool
+    overrides: dict
+
+
+def load_batch(path: str | Path) -> BatchSettings:
+    """Read and validate a batch file.
+
+    Parameters
+    ----------
+    path : path
+        The batch TOML file.
+
+    Returns
+    -------
+    BatchSettings
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"batch file not found: {path}")
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("batch")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: missing [batch] table")
+    for key in ("base", "districts_file"):
+        if key not in table:
+            raise ConfigError(f"{path}: batch.{key} missing")
+    base_dir = path.parent
+    frame = read_vector(base_dir / table["districts_file"], what="districts file",
+                        coord_system=table.get("coord_system", "wgs84"), polygons=True)
+    code_field, name_field = table.get("code_field", "adcode"), table.get("name_field", "name")
+    for field in (code_field, name_field):
+        if field not in frame.columns:
+            raise ConfigError(f"{path}: batch code_field/name_field {field!r} not a field of the districts file "
+                              f"(fields: {', '.join(map(str, frame.columns))})")
+    frame = frame.assign(_code=frame[code_field].astype(str)).sort_values("_code")
+    if frame["_code"].duplicated().any():
+        raise ConfigError(f"{path}: batch.code_field {code_field!r} repeats a code")
+    districts = tuple(District(code=c, name=str(n), polygon_wkb=shapely.to_wkb(g))
+                      for c, n, g in zip(frame["_code"], frame[name_field], frame.geometry))
+    return BatchSettings(base=(base_dir / table["base"]).resolve(), districts=districts,
+                         out_dir=(base_dir / table.get("out_dir", "batch_out")).resolve(),
+                         census=bool(table.get("census", False)), overrides=dict(table.get("overrides", {})))
+
+
+def walk_reach_m(config: Any) -> float:
+    """The longest walk any category allows, plus the snapping distance: the district buffer, metres."""
+    speeds = [config.access.speed_m_s] + [c.speed_m_s for c in config.categories.values()]
+    thresholds = list(config.access.thresholds_min) + [c.threshold_min for c in config.categories.values()
+                                                        if getattr(c, "threshold_min", None)]
+    return max(thresholds) * 60.0 * max(speeds) + float(config.network.max_snap_m)
+
+
+def _buffered(polygon: shapely.Geometry, metres: float) -> shapely.Geometry:
+    c = polygon.centroid
+    metric = gpd.GeoSeries([polygon], crs=4326).to_crs(utm_crs(c.x, c.y))
+    return metric.buffer(metres).to_crs(4326).iloc[0]
+
+
+def settings_digest(*, base: Path, district: District, overrides: dict) -> str:
+    """What a district's result depends on: the base config's text, the polygon and the overrides."""
+    h = hashlib.sha256(base.read_bytes())
+    h.update(district.polygon_wkb)
+    h.update(json.dumps(overrides, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def run_district(*, base: str, district: District, out_dir: str, overrides: dict, census: bool) -> dict:
+    """Run one district (the task a worker runs); write its outputs and clipped tables to ``out_dir``.
+
+    Returns
+    -------
+    dict
+        ``code``, ``name``, ``seconds``, ``folder``, ``cached``.
+    """
+    from .config import load_config
+    from .pipeline import run
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = settings_digest(base=Path(base), district=district, overrides=overrides)
+    marker = folder / MARKER
+    if marker.is_file() and json.loads(marker.read_text()).get("digest") == digest:
+        return {**json.loads(marker.read_text()), "cached": True}
+    start = time.perf_counter()
+    polygon = shapely.from_wkb(district.polygon_wkb)
+    probe = load_config(base, overrides=overrides)
+    buffered = _buffered(polygon, walk_reach_m(probe))
+    area_file = folder / "area_buffered.geojson"
+    gpd.GeoDataFrame(geometry=[buffered], crs=4326).to_file(area_file, driver="GeoJSON")
+    area = {**overrides.get("area", {}), "name": district.code, "polygon_file": str(area_file),
+            "polygon_coord_system": "wgs84", "bbox": None}
+    sections = {**overrides, "area": area, "output": {**overrides.get("output", {}), "dir": str(folder)}}
+    if census:
+        sections["population"] = {**overrides.get("population", {}), "census_code": district.code}
+    result = run(load_config(base, overrides=sections), write=True, progress=False)
+    cells, communities = clip_to_district(result.cells, result.communities, polygon)
+    with open(folder / "clipped.pkl", "wb") as fh:
+        pickle.dump({"cells": cells.assign(district=district.code),
+                     "communities": communities.assign(district=district.code),
+                     "summary": result.summary}, fh)
+    import resource  # POSIX: the worker process's peak memory, for the benchmark's per-worker figure
+
+    done = {"code": district.code, "name": district.name, "digest": digest, "folder": str(folder),
+            "seconds": time.perf_counter() - start,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    marker.write_text(json.dumps(done, ensure_ascii=False))
+    return {**done, "cached": False}
+
+
+def clip_to_district(cells: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
+                     polygon: shapely.Geometry) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cells whose centre is in the district, communities whose representative point is (vectorised)."""
+    def inside(frame: gpd.GeoDataFrame, points: Callable) -> pd.Series:
+        pts = points(frame.geometry.to_crs(4326))
+        return pd.Series(shapely.contains_xy(polygon, shapely.get_x(pts), shapely.get_y(pts)), index=frame.index)
+
+    keep_cells = cells[inside(cells, lambda g: shapely.centroid(g.values))]
+    keep_comm = communities[inside(communities, lambda g: shapely.point_on_surface(g.values))]
+    rep = shapely.point_on_surface(keep_comm.geometry.to_crs(4326).values)
+    keep_comm = keep_comm.assign(rep_lon=shapely.get_x(rep).round(7), rep_lat=shapely.get_y(rep).round(7))
+    return pd.DataFrame(keep_cells), pd.DataFrame(keep_comm)
+
+
+def run_batch(settings: BatchSettings, *, serial: bool = False, scheduler: str | None = None,
+              workers: int | None = None, echo: Callable[[str], None] = print) -> dict:
+    """Run every district (serially or on Dask), then merge the finished ones.
+
+    Returns
+    -------
+    dict
+        ``cells``, ``communities`` (merged DataFrames), ``districts`` (per-district status), ``failed``.
+    """
+    jobs: list[dict[str, Any]] = [dict(base=str(settings.base), district=d, out_dir=str(settings.out_dir / d.code),
+                 overrides=settings.overrides, census=settings.census) for d in settings.districts]
+    status: dict[str, dict] = {}
+
+    def record(code: str, outcome: dict | BaseException) -> None:
+        if isinstance(outcome, BaseException):
+            status[code] = {"code": code, "error": f"{type(outcome).__name__}: {outcome}"}
+            echo(f"✗ {code}: {status[code]['error']}")
+        else:
+            status[code] = outcome
+            took = "cached" if outcome["cached"] else f"{outcome['seconds']:.1f} s"
+            echo(f"✓ {code} {outcome['name']} ({took})")
+
+    if serial:
+        for job in jobs:
+            try:
+                record(job["district"].code, run_district(**job))
+            except Exception as exc:  # a failing district is reported; the others go on
+                traceback.print_exc()
+                record(job["district"].code, exc)
+    else:
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        cluster = None
+        if scheduler is None:
+            n = workers or os.cpu_count() or 1
+            import psutil
+
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   memory_limit=int(psutil.virtual_memory().total / n), dashboard_address=None)
+        client = Client(scheduler or cluster)
+        try:
+            futures = {client.submit(run_district, **job, pure=False): job["district"].code for job in jobs}
+            for future in as_completed(futures):
+                code = futures[future]
+                error = future.exception()
+                record(code, error if error is not None else future.result())
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return merge(settings, status)
+
+
+def merge(settings: BatchSettings, status: dict[str, dict]) -> dict:
+    """Merge the finished districts' clipped tables, sorted by district code then ids; write them."""
+    cells, communities, summaries = [], [], {}
+    for code in sorted(status):
+        if "error" in status[code]:
+            continue
+        with open(settings.out_dir / code / "clipped.pkl", "rb") as fh:
+            part = pickle.load(fh)
+        cells.append(part["cells"])
+        communities.append(part["communities"])
+        summaries[code] = part["summary"]
+    merged_cells = pd.concat(cells, ignore_index=True) if cells else pd.DataFrame()
+    merged_comm = pd.concat(communities, ignore_index=True) if communities else pd.DataFrame()
+    if len(merged_cells):
+        merged_cells = merged_cells.sort_values(["district", "h3"], ignore_index=True)
+    if len(merged_comm):
+        merged_comm = merged_comm.sort_values(["district", "rep_lon", "rep_lat"], ignore_index=True)
+    settings.out_dir.mkdir(parents=True, exist_ok=True)
+    merged_cells.drop(columns="geometry", errors="ignore").to_csv(settings.out_dir / "cells.csv", index=False)
+    merged_comm.drop(columns="geometry", errors="ignore").to_csv(settings.out_dir / "communities.csv", index=False)
+    failed = sorted(c for c, s in status.items() if "error" in s)
+    (settings.out_dir / "summary.json").write_text(json.dumps(
+        {"districts": {c: status[c] for c in sorted(status)}, "failed": failed, "summaries": summaries},
+        ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    return {"cells": merged_cells, "communities": merged_comm, "districts": status, "failed": failed}
