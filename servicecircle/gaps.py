@@ -224,7 +224,9 @@ def blind_spots(cells: gpd.GeoDataFrame, origins: pd.DataFrame, unit_of_origin: 
         columns["cells"] += size[ranked].tolist()
         columns["residents"] += residents[ranked].tolist()
         columns["demand_residents"] += demand_sum[ranked].tolist()
-        columns["demand"] += [who] * n
+        # The demand's column name (residents_60plus …), not words: blind_spots.csv is written once for every
+        # language (its cache key has none); the map words it in the run's language (maps.blind_spot_table).
+        columns["demand"] += [demand_col] * n
         columns["nearest_walk_min"] += near_min[ranked].tolist()
         columns["nearest_facility_id"] += near_id[ranked].tolist()
         columns["nearest_facility_name"] += near_name[ranked].tolist()

@@ -1163,7 +1163,7 @@ def add_blind_spots(m: MapPage, blind_spots: gpd.GeoDataFrame, config: Config) -
         tenths = np.full(len(walk), UNREACHABLE, dtype=np.uint32)
         tenths[np.isfinite(walk)] = np.rint(walk[np.isfinite(walk)] * 10).astype(np.uint32)
         table.add("walk", tenths, "mdelta")
-        table.factor("demand", spots["demand"])
+        table.factor("demand", spots["demand"].map(lambda col: texts.demand_words(config.output.lang, col)))
         # The nearest facility as a row of the facility table (its name is there); a name only when it is not.
         ids = spots["nearest_facility_id"].fillna("").astype(str)
         row = m.facility_index.get_indexer(ids) if m.facility_index is not None else np.full(len(ids), -1)

@@ -180,9 +180,8 @@ def _capacity_access_summary(info: dict, cells: pd.DataFrame, key: str, label: s
 
     capacity = texts.capacity_word(lang, info["capacity"])
     # The unit in the run's language (access words it in English for its own log): capacity per 1,000 of whom.
-    group = info["demand"].removeprefix("residents").strip("_") or "all"
-    who = texts.text(lang, f"goal.who_{group}") if f"goal.who_{group}" in texts.TEXTS else info["demand"]
-    if group == "all" and "no age data" in str(info.get("demand_label", "")):
+    who = texts.demand_words(lang, info["demand"])
+    if info["demand"] == "residents" and "no age data" in str(info.get("demand_label", "")):
         who += texts.text(lang, "console.demand_no_ages")
     out["unit"] = t("fca_unit", capacity=capacity, who=who)
     col = f"fca_per_1000_{key}"

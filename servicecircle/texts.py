@@ -844,6 +844,13 @@ def section(lang: str, prefix: str) -> dict[str, str]:
     return {k[len(prefix):]: v[lang] for k, v in TEXTS.items() if k.startswith(prefix)}
 
 
+def demand_words(lang: str, column: str) -> str:
+    """Who a residents column counts (``residents_60plus`` → 60岁及以上老年人), in ``lang``."""
+    group = str(column).removeprefix("residents").strip("_") or "all"
+    key = f"goal.who_{group}"
+    return text(lang, key) if key in TEXTS else str(column)
+
+
 def capacity_word(lang: str, capacity: str) -> str:
     """A capacity column (``beds``) in words of ``lang``: the map's popup label where it has one, else the column."""
     key = f"popup.{capacity}"

@@ -82,7 +82,7 @@ def test_blind_spots_by_hand():
     assert len(spots) == 2  # the unpopulated uncovered cell is no blind spot
     big, small = spots.iloc[0], spots.iloc[1]
     assert big["cells"] == len(pocket_b) and big["residents"] == 100.0 * len(pocket_b) and big["rank"] == 1
-    assert big["demand_residents"] == 25.0 * len(pocket_b) and "60+" in big["demand"]
+    assert big["demand_residents"] == 25.0 * len(pocket_b) and big["demand"] == "residents_60plus"
     assert small["residents"] == 50.0 and small["communities"] == "甲社区"
     # The shortest walk, rounded up to the tenth of a minute: beyond the threshold, it never reads as within.
     shortest = min(walk[c] for c in pocket_b)
@@ -195,7 +195,7 @@ def _reference_blind_spots(cells, origins, unit_of_origin, communities, faciliti
     comm_name = dict(zip(communities["community_id"], communities["name"]))
     records, geoms = [], []
     for key, category in config.categories.items():
-        col, who = group_column(origins, category.demand_group)
+        col, _who = group_column(origins, category.demand_group)
         gap = cells[(cells["residents"] > 0) & ~cells[f"covered_{key}"].astype(bool)].reset_index(drop=True)
         if len(gap) == 0:
             continue
@@ -222,7 +222,7 @@ def _reference_blind_spots(cells, origins, unit_of_origin, communities, faciliti
         spots.sort(key=lambda s: (-s[2], s[0]))
         for rank, (c, idx, residents, dem, best, comms, fallback) in enumerate(spots, start=1):
             near = str(gap[f"nearest_{key}"].iat[best]) if best is not None else ""
-            records.append((f"{key}-{rank}", key, rank, len(idx), residents, dem, who,
+            records.append((f"{key}-{rank}", key, rank, len(idx), residents, dem, col,
                             math.ceil(walk[best] / 6.0 - 1e-9) / 10 if best is not None else np.nan, near, names.get(near, ""),
                             "、".join(comms[:5]) + (f" 等{len(comms)}个社区" if len(comms) > 5 else ""),
                             float(fallback)))

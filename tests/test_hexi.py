@@ -1,6 +1,7 @@
 """The full analysis on Tianjin Hexi: road lines, 141 communities, 14 streets, census 2020 population."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -109,10 +110,13 @@ def test_hexi_blind_spots_shrink_with_the_registry(hexi_run, hexi_with_registry)
     assert before["residents"].sum() == pytest.approx(HEXI_TOTAL, rel=1e-6)
     assert 0 < after["residents"].sum() < before["residents"].sum()
     assert after["nearest_walk_min"].gt(15).all() and after["nearest_facility_name"].str.endswith("综合养老服务中心").all()
-    assert after["demand"].iloc[0] == "residents aged 60+"
+    assert after["demand"].iloc[0] == "residents_60plus"
     html = hexi_with_registry.files["map"].read_text(encoding="utf-8")
     # Layer names reach the page JSON-escaped.
     assert json.dumps("15分钟）: 养老服务 (")[1:-1] in html
+    # Whom a blind spot's demand counts, worded in the run's language on the map (the CSV keeps the column name).
+    data = json.loads(re.search(r'<script type="application/json" id="sc-data">(.*?)</script>', html, re.S).group(1))
+    assert data["datasets"]["blind"]["json"]["demand"] == ["60岁及以上老年人", "0–4岁婴幼儿"]
 
 
 def test_streetless_communities_are_spread_and_marked(hexi_run):
