@@ -1,9 +1,12 @@
 """Many districts at once: ``servicecircle batch BATCH.toml``.
 
 Each district is one task: the base study-area config run on the district's polygon **buffered by the
-longest walk** (max threshold × fastest speed, plus the snapping distance), then clipped back to the
-district: cells whose centre lies in the district, communities whose representative point does (a
-community on a split line goes to exactly one district). The task takes paths and small settings
+longest walk** (max threshold × fastest speed, plus the snapping distance) united with every community
+assigned to the district, buffered the same way (so a community reaching past the district is counted
+whole), then clipped back to the district: cells whose centre lies in the district, communities whose
+representative point does (a community on a split line goes to exactly one district). The merged
+outputs: ``cells.csv``, ``communities.csv``, ``summary.json``, ``scorecard.xlsx`` (with goals) and the
+overview page ``index.html``. The task takes paths and small settings
 only; the worker reads the OSM file and the district polygon itself.
 
 Batch file::
@@ -228,6 +231,21 @@ def clip_to_district(cells: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
 def run_batch(settings: BatchSettings, *, serial: bool = False, scheduler: str | None = None,
               workers: int | None = None, lang: str = "zh", echo: Callable[[str], None] = print) -> dict:
     """Run every district (serially or on Dask), then merge the finished ones.
+
+    Parameters
+    ----------
+    settings : BatchSettings
+        The batch (:func:`load_batch`).
+    serial : bool
+        No Dask: the districts one after another in this process.
+    scheduler : str, optional
+        Address of an existing Dask scheduler; default a ``LocalCluster``.
+    workers : int, optional
+        The ``LocalCluster``'s workers (default: the cores).
+    lang : {"zh", "en"}
+        Language of the console lines and the overview page.
+    echo : callable
+        Where a progress line goes (``print``).
 
     Returns
     -------

@@ -148,3 +148,15 @@ def test_merged_scorecard_and_overview(batch_file, dask_batch):
     assert page.count("<tr><td>TEST quadrant") == 4 and "完成" in page
     residents = dask_batch["cells"].groupby("district")["residents"].sum()
     assert f"{residents['T1']:,.0f}" in page
+
+
+def test_overview_reports_a_failed_district(tmp_path):
+    """A failed district is a row with its error (escaped) and no links; the others keep theirs; English on ask."""
+    settings = batch.BatchSettings(base=CHENGDU_CONFIG, districts=(), out_dir=tmp_path, census=False, overrides={})
+    cells = pd.DataFrame({"district": ["A1", "A1"], "residents": [30.0, 10.0],
+                          "covered_elder_care": [True, False], "covered_canteen": [True, True]})
+    status = {"A1": {"code": "A1", "name": "TEST A1"}, "B2": {"code": "B2", "error": "InputError: <bad> file"}}
+    page = batch.write_overview(settings, status, cells, {}, lang="en").read_text(encoding="utf-8")
+    assert 'href="A1/index.html"' in page and 'href="B2/index.html"' not in page
+    assert "failed: InputError: &lt;bad&gt; file" in page and "75.0%" in page and "100.0%" in page
+    assert "Districts" in page and "区县" not in page
