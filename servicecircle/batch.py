@@ -322,7 +322,8 @@ def merge(settings: BatchSettings, status: dict[str, dict], *, lang: str = "zh")
     failed = sorted(c for c, s in status.items() if "error" in s)
     names = {code: status[code].get("name", code) for code in status}
     finished = [code for code in sorted(status) if "error" not in status[code]]
-    scorecards = read_scorecards(settings.out_dir, finished, names=names)
+    own = dict(list(merged_comm.groupby("district")["community_id"])) if len(merged_comm) else {}
+    scorecards = read_scorecards(settings.out_dir, finished, names=names, communities=own)
     merged_scorecard(settings.out_dir, scorecards, names=names)
     write_overview(settings, status, merged_cells, scorecards, lang=lang)
     (settings.out_dir / "summary.json").write_text(json.dumps(
@@ -335,8 +336,12 @@ def merge(settings: BatchSettings, status: dict[str, dict], *, lang: str = "zh")
 DISTRICT_COLUMNS_ZH = ("区县代码", "区县名称")
 
 
-def read_scorecards(out_dir: Path, codes: list[str], *, names: dict[str, str]) -> dict[str, pd.DataFrame]:
+def read_scorecards(out_dir: Path, codes: list[str], *, names: dict[str, str],
+                    communities: dict[str, pd.Series] | None = None) -> dict[str, pd.DataFrame]:
     """The finished districts' ``scorecard.csv`` (code order), each row led by the district's code and name.
+
+    With ``communities`` (district code → the ``community_id`` of its clipped communities), a district's
+    community rows are only its own communities' (the run area's other communities belong to a neighbour).
 
     Parameters
     ----------
@@ -346,12 +351,20 @@ def read_scorecards(out_dir: Path, codes: list[str], *, names: dict[str, str]) -
         The finished districts; those without a scorecard (no goals) are left out.
     names : dict
         District code → name.
+    communities : dict, optional
+        District code → its communities' ids.
     """
+    from .goals import LEVEL_ZH
+
     tables = {}
     for code in sorted(codes):
         path = out_dir / code / "scorecard.csv"
         if path.is_file():
             table = pd.read_csv(path, encoding="utf-8-sig", dtype={"编号": str, "代码": str})
+            if communities is not None and code in communities:
+                community_row = table["层级"].isin([LEVEL_ZH["community"], LEVEL_ZH["compound"]]).to_numpy()
+                own = table["编号"].isin(communities[code].astype(str)).to_numpy()
+                table = table[~community_row | own].reset_index(drop=True)
             tables[code] = pd.concat([pd.DataFrame({DISTRICT_COLUMNS_ZH[0]: code, DISTRICT_COLUMNS_ZH[1]: names[code]},
                                                    index=table.index), table], axis=1)
     return tables

@@ -139,8 +139,14 @@ def test_merged_scorecard_and_overview(batch_file, dask_batch):
     with zipfile.ZipFile(out / "scorecard.xlsx") as book:
         sheets = re.findall(r'<sheet name="([^"]+)"', book.read("xl/workbook.xml").decode())
     assert sheets == ["全市", "T1", "T2", "T3", "T4"]
-    city = batch.read_scorecards(out, ["T1", "T2", "T3", "T4"], names={c: c for c in ("T1", "T2", "T3", "T4")})
-    assert set(city) == {"T1", "T2", "T3", "T4"} and (city["T3"]["区县代码"] == "T3").all()
+    codes = ["T1", "T2", "T3", "T4"]
+    own = dict(list(dask_batch["communities"].groupby("district")["community_id"]))
+    cards = batch.read_scorecards(out, codes, names={c: c for c in codes}, communities=own)
+    assert set(cards) == set(codes) and (cards["T3"]["区县代码"] == "T3").all()
+    # a district's sheet holds its own communities' rows only: together every community once per goal
+    per_goal = pd.concat(cards.values()).query("层级 == '小区（OSM）'").groupby("指标代码")["编号"]
+    assert (per_goal.nunique() == per_goal.size()).all()
+    assert (per_goal.nunique() == len(dask_batch["communities"])).all()
     page = (out / "index.html").read_text(encoding="utf-8")
     for code in ("T1", "T2", "T3", "T4"):
         assert f'href="{code}/index.html"' in page and f'href="{code}/map.html"' in page
