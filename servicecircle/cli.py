@@ -148,7 +148,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
     from . import batch
 
     outcome = batch.run_batch(batch.load_batch(args.batch_file), serial=args.serial, scheduler=args.scheduler,
-                              workers=args.workers)
+                              workers=args.workers, lang=args.lang)
     return 1 if outcome["failed"] else 0
 
 

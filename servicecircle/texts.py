@@ -831,6 +831,31 @@ TEXTS: dict[str, dict[str, str]] = {
     'compare.blind_a': {'zh': '盲区数·前', 'en': 'blind spots before'},
     'compare.blind_b': {'zh': '盲区数·后', 'en': 'blind spots after'},
     'compare.wrote': {'zh': '已写出 {path}', 'en': 'wrote {path}'},
+    # ---- the batch (servicecircle batch): its console lines and overview page (index.html)
+    'batch.title': {'zh': '一刻钟服务圈批量评估', 'en': '15-minute service circle batch'},
+    'batch.overview': {'zh': '各区县一览', 'en': 'Districts'},
+    'batch.district': {'zh': '区县', 'en': 'district'},
+    'batch.code': {'zh': '区划代码', 'en': 'code'},
+    'batch.residents': {'zh': '居民', 'en': 'residents'},
+    'batch.covered': {'zh': '{label}覆盖率', 'en': '{label} covered'},
+    'batch.goals_met': {'zh': '达标指标', 'en': 'goals met'},
+    'batch.goals_failed': {'zh': '未达标指标', 'en': 'goals failed'},
+    'batch.status': {'zh': '状态', 'en': 'status'},
+    'batch.ok': {'zh': '完成', 'en': 'ok'},
+    'batch.failed': {'zh': '失败：{error}', 'en': 'failed: {error}'},
+    'batch.links': {'zh': '报告与地图', 'en': 'report and map'},
+    'batch.report': {'zh': '报告', 'en': 'report'},
+    'batch.map': {'zh': '地图', 'en': 'map'},
+    'batch.note': {
+        'zh': '居民与覆盖率按区县内的网格合计；指标按各区县的运行范围（区县及其社区外扩最长步行距离）评估。',
+        'en': "Residents and covered shares sum the district's own cells; goals are judged on the district's run "
+              "area (the district and its communities, buffered by the longest walk).",
+    },
+    'batch.done': {'zh': '✓ {code} {name}（{took}）', 'en': '✓ {code} {name} ({took})'},
+    'batch.cached': {'zh': '已完成，沿用', 'en': 'cached'},
+    'batch.seconds': {'zh': '{seconds:.1f} 秒', 'en': '{seconds:.1f} s'},
+    'batch.error': {'zh': '✗ {code}：{error}', 'en': '✗ {code}: {error}'},
+    'batch.wrote': {'zh': '已写出 {path}', 'en': 'wrote {path}'},
 }
 
 
