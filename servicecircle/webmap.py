@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -54,13 +55,34 @@ class Client:
     backoff_s: float = 1.0
 
 
+class _HideKeys(logging.Filter):
+    """Masks every key a client holds in urllib3's records (its DEBUG lines carry the full URL)."""
+
+    keys: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(k in text for k in self.keys):
+            for key in self.keys:
+                text = text.replace(key, "***")
+            record.msg, record.args = text, ()
+        return True
+
+
+_HIDE_KEYS = _HideKeys()
+logging.getLogger("urllib3.connectionpool").addFilter(_HIDE_KEYS)
+
+
 def make_client(*, service: str, key_env: str, cache_dir: Path, base_url: str | None = None,
                 refresh: bool = False, backoff_s: float = 1.0) -> Client:
     """A :class:`Client` with its key read from the environment variable ``key_env``.
 
     A missing key is only an error once a request must go out: a cached rerun needs none.
     """
-    return Client(service=service, key=os.environ.get(key_env, ""), base_url=(base_url or BASE_URLS[service]),
+    key = os.environ.get(key_env, "")
+    if key:
+        _HIDE_KEYS.keys.add(key)
+    return Client(service=service, key=key, base_url=(base_url or BASE_URLS[service]),
                   cache_dir=Path(cache_dir) / "webmap" / service, refresh=refresh, backoff_s=backoff_s)
 
 
@@ -77,8 +99,11 @@ def _status(service: str, body: dict) -> tuple[bool, str, str]:
     return str(body.get("status")) == "0", str(body.get("status", "")), str(body.get("message", ""))
 
 
-def get_json(client: Client, path: str, params: dict[str, Any]) -> dict:
+def get_json(client: Client, path: str, params: dict[str, Any], *, empty_codes: set[str] | None = None) -> dict:
     """One request, from the cache when it holds it; retried on timeouts, 5xx and QPS errors.
+
+    ``empty_codes`` are the statuses meaning an empty answer (a geocoder's "no result"): cached and
+    returned like a good one.
 
     Raises
     ------
@@ -110,7 +135,7 @@ def get_json(client: Client, path: str, params: dict[str, Any]) -> dict:
             problem = "not JSON"
             continue
         ok, code, message = _status(client.service, body)
-        if ok:
+        if ok or code in (empty_codes or set()):
             cache.parent.mkdir(parents=True, exist_ok=True)
             fetched = dt.date.today().isoformat()
             cache.write_text(json.dumps({"fetched": fetched, "path": path, "params": params, "body": body},
