@@ -420,7 +420,9 @@ def _print_inputs_and_files(result: RunResult) -> None:
         if "webmap" in reg:  # a POI search: counts per category
             print("  " + t("webmap", service=reg["webmap"], date=reg["fetched_on"], requests=reg["requests"]))
             for row in reg["categories"]:
-                print("  " + t("webmap_category", **row))
+                words = "".join(f": {w} ×{n}" if not k else f", {w} ×{n}"
+                                for k, (w, n) in enumerate(row.get("excluded_by", {}).items()))
+                print("  " + t("webmap_category", **{**row, "words": words}))
             continue
         print("  " + t("registry", file=reg["file"], n=reg["rows_used"], coord=reg["coord_system"]))
         if reg["warning"]:

@@ -535,9 +535,9 @@ TEXTS: dict[str, dict[str, str]] = {
         'en': '{service} POIs (fetched {date}, {requests} requests):',
     },
     'console.webmap_category': {
-        'zh': '  {category}：获取 {fetched}，采用 {kept}，排除 {excluded}（名称含排除词），'
+        'zh': '  {category}：获取 {fetched}，采用 {kept}，排除 {excluded}（名称含排除词{words}），'
               '{not_matched} 个名称不符，与登记表合并 {merged}',
-        'en': '  {category}: fetched {fetched}, kept {kept}, excluded {excluded} (name has an exclude keyword), '
+        'en': '  {category}: fetched {fetched}, kept {kept}, excluded {excluded} (name has an exclude keyword{words}), '
               '{not_matched} not named like one, merged with a registry {merged}',
     },
     'console.category': {

@@ -290,7 +290,8 @@ def classify_pois(pois: pd.DataFrame, categories: dict) -> tuple[Any, pd.DataFra
     (GeoDataFrame, DataFrame)
         The facilities (``source`` the service, ``facility_id`` ``<service>/<poi id>/<category>``,
         with ``poi_id``, ``type_code``, ``address``, ``fetched``), and per category the counts
-        ``fetched`` (POIs found by its keywords), ``kept`` and ``excluded``.
+        ``fetched`` (POIs found by its keywords), ``kept``, ``excluded`` and ``excluded_by``
+        (exclude keyword → POIs it ruled out).
     """
     import geopandas as gpd
 
@@ -316,7 +317,10 @@ def classify_pois(pois: pd.DataFrame, categories: dict) -> tuple[Any, pd.DataFra
         matched = np.zeros(len(pois), bool)
         matched[found.loc[found["category"] == key, "osm_id"].to_numpy()] = True  # listed, counted or flagged
         excluded = fetched & _contains_any(names, category.keywords) & _contains_any(names, category.exclude_keywords)
+        # The exclude keyword that ruled each one out (the first of the category's list it contains).
+        by_word = names[excluded].map(lambda n, c=category: next(w for w in c.exclude_keywords if w in n))
         counts.append({"category": key, "fetched": int(fetched.sum()), "kept": kept,
                        "excluded": int(excluded.sum()),  # named like one, but an exclude keyword rules it out
+                       "excluded_by": {w: int(c) for w, c in sorted(by_word.value_counts().items())},
                        "not_matched": int((fetched & ~matched & ~excluded).sum())})
     return found, pd.DataFrame(counts)

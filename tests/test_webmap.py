@@ -135,6 +135,7 @@ def test_search_classifies_and_drops_traps(amap_server, tmp_path, monkeypatch):
     assert set(found["source"]) == {"amap"} and found["facility_id"].str.startswith("amap/T").all()
     row = counts.set_index("category").loc["nursery"]
     assert row["kept"] == 1 and row["excluded"] == 1  # 测试幼儿用品店托育: 托育 ruled out by 用品
+    assert row["excluded_by"] == {"用品": 1}
     # The rerun is offline: the server sees nothing new.
     n = len(seen)
     again = webmap.search_pois(client, bbox=BBOX, keywords=KEYWORDS)
@@ -249,6 +250,15 @@ def test_chengdu_rerun_offline_is_identical(chengdu_poi_runs):
     b = (again.config.output.out_dir / "communities.csv").read_bytes()
     assert a == b
     assert first.summary["registries"] == again.summary["registries"]
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_console_names_the_exclude_keyword(chengdu_poi_runs, capsys):
+    from servicecircle import cli
+
+    cli._print_inputs_and_files(chengdu_poi_runs.first)
+    assert "用品 ×1" in capsys.readouterr().out  # 测试幼儿用品店托育, ruled out of the nurseries by 用品
 
 
 def _serve_baidu_tencent():
