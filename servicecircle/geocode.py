@@ -23,8 +23,10 @@ PRECISIONS = ("house", "poi", "road", "town", "district")
 # Each service's level words → precision. An AMap or Baidu level not listed is a kind of POI
 # (Baidu names them by trade: 餐饮, 教育 …) unless it is unknown.
 _LEVELS = {
-    "amap": {"门牌号": "house", "单元号": "house", "楼栋号": "house", "兴趣点": "poi", "公交站台": "poi",
-             "公交地铁站点": "poi", "道路": "road", "道路交叉路口": "road", "乡镇": "town", "村庄": "town",
+    # AMap's list as of its 2023-12 update (门址, 小巷 and 住宅区 added then).
+    "amap": {"门牌号": "house", "门址": "house", "单元号": "house", "楼层": "house", "房间": "house",
+             "兴趣点": "poi", "住宅区": "poi", "公交地铁站点": "poi", "道路": "road", "道路交叉路口": "road",
+             "小巷": "road", "乡镇": "town", "村庄": "town",
              "开发区": "town", "热点商圈": "town", "区县": "district", "市": "district", "省": "district",
              "国家": "district"},
     "baidu": {"门址": "house", "道路": "road", "交叉路口": "road", "桥": "road", "乡镇": "town", "村庄": "town",
