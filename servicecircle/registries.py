@@ -40,6 +40,8 @@ class GeocodeSetup:
     client: Client
     city: str | None = None
     min_precision: str = "poi"
+    #: The study area (WGS-84): a geocoded point outside it is a namesake elsewhere, not used. None: not checked.
+    area: Any = None
 
 #: Canonical field → header spellings recognised (compared after removing
 #: spaces, brackets with units, and case).
@@ -390,8 +392,8 @@ def _geocode_rows(geocoder: GeocodeSetup, ask: np.ndarray, address: np.ndarray, 
                   lon: np.ndarray, lat: np.ndarray, level: np.ndarray, field: str) -> np.ndarray:
     """Geocode the rows ``ask``, writing WGS-84 ``lon``/``lat`` and ``level`` in place; the rows used.
 
-    A row not found or coarser than ``min_precision`` gets an input-report line (through
-    ``report_rows``) and a line of the report's ``geocode_review``.
+    A row not found, coarser than ``min_precision`` or outside the study area gets an input-report
+    line (through ``report_rows``) and a line of the report's ``geocode_review``.
     """
     from . import geocode
 
@@ -402,12 +404,16 @@ def _geocode_rows(geocoder: GeocodeSetup, ask: np.ndarray, address: np.ndarray, 
     level[where] = found["level"].to_numpy(dtype=object)
     fine = found["precision"].map(lambda p: geocode.precise_enough(p, geocoder.min_precision)).to_numpy(bool)
     has = np.isfinite(found["lon"].to_numpy(float))
+    inside = np.ones(len(where), bool)
+    if geocoder.area is not None:
+        inside = ~has | shapely.covers(geocoder.area, shapely.points(lon[where], lat[where]))
     used = np.zeros(len(ask), bool)
-    used[where] = has & fine
-    why = {i: (report.text("geocoded_coarse", service=client.service, level=level[i] or "?",
-                           min_precision=geocoder.min_precision) if h
-               else report.text("geocode_not_found", service=client.service, address=address[i]))
-           for i, h in zip(where, has) if not used[i]}
+    used[where] = has & fine & inside
+    why = {i: (report.text("geocode_not_found", service=client.service, address=address[i]) if not h
+               else report.text("geocoded_outside_area", lon=lon[i], lat=lat[i]) if not ok_area
+               else report.text("geocoded_coarse", service=client.service, level=level[i] or "?",
+                                min_precision=geocoder.min_precision))
+           for i, h, ok_area in zip(where, has, inside) if not used[i]}
     report_rows(ask & ~used, 2, field, lambda i: why[i], report.text("see_geocode_review"))
     review = report.geocode_review if report.geocode_review is not None else []
     review.extend({"file": str(path), "row": int(row_no[i]), "name": names[i], "address": address[i],

@@ -22,7 +22,6 @@ from servicecircle import coords, geocode, webmap
 from servicecircle.config import Registry, load_config
 from servicecircle.errors import InputError
 from servicecircle.inputs import InputReport
-from servicecircle.pipeline import drop_geocoded_outside
 from servicecircle.registries import GeocodeSetup, read_registry
 
 KEY = "geo-secret-4711"
@@ -119,7 +118,7 @@ def _setup(service, base, tmp_path, monkeypatch, key=KEY):
     monkeypatch.setenv("TEST_GEO_KEY", key)
     client = webmap.make_client(service=service, key_env="TEST_GEO_KEY", cache_dir=tmp_path / "cache",
                                 base_url=base, backoff_s=0.01)
-    return GeocodeSetup(client=client, city="成都市")
+    return GeocodeSetup(client=client, city="成都市", area=AREA)
 
 
 @pytest.mark.parametrize("service", ["amap", "baidu", "tencent"])
@@ -128,28 +127,27 @@ def test_address_only_registry_is_geocoded(service, geo_server, tmp_path, monkey
     spec = _registry(tmp_path, ROWS)
     report = InputReport(lang="en", geocode_review=[])
     reg = read_registry(spec, _categories(), report, geocoder=_setup(service, base, tmp_path, monkeypatch))
-    reg = drop_geocoded_outside(reg, AREA, report, service)
     # 门牌号 and 兴趣点 are used; 道路, 区县, the namesake outside and the unknown address are not.
     assert list(reg["name"]) == ["甲养老服务中心", "乙养老服务中心"]
     assert list(reg["geocode_level"]) == [str(WORDS[service]["house"]), str(WORDS[service]["poi"])]
     for (x, y), address in zip(shapely.get_coordinates(reg.geometry.values), ["测试路1号", "测试社区养老服务中心"]):
         assert abs(x - PLACES[address][0]) < 1e-5 and abs(y - PLACES[address][1]) < 1e-5  # about 1 m
     lines = report.frame()
-    assert list(lines["row"]) == [4, 5, 7, 6] and set(lines["field"]) == {"地址", "address"}
-    assert lines["action"].iloc[:3].str.contains("geocode_review.csv").all()
+    assert list(lines["row"]) == [4, 5, 6, 7] and set(lines["field"]) == {"地址"}
+    assert lines["action"].str.contains("geocode_review.csv").all()
     review = pd.read_csv(report.write_review(tmp_path / "geocode_review.csv"), dtype={"level": str})
     assert list(review.columns) == ["file", "row", "name", "address", "service", "level", "lon", "lat", "why"]
-    assert list(review["name"]) == ["丙养老服务中心", "丁养老服务中心", "己养老服务中心", "戊养老服务中心"]
-    assert list(review["level"].fillna("")) == [str(WORDS[service]["road"]), str(WORDS[service]["district"]), "",
-                                               str(WORDS[service]["house"])]
-    assert (review["service"] == service).all() and np.isnan(review["lon"].iat[2])
-    assert abs(review["lon"].iat[3] - 116.4) < 1e-5 and "outside the study area" in review["why"].iat[3]
+    assert list(review["name"]) == ["丙养老服务中心", "丁养老服务中心", "戊养老服务中心", "己养老服务中心"]
+    assert list(review["level"].fillna("")) == [str(WORDS[service]["road"]), str(WORDS[service]["district"]),
+                                               str(WORDS[service]["house"]), ""]
+    assert (review["service"] == service).all() and np.isnan(review["lon"].iat[3])
+    assert abs(review["lon"].iat[2] - 116.4) < 1e-5 and "outside the study area" in review["why"].iat[2]
     assert service != "amap" or {q["city"] for q in seen} == {"成都市"}
     # The rerun is answered by the cache: the server sees nothing new.
     n = len(seen)
     again = read_registry(spec, _categories(), InputReport(geocode_review=[]),
                           geocoder=_setup(service, base, tmp_path, monkeypatch))
-    assert len(seen) == n == len(ROWS) and len(again) == 3  # the namesake is dropped by the study-area step
+    assert len(seen) == n == len(ROWS) and len(again) == 2
     report.write(tmp_path / "input_report.csv")
     assert not any(KEY in p.read_text(encoding="utf-8") for p in tmp_path.rglob("*") if p.is_file())
     assert not any(KEY in p.name for p in tmp_path.rglob("*"))

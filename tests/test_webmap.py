@@ -276,10 +276,12 @@ def test_chengdu_run_geocodes_the_address_registry(chengdu_poi_runs):
     facs = first.facilities
     geo = facs[facs["geocode_level"].fillna("") != ""]
     assert dict(zip(geo["name"], geo["geocode_level"])) == {"甲养老服务中心": "门牌号", "乙养老服务中心": "兴趣点"}
+    entry = next(r for r in first.summary["registries"] if r.get("file", "").endswith("名录.csv"))
+    assert entry["rows_geocoded"] == entry["rows_used"] == 2
     out = first.config.output.out_dir
     review = pd.read_csv(out / "geocode_review.csv", encoding="utf-8-sig")
-    assert list(review["row"]) == [4, 5, 7, 6] and review["file"].str.endswith("名录.csv").all()
-    assert list(review["name"]) == ["丙养老服务中心", "丁养老服务中心", "己养老服务中心", "戊养老服务中心"]
+    assert list(review["row"]) == [4, 5, 6, 7] and review["file"].str.endswith("名录.csv").all()
+    assert list(review["name"]) == ["丙养老服务中心", "丁养老服务中心", "戊养老服务中心", "己养老服务中心"]
     lines = pd.read_csv(out / "input_report.csv", encoding="utf-8-sig", dtype=str)
     assert sorted(lines.loc[lines["file"].str.endswith("名录.csv"), "row"].astype(int)) == [4, 5, 6, 7]
     again_out = again.config.output.out_dir
