@@ -203,3 +203,22 @@ def test_precision_words_of_each_service():
     assert geocode.precision_of("baidu", "教育") == "poi" and geocode.precision_of("tencent", "9") == "house"
     assert geocode.precise_enough("house", "poi") and not geocode.precise_enough("road", "poi")
     assert not geocode.precise_enough("", "district")
+
+
+def test_geocoder_table_is_read_and_checked(tmp_path):
+    from conftest import CHENGDU_CONFIG
+
+    from servicecircle.errors import ConfigError
+
+    base = (CHENGDU_CONFIG.read_text(encoding="utf-8").replace('"../../shared', '"/work/shared')
+            .replace('"../maps', f'"{tmp_path}/maps'))
+    path = tmp_path / "area.toml"
+    path.write_text(base + '\n[facilities.geocoder]\nservice = "baidu"\nkey_env = "BAIDU_AK"\ncity = "成都市"\n',
+                    encoding="utf-8")
+    geo = load_config(path).facilities.geocoder
+    assert (geo.service, geo.key_env, geo.city, geo.min_precision) == ("baidu", "BAIDU_AK", "成都市", "poi")
+    for table, key in (('service = "amap"', "key_env"), ('service = "amap"\nkey_env = "K"\nmin_precision = "street"',
+                                                         "min_precision")):
+        path.write_text(base + f"\n[facilities.geocoder]\n{table}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=f"facilities.geocoder.{key}"):
+            load_config(path)
