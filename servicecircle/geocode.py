@@ -9,6 +9,7 @@ rank comparable across services (:data:`PRECISIONS`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,8 +37,10 @@ _LEVELS = {
                 "8": "road", "9": "house", "10": "poi", "11": "poi"},
 }
 _UNKNOWN = {"", "未知", "unknown", "UNKNOWN"}
-#: Statuses meaning "no such address" rather than a refusal (Tencent 347 查询无结果).
-NO_RESULT_CODES = {"amap": set(), "baidu": {"1"}, "tencent": {"347"}}
+def no_result(service: str, code: str, message: str) -> bool:
+    """Whether a refusal means "no such address": Tencent 347 查询无结果, Baidu status 1 worded 无相关结果
+    (Baidu's status 1 is also its internal error, which is not cached as an answer)."""
+    return (service == "tencent" and code == "347") or (service == "baidu" and code == "1" and "无相关结果" in message)
 
 
 def precision_of(service: str, level: str) -> str:
@@ -106,7 +109,7 @@ def geocode(client: webmap.Client, *, addresses: Sequence[str], city: str | None
     found = []
     for address in distinct:
         path, params = _request(client.service, address, city)
-        body = webmap.get_json(client, path, params, empty_codes=NO_RESULT_CODES[client.service])
+        body = webmap.get_json(client, path, params, empty=functools.partial(no_result, client.service))
         found.append(_answer(client.service, body))
     table = pd.DataFrame(found, columns=["lon", "lat", "level"], index=distinct)
     lon, lat = coords.to_wgs84(table["lon"].to_numpy(float), table["lat"].to_numpy(float),

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,14 +97,16 @@ def _status(service: str, body: dict) -> tuple[bool, str, str]:
     """``(ok, code, message)`` of a response body, in each service's own wording."""
     if service == "amap":
         return str(body.get("status")) == "1", str(body.get("infocode", "")), str(body.get("info", ""))
-    return str(body.get("status")) == "0", str(body.get("status", "")), str(body.get("message", ""))
+    # Baidu's geocoder words its refusals in "msg", its place search in "message".
+    return str(body.get("status")) == "0", str(body.get("status", "")), str(body.get("message", body.get("msg", "")))
 
 
-def get_json(client: Client, path: str, params: dict[str, Any], *, empty_codes: set[str] | None = None) -> dict:
+def get_json(client: Client, path: str, params: dict[str, Any], *,
+             empty: Callable[[str, str], bool] | None = None) -> dict:
     """One request, from the cache when it holds it; retried on timeouts, 5xx and QPS errors.
 
-    ``empty_codes`` are the statuses meaning an empty answer (a geocoder's "no result"): cached and
-    returned like a good one.
+    ``empty(code, message)`` tells a refusal that means an empty answer (a geocoder's "no result"):
+    it is cached and returned like a good one.
 
     Raises
     ------
@@ -135,7 +138,7 @@ def get_json(client: Client, path: str, params: dict[str, Any], *, empty_codes: 
             problem = "not JSON"
             continue
         ok, code, message = _status(client.service, body)
-        if ok or code in (empty_codes or set()):
+        if ok or (empty is not None and empty(code, message)):
             cache.parent.mkdir(parents=True, exist_ok=True)
             fetched = dt.date.today().isoformat()
             cache.write_text(json.dumps({"fetched": fetched, "path": path, "params": params, "body": body},

@@ -203,6 +203,9 @@ def test_precision_words_of_each_service():
     assert geocode.precision_of("baidu", "教育") == "poi" and geocode.precision_of("tencent", "9") == "house"
     assert geocode.precise_enough("house", "poi") and not geocode.precise_enough("road", "poi")
     assert not geocode.precise_enough("", "district")
+    # Baidu's status 1 is "no result" only when it says so; its internal error is never cached as an answer.
+    assert geocode.no_result("baidu", "1", "Internal Service Error:无相关结果")
+    assert not geocode.no_result("baidu", "1", "服务器内部错误") and geocode.no_result("tencent", "347", "查询无结果")
 
 
 def test_geocoder_table_is_read_and_checked(tmp_path):
