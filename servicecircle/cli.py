@@ -45,7 +45,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed-profile", choices=["default", "elderly"],
                    help="walking speed: default 1.0 m/s, elderly 0.8 m/s (overrides [access])")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--refresh", action="store_true", help="refetch web-map POI searches instead of their cache")
+    p.add_argument("--refresh", action="store_true",
+                   help="refetch web-map POI searches and geocoding instead of their cache")
     p.add_argument("--recompute", action="store_true",
                    help="compute every stage and write every file again, reusing nothing a run with the same "
                         "inputs cached (the walk network still comes from its own cache)")
@@ -222,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.refresh:  # refetch every POI search; the cached analysis would hide the new POIs
             refetched = tuple(dataclasses.replace(w, refresh=True) for w in config.facilities.webmap)
-            config = dataclasses.replace(config, facilities=dataclasses.replace(config.facilities, webmap=refetched))
+            geo = config.facilities.geocoder
+            geo = dataclasses.replace(geo, refresh=True) if geo is not None else None
+            config = dataclasses.replace(config, facilities=dataclasses.replace(config.facilities, webmap=refetched,
+                                                                                geocoder=geo))
         result = run(config, progress=not args.quiet, reuse=not (args.recompute or args.refresh))
         report_command = _after_run(args, result)
     except ServiceCircleError as exc:
@@ -416,7 +420,9 @@ def _print_inputs_and_files(result: RunResult) -> None:
         if "webmap" in reg:  # a POI search: counts per category
             print("  " + t("webmap", service=reg["webmap"], date=reg["fetched_on"], requests=reg["requests"]))
             for row in reg["categories"]:
-                print("  " + t("webmap_category", **row))
+                words = "".join(f": {w} ×{n}" if not k else f", {w} ×{n}"
+                                for k, (w, n) in enumerate(row.get("excluded_by", {}).items()))
+                print("  " + t("webmap_category", **{**row, "words": words}))
             continue
         print("  " + t("registry", file=reg["file"], n=reg["rows_used"], coord=reg["coord_system"]))
         if reg["warning"]:

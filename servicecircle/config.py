@@ -548,6 +548,37 @@ class WebmapSource:
         return self
 
 
+#: ``min_precision`` choices, coarsest last: a geocoded row is used when its level is this or finer
+#: (see :data:`servicecircle.geocode.PRECISIONS`).
+GEOCODE_PRECISIONS = ("house", "poi", "road", "town", "district")
+
+
+@dataclass(frozen=True)
+class Geocoder:
+    """``[facilities.geocoder]``: geocoding of registry rows with an address and no coordinates."""
+
+    service: str = option(DERIVED, str, "the service: amap, baidu or tencent", check=check_one_of(WEBMAP_SERVICES))
+    key_env: str = option(DERIVED, str, "the environment variable holding the key (never the key itself)")
+    base_url: str | None = option(None, str, "the service's address (default: its public one; tests use a "
+                                  "local server)")
+    city: str | None = option(None, str, "city or district sent with each address to disambiguate it, e.g. "
+                              "\"成都市\" (default: [population] census_code, an adcode, for AMap)")
+    min_precision: str = option("poi", str, "coarsest level used: house (门牌号), poi (兴趣点, default), road, "
+                                "town or district", check=check_one_of(GEOCODE_PRECISIONS))
+    refresh: bool = option(False, bool, "refetch instead of reading cached responses (the run's --refresh)")
+
+    def _resolve(self, key: str, table: dict) -> Geocoder:
+        if self.service is DERIVED:
+            raise _err(f"{key}.service", f"missing: one of {', '.join(WEBMAP_SERVICES)}")
+        if self.key_env is DERIVED:
+            raise _err(f"{key}.key_env", "missing: the name of the environment variable holding the key")
+        return self
+
+
+def _geocoder(key: str, value: dict) -> Geocoder:
+    return read_table(Geocoder, value, key, Path("."))  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class FacilitySettings:
     """``[facilities]``: registries and how facilities from several sources are merged."""
@@ -556,6 +587,7 @@ class FacilitySettings:
                                      "category and name is the same facility, m", check=check_positive)
     registries: tuple[Registry, ...] = option((), list, "the facility registries", item=Registry)
     webmap: tuple[WebmapSource, ...] = option((), list, "web-map POI searches", item=WebmapSource)
+    geocoder: Geocoder | None = option(None, dict, "geocoding of address-only registry rows", check=_geocoder)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
 
 REPORT_COLUMNS = ["file", "row", "field", "problem", "action"]
+REVIEW_COLUMNS = ["file", "row", "name", "address", "service", "level", "lon", "lat", "why"]
 
 
 @dataclass
@@ -52,6 +53,8 @@ class InputReport:
 
     rows: list[dict] = field(default_factory=list)
     lang: str = "en"
+    #: Geocoded registry rows not used (``geocode_review.csv``, :data:`REVIEW_COLUMNS`); None: no geocoder.
+    geocode_review: list[dict] | None = None
 
     def add(self, file: str | Path, row: SupportsInt | None, field_name: str, problem: str, action: str) -> None:
         self.rows.append({"file": str(file), "row": "" if row is None else int(row), "field": field_name,
@@ -76,6 +79,12 @@ class InputReport:
         """``input_report.csv``; files named relative to ``base`` (:func:`relative_paths`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         relative_paths(self.frame(), base).to_csv(path, index=False, encoding="utf-8-sig")
+        return path
+
+    def write_review(self, path: Path, base: Path | None = None) -> Path:
+        """``geocode_review.csv``: the geocoded rows not used, for the office to fix."""
+        frame = pd.DataFrame(self.geocode_review or [], columns=REVIEW_COLUMNS)
+        relative_paths(frame, base).to_csv(path, index=False, encoding="utf-8-sig", float_format="%.6f")
         return path
 
     def summary(self) -> dict[str, int]:

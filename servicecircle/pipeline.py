@@ -462,8 +462,11 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
     reach_m = max(c.speed_m_s for c in config.categories.values()) * config.access.coverage_threshold_min * 60
     utm = net.crs
     area_utm = gpd.GeoSeries([area], crs=coords.WGS84).to_crs(utm).iloc[0]
+    geocoder = registry_geocoder(config, area)
+    if geocoder is not None:
+        report_rows.geocode_review = report_rows.geocode_review or []
     for spec in config.facilities.registries:
-        reg = registries.read_registry(spec, config.categories, report_rows)
+        reg = registries.read_registry(spec, config.categories, report_rows, geocoder=geocoder)
         read = len(reg)
         if read:
             dist = reg.geometry.to_crs(utm).distance(area_utm).to_numpy()
@@ -483,7 +486,8 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
                                        suggested=check["suggested"]))
         facs = registries.merge_with_osm(facs, reg, config.facilities.merge_distance_m)
         info.append({"file": str(spec.path), "coord_system": spec.coord_system, "rows_used": int(len(reg)),
-                     "rows_valid": int(read), "coordinate_check": check, "warning": warning})
+                     "rows_valid": int(read), "coordinate_check": check, "warning": warning,
+                     **({"rows_geocoded": int((reg["geocode_level"] != "").sum())} if geocoder is not None else {})})
     # A POI merged into a registry row is that row now (source "both"): its own id is gone.
     left = set(facs["facility_id"])
     for web in (i for i in info if "webmap" in i):
@@ -493,6 +497,23 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
             row["merged"] = int(merged.get(row["category"], 0))
     facs = facs.sort_values(["category", "facility_id"], kind="stable").reset_index(drop=True)
     return facilities.snap_facilities(facs, net, config.network.max_snap_m), info
+
+
+def registry_geocoder(config: Config, area: shapely.Polygon | shapely.MultiPolygon
+                      ) -> registries.GeocodeSetup | None:
+    """The ``[facilities.geocoder]`` of the study-area file as a :class:`~servicecircle.registries.GeocodeSetup`.
+
+    The city sent with each address is the geocoder's ``city``, else (AMap only, which takes an
+    adcode) the ``[population] census_code`` of the district. A geocoded point outside ``area``
+    (the study area) is not used.
+    """
+    spec = config.facilities.geocoder
+    if spec is None:
+        return None
+    client = webmap.make_client(service=spec.service, key_env=spec.key_env, cache_dir=config.network.cache_dir,
+                                base_url=spec.base_url, refresh=spec.refresh)
+    city = spec.city or (config.population.census_code if spec.service == "amap" else None)
+    return registries.GeocodeSetup(client=client, city=city, min_precision=spec.min_precision, area=area)
 
 
 def webmap_facilities(config: Config, source: Any, area: shapely.Polygon | shapely.MultiPolygon

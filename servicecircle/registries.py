@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +28,20 @@ from .config import CAPACITY_FIELDS, Category, Registry
 from .coords import WGS84
 from .errors import InputError
 from .sheets import header_key
+
+if TYPE_CHECKING:
+    from .webmap import Client
+
+
+@dataclass(frozen=True)
+class GeocodeSetup:
+    """How address-only rows are geocoded: the client, the city sent with each address, the coarsest level used."""
+
+    client: Client
+    city: str | None = None
+    min_precision: str = "poi"
+    #: The study area (WGS-84): a geocoded point outside it is a namesake elsewhere, not used. None: not checked.
+    area: Any = None
 
 #: Canonical field → header spellings recognised (compared after removing
 #: spaces, brackets with units, and case).
@@ -175,7 +190,8 @@ def _number(text: str) -> float | None | str:
     return float(found.group(1)) if found else str(text)
 
 
-def _registry_table(spec: Registry, report: inputs.InputReport) -> tuple[pd.DataFrame, dict[str, str]]:
+def _registry_table(spec: Registry, report: inputs.InputReport, *, can_geocode: bool = False
+                    ) -> tuple[pd.DataFrame, dict[str, str]]:
     """The registry's rows as text and its recognised columns (canonical field → header)."""
     path = spec.path
     if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp"):
@@ -203,15 +219,23 @@ def _registry_table(spec: Registry, report: inputs.InputReport) -> tuple[pd.Data
     if "category" not in cols and spec.category is None:
         report.say(path, None, "category", "no_category_column", "category_from_name")
     has_xy = "_lon" in table.columns or ("lon" in cols and "lat" in cols) or "lnglat" in cols
-    if not has_xy:
-        raise InputError(f"{path}: no coordinate columns (经度/lon and 纬度/lat, or 坐标 \"lng,lat\"); "
+    if not has_xy and not (can_geocode and "address" in cols):
+        hint = ("; it has an address column: add a [facilities.geocoder] to geocode it" if "address" in cols
+                else "")
+        raise InputError(f"{path}: no coordinate columns (经度/lon and 纬度/lat, or 坐标 \"lng,lat\"){hint}; "
                          f"columns are {', '.join(c for c in table.columns if not c.startswith('_'))}")
     return table, cols
 
 
 # Long on purpose: every check of a row is one masked array step, reported row by row in the file's order.
-def read_registry(spec: Registry, categories: dict[str, Category], report: inputs.InputReport) -> gpd.GeoDataFrame:
+def read_registry(spec: Registry, categories: dict[str, Category], report: inputs.InputReport, *,
+                  geocoder: GeocodeSetup | None = None) -> gpd.GeoDataFrame:
     """Validated facilities of one registry, as WGS-84 points.
+
+    A row with an address and no coordinates is geocoded with ``geocoder``
+    (:func:`servicecircle.geocode.geocode`) and used when the service resolved it
+    to ``min_precision`` or finer; the others are reported and listed in the
+    report's ``geocode_review``. Without a geocoder such rows are reported and left out.
 
     Rows with missing or unreadable coordinates, points outside China and
     unknown categories are reported and left out; swapped latitude/longitude
@@ -224,10 +248,11 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
     GeoDataFrame
         ``facility_id`` (``registry/<file>/<row>/<category>``), ``category``,
         ``name``, ``source`` = "registry", ``registry_file``, ``registry_row``,
-        the capacity and attribute fields, WGS-84 point geometry.
+        the capacity and attribute fields, ``geocode_level`` (the service's level text
+        for a geocoded row, else ""), WGS-84 point geometry.
     """
     path = spec.path
-    table, cols = _registry_table(spec, report)
+    table, cols = _registry_table(spec, report, can_geocode=geocoder is not None)
     values = dict(spec.category_values)
     n = len(table)
     row_no = table["_row"].to_numpy(np.int64)
@@ -276,9 +301,21 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
     alive = ~unknown
 
     lon, lat, bad_field, bad_text = _lonlat_columns(table, cols, report.text)
-    bad = alive & (bad_field != "")
+    address = text("address").str.strip().to_numpy(dtype=object)
+    ask = alive & _no_coordinates(table, cols) & (address != "")
+    bad = alive & (bad_field != "") & ~ask
     report_rows(bad, 2, None, lambda i: bad_text[i], report.text("dropped"))
     alive &= ~bad
+    level = np.full(n, "", dtype=object)
+    if ask.any() and geocoder is None:
+        report_rows(ask, 2, cols["address"], lambda i: report.text("address_only", address=address[i]),
+                    report.text("needs_geocoder"))
+        alive &= ~ask
+    elif ask.any() and geocoder is not None:
+        used = _geocode_rows(geocoder, ask, address, names, row_no, path, report, report_rows, lon, lat, level,
+                             cols["address"])
+        alive &= ~ask | used
+        level[ask & ~used] = ""
     inside, flipped = coords.in_china(lon, lat), coords.in_china(lat, lon)
     swapped = alive & ~inside & flipped
     report_rows(
@@ -311,15 +348,19 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
                 lambda i: report.text("not_yes_no", value=flag.iat[i]), report.text("left_blank"))
     # None as a 0-d object array: numpy's stubs take no bare None as a choice (the result is the same).
     out["affordable"] = np.where(yes, True, np.where(no, False, np.array(None, dtype=object))).astype(object)
-    out["lon"], out["lat"] = lon, lat
+    out["lon"], out["lat"], out["geocode_level"] = lon, lat, level
     for i, step, field, problem, action in sorted(problems, key=lambda p: (p[0], p[1])):
         if field is None:  # the category or coordinate field, given with the problem
             field = cat_field[i] if step == 1 else bad_field[i]
         report.add(path, row_no[i], field, problem, action)
     frame = pd.DataFrame(out)[alive].reset_index(drop=True)
     frame = frame.reindex(columns=["category", "name", "registry_row", *CAPACITY_FIELDS, "address", "ownership",
-                                   "registry_id", "community", "street", "affordable", "lon", "lat"])
+                                   "registry_id", "community", "street", "affordable", "geocode_level", "lon",
+                                   "lat"])
     wlon, wlat = coords.to_wgs84(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), spec.coord_system)
+    geocoded = (frame["geocode_level"] != "").to_numpy()  # already WGS-84: the geocoder converted them
+    wlon = np.where(geocoded, frame["lon"].to_numpy(float), wlon)
+    wlat = np.where(geocoded, frame["lat"].to_numpy(float), wlat)
     gdf = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=gpd.points_from_xy(wlon, wlat), crs=WGS84)
     aff = gdf["affordable"]
     gdf["nursery_places_affordable"] = np.where(aff.eq(True), gdf["nursery_places"],
@@ -333,6 +374,53 @@ def read_registry(spec: Registry, categories: dict[str, Category], report: input
     gdf["coord_system"] = spec.coord_system
     gdf["affordable"] = gdf["affordable"].astype(object)
     return gdf.reset_index(drop=True)
+
+
+def _no_coordinates(table: pd.DataFrame, cols: dict[str, str]) -> np.ndarray:
+    """Rows with every coordinate cell blank (a GeoJSON's rows never are: they have their geometry)."""
+    if "_lon" in table.columns:
+        return np.zeros(len(table), bool)
+    filled = np.zeros(len(table), bool)
+    for field in ("lon", "lat", "lnglat"):
+        if field in cols:
+            filled |= (table[cols[field]].fillna("").astype(str).str.strip() != "").to_numpy()
+    return ~filled
+
+
+def _geocode_rows(geocoder: GeocodeSetup, ask: np.ndarray, address: np.ndarray, names: np.ndarray,
+                  row_no: np.ndarray, path: Path, report: inputs.InputReport, report_rows: Callable[..., None],
+                  lon: np.ndarray, lat: np.ndarray, level: np.ndarray, field: str) -> np.ndarray:
+    """Geocode the rows ``ask``, writing WGS-84 ``lon``/``lat`` and ``level`` in place; the rows used.
+
+    A row not found, coarser than ``min_precision`` or outside the study area gets an input-report
+    line (through ``report_rows``) and a line of the report's ``geocode_review``.
+    """
+    from . import geocode
+
+    client = geocoder.client
+    where = np.flatnonzero(ask)
+    found = geocode.geocode(client, addresses=list(address[where]), city=geocoder.city)
+    lon[where], lat[where] = found["lon"].to_numpy(float), found["lat"].to_numpy(float)
+    level[where] = found["level"].to_numpy(dtype=object)
+    fine = found["precision"].map(lambda p: geocode.precise_enough(p, geocoder.min_precision)).to_numpy(bool)
+    has = np.isfinite(found["lon"].to_numpy(float))
+    inside = np.ones(len(where), bool)
+    if geocoder.area is not None:
+        inside = ~has | shapely.covers(geocoder.area, shapely.points(lon[where], lat[where]))
+    used = np.zeros(len(ask), bool)
+    used[where] = has & fine & inside
+    why = {i: (report.text("geocode_not_found", service=client.service, address=address[i]) if not h
+               else report.text("geocoded_outside_area", lon=lon[i], lat=lat[i]) if not ok_area
+               else report.text("geocoded_coarse", service=client.service, level=level[i] or "?",
+                                min_precision=geocoder.min_precision))
+           for i, h, ok_area in zip(where, has, inside) if not used[i]}
+    report_rows(ask & ~used, 2, field, lambda i: why[i], report.text("see_geocode_review"))
+    review = report.geocode_review if report.geocode_review is not None else []
+    review.extend({"file": str(path), "row": int(row_no[i]), "name": names[i], "address": address[i],
+                   "service": client.service, "level": level[i], "lon": lon[i], "lat": lat[i], "why": why[i]}
+                  for i in sorted(why))
+    report.geocode_review = review
+    return used
 
 
 def _lonlat_columns(table: pd.DataFrame, cols: dict[str, str],

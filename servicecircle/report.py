@@ -106,6 +106,8 @@ def write_outputs(out_dir: Path, summary: dict, facilities: gpd.GeoDataFrame, se
                                                          float_format="%.6g")
     if input_report is not None:
         files["input_report"] = input_report.write(out_dir / "input_report.csv", base)
+        if input_report.geocode_review is not None:
+            files["geocode_review"] = input_report.write_review(out_dir / "geocode_review.csv", base)
     return files
 
 

@@ -501,6 +501,24 @@ TEXTS: dict[str, dict[str, str]] = {
     'input.missing_point': {'zh': '缺少点位', 'en': 'missing point'},
     'input.missing_coordinate': {'zh': '缺少坐标值', 'en': 'missing coordinate'},
     'input.missing_coordinates': {'zh': '缺少坐标', 'en': 'missing coordinates'},
+    'input.address_only': {'zh': '没有坐标，只有地址“{address}”', 'en': 'no coordinates, only the address "{address}"'},
+    'input.needs_geocoder': {
+        'zh': '未计入：请补充坐标，或在研究区文件中配置 [facilities.geocoder]',
+        'en': 'dropped: add coordinates, or a [facilities.geocoder] in the study-area file',
+    },
+    'input.geocoded_coarse': {
+        'zh': '{service} 地理编码仅精确到“{level}”（要求至少 {min_precision}）',
+        'en': '{service} geocoded it only to "{level}" (at least {min_precision} required)',
+    },
+    'input.geocode_not_found': {'zh': '{service} 未找到地址“{address}”的位置', 'en': '{service} found no position for "{address}"'},
+    'input.geocoded_outside_area': {
+        'zh': '地理编码位置（{lon:.6f}, {lat:.6f}）在研究范围之外',
+        'en': 'geocoded position ({lon:.6f}, {lat:.6f}) is outside the study area',
+    },
+    'input.see_geocode_review': {
+        'zh': '未计入，已列入 geocode_review.csv：请补充坐标或更详细的地址',
+        'en': 'not used; listed in geocode_review.csv: add coordinates or a fuller address',
+    },
     'input.expected_lnglat': {'zh': '应为“经度,纬度”，实为“{value}”', 'en': "expected 'lng,lat', got '{value}'"},
     # the console
     'console.error': {'zh': 'servicecircle：错误：{error}', 'en': 'servicecircle: error: {error}'},
@@ -517,9 +535,9 @@ TEXTS: dict[str, dict[str, str]] = {
         'en': '{service} POIs (fetched {date}, {requests} requests):',
     },
     'console.webmap_category': {
-        'zh': '  {category}：获取 {fetched}，采用 {kept}，排除 {excluded}（名称含排除词），'
+        'zh': '  {category}：获取 {fetched}，采用 {kept}，排除 {excluded}（名称含排除词{words}），'
               '{not_matched} 个名称不符，与登记表合并 {merged}',
-        'en': '  {category}: fetched {fetched}, kept {kept}, excluded {excluded} (name has an exclude keyword), '
+        'en': '  {category}: fetched {fetched}, kept {kept}, excluded {excluded} (name has an exclude keyword{words}), '
               '{not_matched} not named like one, merged with a registry {merged}',
     },
     'console.category': {

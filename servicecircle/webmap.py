@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,13 +56,34 @@ class Client:
     backoff_s: float = 1.0
 
 
+class _HideKeys(logging.Filter):
+    """Masks every key a client holds in urllib3's records (its DEBUG lines carry the full URL)."""
+
+    keys: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(k in text for k in self.keys):
+            for key in self.keys:
+                text = text.replace(key, "***")
+            record.msg, record.args = text, ()
+        return True
+
+
+_HIDE_KEYS = _HideKeys()
+logging.getLogger("urllib3.connectionpool").addFilter(_HIDE_KEYS)
+
+
 def make_client(*, service: str, key_env: str, cache_dir: Path, base_url: str | None = None,
                 refresh: bool = False, backoff_s: float = 1.0) -> Client:
     """A :class:`Client` with its key read from the environment variable ``key_env``.
 
     A missing key is only an error once a request must go out: a cached rerun needs none.
     """
-    return Client(service=service, key=os.environ.get(key_env, ""), base_url=(base_url or BASE_URLS[service]),
+    key = os.environ.get(key_env, "")
+    if key:
+        _HIDE_KEYS.keys.add(key)
+    return Client(service=service, key=key, base_url=(base_url or BASE_URLS[service]),
                   cache_dir=Path(cache_dir) / "webmap" / service, refresh=refresh, backoff_s=backoff_s)
 
 
@@ -74,11 +97,16 @@ def _status(service: str, body: dict) -> tuple[bool, str, str]:
     """``(ok, code, message)`` of a response body, in each service's own wording."""
     if service == "amap":
         return str(body.get("status")) == "1", str(body.get("infocode", "")), str(body.get("info", ""))
-    return str(body.get("status")) == "0", str(body.get("status", "")), str(body.get("message", ""))
+    # Baidu's geocoder words its refusals in "msg", its place search in "message".
+    return str(body.get("status")) == "0", str(body.get("status", "")), str(body.get("message", body.get("msg", "")))
 
 
-def get_json(client: Client, path: str, params: dict[str, Any]) -> dict:
+def get_json(client: Client, path: str, params: dict[str, Any], *,
+             empty: Callable[[str, str], bool] | None = None) -> dict:
     """One request, from the cache when it holds it; retried on timeouts, 5xx and QPS errors.
+
+    ``empty(code, message)`` tells a refusal that means an empty answer (a geocoder's "no result"):
+    it is cached and returned like a good one.
 
     Raises
     ------
@@ -110,7 +138,7 @@ def get_json(client: Client, path: str, params: dict[str, Any]) -> dict:
             problem = "not JSON"
             continue
         ok, code, message = _status(client.service, body)
-        if ok:
+        if ok or (empty is not None and empty(code, message)):
             cache.parent.mkdir(parents=True, exist_ok=True)
             fetched = dt.date.today().isoformat()
             cache.write_text(json.dumps({"fetched": fetched, "path": path, "params": params, "body": body},
@@ -265,7 +293,8 @@ def classify_pois(pois: pd.DataFrame, categories: dict) -> tuple[Any, pd.DataFra
     (GeoDataFrame, DataFrame)
         The facilities (``source`` the service, ``facility_id`` ``<service>/<poi id>/<category>``,
         with ``poi_id``, ``type_code``, ``address``, ``fetched``), and per category the counts
-        ``fetched`` (POIs found by its keywords), ``kept`` and ``excluded``.
+        ``fetched`` (POIs found by its keywords), ``kept``, ``excluded`` and ``excluded_by``
+        (exclude keyword → POIs it ruled out).
     """
     import geopandas as gpd
 
@@ -291,7 +320,10 @@ def classify_pois(pois: pd.DataFrame, categories: dict) -> tuple[Any, pd.DataFra
         matched = np.zeros(len(pois), bool)
         matched[found.loc[found["category"] == key, "osm_id"].to_numpy()] = True  # listed, counted or flagged
         excluded = fetched & _contains_any(names, category.keywords) & _contains_any(names, category.exclude_keywords)
+        # The exclude keyword that ruled each one out (the first of the category's list it contains).
+        by_word = names[excluded].map(lambda n, c=category: next(w for w in c.exclude_keywords if w in n))
         counts.append({"category": key, "fetched": int(fetched.sum()), "kept": kept,
                        "excluded": int(excluded.sum()),  # named like one, but an exclude keyword rules it out
+                       "excluded_by": {w: int(c) for w, c in sorted(by_word.value_counts().items())},
                        "not_matched": int((fetched & ~matched & ~excluded).sum())})
     return found, pd.DataFrame(counts)

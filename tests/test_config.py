@@ -175,9 +175,9 @@ def test_policy_defaults_come_from_the_packaged_defaults_file():
 
 
 def test_every_setting_is_declared_once_with_its_documentation():
-    from servicecircle.config import SECTIONS, Category, Goal, Registry, options
+    from servicecircle.config import SECTIONS, Category, Geocoder, Goal, Registry, options
 
-    for cls in [*SECTIONS.values(), Registry, Category, Goal]:
+    for cls in [*SECTIONS.values(), Registry, Category, Goal, Geocoder]:
         declared = options(cls)
         assert declared, cls
         for key, (f, opt) in declared.items():
@@ -224,7 +224,7 @@ def test_pages_are_self_contained_by_default_and_cdn_opts_out(tmp_path):
 def test_the_readme_documents_every_settings_key():
     from pathlib import Path
 
-    from servicecircle.config import SECTIONS, Category, Registry, options
+    from servicecircle.config import SECTIONS, Category, Geocoder, Registry, options
 
     lines = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").splitlines()
 
@@ -234,10 +234,12 @@ def test_the_readme_documents_every_settings_key():
     missing = []
     for name, cls in SECTIONS.items():
         for key, (_, opt) in options(cls).items():
-            listed = rows(f"[[{name}.{key}]]") if opt.item is not None else rows(f"[{name}]")
-            if not any(f"`{key}`" in line or f"] {key}`" in line or f"[[{name}.{key}]]" in line for line in listed):
+            listed = rows(f"[[{name}.{key}]]") if opt.item is not None else rows(f"[{name}]") + rows(f"[{name}.{key}]")
+            if not any(f"`{key}`" in line or f"] {key}`" in line or f"[[{name}.{key}]]" in line
+                       or f"`[{name}.{key}]`" in line for line in listed):
                 missing.append(f"[{name}] {key}")
-    for prefix, cls in (("[[facilities.registries]]", Registry), ("[categories.<key>]", Category)):
+    for prefix, cls in (("[[facilities.registries]]", Registry), ("[categories.<key>]", Category),
+                        ("[facilities.geocoder]", Geocoder)):
         missing += [f"{prefix} {key}" for key in options(cls) if not any(f"`{key}`" in line for line in rows(prefix))]
     assert missing == [], f"settings declared in config.py but not in the README's table: {missing}"
 

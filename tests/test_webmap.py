@@ -21,7 +21,7 @@ import pytest
 from conftest import CHENGDU_CONFIG
 
 from servicecircle import coords, run, webmap
-from servicecircle.config import Registry, WebmapSource, load_config
+from servicecircle.config import Geocoder, Registry, WebmapSource, load_config
 from servicecircle.errors import InputError
 
 BBOX = (104.060, 30.660, 104.080, 30.680)  # west, south, east, north (WGS-84), inside the Chengdu sample
@@ -135,6 +135,7 @@ def test_search_classifies_and_drops_traps(amap_server, tmp_path, monkeypatch):
     assert set(found["source"]) == {"amap"} and found["facility_id"].str.startswith("amap/T").all()
     row = counts.set_index("category").loc["nursery"]
     assert row["kept"] == 1 and row["excluded"] == 1  # 测试幼儿用品店托育: 托育 ruled out by 用品
+    assert row["excluded_by"] == {"用品": 1}
     # The rerun is offline: the server sees nothing new.
     n = len(seen)
     again = webmap.search_pois(client, bbox=BBOX, keywords=KEYWORDS)
@@ -199,19 +200,34 @@ def chengdu_poi_runs(chengdu_config, tmp_path_factory):
     pd.DataFrame([{"机构名称": "测试长者食堂", "经度": 104.0752, "纬度": 30.6750}]).to_csv(registry, index=False)
     spec = Registry(path=registry, coord_system="wgs84", encoding=None, sheet=None, category="canteen", columns=(),
                     category_values=())
-    config = chengdu_config.with_settings(facilities={"webmap": (source,), "registries": (spec,)},
+    # Test input: an address-only 民政局-style list, geocoded by the loopback AMap geocoder of test_geocode.
+    from test_geocode import KEY as GEO_KEY
+    from test_geocode import ROWS as GEO_ROWS
+    from test_geocode import _serve as serve_geocoders
+
+    geo_base, geo_seen, geo_server = serve_geocoders()
+    listed = tmp / "名录.csv"
+    pd.DataFrame(GEO_ROWS).to_csv(listed, index=False)
+    geo_spec = Registry(path=listed, coord_system="wgs84", encoding=None, sheet=None, category="elder_care",
+                        columns=(), category_values=())
+    geocoder = Geocoder(service="amap", key_env="TEST_GEO_KEY", base_url=geo_base, city="成都市")
+    config = chengdu_config.with_settings(facilities={"webmap": (source,), "registries": (spec, geo_spec),
+                                                      "geocoder": geocoder},
                                           network={"cache_dir": tmp / "cache"},
                                           output={"out_dir": tmp / "out", "facility_areas": "none"})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEST_AMAP_KEY", "test-key")
+        patch.setenv("TEST_GEO_KEY", GEO_KEY)
         first = run(config, progress=False)
-        server.shutdown()
-        server.server_close()
+        for stop in (server, geo_server):
+            stop.shutdown()
+            stop.server_close()
         n = len(seen)
         patch.delenv("TEST_AMAP_KEY")  # no key and no server: only the cache can answer
+        patch.delenv("TEST_GEO_KEY")
         again = run(config.with_settings(output={"out_dir": tmp / "out2", "facility_areas": "none"}),
                     progress=False, reuse=False)
-    assert len(seen) == n
+    assert len(seen) == n and len(geo_seen) == len(GEO_ROWS)
     return ChengduPoiRuns(first, again, n)
 
 
@@ -249,6 +265,39 @@ def test_chengdu_rerun_offline_is_identical(chengdu_poi_runs):
     b = (again.config.output.out_dir / "communities.csv").read_bytes()
     assert a == b
     assert first.summary["registries"] == again.summary["registries"]
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_chengdu_run_geocodes_the_address_registry(chengdu_poi_runs):
+    from test_geocode import KEY as GEO_KEY
+
+    first, again = chengdu_poi_runs.first, chengdu_poi_runs.again
+    facs = first.facilities
+    geo = facs[facs["geocode_level"].fillna("") != ""]
+    assert dict(zip(geo["name"], geo["geocode_level"])) == {"甲养老服务中心": "门牌号", "乙养老服务中心": "兴趣点"}
+    entry = next(r for r in first.summary["registries"] if r.get("file", "").endswith("名录.csv"))
+    assert entry["rows_geocoded"] == entry["rows_used"] == 2
+    out = first.config.output.out_dir
+    review = pd.read_csv(out / "geocode_review.csv", encoding="utf-8-sig")
+    assert list(review["row"]) == [4, 5, 6, 7] and review["file"].str.endswith("名录.csv").all()
+    assert list(review["name"]) == ["丙养老服务中心", "丁养老服务中心", "戊养老服务中心", "己养老服务中心"]
+    lines = pd.read_csv(out / "input_report.csv", encoding="utf-8-sig", dtype=str)
+    assert sorted(lines.loc[lines["file"].str.endswith("名录.csv"), "row"].astype(int)) == [4, 5, 6, 7]
+    again_out = again.config.output.out_dir
+    assert (out / "geocode_review.csv").read_bytes() == (again_out / "geocode_review.csv").read_bytes()
+    root = out.parent
+    assert not any(GEO_KEY in p.read_text(encoding="utf-8", errors="replace") for p in root.rglob("*")
+                   if p.is_file() and p.suffix in (".csv", ".json", ".html", ".txt"))
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_console_names_the_exclude_keyword(chengdu_poi_runs, capsys):
+    from servicecircle import cli
+
+    cli._print_inputs_and_files(chengdu_poi_runs.first)
+    assert "用品 ×1" in capsys.readouterr().out  # 测试幼儿用品店托育, ruled out of the nurseries by 用品
 
 
 def _serve_baidu_tencent():
