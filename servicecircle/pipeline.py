@@ -457,7 +457,13 @@ def find_all_facilities(config: Config, features: gpd.GeoDataFrame, net: network
     info = []
     for source in config.facilities.webmap:
         pois, counts = webmap_facilities(config, source, area)
-        facs = pd.concat([facs, pois], ignore_index=True) if len(pois) else facs
+        # A POI that is an OSM feature (same category, matching name, within the merge distance) is one
+        # facility: the POI's position and attributes, the OSM id and footprint (source "amap+osm").
+        facs = (registries.merge_with_osm(facs, pois, config.facilities.merge_distance_m, own_flags=True)
+                if len(pois) else facs)
+        took = facs[facs["source"].astype(str).str.startswith(f"{source.service}+")]["category"].value_counts()
+        for row in counts["categories"]:
+            row["merged_osm"] = int(took.get(row["category"], 0))
         info.append({**counts, "_ids": list(pois["facility_id"])})
     reach_m = max(c.speed_m_s for c in config.categories.values()) * config.access.coverage_threshold_min * 60
     utm = net.crs

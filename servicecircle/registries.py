@@ -502,20 +502,25 @@ def _drop_duplicates(
     return gdf.drop(index=gdf.index[sorted(dropped)])
 
 
-def merge_with_osm(osm_facilities: gpd.GeoDataFrame, registry: gpd.GeoDataFrame, distance_m: float) -> gpd.GeoDataFrame:
+def merge_with_osm(osm_facilities: gpd.GeoDataFrame, registry: gpd.GeoDataFrame, distance_m: float, *,
+                   own_flags: bool = False) -> gpd.GeoDataFrame:
     """One table of facilities: a registry row and an OSM feature of the same category, within
     ``distance_m`` and with matching names, are one facility (``source`` = "both").
 
     Registry attributes win, its position included (the registry is the
     authority on what the facility is; the OSM id is kept in ``osm_id``).
+    ``own_flags``: ``registry`` is a web-map POI table classified by the category
+    rules like OSM: its ``match``/``counted`` (a flagged 幼儿园 stays uncounted) are
+    kept, and a merged row's ``source`` says both ("amap+osm").
     """
     osm = osm_facilities.copy()
     reg = registry.copy()
     for col in ("osm_type", "osm_id", "match", "flag_note", "footprint_m2"):
         if col not in reg.columns:
             reg[col] = {"osm_id": -1, "footprint_m2": np.nan}.get(col, "")
-    reg["match"] = "registry"
-    reg["counted"] = True
+    if not own_flags:
+        reg["match"] = "registry"
+        reg["counted"] = True
     for col in [c for c in reg.columns if c not in osm.columns and c != "geometry"]:
         osm[col] = None
     osm["osm_id"] = osm["osm_id"].astype(np.int64)
@@ -537,7 +542,8 @@ def merge_with_osm(osm_facilities: gpd.GeoDataFrame, registry: gpd.GeoDataFrame,
             used_o.add(oo)
             for col in ("osm_type", "osm_id", "footprint_m2"):
                 reg.iat[rr, reg.columns.get_loc(col)] = osm[col].iat[oo]
-            reg.iat[rr, reg.columns.get_loc("source")] = "both"
+            source = reg.columns.get_loc("source")
+            reg.iat[rr, source] = f"{reg['source'].iat[rr]}+{osm['source'].iat[oo]}" if own_flags else "both"
         osm = osm.drop(index=osm.index[sorted(used_o)])
     reg["osm_id"] = reg["osm_id"].astype(np.int64)
     cols = list(dict.fromkeys(list(osm.columns) + [c for c in reg.columns if c != "geometry"]))

@@ -7,6 +7,7 @@ Chinese elder-care centres, canteens or nurseries exists for the sample areas.
 import json
 
 import numpy as np
+import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
@@ -157,6 +158,26 @@ def test_registry_and_osm_merge_by_distance_and_name(chengdu_run, tmp_path):
     assert (merged["source"] == "registry").sum() == 2
     assert registries.names_match("河西区友谊路社区日间照料中心", "友谊路社区日间照料中心")
     assert not registries.names_match("人民医院", "人民食堂")
+
+
+def test_a_poi_and_its_osm_feature_are_one_facility_and_keep_their_flags():
+    """Test input: two OSM features and three web-map POIs (WGS-84, central Chengdu)."""
+    osm = gpd.GeoDataFrame({"facility_id": ["osm/1", "osm/2"], "category": ["nursery", "nursery"],
+                            "name": ["阳光托育中心", "小星星幼儿园"], "source": "osm", "osm_type": "node",
+                            "osm_id": [1, 2], "match": "tag", "counted": [True, False]},
+                           geometry=gpd.points_from_xy([104.0700, 104.0800], [30.6600, 30.6600]), crs="EPSG:4326")
+    pois = gpd.GeoDataFrame({"facility_id": ["amap/B1/nursery", "amap/B2/nursery", "amap/B3/nursery"],
+                             "category": "nursery", "name": ["阳光托育中心（锦江店）", "小星星幼儿园", "彩虹托育园"],
+                             "source": "amap", "osm_type": "amap", "osm_id": [0, 1, 2],
+                             "match": ["keyword", "flagged", "keyword"], "counted": [True, False, True],
+                             "poi_id": ["B1", "B2", "B3"]},
+                            geometry=gpd.points_from_xy([104.0703, 104.0801, 104.0900], [30.6600, 30.6600, 30.6700]),
+                            crs="EPSG:4326")
+    merged = registries.merge_with_osm(osm, pois, distance_m=100.0, own_flags=True).set_index("facility_id")
+    assert sorted(merged.index) == ["amap/B1/nursery", "amap/B2/nursery", "amap/B3/nursery"]  # OSM rows taken over
+    assert merged.loc["amap/B1/nursery", "source"] == "amap+osm" and merged.loc["amap/B1/nursery", "osm_id"] == 1
+    assert not merged.loc["amap/B2/nursery", "counted"]  # a flagged 幼儿园 stays uncounted
+    assert merged.loc["amap/B3/nursery", "source"] == "amap" and merged.loc["amap/B3/nursery", "counted"]
 
 
 def test_registry_config_is_validated():
