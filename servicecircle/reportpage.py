@@ -277,6 +277,21 @@ def _osm_date(path: Path, lang: str = "en") -> str:
             else texts.text(lang, "methods.no_timestamps"))
 
 
+def _web_sources(config: Config, summary: dict, m: Callable[..., str]) -> list[tuple[str, str]]:
+    """The methods lines of the web-map POI searches (service, fetch date, POIs) and of the geocoder."""
+    rows = []
+    for web in (r for r in summary.get("registries", []) if "webmap" in r):
+        kept = sum(c["kept"] for c in web["categories"])
+        rows.append((m("webmap"), m("webmap_value", service=web["webmap"], date=web["fetched_on"] or "–", kept=kept,
+                                    fetched=web["pois"])))
+    geocoder = config.facilities.geocoder
+    if geocoder is not None:
+        geocoded = sum(r.get("rows_geocoded", 0) for r in summary.get("registries", []))
+        rows.append((m("geocoder"), m("geocoder_value", service=geocoder.service, rows=geocoded,
+                                      precision=geocoder.min_precision)))
+    return rows
+
+
 def _methods(config: Config, summary: dict) -> list[tuple[str, str]]:
     def m(key: str, **values) -> str:
         return texts.text(config.output.lang, f"methods.{key}", **values)
@@ -307,10 +322,7 @@ def _methods(config: Config, summary: dict) -> list[tuple[str, str]]:
         rows.append(_source_line(config, src, m("population_file")))
     for reg in config.facilities.registries:
         rows.append(_source_line(config, reg.path, m("registry"), f", {reg.coord_system}"))
-    for web in (r for r in summary.get("registries", []) if "webmap" in r):
-        kept = sum(c["kept"] for c in web["categories"])
-        rows.append((m("webmap"), m("webmap_value", service=web["webmap"], date=web["fetched_on"] or "–", kept=kept,
-                                    fetched=web["pois"])))
+    rows += _web_sources(config, summary, m)
     rows = [r for r in rows if r]
     pm = summary.get("population_method", {})
     method = ", ".join(f"{k.replace('from_', '')} {v:,.0f}" for k, v in pm.items()

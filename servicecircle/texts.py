@@ -231,6 +231,12 @@ TEXTS: dict[str, dict[str, str]] = {
     'methods.population_file': {'zh': '人口数据', 'en': 'population 人口'},
     'methods.registry': {'zh': '登记表', 'en': 'registry 登记表'},
     'methods.webmap': {'zh': '网络地图兴趣点', 'en': 'web-map POIs'},
+    'methods.geocoder': {'zh': '地址解析', 'en': 'geocoding'},
+    'methods.geocoder_value': {
+        'zh': '{service}：登记表中 {rows} 行按地址解析坐标（精度不低于 {precision}，其余列入 geocode_review.csv）',
+        'en': '{service}: {rows} registry rows placed by their address (precision {precision} or finer; the others '
+              'are listed in geocode_review.csv)',
+    },
     'methods.webmap_value': {
         'zh': '{service}，{date} 获取：{fetched} 个兴趣点，采用 {kept} 个（GCJ-02/BD-09 已转为 WGS-84，依服务条款使用）',
         'en': '{service}, fetched {date}: {fetched} POIs, {kept} kept (GCJ-02/BD-09 converted to WGS-84; '

@@ -286,6 +286,8 @@ def test_chengdu_run_geocodes_the_address_registry(chengdu_poi_runs):
     assert sorted(lines.loc[lines["file"].str.endswith("名录.csv"), "row"].astype(int)) == [4, 5, 6, 7]
     again_out = again.config.output.out_dir
     assert (out / "geocode_review.csv").read_bytes() == (again_out / "geocode_review.csv").read_bytes()
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "地址解析" in page and "登记表中 2 行按地址解析坐标" in page  # the methods panel
     root = out.parent
     assert not any(GEO_KEY in p.read_text(encoding="utf-8", errors="replace") for p in root.rglob("*")
                    if p.is_file() and p.suffix in (".csv", ".json", ".html", ".txt"))
