@@ -528,24 +528,30 @@ WEBMAP_SERVICES = ("amap", "baidu", "tencent")
 
 
 @dataclass(frozen=True)
-class WebmapSource:
-    """``[[facilities.webmap]]``: POIs from a web-map service's search (:mod:`servicecircle.webmap`)."""
+class WebService:
+    """What every use of a web-map service names: the service, where its key is, its address."""
 
     service: str = option(DERIVED, str, "the service: amap, baidu or tencent", check=check_one_of(WEBMAP_SERVICES))
     key_env: str = option(DERIVED, str, "the environment variable holding the key (never the key itself)")
     base_url: str | None = option(None, str, "the service's address (default: its public one; tests use a "
                                   "local server)")
-    types: tuple[tuple[str, str], ...] = option((), dict, "category → the service's type codes filtering its "
-                                                "queries (AMap, |-separated); a hint, never a match alone",
-                                                check=check_str_map)
     refresh: bool = option(False, bool, "refetch instead of reading cached responses (the run's --refresh)")
 
-    def _resolve(self, key: str, table: dict) -> WebmapSource:
+    def _resolve(self, key: str, table: dict) -> WebService:
         if self.service is DERIVED:
             raise _err(f"{key}.service", f"missing: one of {', '.join(WEBMAP_SERVICES)}")
         if self.key_env is DERIVED:
             raise _err(f"{key}.key_env", "missing: the name of the environment variable holding the key")
         return self
+
+
+@dataclass(frozen=True)
+class WebmapSource(WebService):
+    """``[[facilities.webmap]]``: POIs from a web-map service's search (:mod:`servicecircle.webmap`)."""
+
+    types: tuple[tuple[str, str], ...] = option((), dict, "category → the service's type codes filtering its "
+                                                "queries (AMap, |-separated); a hint, never a match alone",
+                                                check=check_str_map)
 
 
 #: ``min_precision`` choices, coarsest last: a geocoded row is used when its level is this or finer
@@ -554,25 +560,13 @@ GEOCODE_PRECISIONS = ("house", "poi", "road", "town", "district")
 
 
 @dataclass(frozen=True)
-class Geocoder:
+class Geocoder(WebService):
     """``[facilities.geocoder]``: geocoding of registry rows with an address and no coordinates."""
 
-    service: str = option(DERIVED, str, "the service: amap, baidu or tencent", check=check_one_of(WEBMAP_SERVICES))
-    key_env: str = option(DERIVED, str, "the environment variable holding the key (never the key itself)")
-    base_url: str | None = option(None, str, "the service's address (default: its public one; tests use a "
-                                  "local server)")
     city: str | None = option(None, str, "city or district sent with each address to disambiguate it, e.g. "
                               "\"成都市\" (default: [population] census_code, an adcode, for AMap)")
     min_precision: str = option("poi", str, "coarsest level used: house (门牌号), poi (兴趣点, default), road, "
                                 "town or district", check=check_one_of(GEOCODE_PRECISIONS))
-    refresh: bool = option(False, bool, "refetch instead of reading cached responses (the run's --refresh)")
-
-    def _resolve(self, key: str, table: dict) -> Geocoder:
-        if self.service is DERIVED:
-            raise _err(f"{key}.service", f"missing: one of {', '.join(WEBMAP_SERVICES)}")
-        if self.key_env is DERIVED:
-            raise _err(f"{key}.key_env", "missing: the name of the environment variable holding the key")
-        return self
 
 
 def _geocoder(key: str, value: dict) -> Geocoder:
