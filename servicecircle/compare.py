@@ -226,8 +226,7 @@ def _blind_spot_changes(a: gpd.GeoDataFrame | None, b: gpd.GeoDataFrame | None,
     return out.iloc[order].reset_index(drop=True)[columns]
 
 
-def _overview(a: RunFolder, b: RunFolder, categories: list[str], goals: pd.DataFrame,
-              blind: pd.DataFrame) -> pd.DataFrame:
+def _overview(a: RunFolder, b: RunFolder, categories: list[str], blind: pd.DataFrame) -> pd.DataFrame:
     """Per category: facilities, covered share, blind spots and goals met, before and after."""
     rows = []
     for cat in categories:
@@ -266,20 +265,20 @@ def compare(run_a: RunFolder, run_b: RunFolder) -> Comparison:
     communities = _unit_changes(run_a.communities, run_b.communities, cats, groups, "street_name")
     goals = _goal_changes(run_a.scorecard, run_b.scorecard)
     blind = _blind_spot_changes(run_a.blind_spots, run_b.blind_spots, run_b.cells)
-    return Comparison(run_a, run_b, cats, _overview(run_a, run_b, cats, goals, blind), streets, communities,
+    return Comparison(run_a, run_b, cats, _overview(run_a, run_b, cats, blind), streets, communities,
                       goals, blind, differences)
 
 
 # --------------------------------------------------------------------------- writing
 
-def _labels(comp: Comparison, lang: str) -> dict[str, str]:
+def _labels(comp: Comparison) -> dict[str, str]:
     return {cat: comp.b.summary["categories"][cat].get("label", cat) for cat in comp.categories}
 
 
 def worded_units(comp: Comparison, table: pd.DataFrame, lang: str, *, street_column: bool) -> pd.DataFrame:
     """A unit change table with headers in ``lang`` (shares in percent points of change)."""
     t = texts.section(lang, "compare.")
-    labels = _labels(comp, lang)
+    labels = _labels(comp)
     present = {"both": "", "a": t["only_a"], "b": t["only_b"]}
     out = pd.DataFrame({t["name"]: table["name"], t["code"]: table["code"].fillna("")})
     if street_column:
@@ -319,7 +318,7 @@ def worded_goals(comp: Comparison, lang: str, *, changed_only: bool = True) -> p
 
 def worded_blind_spots(comp: Comparison, lang: str) -> pd.DataFrame:
     t = texts.section(lang, "compare.")
-    labels = _labels(comp, lang)
+    labels = _labels(comp)
     b = comp.blind_spots
     status = {"closed": t["closed"], "shrunk": t["shrunk"], "new": t["new"], "remaining": t["remaining"],
               "unknown": t["unknown"]}
@@ -376,9 +375,8 @@ def write_comparison(comp: Comparison, out_dir: Path, *, lang: str = "zh") -> di
         sheets.append((t["sheet_streets"], streets, np.zeros(len(streets), bool), _formats(streets, lang)))
     sheets.append((t["sheet_communities"], communities, np.zeros(len(communities), bool),
                    _formats(communities, lang)))
-    lost = (comp.goals["change"] != "same").to_numpy()
-    lost = (comp.goals["change"][lost] == "lost").to_numpy()
-    sheets.append((t["sheet_goals"], goals, lost, _formats(goals, lang)))
+    changed = comp.goals["change"][comp.goals["change"] != "same"]  # the rows worded_goals keeps
+    sheets.append((t["sheet_goals"], goals, (changed == "lost").to_numpy(), _formats(goals, lang)))
     sheets.append((t["sheet_blind"], blind, (comp.blind_spots["status"] == "new").to_numpy(),
                    _formats(blind, lang)))
     files = {"compare_xlsx": xlsx_writer.write_workbook(out_dir / "compare.xlsx", sheets, fill_rgb="F8CBAD")}
