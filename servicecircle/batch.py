@@ -4,10 +4,10 @@ Each district is one task: the base study-area config run on the district's poly
 longest walk** (max threshold × fastest speed, plus the snapping distance) united with every community
 assigned to the district, buffered the same way (so a community reaching past the district is counted
 whole), then clipped back to the district: cells whose centre lies in the district, communities whose
-representative point does (a community on a split line goes to exactly one district). The merged
-outputs: ``cells.csv``, ``communities.csv``, ``summary.json``, ``scorecard.xlsx`` (with goals) and the
-overview page ``index.html``. The task takes paths and small settings
-only; the worker reads the OSM file and the district polygon itself.
+representative point does (a community on a split line goes to exactly one district); the goals are
+judged on the district's own units (:func:`district_scorecard`). The merged outputs: ``cells.csv``,
+``communities.csv``, ``summary.json``, ``scorecard.xlsx`` (with goals) and the overview page ``index.html``.
+The task takes paths and small settings only; the worker reads the OSM file and the district polygon itself.
 
 Batch file::
 
@@ -19,6 +19,8 @@ Batch file::
     name_field = "name"
     census = true                      # census_code = the district's code (needs [population] census_file)
     out_dir = "../maps/batch"
+
+or a district per study-area config: ``configs = ["hexi.toml", "heping.toml"]`` (no ``base``).
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
 from . import texts
+from .communities import facility_units
 from .coords import utm_crs
 from .errors import ConfigError
 from .inputs import read_vector
@@ -50,11 +54,13 @@ MARKER = "batch_done.json"
 
 @dataclass(frozen=True)
 class District:
-    """One district of a batch: its code, name and WGS-84 polygon (as WKB, small to ship)."""
+    """One district of a batch: its code, name and WGS-84 polygon (as WKB, small to ship), and the config it
+    runs (``""``: the batch's ``base``)."""
 
     code: str
     name: str
     polygon_wkb: bytes
+    config: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,9 +95,34 @@ def load_batch(path: str | Path) -> BatchSettings:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: missing [batch] table")
+    base_dir = path.parent
+    overrides = dict(table.get("overrides", {}))
+    out_dir = (base_dir / table.get("out_dir", "batch_out")).resolve()
+    if "configs" in table:
+        if "districts_file" in table or "base" in table:
+            raise ConfigError(f"{path}: batch.configs names whole study areas; give it without base and "
+                              "districts_file")
+        configs = table["configs"]
+        if not isinstance(configs, list) or not configs or not all(isinstance(c, str) for c in configs):
+            raise ConfigError(f"{path}: batch.configs must be a list of study-area config files")
+        districts = tuple(sorted((district_of_config((base_dir / c).resolve(), overrides) for c in configs),
+                                 key=lambda d: d.code))
+        codes = [d.code for d in districts]
+        if len(set(codes)) < len(codes):
+            raise ConfigError(f"{path}: two batch.configs give the same district code (population.census_code, "
+                              f"else area.name): {', '.join(sorted({c for c in codes if codes.count(c) > 1}))}")
+        # Each config keeps its own [population]; the first names the categories of the overview.
+        return BatchSettings(base=Path(districts[0].config), districts=districts, out_dir=out_dir, census=False,
+                             overrides=overrides)
     for key in ("base", "districts_file"):
         if key not in table:
-            raise ConfigError(f"{path}: batch.{key} missing")
+            raise ConfigError(f"{path}: batch.{key} missing (or give batch.configs, a list of study-area configs)")
+    return BatchSettings(base=(base_dir / table["base"]).resolve(), districts=_districts_of_file(path, table),
+                         out_dir=out_dir, census=bool(table.get("census", False)), overrides=overrides)
+
+
+def _districts_of_file(path: Path, table: dict) -> tuple[District, ...]:
+    """The districts of ``batch.districts_file``, in code order."""
     base_dir = path.parent
     frame = read_vector(base_dir / table["districts_file"], what="districts file",
                         coord_system=table.get("coord_system", "wgs84"), polygons=True)
@@ -103,11 +134,27 @@ def load_batch(path: str | Path) -> BatchSettings:
     frame = frame.assign(_code=frame[code_field].astype(str)).sort_values("_code")
     if frame["_code"].duplicated().any():
         raise ConfigError(f"{path}: batch.code_field {code_field!r} repeats a code")
-    districts = tuple(District(code=c, name=str(n), polygon_wkb=shapely.to_wkb(g))
-                      for c, n, g in zip(frame["_code"], frame[name_field], frame.geometry))
-    return BatchSettings(base=(base_dir / table["base"]).resolve(), districts=districts,
-                         out_dir=(base_dir / table.get("out_dir", "batch_out")).resolve(),
-                         census=bool(table.get("census", False)), overrides=dict(table.get("overrides", {})))
+    return tuple(District(code=c, name=str(n), polygon_wkb=shapely.to_wkb(g))
+                 for c, n, g in zip(frame["_code"], frame[name_field], frame.geometry))
+
+
+def district_of_config(path: Path, overrides: dict) -> District:
+    """A study-area config as a batch district: code its ``population.census_code`` (else ``area.name``), name
+    ``area.name``, polygon its study area (``polygon_file``, else ``bbox``, else the union of its communities
+    file, as :func:`servicecircle.grid.study_area` reads them)."""
+    from .communities import load_communities
+    from .config import load_config
+    from .grid import study_area
+
+    config = load_config(path, overrides=overrides)
+    area = config.area
+    if area.polygon_file is None and area.bbox is None and config.communities is None:
+        raise ConfigError(f"{path}: a batch district needs area.polygon_file, area.bbox or a [communities] file "
+                          "to know its area")
+    comms = load_communities(config.communities, None) if config.communities is not None else None  # type: ignore[arg-type]
+    polygon = study_area(area, None, comms)  # type: ignore[arg-type]  # the network only for none of the three
+    code = str(config.population.census_code or area.name)
+    return District(code=code, name=area.name, polygon_wkb=shapely.to_wkb(polygon), config=str(path))
 
 
 def walk_reach_m(config: Any) -> float:
@@ -143,7 +190,7 @@ def run_area(polygon: shapely.Geometry, communities: gpd.GeoSeries, metres: floa
 
 
 #: Bumped when the rule for a district's run area changes, so finished districts are rerun.
-AREA_RULE = "district and its communities, buffered by the walk reach"
+AREA_RULE = "district and its communities, buffered by the walk reach; goals on its own units"
 
 
 def _area_file(area: shapely.Geometry, *, cache_dir: Path) -> Path:
@@ -181,6 +228,7 @@ def run_district(*, base: str, district: District, out_dir: str, overrides: dict
     from .config import load_config
     from .pipeline import load_features, run
 
+    base = district.config or base
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     digest = settings_digest(base=Path(base), district=district, overrides=overrides)
@@ -190,8 +238,15 @@ def run_district(*, base: str, district: District, out_dir: str, overrides: dict
     start = time.perf_counter()
     polygon = shapely.from_wkb(district.polygon_wkb)
     probe = load_config(base, overrides=overrides)
-    buffered = run_area(polygon, load_communities(probe.communities, load_features(probe)).geometry,
-                        walk_reach_m(probe))
+    reach = walk_reach_m(probe)
+    if probe.communities is None and not (probe.area.osm_file is not None and probe.area.osm_file.exists()):
+        # Compounds from Overpass: ask for the district's surroundings, not the base config's whole area.
+        near = gpd.GeoSeries([polygon], crs=4326).to_crs(utm_crs(polygon.centroid.x, polygon.centroid.y))
+        bounds = list(near.buffer(2 * reach).to_crs(4326).iloc[0].bounds)
+        probe = load_config(base, overrides={**overrides, "area": {**overrides.get("area", {}), "bbox": bounds}})
+    features = load_features(probe) if probe.communities is None else None
+    comms = load_communities(probe.communities, features)  # type: ignore[arg-type]  # features only for compounds
+    buffered = run_area(polygon, comms.geometry, reach)
     area_file = _area_file(buffered, cache_dir=Path(probe.network.cache_dir))
     shutil.copyfile(area_file, folder / "area_buffered.geojson")  # for the user to see what the district ran on
     area = {**overrides.get("area", {}), "name": district.code, "polygon_file": str(area_file),
@@ -201,6 +256,12 @@ def run_district(*, base: str, district: District, out_dir: str, overrides: dict
         sections["population"] = {**overrides.get("population", {}), "census_code": district.code}
     result = run(load_config(base, overrides=sections), write=True, progress=False)
     cells, communities = clip_to_district(result.cells, result.communities, polygon)
+    if result.scorecard is not None and len(result.scorecard):
+        from .report import write_scorecard
+
+        own = district_scorecard(result, polygon, communities["community_id"].to_numpy(), district.name)
+        write_scorecard(folder / OWN_SCORECARD_DIR, own, compounds=result.config.communities is None,
+                        goal_metrics={g.key: g.metric for g in result.config.goals})
     with open(folder / "clipped.pkl", "wb") as fh:
         pickle.dump({"cells": cells.assign(district=district.code),
                      "communities": communities.assign(district=district.code),
@@ -212,6 +273,84 @@ def run_district(*, base: str, district: District, out_dir: str, overrides: dict
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     marker.write_text(json.dumps(done, ensure_ascii=False))
     return {**done, "cached": False}
+
+
+#: The district's scorecard on its own units (:func:`district_scorecard`), in the district's folder.
+OWN_SCORECARD_DIR = "district_scorecard"
+
+
+def _inside(polygon: shapely.Geometry, points: np.ndarray) -> np.ndarray:
+    return shapely.contains_xy(polygon, shapely.get_x(points), shapely.get_y(points))
+
+
+def district_scorecard(result: Any, polygon: shapely.Geometry, own_communities: np.ndarray,
+                       name: str) -> pd.DataFrame:
+    """The goals of one district judged on what is its own, not on the buffered area it ran on.
+
+    The run area reaches into the neighbours (so that walks across the border count), and the run's own
+    scorecard judges that whole area. Here, as the merged tables clip:
+
+    - the district row of a goal on residents or capacity (``population_within``, ``capacity_*``,
+      ``area_per_capita``) counts the residents of the district's own cells (cells by centre, the partition
+      of ``cells.csv``: the districts' rows add up to the city) and the facilities inside the district;
+    - street and community rows are those of the streets and communities assigned to the district (by
+      representative point), each over all of its residents wherever they live (a community crossing the
+      line is judged whole, with the figures one run of the whole city gives it);
+    - the district row of a ``units_with_facility`` goal is the share of those communities (streets) that
+      meet it.
+
+    Two goal evaluations (:func:`servicecircle.goals.evaluate`), each one vectorised pass.
+
+    Parameters
+    ----------
+    result : RunResult
+        The district's run on its buffered area.
+    polygon : shapely geometry
+        The district, WGS-84.
+    own_communities : ndarray
+        ``community_id`` of the communities assigned to the district (:func:`clip_to_district`).
+    name : str
+        The district's name, for its rows.
+
+    Returns
+    -------
+    DataFrame
+        Scorecard rows (:data:`servicecircle.goals.SCORECARD_COLUMNS`): the district's, then its streets',
+        then its communities'.
+    """
+    from .goals import evaluate
+
+    config, origins, units = result.config, result.origins, result.unit_of_origin
+    comms = result.communities[result.communities["community_id"].isin(own_communities)]
+    streets = result.streets
+    if streets is not None:
+        rep = shapely.point_on_surface(streets.geometry.to_crs(4326).values)
+        streets = streets[_inside(polygon, rep)]
+    facs = result.facilities
+    fac_points = shapely.point_on_surface(facs.geometry.to_crs(4326).values)
+    fac_in_district = _inside(polygon, fac_points)
+    cell_centre = shapely.centroid(result.cells.geometry.to_crs(4326).values)
+    own_cells = result.cells["h3"].to_numpy()[_inside(polygon, cell_centre)]
+
+    def subset(keep: np.ndarray) -> tuple[pd.DataFrame, dict]:
+        return origins[keep], {level: np.asarray(ids)[keep] for level, ids in units.items()}
+
+    # Residents of the district's cells, facilities inside it: the district rows of resident and capacity goals.
+    in_cells, cell_units = subset(origins["h3"].isin(own_cells).to_numpy())
+    by_cells = evaluate(config, result.cells, in_cells, cell_units, comms, streets, facs[fac_in_district], name)
+    # Every resident of its own units, wherever they live: the street and community rows.
+    member = np.isin(np.asarray(units["community"]), own_communities)
+    if streets is not None and "street" in units:
+        member |= np.isin(np.asarray(units["street"]), streets["street_id"].to_numpy())
+    fac_in_units = fac_in_district | np.isin(facility_units(facs, comms), own_communities)
+    in_units, unit_units = subset(member)
+    by_units = evaluate(config, result.cells, in_units, unit_units, comms, streets, facs[fac_in_units], name)
+    per_unit = {g.key for g in config.goals if g.metric == "units_with_facility"}
+    district = pd.concat([by_cells[(by_cells["level"] == "district") & ~by_cells["goal"].isin(per_unit)],
+                          by_units[(by_units["level"] == "district") & by_units["goal"].isin(per_unit)]])
+    order = {g.key: i for i, g in enumerate(config.goals)}
+    district = district.iloc[np.argsort(district["goal"].map(order).to_numpy(), kind="stable")]
+    return pd.concat([district, by_units[by_units["level"] != "district"]], ignore_index=True)
 
 
 def clip_to_district(cells: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
@@ -322,8 +461,7 @@ def merge(settings: BatchSettings, status: dict[str, dict], *, lang: str = "zh")
     failed = sorted(c for c, s in status.items() if "error" in s)
     names = {code: status[code].get("name", code) for code in status}
     finished = [code for code in sorted(status) if "error" not in status[code]]
-    own = dict(list(merged_comm.groupby("district")["community_id"])) if len(merged_comm) else {}
-    scorecards = read_scorecards(settings.out_dir, finished, names=names, communities=own)
+    scorecards = read_scorecards(settings.out_dir, finished, names=names)
     merged_scorecard(settings.out_dir, scorecards, names=names)
     write_overview(settings, status, merged_cells, scorecards, lang=lang)
     (settings.out_dir / "summary.json").write_text(json.dumps(
@@ -336,12 +474,9 @@ def merge(settings: BatchSettings, status: dict[str, dict], *, lang: str = "zh")
 DISTRICT_COLUMNS_ZH = ("区县代码", "区县名称")
 
 
-def read_scorecards(out_dir: Path, codes: list[str], *, names: dict[str, str],
-                    communities: dict[str, pd.Series] | None = None) -> dict[str, pd.DataFrame]:
-    """The finished districts' ``scorecard.csv`` (code order), each row led by the district's code and name.
-
-    With ``communities`` (district code → the ``community_id`` of its clipped communities), a district's
-    community rows are only its own communities' (the run area's other communities belong to a neighbour).
+def read_scorecards(out_dir: Path, codes: list[str], *, names: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """The finished districts' own scorecards (:func:`district_scorecard`, code order), each row led by the
+    district's code and name.
 
     Parameters
     ----------
@@ -351,20 +486,12 @@ def read_scorecards(out_dir: Path, codes: list[str], *, names: dict[str, str],
         The finished districts; those without a scorecard (no goals) are left out.
     names : dict
         District code → name.
-    communities : dict, optional
-        District code → its communities' ids.
     """
-    from .goals import LEVEL_ZH
-
     tables = {}
     for code in sorted(codes):
-        path = out_dir / code / "scorecard.csv"
+        path = out_dir / code / OWN_SCORECARD_DIR / "scorecard.csv"
         if path.is_file():
             table = pd.read_csv(path, encoding="utf-8-sig", dtype={"编号": str, "代码": str})
-            if communities is not None and code in communities:
-                community_row = table["层级"].isin([LEVEL_ZH["community"], LEVEL_ZH["compound"]]).to_numpy()
-                own = table["编号"].isin(communities[code].astype(str)).to_numpy()
-                table = table[~community_row | own].reset_index(drop=True)
             tables[code] = pd.concat([pd.DataFrame({DISTRICT_COLUMNS_ZH[0]: code, DISTRICT_COLUMNS_ZH[1]: names[code]},
                                                    index=table.index), table], axis=1)
     return tables
@@ -446,13 +573,64 @@ def write_overview(settings: BatchSettings, status: dict[str, dict], cells: pd.D
             weight = part["residents"].to_numpy(float)
             total = float(weight.sum())
             row["residents"] = f"{total:,.0f}"
-            row["shares"] = [f"{(weight * part[f'covered_{k}'].to_numpy(bool)).sum() / total:.1%}" if total > 0 else "—"
-                             for k in keys]
+            row["share_values"] = [float((weight * part[f"covered_{k}"].to_numpy(bool)).sum() / total)
+                                   if total > 0 else float("nan") for k in keys]
+            row["shares"] = [f"{v:.1%}" if np.isfinite(v) else "—" for v in row["share_values"]]
             passed = _district_rows(scorecards[code])["是否达标"] if code in scorecards else pd.Series(dtype=str)
             row["met"], row["failed"] = int((passed == PASSED_ZH[True]).sum()), int((passed == PASSED_ZH[False]).sum())
         rows.append(row)
     page = pages.render("batch.html", lang, html_lang="zh-CN" if lang == "zh" else "en",
-                        labels=[categories[k].label for k in keys], rows=rows)
+                        labels=[categories[k].label for k in keys], rows=rows,
+                        maps=overview_maps(settings.districts, rows, [categories[k].label for k in keys]))
     path = settings.out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+#: Size of an overview map (px): two to a row.
+OVERVIEW_MAP_PX = (420, 360)
+
+
+def overview_maps(districts: tuple[District, ...], rows: list[dict], labels: list[str]) -> list[dict]:
+    """One SVG map per category for the overview page: every district filled by its covered share (the
+    print page's classes), linked to its own map; grey where it failed. Inline, so it shows offline.
+
+    Parameters
+    ----------
+    districts : tuple of District
+        The batch's districts (their polygons).
+    rows : list of dict
+        The overview rows (``code``, ``name``, ``error``, ``share_values`` per category).
+    labels : list of str
+        The categories' labels, in the order of ``share_values``.
+
+    Returns
+    -------
+    list of dict
+        Per category: ``label``, ``width``, ``height`` and ``districts`` (``code``, ``name``, ``d`` the path,
+        ``fill``, ``share`` text, ``x``/``y`` of its label, ``link``). Names stay text, escaped by the template.
+    """
+    from .printpage import NO_DATA_COLOUR, share_colours, svg_paths, svg_view
+
+    if not districts:
+        return []
+    geoms = shapely.from_wkb([d.polygon_wkb for d in districts])
+    view = svg_view(np.asarray(shapely.total_bounds(geoms), float), OVERVIEW_MAP_PX)
+    west, north, sx, sy = view
+    paths = svg_paths(geoms, view)
+    label_at = shapely.point_on_surface(geoms)
+    by_code = {r["code"]: r for r in rows}
+    out = []
+    for i, label in enumerate(labels):
+        shapes = []
+        for d, path, point in zip(districts, paths, label_at):
+            row = by_code.get(d.code, {"error": "not run"})
+            ok = row.get("error") is None
+            share = row["share_values"][i] if ok else float("nan")
+            shapes.append({"code": d.code, "name": d.name, "d": path, "link": ok,
+                           "fill": str(share_colours(np.array([share]))[0]) if ok else NO_DATA_COLOUR,
+                           "share": f"{share:.1%}" if np.isfinite(share) else "—",
+                           "x": round((shapely.get_x(point) - west) * sx, 1),
+                           "y": round((north - shapely.get_y(point)) * sy, 1)})
+        out.append({"label": label, "width": OVERVIEW_MAP_PX[0], "height": OVERVIEW_MAP_PX[1], "districts": shapes})
+    return out

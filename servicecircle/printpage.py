@@ -35,7 +35,7 @@ NO_DATA_COLOUR = "#dddddd"
 DISTRICT_MAP_PX, STREET_MAP_PX = (340, 300), (228, 210)
 
 
-def _frame(bounds: np.ndarray, size: tuple[int, int]) -> tuple[float, float, float, float]:
+def svg_view(bounds: np.ndarray, size: tuple[int, int]) -> tuple[float, float, float, float]:
     """Offset and scale of an equirectangular view of ``bounds`` (west, south, east, north) in a map of ``size``."""
     west, south, east, north = bounds
     kx = np.cos(np.radians((south + north) / 2.0))  # metres per degree of longitude shrink with latitude
@@ -44,7 +44,7 @@ def _frame(bounds: np.ndarray, size: tuple[int, int]) -> tuple[float, float, flo
     return west - 6 / (kx * scale), north + 6 / scale, kx * scale, scale
 
 
-def _paths(geoms: np.ndarray, view: tuple[float, float, float, float]) -> list[str]:
+def svg_paths(geoms: np.ndarray, view: tuple[float, float, float, float]) -> list[str]:
     """An SVG path ``d`` per polygon, all rings of all geometries converted in one pass."""
     west, north, sx, sy = view
     parts, owner = shapely.get_parts(geoms, return_index=True)
@@ -80,16 +80,16 @@ def map_svg(*, outline: gpd.GeoSeries, communities: gpd.GeoDataFrame, facilities
     bounds = np.asarray(outline.total_bounds if len(outline) else communities.total_bounds, float)
     if not np.all(np.isfinite(bounds)):
         return Markup("")
-    view = _frame(bounds, size)
+    view = svg_view(bounds, size)
     west, north, sx, sy = view
     column = f"covered_share_{category}"
     drawn = len(communities) and column in communities
     fills: Any = share_colours(communities[column].to_numpy(float)) if drawn else []
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size[0]}" height="{size[1]}" '
            f'viewBox="0 0 {size[0]} {size[1]}" class="printmap">']
-    for d, fill in zip(_paths(communities.geometry.to_numpy(), view), fills):
+    for d, fill in zip(svg_paths(communities.geometry.to_numpy(), view), fills):
         out.append(f'<path d="{d}" fill="{fill}" stroke="#777" stroke-width="0.5" fill-rule="evenodd"/>')
-    for d in _paths(outline.to_numpy(), view):
+    for d in svg_paths(outline.to_numpy(), view):
         out.append(f'<path d="{d}" fill="none" stroke="#222" stroke-width="1.6"/>')
     pts = facilities[facilities["category"] == category].geometry if len(facilities) else facilities.geometry
     x, y = (pts.x.to_numpy() - west) * sx, (north - pts.y.to_numpy()) * sy

@@ -871,10 +871,17 @@ TEXTS: dict[str, dict[str, str]] = {
     'batch.report': {'zh': '报告', 'en': 'report'},
     'batch.map': {'zh': '地图', 'en': 'map'},
     'batch.note': {
-        'zh': '居民与覆盖率按区县内的网格合计；指标按各区县的运行范围（区县及其社区外扩最长步行距离）评估。',
-        'en': "Residents and covered shares sum the district's own cells; goals are judged on the district's run "
-              "area (the district and its communities, buffered by the longest walk).",
+        'zh': '居民与覆盖率按区县内的网格（网格中心在区县内）合计；指标按各区县自己的范围评估：区县一行计区县内网格的居民和区县内的设施，'
+              '街道、社区各行计分配到该区县的街道、社区的全部居民（跨界社区整体计入一个区县）。各区县的运行范围外扩了最长步行距离，'
+              '跨界步行可达的设施也计入。',
+        'en': "Residents and covered shares sum the district's own cells (cells whose centre lies in it); goals are "
+              "judged on the district's own units: the district row counts the residents of its cells and the "
+              "facilities inside it, street and community rows all residents of the streets and communities assigned "
+              "to it (a community crossing a border counts whole, in one district). Each district ran on its area "
+              "buffered by the longest walk, so facilities reached across a border count.",
     },
+    'batch.map_title': {'zh': '{label}覆盖率（点击区县打开其地图）', 'en': '{label} covered (click a district to open its map)'},
+    'batch.map_failed': {'zh': '灰色：运行失败', 'en': 'grey: failed'},
     'batch.done': {'zh': '✓ {code} {name}（{took}）', 'en': '✓ {code} {name} ({took})'},
     'batch.cached': {'zh': '已完成，沿用', 'en': 'cached'},
     'batch.seconds': {'zh': '{seconds:.1f} 秒', 'en': '{seconds:.1f} s'},

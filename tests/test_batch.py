@@ -39,7 +39,11 @@ def batch_file(tmp_path_factory, cache_dir):
         f'code_field = "adcode"\nname_field = "name"\nout_dir = "dask"\n'
         f'[batch.overrides.network]\ncache_dir = "{cache_dir}"\n'
         # the drawn service areas shape only the map, not a cell's or community's figure: drawn cheaply here
-        f'[batch.overrides.output]\nfacility_areas = "none"\nservice_areas = "cells"\n', encoding="utf-8")
+        f'[batch.overrides.output]\nfacility_areas = "none"\nservice_areas = "cells"\n'
+        # a TEST goal on all residents (the sample has no age groups): a district row every district can assess
+        f'[batch.overrides.goals.test_health_all]\nname = "TEST health centre within 15 min"\nkind = "advisory"\n'
+        f'metric = "population_within"\ncategories = ["health_centre"]\nminutes = 15\ngroup = "all"\ntarget = 0.5\n'
+        f'unit = "share"\nsource = "test input"\n', encoding="utf-8")
     return folder / "batch.toml"
 
 
@@ -125,6 +129,32 @@ def test_serial_equals_dask(batch_file, dask_batch):
         pd.testing.assert_frame_equal(serial[table].drop(columns="geometry"), on_dask.drop(columns="geometry"))
 
 
+def test_a_list_of_configs_gives_the_same_districts(batch_file, dask_batch, tmp_path):
+    """``configs = [...]``: two study-area configs (the Chengdu sample's config with the T1 and T2 quadrants as
+    their bbox and name; test input) run as districts: the same rows as the districts file's T1 and T2."""
+    text = CHENGDU_CONFIG.read_text(encoding="utf-8")
+    osm = (CHENGDU_CONFIG.parent / re.search(r'osm_file = "([^"]+)"', text).group(1)).resolve()
+    boxes = {"T1": (WEST, MID_Y, MID_X, NORTH), "T2": (MID_X, MID_Y, EAST, NORTH)}
+    for code, box in boxes.items():
+        own = re.sub(r'name = "chengdu_central"', f'name = "{code}"', text)
+        own = re.sub(r'osm_file = "[^"]+"', f'osm_file = "{osm}"', own)
+        own = re.sub(r"bbox = \[[^\]]+\]", f"bbox = {list(box)}", own)
+        (tmp_path / f"{code}.toml").write_text(own, encoding="utf-8")
+    overrides = batch_file.read_text(encoding="utf-8").split("[batch.overrides.network]", 1)[1]
+    (tmp_path / "configs.toml").write_text('[batch]\nconfigs = ["T2.toml", "T1.toml"]\nout_dir = "out"\n'
+                                           "[batch.overrides.network]" + overrides, encoding="utf-8")
+    settings = batch.load_batch(tmp_path / "configs.toml")
+    assert [(d.code, d.name) for d in settings.districts] == [("T1", "T1"), ("T2", "T2")]
+    result = batch.run_batch(settings, serial=True, echo=lambda line: None)
+    assert not result["failed"]
+    for table in ("cells", "communities"):
+        on_dask = dask_batch[table][dask_batch[table]["district"].isin(boxes)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(result[table].drop(columns="geometry"), on_dask.drop(columns="geometry"))
+    with pytest.raises(batch.ConfigError, match="without base and districts_file"):
+        (tmp_path / "both.toml").write_text('[batch]\nconfigs = ["T1.toml"]\nbase = "T1.toml"\n', encoding="utf-8")
+        batch.load_batch(tmp_path / "both.toml")
+
+
 def test_rerun_uses_finished_districts(batch_file, dask_batch):
     lines: list[str] = []
     again = batch.run_batch(batch.load_batch(batch_file), serial=True, echo=lines.append)
@@ -140,8 +170,7 @@ def test_merged_scorecard_and_overview(batch_file, dask_batch):
         sheets = re.findall(r'<sheet name="([^"]+)"', book.read("xl/workbook.xml").decode())
     assert sheets == ["全市", "T1", "T2", "T3", "T4"]
     codes = ["T1", "T2", "T3", "T4"]
-    own = dict(list(dask_batch["communities"].groupby("district")["community_id"]))
-    cards = batch.read_scorecards(out, codes, names={c: c for c in codes}, communities=own)
+    cards = batch.read_scorecards(out, codes, names={c: c for c in codes})
     assert set(cards) == set(codes) and (cards["T3"]["区县代码"] == "T3").all()
     # a district's sheet holds its own communities' rows only: together every community once per goal
     per_goal = pd.concat(cards.values()).query("层级 == '小区（OSM）'").groupby("指标代码")["编号"]
@@ -158,11 +187,53 @@ def test_merged_scorecard_and_overview(batch_file, dask_batch):
 
 def test_overview_reports_a_failed_district(tmp_path):
     """A failed district is a row with its error (escaped) and no links; the others keep theirs; English on ask."""
-    settings = batch.BatchSettings(base=CHENGDU_CONFIG, districts=(), out_dir=tmp_path, census=False, overrides={})
+    districts = (batch.District("A1", "TEST <A1>", shapely.to_wkb(shapely.box(104.0, 30.6, 104.1, 30.7))),
+                 batch.District("B2", "TEST B2", shapely.to_wkb(shapely.box(104.1, 30.6, 104.2, 30.7))))
+    settings = batch.BatchSettings(base=CHENGDU_CONFIG, districts=districts, out_dir=tmp_path, census=False,
+                                   overrides={})
     cells = pd.DataFrame({"district": ["A1", "A1"], "residents": [30.0, 10.0],
                           "covered_elder_care": [True, False], "covered_canteen": [True, True]})
-    status = {"A1": {"code": "A1", "name": "TEST A1"}, "B2": {"code": "B2", "error": "InputError: <bad> file"}}
+    status = {"A1": {"code": "A1", "name": "TEST <A1>"}, "B2": {"code": "B2", "error": "InputError: <bad> file"}}
     page = batch.write_overview(settings, status, cells, {}, lang="en").read_text(encoding="utf-8")
     assert 'href="A1/index.html"' in page and 'href="B2/index.html"' not in page
     assert "failed: InputError: &lt;bad&gt; file" in page and "75.0%" in page and "100.0%" in page
     assert "Districts" in page and "区县" not in page
+    # the overview map: one per category, each district a path filled by its share and linked to its own map
+    # (a failed one grey, without a link); names stay text
+    svgs = re.findall(r'<svg xmlns="http://www.w3.org/2000/svg" class="districts".*?</svg>', page, re.S)
+    assert len(svgs) == 2
+    elder, canteen = svgs
+    assert elder.count('<a href="A1/map.html">') == 1 and "B2/map.html" not in elder
+    assert 'fill="#a6d96a"' in elder and 'fill="#1a9641"' in canteen  # 75 % and 100 % in the print classes
+    assert elder.count('fill="#dddddd"') == 1 and "TEST &lt;A1&gt; A1: 75.0%" in elder and "<A1>" not in page
+
+
+def test_district_rows_judge_the_districts_own_cells(batch_file, dask_batch, chengdu_run):
+    """A district's row counts the residents of its own cells, not of the buffered area it ran on: recomputed
+    from the merged cells.csv (walk time against the goal's 15 minutes); its community rows are the single run's."""
+    out = batch.load_batch(batch_file).out_dir
+    codes = ["T1", "T2", "T3", "T4"]
+    cards = batch.read_scorecards(out, codes, names={c: c for c in codes})
+    cells = pd.read_csv(out / "cells.csv", dtype={"district": str})
+    for code in codes:
+        row = cards[code].query("层级 == '区' and 指标代码 == 'test_health_all'")
+        assert len(row) == 1
+        own = cells[cells["district"] == code]
+        reached = float((own["residents"] * (own["walk_time_s_health_centre"] <= 900)).sum())
+        assert row["现状值"].iloc[0] == pytest.approx(reached / own["residents"].sum(), abs=5e-5)
+        # the run's own scorecard judged the buffered area: more residents, another figure
+        buffered = pd.read_csv(out / code / "scorecard.csv", encoding="utf-8-sig")
+        assert buffered.query("层级 == '区' and 指标代码 == 'test_health_all'")["现状值"].iloc[0] != \
+            row["现状值"].iloc[0]
+    # community rows: the single run's (communities well inside the sample, so no edge effect in either)
+    inner = shapely.box(WEST, SOUTH, EAST, NORTH).buffer(-0.012)
+    comm = chengdu_run.communities
+    inside = comm.loc[shapely.within(comm.geometry.to_crs(4326).values, inner), "community_id"].astype(str)
+    whole = chengdu_run.scorecard.query("level == 'community'")
+    whole = whole[whole["unit_id"].astype(str).isin(set(inside))]
+    merged = pd.concat(cards.values()).query("层级 == '小区（OSM）'")
+    joined = whole.assign(编号=whole["unit_id"].astype(str), 指标代码=whole["goal"], 口径=whole["meaning"]).merge(
+        merged, on=["编号", "指标代码", "口径"])
+    assert len(joined) == len(whole) > 0
+    np.testing.assert_allclose(joined["value"].to_numpy(float), joined["现状值"].to_numpy(float), atol=5e-5,
+                               equal_nan=True)
