@@ -52,7 +52,9 @@ def main() -> None:
     for mode in ("serial", "dask"):
         (work / f"{mode}.toml").write_text(
             f'[batch]\nbase = "{city.config}"\ndistricts_file = "districts.geojson"\nout_dir = "{mode}"\n'
-            f'[batch.overrides.network]\ncache_dir = "{work / "cache"}"\n', encoding="utf-8")
+            # each mode its own cache: a cold run each (the run-area files are named by content, so a shared cache
+            # would hand the second mode the first one's analyses)
+            f'[batch.overrides.network]\ncache_dir = "{work / f"cache_{mode}"}"\n', encoding="utf-8")
         start = time.perf_counter()
         out = batch.run_batch(batch.load_batch(work / f"{mode}.toml"), serial=mode == "serial",
                               workers=args.workers)

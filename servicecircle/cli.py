@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return standalone[args.command](args)
         except ServiceCircleError as exc:
-            print(texts.text(args.lang, "console.error", error=exc), file=sys.stderr)
+            print(texts.text(args.lang, "console.error", error=exc.worded(args.lang)), file=sys.stderr)
             return 2
     if args.command not in ("run", "site", "capacity"):
         _parser().print_help()
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run(config, progress=not args.quiet, reuse=not (args.recompute or args.refresh))
         report_command = _after_run(args, result)
     except ServiceCircleError as exc:
-        print(texts.text(lang, "console.error", error=exc), file=sys.stderr)
+        print(texts.text(lang, "console.error", error=exc.worded(lang)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(texts.text(lang, "console.interrupted"), file=sys.stderr)

@@ -7,8 +7,31 @@ line and exits non-zero without a traceback.
 """
 
 
+from typing import Any
+
+
 class ServiceCircleError(Exception):
-    """Base class for errors caused by inputs rather than by bugs."""
+    """Base class for errors caused by inputs rather than by bugs.
+
+    ``ServiceCircleError(message)`` says it in English; ``ServiceCircleError(key=..., **values)`` names an
+    entry of the text catalogue (:mod:`servicecircle.texts`) so that :meth:`worded` gives it in the run's
+    language (``str()`` is the English). A value given as ``(key, values)`` is itself a catalogue entry,
+    worded in the same language.
+    """
+
+    def __init__(self, message: str = "", /, *, key: str | None = None, **values: Any):
+        self.key, self.values = key, values
+        super().__init__(message if key is None else self.worded("en"))
+
+    def worded(self, lang: str) -> str:
+        """The message in ``lang`` (``zh`` or ``en``): the catalogue's wording where the error names a key."""
+        if self.key is None:
+            return str(self)
+        from . import texts
+
+        values = {name: texts.text(lang, v[0], **v[1]) if isinstance(v, tuple) else v
+                  for name, v in self.values.items()}
+        return texts.text(lang, self.key, **values)
 
 
 class ConfigError(ServiceCircleError):

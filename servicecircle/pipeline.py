@@ -524,7 +524,7 @@ def registry_geocoder(config: Config, area: shapely.Polygon | shapely.MultiPolyg
 
 def webmap_facilities(config: Config, source: Any, area: shapely.Polygon | shapely.MultiPolygon
                       ) -> tuple[gpd.GeoDataFrame, dict]:
-    """The POIs of one ``[[facilities.webmap]]`` search in the study area's bounds, classified.
+    """The POIs of one ``[[facilities.webmap]]`` search in the study area, classified.
 
     Each category is searched by its own keywords (and, where configured, the service's type
     codes); the counts per category (fetched, kept, excluded) go into the summary.
@@ -533,8 +533,7 @@ def webmap_facilities(config: Config, source: Any, area: shapely.Polygon | shape
                                 base_url=source.base_url, refresh=source.refresh)
     stats = webmap.SearchStats()
     keywords = {k: c.keywords + c.flagged_keywords for k, c in config.categories.items()}
-    pois = webmap.search_pois(client, bbox=tuple(area.bounds), keywords=keywords, types=dict(source.types),
-                              stats=stats)
+    pois = webmap.search_pois(client, area=area, keywords=keywords, types=dict(source.types), stats=stats)
     inside = shapely.contains_xy(area, pois["lon"].to_numpy(float), pois["lat"].to_numpy(float))
     found, counts = webmap.classify_pois(pois[inside].reset_index(drop=True), config.categories)
     return found, {"webmap": source.service, "fetched_on": webmap.fetch_date(client), "requests": stats.requests,

@@ -220,10 +220,9 @@ def _registry_table(spec: Registry, report: inputs.InputReport, *, can_geocode: 
         report.say(path, None, "category", "no_category_column", "category_from_name")
     has_xy = "_lon" in table.columns or ("lon" in cols and "lat" in cols) or "lnglat" in cols
     if not has_xy and not (can_geocode and "address" in cols):
-        hint = ("; it has an address column: add a [facilities.geocoder] to geocode it" if "address" in cols
-                else "")
-        raise InputError(f"{path}: no coordinate columns (经度/lon and 纬度/lat, or 坐标 \"lng,lat\"){hint}; "
-                         f"columns are {', '.join(c for c in table.columns if not c.startswith('_'))}")
+        columns = ", ".join(c for c in table.columns if not c.startswith("_"))
+        raise InputError(key="error.registry_no_coordinates_geocode" if "address" in cols
+                         else "error.registry_no_coordinates", path=path, columns=columns)
     return table, cols
 
 

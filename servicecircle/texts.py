@@ -856,6 +856,26 @@ TEXTS: dict[str, dict[str, str]] = {
     'compare.blind_b': {'zh': '盲区数·后', 'en': 'blind spots after'},
     'compare.wrote': {'zh': '已写出 {path}', 'en': 'wrote {path}'},
     # ---- the batch (servicecircle batch): its console lines and overview page (index.html)
+    'error.webmap_no_key': {
+        'zh': '{service}：环境变量中没有密钥（key），{path} 也没有缓存的响应',
+        'en': '{service}: no key in the environment and no cached response for {path}'},
+    'error.webmap_refused': {
+        'zh': '{service} 拒绝了请求（{code} {info}）：请检查密钥是否有效、当日配额是否用完；已取得的响应均已缓存',
+        'en': "{service} refused the request ({code} {info}): check the key's validity and daily quota; "
+              "responses fetched so far are cached"},
+    'error.webmap_failed': {
+        'zh': '{service}：{path} 连续 {times} 次失败（{problem}）；已取得的响应均已缓存，重新运行即可继续',
+        'en': '{service}: {path} failed {times} times ({problem}); responses fetched so far are cached, rerun to continue'},
+    'error.not_json': {'zh': '响应不是 JSON', 'en': 'not JSON'},
+    'error.rate_limit': {'zh': '调用频率超限 {code} {info}', 'en': 'rate limit ({code} {info})'},
+    'error.registry_no_coordinates': {
+        'zh': '{path}：没有坐标列（经度/lon 和 纬度/lat，或 坐标 "lng,lat"）；现有列：{columns}',
+        'en': '{path}: no coordinate columns (经度/lon and 纬度/lat, or 坐标 "lng,lat"); columns are {columns}'},
+    'error.registry_no_coordinates_geocode': {
+        'zh': '{path}：没有坐标列（经度/lon 和 纬度/lat，或 坐标 "lng,lat"）；它有地址列：在研究区文件中加入 '
+              '[facilities.geocoder] 即可按地址定位；现有列：{columns}',
+        'en': '{path}: no coordinate columns (经度/lon and 纬度/lat, or 坐标 "lng,lat"); it has an address column: '
+              'add a [facilities.geocoder] to geocode it; columns are {columns}'},
     'batch.title': {'zh': '一刻钟服务圈批量评估', 'en': '15-minute service circle batch'},
     'batch.overview': {'zh': '各区县一览', 'en': 'Districts'},
     'batch.district': {'zh': '区县', 'en': 'district'},

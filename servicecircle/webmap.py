@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import requests
+import shapely
 
 from . import coords
 from .errors import InputError
@@ -41,6 +42,9 @@ QPS_CODES = {"amap": {"10004", "10014", "10019", "10020", "10021"}, "baidu": {"4
              "tencent": {"120"}}
 MAX_RETRIES = 4
 MIN_SPLIT_DEG = 0.002  # about 200 m: a smaller box that still hits the cap is taken as it is
+#: An AMap query polygon is the part of the study area in the box, grown by this much (about 60 m) and then
+#: simplified by half of it, so that it still holds every point of the part in few vertices.
+POLYGON_MARGIN_DEG = 0.0006
 
 
 @dataclass(frozen=True)
@@ -117,9 +121,9 @@ def get_json(client: Client, path: str, params: dict[str, Any], *,
     if cache.exists() and not client.refresh:
         return json.loads(cache.read_text(encoding="utf-8"))["body"]
     if not client.key:
-        raise InputError(f"{client.service}: no key in the environment and no cached response for {path}")
+        raise InputError(key="error.webmap_no_key", service=client.service, path=path)
     key_name = "key" if client.service != "baidu" else "ak"
-    problem = ""
+    problem: Any = ""
     for attempt in range(MAX_RETRIES):
         if attempt:
             time.sleep(client.backoff_s * 2 ** (attempt - 1))
@@ -135,7 +139,7 @@ def get_json(client: Client, path: str, params: dict[str, Any], *,
         try:
             body = resp.json()
         except ValueError:
-            problem = "not JSON"
+            problem = ("error.not_json", {})
             continue
         ok, code, message = _status(client.service, body)
         if ok or (empty is not None and empty(code, message)):
@@ -145,23 +149,36 @@ def get_json(client: Client, path: str, params: dict[str, Any], *,
                                         ensure_ascii=False), encoding="utf-8")
             return body
         if code in QPS_CODES[client.service]:
-            problem = f"rate limit ({code} {message})"
+            problem = ("error.rate_limit", {"code": code, "info": message})
             continue
-        raise InputError(f"{client.service} refused the request ({code} {message}): check the key's "
-                         "validity and daily quota; responses fetched so far are cached")
-    raise InputError(f"{client.service}: {path} failed {MAX_RETRIES} times ({problem}); responses fetched so far "
-                     "are cached, rerun to continue")
+        raise InputError(key="error.webmap_refused", service=client.service, code=code, info=message)
+    raise InputError(key="error.webmap_failed", service=client.service, path=path, times=MAX_RETRIES,
+                     problem=problem)
 
 
-def _page_params(service: str, box: tuple[float, float, float, float], keyword: str, page: int,
-                 types: str) -> tuple[str, dict[str, Any]]:
+def _amap_polygon(part: shapely.Geometry, box: tuple[float, float, float, float]) -> str:
+    """AMap's ``polygon`` parameter for the part of the study area in ``box`` (service datum): the box's two
+    corners (top left, bottom right) where the part fills it, else a closed ring around the part, grown and
+    simplified (:data:`POLYGON_MARGIN_DEG`; a part in pieces by its convex hull): AMap takes one ring."""
     west, south, east, north = box
+    if shapely.equals(part, shapely.box(*box)):
+        return f"{west:.6f},{north:.6f}|{east:.6f},{south:.6f}"
+    grown = shapely.buffer(part, POLYGON_MARGIN_DEG, quad_segs=2)
+    ring = grown if isinstance(grown, shapely.Polygon) else shapely.convex_hull(grown)
+    xy = shapely.get_coordinates(shapely.simplify(ring, POLYGON_MARGIN_DEG / 2).exterior)
+    return "|".join(f"{x:.6f},{y:.6f}" for x, y in xy)  # the exterior ring is closed: first point = last
+
+
+def _page_params(service: str, part: shapely.Geometry, box: tuple[float, float, float, float], keyword: str,
+                 page: int, types: str) -> tuple[str, dict[str, Any]]:
+    """The request of one page: AMap by the polygon of ``part``; Baidu and Tencent by its bounds."""
     if service == "amap":
-        params: dict[str, Any] = {"polygon": f"{west:.6f},{north:.6f}|{east:.6f},{south:.6f}", "keywords": keyword,
+        params: dict[str, Any] = {"polygon": _amap_polygon(part, box), "keywords": keyword,
                                   "offset": PAGE_SIZE[service], "page": page, "extensions": "base"}
         if types:
             params["types"] = types
         return "/v3/place/polygon", params
+    west, south, east, north = shapely.bounds(part)
     if service == "baidu":
         return "/place/v2/search", {"query": keyword, "bounds": f"{south:.6f},{west:.6f},{north:.6f},{east:.6f}",
                                     "page_size": PAGE_SIZE[service], "page_num": page - 1, "output": "json",
@@ -209,8 +226,13 @@ class SearchStats:
 
 
 def _search_box(client: Client, box: tuple[float, float, float, float], keyword: str, types: str,
-                stats: SearchStats) -> list[dict]:
-    path, params = _page_params(client.service, box, keyword, 1, types)
+                stats: SearchStats, area: shapely.Geometry | None = None) -> list[dict]:
+    """The POIs of ``keyword`` in the part of ``area`` (service datum; None: all of it) inside ``box``; a box
+    that hits the service's cap is split in four, and a quarter holding none of the area is never asked."""
+    part = shapely.box(*box) if area is None else shapely.intersection(area, shapely.box(*box))
+    if part.is_empty or part.area == 0:
+        return []
+    path, params = _page_params(client.service, part, box, keyword, 1, types)
     body = get_json(client, path, params)
     stats.requests += 1
     rows, total = _rows(client.service, body)
@@ -218,11 +240,11 @@ def _search_box(client: Client, box: tuple[float, float, float, float], keyword:
     if total >= cap and box[2] - box[0] > MIN_SPLIT_DEG:
         # The service pages through at most ``cap`` results: fewer, smaller boxes see them all.
         stats.splits += 1
-        return [r for quarter in _quarters(box) for r in _search_box(client, quarter, keyword, types, stats)]
+        return [r for quarter in _quarters(box) for r in _search_box(client, quarter, keyword, types, stats, area)]
     size = PAGE_SIZE[client.service]
     pages = min(-(-total // size), -(-cap // size))
     for page in range(2, pages + 1):
-        path, params = _page_params(client.service, box, keyword, page, types)
+        path, params = _page_params(client.service, part, box, keyword, page, types)
         more, _ = _rows(client.service, get_json(client, path, params))
         stats.requests += 1
         if not more:
@@ -231,18 +253,24 @@ def _search_box(client: Client, box: tuple[float, float, float, float], keyword:
     return rows
 
 
-def search_pois(client: Client, *, bbox: tuple[float, float, float, float], keywords: dict[str, tuple[str, ...]],
+def search_pois(client: Client, *, keywords: dict[str, tuple[str, ...]],
+                bbox: tuple[float, float, float, float] | None = None, area: shapely.Geometry | None = None,
                 types: dict[str, str] | None = None, stats: SearchStats | None = None) -> pd.DataFrame:
-    """Every POI the service holds in ``bbox`` for each category's keywords, in WGS-84.
+    """Every POI the service holds in ``area`` (or ``bbox``) for each category's keywords, in WGS-84.
+
+    AMap is asked by polygon (the part of the area in each box), Baidu and Tencent by the bounds of that
+    part; boxes split on the result cap, and a box holding none of the area is never asked.
 
     Parameters
     ----------
     client : Client
         From :func:`make_client`.
-    bbox : tuple of float
-        West, south, east, north in WGS-84 degrees; it is converted to the service's datum.
     keywords : dict
         Category → the keywords searched for it.
+    bbox : tuple of float, optional
+        West, south, east, north in WGS-84 degrees (converted to the service's datum); default the area's.
+    area : shapely geometry, optional
+        The study area, WGS-84; converted to the service's datum vertex by vertex.
     types : dict, optional
         Category → the service's type codes (``|``-separated, AMap only), a filter on the query.
     stats : SearchStats, optional
@@ -257,12 +285,18 @@ def search_pois(client: Client, *, bbox: tuple[float, float, float, float], keyw
         (source, poi_id).
     """
     stats = stats if stats is not None else SearchStats()
+    if bbox is None:
+        if area is None:
+            raise ValueError("search_pois needs bbox or area")
+        bbox = tuple(shapely.bounds(area))
     west, south, east, north = bbox
     datum = DATUMS[client.service]
     xs, ys = coords.from_wgs84(np.array([west, east]), np.array([south, north]), datum)
     box = (float(xs[0]), float(ys[0]), float(xs[1]), float(ys[1]))
+    in_datum = None if area is None else shapely.transform(
+        area, lambda xy: np.column_stack(coords.from_wgs84(xy[:, 0], xy[:, 1], datum)))
     rows = [{**r, "queried_for": category} for category, words in keywords.items() for word in words
-            for r in _search_box(client, box, word, (types or {}).get(category, ""), stats)]
+            for r in _search_box(client, box, word, (types or {}).get(category, ""), stats, in_datum)]
     frame = pd.DataFrame(rows, columns=["poi_id", "name", "type_code", "address", "lon", "lat", "queried_for"])
     # The categories whose queries found each POI, so the summary can say what each search brought.
     queried = frame.groupby("poi_id")["queried_for"].agg(lambda c: ";".join(sorted(set(c))))

@@ -176,6 +176,7 @@ def test_blank_coordinates_beside_filled_ones(geo_server, tmp_path, monkeypatch)
     with pytest.raises(InputError, match=r"\[facilities.geocoder\]") as err:
         read_registry(_registry(tmp_path, ROWS), _categories(), InputReport())
     assert "\n" not in str(err.value)
+    assert "[facilities.geocoder]" in err.value.worded("zh") and "没有坐标列" in err.value.worded("zh")
 
 
 @pytest.mark.parametrize("service", ["amap", "baidu", "tencent"])

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from conftest import CHENGDU_CONFIG
 
 from servicecircle import coords, run, webmap
@@ -76,11 +77,19 @@ def _serve():
                 return self._send({"status": "0", "info": "CUQPS_HAS_EXCEEDED_THE_LIMIT", "infocode": "10020"})
             if mode["value"] == "slow":
                 time.sleep(0.5)
-            (w, n), (e, s) = ([float(v) for v in p.split(",")] for p in q["polygon"].split("|"))
+            # AMap's polygon: two corners (top left, bottom right) of a rectangle, or a closed ring
+            points = [tuple(float(v) for v in p.split(",")) for p in q["polygon"].split("|")]
+            if len(points) == 2:
+                (w, n), (e, s) = points
+                region = shapely.box(w, s, e, n)
+            else:
+                assert points[0] == points[-1] and len(points) >= 4  # AMap: first and last pair the same
+                region = shapely.Polygon(points)
+            w, s, e, n = region.bounds
             hits = []
             for pid, name, lon, lat in FIXTURE_POIS:
                 x, y = _gcj(lon, lat)
-                if w <= x < e and s <= y < n and any(ch in name for ch in q["keywords"]):
+                if region.covers(shapely.Point(x, y)) and any(ch in name for ch in q["keywords"]):
                     hits.append({"id": pid, "name": name, "typecode": "", "address": "测试路1号",
                                  "location": f"{x:.6f},{y:.6f}"})
             count = len(hits)
@@ -151,6 +160,34 @@ def test_result_cap_splits_the_box(amap_server, tmp_path, monkeypatch):
     assert stats.splits >= 1 and sorted(pois["poi_id"]) == ["T002", "T003"]
 
 
+def test_amap_is_asked_by_the_study_area_polygon(amap_server, tmp_path, monkeypatch):
+    """A triangular TEST study area: AMap gets a closed ring around it (in GCJ-02), POIs beyond it are not
+    handed out, and on the cap only the quarters holding some of the area are asked."""
+    base, seen, mode, _ = amap_server
+    west, south, east, north = BBOX
+    triangle = shapely.Polygon([(west, south), (east, south), (west, north)])  # below the west-south/north-east line
+    words = {"x": ("测试",)}
+    pois = webmap.search_pois(_client(base, tmp_path, monkeypatch), area=triangle, keywords=words)
+    ring = [tuple(float(v) for v in p.split(",")) for p in seen[-1]["polygon"].split("|")]
+    assert len(ring) >= 4 and ring[0] == ring[-1]
+    gcj = shapely.Polygon(ring)
+    corner = _gcj(east, north)
+    assert not gcj.covers(shapely.Point(corner)) and gcj.covers(shapely.Point(_gcj(west, south)))
+    inside = {pid for pid, name, lon, lat in FIXTURE_POIS
+              if shapely.distance(triangle, shapely.Point(lon, lat)) < 1e-4 and "测试" in name}
+    assert set(pois["poi_id"]) == inside and 0 < len(inside) < 7
+    # on the cap the box is quartered: the north-east quarter lies beyond the triangle's edge and is never asked
+    mode["value"] = "cap"
+    seen.clear()
+    stats = webmap.SearchStats()
+    webmap.search_pois(_client(base, tmp_path / "cap", monkeypatch), area=triangle, keywords=words, stats=stats)
+    asked = [shapely.Polygon([tuple(float(v) for v in p.split(",")) for p in q["polygon"].split("|")])
+             if q["polygon"].count("|") > 1 else None for q in seen]
+    assert stats.splits >= 1 and all(a is not None for a in asked)
+    ne_quarter = shapely.box(*_gcj((west + east) / 2 + 1e-4, (south + north) / 2 + 1e-4), *_gcj(east, north))
+    assert not any(a.intersection(ne_quarter).area > 0.5 * ne_quarter.area for a in asked)
+
+
 def test_paging_reads_every_page(amap_server, tmp_path, monkeypatch):
     base, seen, mode, _ = amap_server
     monkeypatch.setitem(webmap.PAGE_SIZE, "amap", 1)
@@ -171,6 +208,9 @@ def test_invalid_key_is_one_line_without_the_key(amap_server, tmp_path, monkeypa
         webmap.search_pois(_client(base, tmp_path, monkeypatch, key="wrong-secret"), bbox=BBOX,
                            keywords={"canteen": ("食堂",)})
     assert "10001" in str(err.value) and "wrong-secret" not in str(err.value) and "\n" not in str(err.value)
+    # the console words it in the run's language
+    zh = err.value.worded("zh")
+    assert "拒绝" in zh and "配额" in zh and "10001" in zh and "wrong-secret" not in zh
 
 
 def test_timeout_retries_then_fails(amap_server, tmp_path, monkeypatch):
