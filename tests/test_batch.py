@@ -1,5 +1,6 @@
-"""Batch on Dask gives the same answer as one run: the Chengdu sample split into four declared TEST
-districts (the quadrants of the sample's bbox; test input, not real 区县 boundaries)."""
+"""Batch on Dask gives the same answer as one run: the middle of the Chengdu sample split into four declared
+TEST districts (quadrants of a 3.8 × 4 km box two kilometres inside the sample's edge, so the single run of the
+whole sample has no edge effect there; test input, not real 区县 boundaries)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from servicecircle import batch
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_data]
 
-WEST, SOUTH, EAST, NORTH = 104.0421, 30.6528, 104.1296, 30.7279
+SAMPLE = (104.0421, 30.6528, 104.1296, 30.7279)  # the Chengdu sample's bbox (the single run's study area)
+WEST, SOUTH, EAST, NORTH = 104.0658, 30.6703, 104.1058, 30.7063  # the batch's four districts together
 MID_X, MID_Y = (WEST + EAST) / 2, (SOUTH + NORTH) / 2
 
 
@@ -58,12 +60,14 @@ def test_cells_equal_single_run(dask_batch, chengdu_run):
     whole = pd.DataFrame(chengdu_run.cells)
     merged = dask_batch["cells"]
     assert not merged["h3"].duplicated().any()
-    # cells well inside the study area: a walk's reach away from the bbox edge (so no edge effect in either)
-    inner = shapely.box(WEST, SOUTH, EAST, NORTH).buffer(-0.012)
+    # every cell of the four districts (by centre): there the single run is more than a walk (0.9 km) and the
+    # snapping distance (0.3 km) from its study area's edge, so neither run has an edge effect
+    assert shapely.contains(shapely.box(*SAMPLE).buffer(-0.015), shapely.box(WEST, SOUTH, EAST, NORTH))
     centre = shapely.centroid(chengdu_run.cells.geometry.to_crs(4326).values)
-    whole = whole[shapely.contains_xy(inner, shapely.get_x(centre), shapely.get_y(centre))]
+    whole = whole[shapely.contains_xy(shapely.box(WEST, SOUTH, EAST, NORTH), shapely.get_x(centre),
+                                      shapely.get_y(centre))]
     joined = whole.merge(merged, on="h3", suffixes=("_whole", "_batch"))
-    assert len(joined) == len(whole) > 0
+    assert len(joined) == len(whole) == len(merged) > 0
     times = [c for c in whole.columns if c.startswith("t_") or c.endswith("_s") or "min" in c]
     worst = 0.0
     for col in [c for c in whole.columns if c not in ("h3", "geometry")]:
@@ -78,40 +82,28 @@ def test_cells_equal_single_run(dask_batch, chengdu_run):
 
 
 def test_communities_equal_single_run(dask_batch, chengdu_run):
-    """Every community, those on the split lines included, goes to one district with the whole run's figures."""
+    """Every community of the four districts, those on the split lines included, goes to one district with the
+    whole run's figures."""
     whole = pd.DataFrame(batch.clip_to_district(chengdu_run.cells.iloc[:0], chengdu_run.communities,
                                                 shapely.box(WEST, SOUTH, EAST, NORTH))[1])
-    # well inside the sample: a community reaching past the sample's edge differs by edge effects (not the split)
-    inner = shapely.box(WEST, SOUTH, EAST, NORTH).buffer(-0.012)
-    within = shapely.within(chengdu_run.communities.geometry.to_crs(4326).values, inner)
-    whole = whole[within[whole.index.to_numpy()]]
     merged = dask_batch["communities"]
     key = ["name", "rep_lon", "rep_lat"]
     assert not merged.duplicated(key).any()
     joined = whole.merge(merged, on=key, suffixes=("_whole", "_batch"))
-    assert len(joined) == len(whole) > 0
+    assert len(joined) == len(whole) == len(merged) > 0
     on_split = shapely.intersects(shapely.from_wkt([f"MULTILINESTRING(({MID_X} {SOUTH}, {MID_X} {NORTH}), "
                                                        f"({WEST} {MID_Y}, {EAST} {MID_Y}))"]),
-                                  chengdu_run.communities.geometry.to_crs(4326).values)
-    print(f"{len(joined)} communities compared, {int(on_split[within].sum())} on the split lines")
-    assert int(on_split[within].sum()) > 0  # the split lines cross communities that are compared
+                                  chengdu_run.communities.geometry.to_crs(4326).values[whole.index.to_numpy()])
+    print(f"{len(joined)} communities compared, {int(on_split.sum())} on the split lines")
+    assert int(on_split.sum()) > 0  # the split lines cross communities that are compared
     worst = 0.0
-    for col in [c for c in whole.columns if c not in (*key, "geometry", "community_id")]:
+    for col in [c for c in whole.columns if c not in (*key, "geometry")]:
         a, b = joined[f"{col}_whole"], joined[f"{col}_batch"]
         if pd.api.types.is_float_dtype(a):
             np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), atol=1e-6, rtol=0, equal_nan=True, err_msg=col)
             worst = max(worst, float((a - b).abs().fillna(0.0).max()))
         else:
             assert (a.astype(str) == b.astype(str)).all(), col
-    # residents need only the community's cells inside the sample: every community a cell (res 10, ~75 m) inside
-    # the bbox, not just the inner ones
-    in_box = shapely.within(chengdu_run.communities.geometry.to_crs(4326).values,
-                            shapely.box(WEST, SOUTH, EAST, NORTH).buffer(-0.002))
-    boxed = pd.DataFrame(chengdu_run.communities)[in_box].merge(merged, on=["name", "source_row", "community_id"],
-                                                               suffixes=("_whole", "_batch"))
-    assert len(boxed) == int(in_box.sum()) > len(joined)
-    np.testing.assert_allclose(boxed["residents_whole"], boxed["residents_batch"], atol=1e-6, rtol=0)
-    print(f"residents equal for all {len(boxed)} communities within the sample's bbox less a cell")
     print(f"max community difference {worst:.3g} (residents, shares, walk statistics)")
 
 
@@ -225,12 +217,10 @@ def test_district_rows_judge_the_districts_own_cells(batch_file, dask_batch, che
         buffered = pd.read_csv(out / code / "scorecard.csv", encoding="utf-8-sig")
         assert buffered.query("层级 == '区' and 指标代码 == 'test_health_all'")["现状值"].iloc[0] != \
             row["现状值"].iloc[0]
-    # community rows: the single run's (communities well inside the sample, so no edge effect in either)
-    inner = shapely.box(WEST, SOUTH, EAST, NORTH).buffer(-0.012)
-    comm = chengdu_run.communities
-    inside = comm.loc[shapely.within(comm.geometry.to_crs(4326).values, inner), "community_id"].astype(str)
+    # community rows: the single run's, for every community of the four districts
+    inside = set(dask_batch["communities"]["community_id"].astype(str))
     whole = chengdu_run.scorecard.query("level == 'community'")
-    whole = whole[whole["unit_id"].astype(str).isin(set(inside))]
+    whole = whole[whole["unit_id"].astype(str).isin(inside)]
     merged = pd.concat(cards.values()).query("层级 == '小区（OSM）'")
     joined = whole.assign(编号=whole["unit_id"].astype(str), 指标代码=whole["goal"], 口径=whole["meaning"]).merge(
         merged, on=["编号", "指标代码", "口径"])

@@ -251,10 +251,14 @@ def chengdu_poi_runs(chengdu_config, tmp_path_factory):
     geo_spec = Registry(path=listed, coord_system="wgs84", encoding=None, sheet=None, category="elder_care",
                         columns=(), category_values=())
     geocoder = Geocoder(service="amap", key_env="TEST_GEO_KEY", base_url=geo_base, city="成都市")
+    # The part of the Chengdu sample around the fixture POIs and geocoded rows (a walk beyond them), on the
+    # session's cache (its walk network; the POI responses are cached there too): the runs cost a fraction.
+    west, south, east, north = BBOX
     config = chengdu_config.with_settings(facilities={"webmap": (source,), "registries": (spec, geo_spec),
                                                       "geocoder": geocoder},
-                                          network={"cache_dir": tmp / "cache"},
-                                          output={"out_dir": tmp / "out", "facility_areas": "none"})
+                                          area={"bbox": (west - 0.012, south - 0.012, east + 0.012, north + 0.012)},
+                                          output={"out_dir": tmp / "out", "facility_areas": "none",
+                                                  "service_areas": "cells"})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEST_AMAP_KEY", "test-key")
         patch.setenv("TEST_GEO_KEY", GEO_KEY)
@@ -265,8 +269,8 @@ def chengdu_poi_runs(chengdu_config, tmp_path_factory):
         n = len(seen)
         patch.delenv("TEST_AMAP_KEY")  # no key and no server: only the cache can answer
         patch.delenv("TEST_GEO_KEY")
-        again = run(config.with_settings(output={"out_dir": tmp / "out2", "facility_areas": "none"}),
-                    progress=False, reuse=False)
+        again = run(config.with_settings(output={"out_dir": tmp / "out2", "facility_areas": "none",
+                                                 "service_areas": "cells"}), progress=False, reuse=False)
     assert len(seen) == n and len(geo_seen) == len(GEO_ROWS)
     return ChengduPoiRuns(first, again, n)
 
