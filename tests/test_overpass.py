@@ -31,9 +31,8 @@ def _clip_elements() -> tuple[list, list]:
     return list(nodes.values()) + walk, list(nodes.values()) + ways
 
 
-@pytest.fixture(scope="module")
-def overpass_server():
-    require_data(CHENGDU_OSM)
+def _start_server():
+    """The fixture Overpass server on a free loopback port, osmnx pointed at it: ``(server, queries, restore)``."""
     network_elements, feature_elements = _clip_elements()
     queries: list[str] = []
 
@@ -65,9 +64,20 @@ def overpass_server():
 
     old = ox.settings.overpass_url
     ox.settings.overpass_url = f"http://127.0.0.1:{server.server_address[1]}/api"
+
+    def restore():
+        server.shutdown()
+        ox.settings.overpass_url = old
+
+    return server, queries, restore
+
+
+@pytest.fixture(scope="module")
+def overpass_server():
+    require_data(CHENGDU_OSM)
+    server, queries, restore = _start_server()
     yield server, queries
-    server.shutdown()
-    ox.settings.overpass_url = old
+    restore()
 
 
 @pytest.mark.slow  # two runs of a 2 × 2 km area, cold caches (what this test checks)
@@ -118,3 +128,42 @@ def test_no_overpass_to_reach_is_one_clear_error(tmp_path):
     message = str(error.value)
     assert "\n" not in message and message.startswith("cannot download from the Overpass API")
     assert f"127.0.0.1:{port}" in message and "osm_file" in message
+
+
+@pytest.mark.slow  # two small districts, cold caches
+@pytest.mark.needs_data
+def test_batch_asks_overpass_per_district(tmp_path):
+    """A batch over a base config without an OSM file: each district asks Overpass for its own run area (and
+    its OSM compounds around it), never for the base config's whole bbox (here the whole sample, 8 × 8 km)."""
+    import re
+
+    import shapely
+
+    from servicecircle import batch
+
+    require_data(CHENGDU_OSM)
+    server, queries, restore = _start_server()
+    try:
+        w, s, e, n = BOX
+        halves = {"W1": (w, s, (w + e) / 2, n), "E1": ((w + e) / 2, s, e, n)}  # TEST districts: test input
+        (tmp_path / "districts.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"adcode": code, "name": f"TEST {code}"},
+             "geometry": shapely.geometry.mapping(shapely.box(*b))} for code, b in halves.items()]}))
+        base = Path(__file__).resolve().parents[1] / "data" / "chengdu.toml"
+        (tmp_path / "batch.toml").write_text(
+            f'[batch]\nbase = "{base}"\ndistricts_file = "districts.geojson"\nout_dir = "out"\n'
+            f'[batch.overrides.area]\nosm_file = "{tmp_path / "absent.osm"}"\n'
+            f'[batch.overrides.network]\ncache_dir = "{tmp_path / "cache"}"\n'
+            f'[batch.overrides.output]\nfacility_areas = "none"\nservice_areas = "cells"\n', encoding="utf-8")
+        result = batch.run_batch(batch.load_batch(tmp_path / "batch.toml"), serial=True, echo=lambda line: None)
+    finally:
+        restore()
+    assert not result["failed"] and set(result["cells"]["district"]) == set(halves)
+    asked = [shapely.Polygon([(float(lon), float(lat)) for lat, lon in
+                              zip(*[iter(re.search(r"poly:['\"]([^'\"]+)", q).group(1).split())] * 2)])
+             for q in queries if "poly:" in q]
+    assert len(asked) >= 4  # per district: its compounds' surroundings, its network and its features
+    # every query lies within a district's surroundings (the longest walk twice, ~2.4 km), so none is the base
+    # config's bbox (the whole sample, wider than the union of the surroundings)
+    near = shapely.union_all([shapely.box(b[0] - 0.03, b[1] - 0.03, b[2] + 0.03, b[3] + 0.03) for b in halves.values()])
+    assert all(near.covers(a) for a in asked), [a.bounds for a in asked]
