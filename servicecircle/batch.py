@@ -579,8 +579,13 @@ def write_overview(settings: BatchSettings, status: dict[str, dict], cells: pd.D
             passed = _district_rows(scorecards[code])["是否达标"] if code in scorecards else pd.Series(dtype=str)
             row["met"], row["failed"] = int((passed == PASSED_ZH[True]).sum()), int((passed == PASSED_ZH[False]).sum())
         rows.append(row)
+    from .printpage import NO_DATA_COLOUR, SHARE_CLASSES, SHARE_COLOURS
+
+    bounds = [f"{b:.0%}" for b in SHARE_CLASSES]
+    legend = list(zip(SHARE_COLOURS, [f"< {bounds[0]}", *(f"{a}–{b}" for a, b in zip(bounds, bounds[1:])),
+                                      f"≥ {bounds[-1]}"]))
     page = pages.render("batch.html", lang, html_lang="zh-CN" if lang == "zh" else "en",
-                        labels=[categories[k].label for k in keys], rows=rows,
+                        labels=[categories[k].label for k in keys], rows=rows, legend=legend, no_data=NO_DATA_COLOUR,
                         maps=overview_maps(settings.districts, rows, [categories[k].label for k in keys]))
     path = settings.out_dir / "index.html"
     path.write_text(page, encoding="utf-8")

@@ -901,7 +901,7 @@ TEXTS: dict[str, dict[str, str]] = {
               "buffered by the longest walk, so facilities reached across a border count.",
     },
     'batch.map_title': {'zh': '{label}覆盖率（点击区县打开其地图）', 'en': '{label} covered (click a district to open its map)'},
-    'batch.map_failed': {'zh': '灰色：运行失败', 'en': 'grey: failed'},
+    'batch.map_failed': {'zh': '运行失败或无居民', 'en': 'failed or no residents'},
     'batch.done': {'zh': '✓ {code} {name}（{took}）', 'en': '✓ {code} {name} ({took})'},
     'batch.cached': {'zh': '已完成，沿用', 'en': 'cached'},
     'batch.seconds': {'zh': '{seconds:.1f} 秒', 'en': '{seconds:.1f} s'},
