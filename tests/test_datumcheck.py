@@ -127,6 +127,7 @@ def test_no_evidence_or_too_few_points_cannot_tell(hexi, chengdu):
     assert far["verdict"] == "cannot_tell" and far["points"] == 0
 
 
+@pytest.mark.slow  # 400 registries
 def test_null_small_random_registries_never_give_wrong_advice(hexi, chengdu):
     """400 small registries (5–30 points): real-shaped points in a random true system, declared at random, and
     points at random places with random community names (no system is right: only "cannot_tell" is)."""

@@ -378,6 +378,7 @@ def _words(card, pattern):
     return sorted({w for c in TEXT_COLUMNS for t in card[c].astype(str) for w in pattern.findall(t)})
 
 
+@pytest.mark.slow  # the sample runs it words (built here when no earlier test has)
 @pytest.mark.parametrize("name", ["hexi_run", "chengdu_run", "hexi_goal_registry_run"])
 def test_scorecard_texts_are_in_the_run_language(name, request):
     run_result = request.getfixturevalue(name)

@@ -100,7 +100,7 @@ def _serve():
                         "pois": hits[(page - 1) * size:page * size]})
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     return f"http://127.0.0.1:{server.server_address[1]}", seen, mode, server
 
@@ -383,7 +383,7 @@ def _serve_baidu_tencent():
             self._send(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}", seen, server
 
 
