@@ -194,6 +194,23 @@ def overrides_of(args: argparse.Namespace) -> dict[str, dict]:
     return {name: table for name, table in (("output", output), ("access", access)) if table}
 
 
+class WordedLog(logging.Formatter):
+    """Console log lines in the run's language: a record logged with ``extra=texts.logged(key, …)`` is worded
+    from the catalogue (others keep their own message); the level word is the language's."""
+
+    def __init__(self, lang: str):
+        super().__init__()
+        self.lang = lang
+
+    def format(self, record: logging.LogRecord) -> str:
+        from . import texts
+
+        key = getattr(record, "text_key", None)
+        message = texts.text(self.lang, key, **getattr(record, "text_values", {})) if key else record.getMessage()
+        level = texts.text(self.lang, "log.warning") if record.levelno == logging.WARNING else record.levelname
+        return f"{level}{'：' if self.lang == 'zh' else ': '}{message}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 ok, 2 bad input)."""
     from . import texts
@@ -211,13 +228,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command not in ("run", "site", "capacity"):
         _parser().print_help()
         return 2
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     lang = args.lang or "zh"  # the settings file's, once it is read
+    worded = WordedLog(lang)
+    handler = logging.StreamHandler()
+    handler.setFormatter(worded)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     try:
         from .config import load_config
 
         config = load_config(args.config, overrides=overrides_of(args))
-        lang = config.output.lang
+        lang = worded.lang = config.output.lang
         _check_command(args, config)
         from .pipeline import run  # after the settings are checked: a bad file is reported at once
 

@@ -28,7 +28,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from . import coords
+from . import coords, texts
 from .coords import WGS84
 from .errors import InputError
 
@@ -240,7 +240,8 @@ def read_vector(path: str | Path, *, what: str, coord_system: str = "wgs84", enc
         bounds = gdf.total_bounds if len(gdf) else np.zeros(4)
         if not (-180 <= bounds[0] <= bounds[2] <= 180 and -90 <= bounds[1] <= bounds[3] <= 90):
             raise InputError(f"{path}: {what} declares no coordinate reference system and is not in degrees")
-        log.warning("%s declares no CRS; reading its degrees as %s", path, coord_system)
+        log.warning("%s declares no CRS; reading its degrees as %s", path, coord_system,
+                    extra=texts.logged("log.no_crs", path=path, system=coord_system))
         gdf = gdf.set_crs(WGS84)
     gdf = gdf.to_crs(WGS84)
     gdf["geometry"] = coords.geometry_to_wgs84(gdf.geometry.values, coord_system)

@@ -27,7 +27,7 @@ import shapely
 from numpy.typing import ArrayLike
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
-from . import osm, parallel, roadlines, runcache
+from . import osm, parallel, roadlines, runcache, texts
 from .config import AreaSettings, NetworkSettings, RoadLines
 from .coords import WGS84
 from .errors import InputError
@@ -512,7 +512,8 @@ def build_walk_network(area: AreaSettings, settings: NetworkSettings, *, use_cac
         net = network_from_ways(osm.read_walkable_ways(area.osm_file), info={"source": source["path"]})
     else:
         if area.osm_file is not None:
-            log.warning("OSM file %s not found: downloading the area from OpenStreetMap", area.osm_file)
+            log.warning("OSM file %s not found: downloading the area from OpenStreetMap", area.osm_file,
+                        extra=texts.logged("log.osm_download", path=area.osm_file))
         graph = osm.graph_from_overpass(cache_dir=settings.cache_dir, **download_area(area))
         net = _from_osmnx(graph, {"source": f"Overpass {source}"})
     net.info["build_seconds"] = round(time.perf_counter() - t0, 2)

@@ -228,7 +228,8 @@ def _store_all(cache: runcache.StageCache, results: dict) -> None:
         try:
             cache.store(stage, key, value)
         except OSError as exc:
-            log.warning("%s: could not cache the %s (%s); the next run computes it again", cache.folder, stage, exc)
+            log.warning("%s: could not cache the %s (%s); the next run computes it again", cache.folder, stage, exc,
+                        extra=texts.logged("log.cache_not_written", folder=cache.folder, stage=stage, error=exc))
 
 
 #: Cells from which the GeoPackage, the CSVs and the cache are written in a forked child beside

@@ -40,6 +40,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from . import texts
+
 log = logging.getLogger(__name__)
 
 #: Bump when what a cached stage holds changes shape in a way the code digest cannot see.
@@ -179,7 +181,8 @@ class StageCache:
             os.utime(path)  # used now: pruned last
             return value
         except Exception as exc:  # a truncated or foreign file is recomputed, not fatal
-            log.warning("%s: cached %s unreadable (%s); computing it again", path, stage, exc)
+            log.warning("%s: cached %s unreadable (%s); computing it again", path, stage, exc,
+                        extra=texts.logged("log.cache_unreadable", path=path, stage=stage, error=exc))
             return None
 
     def store(self, stage: str, key: str, value: object) -> None:

@@ -876,6 +876,14 @@ TEXTS: dict[str, dict[str, str]] = {
               '[facilities.geocoder] 即可按地址定位；现有列：{columns}',
         'en': '{path}: no coordinate columns (经度/lon and 纬度/lat, or 坐标 "lng,lat"); it has an address column: '
               'add a [facilities.geocoder] to geocode it; columns are {columns}'},
+    'log.warning': {'zh': '警告', 'en': 'WARNING'},
+    'log.no_crs': {'zh': '{path} 未声明坐标参考系：按 {system} 经纬度读取', 'en': '{path} declares no CRS; reading its degrees as {system}'},
+    'log.osm_download': {'zh': '找不到 OSM 文件 {path}：改为从 OpenStreetMap 下载该区域',
+                         'en': 'OSM file {path} not found: downloading the area from OpenStreetMap'},
+    'log.cache_not_written': {'zh': '{folder}：无法缓存 {stage}（{error}）；下次运行将重新计算',
+                              'en': '{folder}: could not cache the {stage} ({error}); the next run computes it again'},
+    'log.cache_unreadable': {'zh': '{path}：缓存的 {stage} 无法读取（{error}）；重新计算',
+                             'en': '{path}: cached {stage} unreadable ({error}); computing it again'},
     'batch.title': {'zh': '一刻钟服务圈批量评估', 'en': '15-minute service circle batch'},
     'batch.overview': {'zh': '各区县一览', 'en': 'Districts'},
     'batch.district': {'zh': '区县', 'en': 'district'},
@@ -913,6 +921,12 @@ TEXTS: dict[str, dict[str, str]] = {
 def text(lang: str, key: str, /, **values: Any) -> str:
     """The text of ``key`` in ``lang``, its placeholders filled from ``values``."""
     return TEXTS[key][lang].format(**values) if values else TEXTS[key][lang]
+
+
+def logged(key: str, /, **values: Any) -> dict[str, Any]:
+    """``extra=`` of a log call whose message is the catalogue's ``key``: the command line words it in the
+    run's language (the record's own message, for other handlers, stays English)."""
+    return {"text_key": key, "text_values": values}
 
 
 def section(lang: str, prefix: str) -> dict[str, str]:

@@ -162,3 +162,26 @@ def test_site_and_capacity_lines_are_in_the_language(capsys, lang):
         assert not (english_words(line) if lang == "zh" else chinese_outside(line, names)), line
     assert ("60 岁及以上居民" if lang == "zh" else "residents aged 60+") in lines[0]
     assert ("未载入年龄数据" if lang == "zh" else "no age data loaded") in lines[4]
+
+
+def test_log_warnings_are_worded_in_the_run_language(tmp_path, caplog):
+    """A warning logged with a catalogue key reads in the run's language on the console; the record's own
+    message (for other handlers) stays English."""
+    import logging
+
+    from servicecircle import inputs
+
+    import geopandas as gpd
+    import shapely
+
+    # test input: a polygon shapefile without a .prj (no CRS declared)
+    bare = gpd.GeoDataFrame({"name": ["TEST"]}, geometry=[shapely.box(104.0, 30.6, 104.1, 30.7)], crs=None)
+    with pytest.warns(UserWarning, match="crs"):
+        bare.to_file(tmp_path / "bare.shp")
+    with caplog.at_level(logging.WARNING, logger="servicecircle"):
+        inputs.read_vector(tmp_path / "bare.shp", what="area polygon file", coord_system="gcj02", polygons=True)
+    [record] = [r for r in caplog.records if getattr(r, "text_key", None) == "log.no_crs"]
+    assert "declares no CRS" in record.getMessage()
+    zh, en = cli.WordedLog("zh").format(record), cli.WordedLog("en").format(record)
+    assert zh.startswith("警告：") and "未声明坐标参考系" in zh and not english_words(zh)
+    assert en == f"WARNING: {record.getMessage()}"
