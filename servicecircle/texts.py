@@ -956,6 +956,14 @@ TEXTS: dict[str, dict[str, str]] = {
     'error.cannot_read': {'zh': '{path}：无法读取{what}（{problem}）', 'en': '{path}: cannot read {what} ({problem})'},
     'error.no_crs': {'zh': '{path}：{what}未声明坐标参考系，且其坐标不是经纬度',
                      'en': '{path}: {what} declares no coordinate reference system and is not in degrees'},
+    # ---- errors of the registry sheets (servicecircle.sheets)
+    'error.no_sheet': {'zh': "{path}：没有名为 '{sheet}' 的工作表（现有工作表：{sheets}）",
+                       'en': "{path}: no sheet '{sheet}' (sheets: {sheets})"},
+    'error.header_row_beyond': {'zh': '{path}：header_row {row} 超出了工作表的最后一行（第 {last} 行）',
+                                'en': "{path}: header_row {row} is beyond the sheet's last row ({last})"},
+    'error.sheet_empty': {'zh': '{path}：工作表为空', 'en': '{path}: the sheet is empty'},
+    'error.template_suffix': {'zh': "{path}：模板只能写为 .xlsx 或 .csv 文件（实为 '{suffix}'）",
+                              'en': "{path}: the template is written as .xlsx or .csv (got '{suffix}')"},
     'error.webmap_no_key': {
         'zh': '{service}：环境变量中没有密钥（key），{path} 也没有缓存的响应',
         'en': '{service}: no key in the environment and no cached response for {path}'},
