@@ -964,6 +964,23 @@ TEXTS: dict[str, dict[str, str]] = {
     'error.sheet_empty': {'zh': '{path}：工作表为空', 'en': '{path}: the sheet is empty'},
     'error.template_suffix': {'zh': "{path}：模板只能写为 .xlsx 或 .csv 文件（实为 '{suffix}'）",
                               'en': "{path}: the template is written as .xlsx or .csv (got '{suffix}')"},
+    # ---- errors of the population inputs (servicecircle.population)
+    'error.what_census_file': {'zh': '人口普查文件', 'en': 'census file'},
+    'error.what_population_raster': {'zh': '人口栅格文件', 'en': 'population raster'},
+    'error.level_community': {'zh': '社区', 'en': 'community'},
+    'error.level_street': {'zh': '街道', 'en': 'street'},
+    'error.not_census_table': {'zh': '{path}：不是区县人口普查表（缺少列 区划代码 / 人口数_合计）',
+                               'en': '{path}: not the county census table (no 区划代码 / 人口数_合计 columns)'},
+    'error.census_code_not_found': {'zh': '{path}：未找到 census_code {code}（应为六位区划代码，例如 120103）',
+                                    'en': '{path}: census_code {code} not found (a six-digit 区划代码, e.g. 120103)'},
+    'error.raster_needs_rasterio': {'zh': '{path}：读取人口栅格需要安装 rasterio：pip install "servicecircle[raster]"',
+                                    'en': '{path}: reading a population raster needs rasterio: pip install "servicecircle[raster]"'},
+    'error.raster_no_crs': {'zh': '{path}：该栅格未声明坐标参考系', 'en': '{path}: the raster declares no coordinate reference system'},
+    'error.population_columns': {
+        'zh': '{path}：须有一个居民人数列（人口/residents），以及一个代码列或名称列（现有列：{columns}）',
+        'en': '{path}: needs a residents column (人口/residents) and a code or name column (columns: {columns})'},
+    'error.population_units': {'zh': '{path}：人口表按{level}给出，但未载入{level}边界',
+                               'en': '{path}: population table per {level}, but no {level} polygons are loaded'},
     'error.webmap_no_key': {
         'zh': '{service}：环境变量中没有密钥（key），{path} 也没有缓存的响应',
         'en': '{service}: no key in the environment and no cached response for {path}'},
