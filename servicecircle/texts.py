@@ -981,6 +981,24 @@ TEXTS: dict[str, dict[str, str]] = {
         'en': '{path}: needs a residents column (人口/residents) and a code or name column (columns: {columns})'},
     'error.population_units': {'zh': '{path}：人口表按{level}给出，但未载入{level}边界',
                                'en': '{path}: population table per {level}, but no {level} polygons are loaded'},
+    # ---- errors of the walk network (servicecircle.network, servicecircle.osm)
+    'error.what_osm_file': {'zh': 'OSM 文件', 'en': 'OSM file'},
+    'error.no_walkable_ways_area': {'zh': '{path}：该区域内没有可步行的道路', 'en': '{path}: no walkable ways in this area'},
+    'error.no_walkable_lines': {'zh': '{path}：没有可步行的道路线（道路等级 {classes} …）',
+                                'en': '{path}: no walkable lines (classes {classes} …)'},
+    'error.osm_file_not_found_no_download': {
+        'zh': 'OSM 文件不存在：{path}（也未给出可用于下载的 bbox、place 或 polygon_file）',
+        'en': 'OSM file not found: {path} (and no bbox, place or polygon_file to download instead)'},
+    'error.not_osm_file': {'zh': '{path}：不是 OSM 文件（应为 {suffixes} 之一）',
+                           'en': '{path}: not an OSM file (expected one of {suffixes})'},
+    'error.cannot_read_osm': {'zh': '{path}：无法读取 OSM 数据（{problem}）', 'en': '{path}: cannot read OSM data ({problem})'},
+    'error.no_walkable_ways_file': {'zh': "{path}：该文件中没有可步行的道路（按 osmnx 'walk' 规则）",
+                                    'en': "{path}: no walkable ways (osmnx 'walk' rules) in this file"},
+    'error.osm_no_walkable_ways': {'zh': 'OpenStreetMap 未返回该区域内可步行的道路（{problem}）',
+                                   'en': 'OpenStreetMap returned no walkable ways for this area ({problem})'},
+    'error.overpass_unreachable': {
+        'zh': '无法从 Overpass API（{url}）下载（{problem}）；无互联网时，请在 [area] 的 osm_file 中给出本地 OSM 数据',
+        'en': 'cannot download from the Overpass API at {url} ({problem}); without internet give [area] osm_file a local extract'},
     'error.webmap_no_key': {
         'zh': '{service}：环境变量中没有密钥（key），{path} 也没有缓存的响应',
         'en': '{service}: no key in the environment and no cached response for {path}'},
