@@ -999,6 +999,22 @@ TEXTS: dict[str, dict[str, str]] = {
     'error.overpass_unreachable': {
         'zh': '无法从 Overpass API（{url}）下载（{problem}）；无互联网时，请在 [area] 的 osm_file 中给出本地 OSM 数据',
         'en': 'cannot download from the Overpass API at {url} ({problem}); without internet give [area] osm_file a local extract'},
+    # ---- errors of the siting and capacity plans (servicecircle.siting)
+    'error.weight_unknown': {'zh': '--weight {weight}：应为 residents、60plus、young、0_3 或 0_4',
+                             'en': '--weight {weight}: expected residents, 60plus, young, 0_3 or 0_4'},
+    'error.weight_not_served': {
+        'zh': '--weight {weight}：{category} 的服务对象为 {group}（其 demand_group），不是 {weight}；请按 residents 或 {group} 为选址加权',
+        'en': '--weight {weight}: {category} serves {group} (its demand_group), not {weight}; weigh its sites by residents or {group}'},
+    'error.site_add_or_target': {'zh': '请给出拟新增的点位数（--add K）或目标覆盖率（--target 0.9），二者选其一',
+                                 'en': 'give either the number of sites to add (--add K) or a target share (--target 0.9)'},
+    'error.no_candidate_sites': {'zh': '没有候选点位（均被排除或位于研究区之外）',
+                                 'en': 'no candidate sites (all excluded or outside the study area)'},
+    'error.no_capacity_field': {'zh': '{category} 没有容量字段（categories.{category}.capacity）：无法编制容量规划',
+                                'en': '{category} has no capacity field (categories.{category}.capacity): no capacity plan'},
+    'error.no_capacity_goal': {'zh': "没有关于 {category} 的 {capacity} 的 capacity_per_1000 指标：请给出标准（--per-1000）",
+                               'en': "no capacity_per_1000 goal for {category}'s {capacity}: give the standard (--per-1000)"},
+    'error.no_known_capacity': {'zh': '没有任何 {category} 设施有已知的 {capacity}：请载入含容量的登记表',
+                                'en': 'no {category} facility has a known {capacity}: load a registry with capacities'},
     'error.webmap_no_key': {
         'zh': '{service}：环境变量中没有密钥（key），{path} 也没有缓存的响应',
         'en': '{service}: no key in the environment and no cached response for {path}'},
