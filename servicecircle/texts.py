@@ -1015,6 +1015,19 @@ TEXTS: dict[str, dict[str, str]] = {
                                'en': "no capacity_per_1000 goal for {category}'s {capacity}: give the standard (--per-1000)"},
     'error.no_known_capacity': {'zh': '没有任何 {category} 设施有已知的 {capacity}：请载入含容量的登记表',
                                 'en': 'no {category} facility has a known {capacity}: load a registry with capacities'},
+    # ---- errors of the command line, the comparison, the pages and the boundary and road-line files
+    'error.add_at_least_one': {'zh': '--add 应不小于 1，实为 {value}', 'en': '--add must be at least 1, got {value}'},
+    'error.target_share': {'zh': '--target 应为 0 与 1 之间的比例，实为 {value}', 'en': '--target is a share between 0 and 1, got {value}'},
+    'error.run_file_not_found': {'zh': '{path}：文件不存在——{folder} 是否为 servicecircle 运行的输出文件夹？',
+                                 'en': '{path}: not found — is {folder} the output folder of a servicecircle run?'},
+    'error.not_run_summary': {'zh': '{path}：不是运行摘要文件（{problem}）', 'en': '{path}: not a run summary ({problem})'},
+    'error.xstatic_missing': {
+        'zh': '离线页面需内嵌 xstatic-{package} 包（servicecircle 的依赖）中的 {package}：请执行 pip install xstatic-{package}，或加 --cdn 运行',
+        'en': 'self-contained pages inline {package} from the xstatic-{package} package, a dependency of servicecircle: pip install xstatic-{package}, or run with --cdn'},
+    'error.no_field': {'zh': "{path}：缺少字段 '{field}'（现有字段：{fields}）", 'en': "{path}: no field '{field}' (fields: {fields})"},
+    'error.no_class_field': {
+        'zh': "{path}：缺少道路等级字段 '{field}'（现有字段：{fields}）；请设置 network.class_field",
+        'en': "{path}: no field '{field}' for the road class (fields: {fields}); set network.class_field"},
     'error.webmap_no_key': {
         'zh': '{service}：环境变量中没有密钥（key），{path} 也没有缓存的响应',
         'en': '{service}: no key in the environment and no cached response for {path}'},

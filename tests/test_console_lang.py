@@ -162,3 +162,17 @@ def test_site_and_capacity_lines_are_in_the_language(capsys, lang):
         assert not (english_words(line) if lang == "zh" else chinese_outside(line, names)), line
     assert ("60 岁及以上居民" if lang == "zh" else "residents aged 60+") in lines[0]
     assert ("未载入年龄数据" if lang == "zh" else "no age data loaded") in lines[4]
+
+
+def test_a_bad_command_argument_is_worded_in_the_language():
+    from types import SimpleNamespace
+
+    from servicecircle.config import make_config
+    from servicecircle.errors import InputError
+
+    config = make_config({"area": {"name": "t", "bbox": [104.0, 30.6, 104.1, 30.7]}})
+    args = SimpleNamespace(command="site", category="elder_care", add=0, target=None)
+    with pytest.raises(InputError, match="--add must be at least 1, got 0") as caught:
+        cli._check_command(args, config)
+    assert caught.value.worded("zh") == "--add 应不小于 1，实为 0"
+    assert caught.value.worded("en") == str(caught.value)
