@@ -265,12 +265,13 @@ def _check_command(args: argparse.Namespace, config: Config) -> None:
     from .errors import InputError
 
     if args.command in ("site", "capacity") and args.category not in config.categories:
-        raise InputError(f"unknown category {args.category!r} (have {', '.join(config.categories)})")
+        raise InputError(key="error.unknown_category_have", category=repr(args.category),
+                         have=", ".join(config.categories))
     if args.command == "site":
         if args.add is not None and args.add < 1:
-            raise InputError(f"--add must be at least 1, got {args.add}")
+            raise InputError(key="error.add_at_least_one", value=args.add)
         if args.target is not None and not 0 < args.target <= 1:
-            raise InputError(f"--target is a share between 0 and 1, got {args.target}")
+            raise InputError(key="error.target_share", value=args.target)
 
 
 def _after_run(args: argparse.Namespace, result: RunResult) -> Callable[[], None]:

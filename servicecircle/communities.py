@@ -54,10 +54,8 @@ def _read_units(spec: Boundaries, what: str, report: InputReport | None) -> gpd.
     gdf = read_vector(spec.path, what=what, coord_system=spec.coord_system, encoding=spec.encoding,
                       report=report, polygons=True)
     if spec.name_field not in gdf.columns:
-        raise InputError(
-            f"{spec.path}: no field '{spec.name_field}' "
-            f"(fields: {', '.join(c for c in gdf.columns if c not in ('geometry', '_row'))})"
-        )
+        raise InputError(key="error.no_field", path=spec.path, field=spec.name_field,
+                         fields=", ".join(c for c in gdf.columns if c not in ("geometry", "_row")))
     gdf["name"] = gdf[spec.name_field].astype(str)
     code = spec.code_field
     gdf["code"] = gdf[code].astype(str).str.strip() if code and code in gdf.columns else ""

@@ -70,11 +70,11 @@ def read_run(folder: Path | str, *, label: str | None = None) -> RunFolder:
     path = Path(folder)
     for name in REQUIRED:
         if not (path / name).is_file():
-            raise InputError(f"{path / name}: not found — is {path} the output folder of a servicecircle run?")
+            raise InputError(key="error.run_file_not_found", path=path / name, folder=path)
     try:
         summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path / 'summary.json'}: not a run summary ({exc})") from exc
+        raise InputError(key="error.not_run_summary", path=path / "summary.json", problem=exc) from exc
 
     def table(name: str) -> pd.DataFrame | None:
         file = path / name

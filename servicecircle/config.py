@@ -109,8 +109,10 @@ DEFAULT_GOALS: dict[str, dict[str, Any]] = _DEFAULTS["goals"]
 # Options: a field's TOML key, type, default, check and meaning, declared once
 # --------------------------------------------------------------------------------------------------
 
-def _err(key: str, problem: str) -> ConfigError:
-    return ConfigError(f"config key '{key}': {problem}")
+def _err(name: str, problem: str, /, **values: Any) -> ConfigError:
+    """``config key 'name': problem``: ``problem`` a catalogue key (``error.…``) filled from ``values``, so that
+    the message reads in the run's language (:meth:`~servicecircle.errors.ServiceCircleError.worded`)."""
+    return ConfigError(key="error.config_key", name=name, problem=(problem, values))
 
 
 @dataclass(frozen=True)
@@ -187,19 +189,22 @@ def read_table(cls: type, table: Any, key: str, base: Path, /, **given: Any) -> 
         Values of the fields that are not TOML keys (e.g. a category's key).
     """
     if not isinstance(table, dict):
-        raise _err(key, f"expected a table, e.g. [{key}]")
+        raise _err(key, "error.expected_table", table=key)
     known = options(cls)
     unknown = sorted(set(table) - set(known))
     if unknown:
-        raise _err(f"{key}.{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(known))})")
+        raise _err(f"{key}.{unknown[0]}", "error.unknown_key", allowed=", ".join(sorted(known)))
     values = dict(given)
     for name, (f, opt) in known.items():
         if name not in table:
             continue
         value = table[name]
         if not _is_type(value, opt.types):
-            names = " or ".join(t.__name__ for t in opt.types)
-            raise _err(f"{key}.{name}", f"expected {names}, got {type(value).__name__} {value!r}")
+            names = [t.__name__ for t in opt.types]
+            types = names[0] if len(names) == 1 else ("error.either", {"first": " or ".join(names[:-1]),
+                                                                         "last": names[-1]})
+            raise _err(f"{key}.{name}", "error.expected_type", types=types, type=type(value).__name__,
+                       value=repr(value))
         if opt.item is not None:
             value = tuple(read_table(opt.item, t, f"{key}.{name}[{i}]", base) for i, t in enumerate(value))
         elif opt.check is not None:
@@ -220,7 +225,7 @@ def read_table(cls: type, table: Any, key: str, base: Path, /, **given: Any) -> 
 
 def check_positive(key: str, value: float) -> float:
     if not value > 0:
-        raise _err(key, f"must be > 0, got {value!r}")
+        raise _err(key, "error.must_be_positive", value=repr(value))
     return float(value)
 
 
@@ -228,39 +233,43 @@ def check_walking_speed(key: str, value: float) -> float:
     check_positive(key, value)
     low, high = WALK_SPEED_RANGE
     if not low <= value <= high:
-        raise _err(key, f"{value} m/s is not a walking speed (expected {low:g}–{high:g})")
+        raise _err(key, "error.not_walking_speed", value=f"{value}", low=f"{low:g}", high=f"{high:g}")
     return float(value)
 
 
 def check_one_of(choices: Collection[Any], what: str = "") -> Callable[[str, Any], Any]:
+    """A check that the value is one of ``choices``; ``what`` (a catalogue key) names the value in the message."""
     def check(key: str, value: Any) -> Any:
         if value not in choices:
-            raise _err(key, f"{what + ' ' if what else ''}expected {', '.join(map(str, choices))}, got {value!r}")
+            listed = {"choices": ", ".join(map(str, choices)), "value": repr(value)}
+            if what:
+                raise _err(key, "error.expected_named_choice", what=(what, {}), **listed)
+            raise _err(key, "error.expected_choice", **listed)
         return value
     return check
 
 
 def check_coord_system(key: str, value: str) -> str:
     if value not in COORD_SYSTEMS:
-        raise _err(key, f"unknown coordinate system {value!r} (choose {', '.join(COORD_SYSTEMS)})")
+        raise _err(key, "error.unknown_coord_system", value=repr(value), choices=", ".join(COORD_SYSTEMS))
     return value
 
 
 def check_strings(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _err(key, "expected a list of non-empty strings")
+        raise _err(key, "error.expected_strings")
     return tuple(value)
 
 
 def check_str_map(key: str, value: dict) -> tuple[tuple[str, str], ...]:
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise _err(key, "expected a table of strings, e.g. { name = \"机构名称\" }")
+        raise _err(key, "error.expected_str_map")
     return tuple(value.items())
 
 
 def check_tag_rules(key: str, rules: Any) -> tuple[dict[str, Any], ...]:
     if not all(isinstance(r, dict) and r for r in rules):
-        raise _err(key, "expected a list of non-empty tables like {amenity = \"childcare\"}")
+        raise _err(key, "error.expected_tag_rules")
     out: list[dict[str, Any]] = []
     for i, rule in enumerate(rules):
         clean: dict[str, Literal[True] | str | tuple[str, ...]] = {}
@@ -270,55 +279,55 @@ def check_tag_rules(key: str, rules: Any) -> tuple[dict[str, Any], ...]:
             elif isinstance(val, list) and val and all(isinstance(v, str) for v in val):
                 clean[tag] = tuple(val)
             else:
-                raise _err(f"{key}[{i}].{tag}", "expected a string, a list of strings, or true")
+                raise _err(f"{key}[{i}].{tag}", "error.expected_tag_value")
         out.append(clean)
     return tuple(out)
 
 
 def _bbox(key: str, b: list) -> tuple[float, float, float, float]:
     if len(b) != 4 or not all(_is_type(x, (float,)) for x in b):
-        raise _err(key, "expected [west, south, east, north] in degrees")
+        raise _err(key, "error.expected_bbox")
     west, south, east, north = map(float, b)
     if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise _err(key, f"impossible box {b}: need west < east and south < north in degrees")
+        raise _err(key, "error.impossible_bbox", box=f"{b}")
     return west, south, east, north
 
 
 def _thresholds(key: str, th: list) -> tuple[float, ...]:
     if not th or not all(_is_type(t, (float,)) and 0 < t <= 120 for t in th):
-        raise _err(key, f"expected a list of minutes in (0, 120], got {th!r}")
+        raise _err(key, "error.expected_minutes", value=repr(th))
     if len(set(th)) != len(th):
-        raise _err(key, "thresholds must be distinct")
+        raise _err(key, "error.thresholds_distinct")
     # Not sorted for the user: step_weights pair with the thresholds in the order written, and a list
     # out of order is more likely a typo than a wish.
     if any(b < a for a, b in zip(th, th[1:])):
-        raise _err(key, f"thresholds must be in increasing order, e.g. {sorted(th)!r}; got {th!r}")
+        raise _err(key, "error.thresholds_increasing", sorted=repr(sorted(th)), value=repr(th))
     return tuple(float(t) for t in th)
 
 
 def _weights(key: str, w: list) -> tuple[float, ...]:
     if not all(_is_type(x, (float,)) and 0 < x <= 1 for x in w) or any(b > a for a, b in zip(w, w[1:])):
-        raise _err(key, f"expected weights in (0, 1], one per threshold, not increasing; got {w!r}")
+        raise _err(key, "error.expected_weights", value=repr(w))
     return tuple(float(x) for x in w)
 
 
 def _h3_resolution(key: str, value: int) -> int:
     if not 7 <= value <= 12:
-        raise _err(key, f"must be between 7 and 12, got {value}")
+        raise _err(key, "error.must_be_between", low=7, high=12, value=f"{value}")
     return value
 
 
 def _facility_areas(key: str, value: str | int) -> str | int:
     if isinstance(value, str) and value not in ("all", "none"):
-        raise _err(key, f"expected \"all\", \"none\" or a number of facilities, got {value!r}")
+        raise _err(key, "error.expected_facility_areas", value=repr(value))
     if isinstance(value, int) and value < 0:
-        raise _err(key, f"must be ≥ 0, got {value!r}")
+        raise _err(key, "error.must_be_nonnegative", value=repr(value))
     return value
 
 
 def _reach_share(key: str, value: float) -> float:
     if not 0 < value <= 1:
-        raise _err(key, f"must be in (0, 1], got {value}")
+        raise _err(key, "error.must_be_share", value=f"{value}")
     return float(value)
 
 
@@ -343,7 +352,7 @@ class AreaSettings:
 
     def _resolve(self, key: str, table: dict) -> AreaSettings:
         if not self.name:
-            raise _err(f"{key}.name", "missing: give the study area a name, e.g. name = \"chengdu_central\"")
+            raise _err(f"{key}.name", "error.missing_area_name")
         return self
 
     @property
@@ -404,7 +413,7 @@ class AccessSettings:
     """``[access]``: walking speed, time thresholds and the capacity-aware access."""
 
     speed_profile: str = option("default", str, "walking speed profile: default (1.0 m/s) or elderly (0.8 m/s)",
-                                check=check_one_of(tuple(SPEED_PROFILES), "speed profile"))
+                                check=check_one_of(tuple(SPEED_PROFILES), "error.what_speed_profile"))
     speed_m_s: float = option(DERIVED, float, "walking speed, m/s (default: the profile's)", check=check_walking_speed)
     thresholds_min: tuple[float, ...] = option((5.0, 10.0, 15.0), list, "walk-time thresholds, minutes; the "
                                                "largest defines 'covered'", check=_thresholds)
@@ -420,8 +429,8 @@ class AccessSettings:
         if steps is DERIVED:
             steps = DEFAULT_STEP_WEIGHTS if len(th) == len(DEFAULT_STEP_WEIGHTS) else (1.0,) * len(th)
         if len(steps) != len(th):
-            raise _err(f"{key}.step_weights", f"expected {len(th)} weights in (0, 1], one per threshold "
-                       f"{list(th)}, not increasing; got {list(steps)!r}")
+            raise _err(f"{key}.step_weights", "error.expected_step_weights", count=len(th), thresholds=f"{list(th)}",
+                       value=repr(list(steps)))
         return dataclasses.replace(self, speed_m_s=float(speed), step_weights=tuple(steps))
 
     @property
@@ -462,7 +471,7 @@ class PopulationSettings:
 
     def _resolve(self, key: str, table: dict) -> PopulationSettings:
         if (self.census_file is None) != (self.census_code is None):
-            raise _err(f"{key}.census_code", "census_file and census_code go together (e.g. census_code = \"120103\")")
+            raise _err(f"{key}.census_code", "error.census_together")
         return self
 
 
@@ -493,9 +502,9 @@ def check_header_rows(key: str, value: int | list) -> tuple[int, ...]:
     """``header_row = 3`` or ``[2, 3]``: consecutive spreadsheet rows (from 1), at most :data:`MAX_HEADER_ROWS`."""
     rows = value if isinstance(value, list) else [value]
     if not rows or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rows):
-        raise _err(key, f"expected a row number from 1 (as the spreadsheet shows it) or a list of them, got {value!r}")
+        raise _err(key, "error.expected_header_row", value=repr(value))
     if len(rows) > MAX_HEADER_ROWS or any(b != a + 1 for a, b in zip(rows, rows[1:])):
-        raise _err(key, f"expected up to {MAX_HEADER_ROWS} consecutive rows, e.g. [2, 3], got {value!r}")
+        raise _err(key, "error.expected_header_rows", most=MAX_HEADER_ROWS, value=repr(value))
     return tuple(rows)
 
 
@@ -518,7 +527,7 @@ class Registry:
 
     def _resolve(self, key: str, table: dict) -> Registry:
         if self.path is DERIVED:
-            raise _err(f"{key}.file", "missing: the registry's path")
+            raise _err(f"{key}.file", "error.missing_registry_file")
         return self
 
 
@@ -539,9 +548,9 @@ class WebService:
 
     def _resolve(self, key: str, table: dict) -> WebService:
         if self.service is DERIVED:
-            raise _err(f"{key}.service", f"missing: one of {', '.join(WEBMAP_SERVICES)}")
+            raise _err(f"{key}.service", "error.missing_one_of", choices=", ".join(WEBMAP_SERVICES))
         if self.key_env is DERIVED:
-            raise _err(f"{key}.key_env", "missing: the name of the environment variable holding the key")
+            raise _err(f"{key}.key_env", "error.missing_key_env")
         return self
 
 
@@ -614,7 +623,7 @@ class GapSettings:
 
 def _category_capacity(key: str, value: str) -> str:
     if value not in CAPACITY_FIELDS:
-        raise _err(key, f"unknown capacity {value!r} (choose {', '.join(CAPACITY_FIELDS)})")
+        raise _err(key, "error.unknown_capacity", value=repr(value), choices=", ".join(CAPACITY_FIELDS))
     return value
 
 
@@ -649,13 +658,13 @@ class Category:
 
     def _resolve(self, key: str, table: dict) -> Category:
         if not self.tag_rules and not self.keywords:
-            raise _err(key, "needs at least one tag rule or keyword")
+            raise _err(key, "error.needs_rule")
         return dataclasses.replace(self, label=self.key if self.label is DERIVED else self.label)
 
 
 def _goal_kind(key: str, value: str) -> str:
     if value not in ("binding", "advisory"):
-        raise _err(key, f"expected \"binding\" (约束性) or \"advisory\" (倡导性), got {value!r}")
+        raise _err(key, "error.expected_goal_kind", value=repr(value))
     return value
 
 
@@ -685,17 +694,17 @@ class Goal:
 
     def _resolve(self, key: str, table: dict) -> Goal:
         if self.metric is DERIVED:
-            raise _err(f"{key}.metric", f"expected one of {', '.join(GOAL_METRICS)}, got None")
+            raise _err(f"{key}.metric", "error.expected_one_of", choices=", ".join(GOAL_METRICS), value="None")
         if self.target is DERIVED:
-            raise _err(f"{key}.target", "missing: the goal's target value")
+            raise _err(f"{key}.target", "error.missing_target")
         if not self.categories:
-            raise _err(f"{key}.categories", "missing: the facility categories the goal is about")
+            raise _err(f"{key}.categories", "error.missing_goal_categories")
         if self.metric == "units_with_facility" and self.unit_level is None:
-            raise _err(f"{key}.unit_level", "expected \"community\" or \"street\"")
+            raise _err(f"{key}.unit_level", "error.expected_unit_level")
         if self.metric in ("capacity_per_1000", "capacity_share") and not self.capacity:
-            raise _err(f"{key}.capacity", "missing: which capacity (beds, nursery_places, meals_per_day …)")
+            raise _err(f"{key}.capacity", "error.missing_capacity")
         if self.metric == "capacity_share" and not self.of_capacity:
-            raise _err(f"{key}.of_capacity", "missing: the capacity the share is of")
+            raise _err(f"{key}.of_capacity", "error.missing_of_capacity")
         return dataclasses.replace(self, name=self.key if self.name is DERIVED else self.name)
 
 
@@ -765,10 +774,10 @@ def _merge(defaults: dict[str, dict], tables: Any, section: str) -> dict[str, di
     """The packaged default tables with the file's edits (a table with a default's key edits it)."""
     merged = copy.deepcopy(defaults)
     if not isinstance(tables, dict):
-        raise _err(section, f"expected a table, e.g. [{section}.KEY]")
+        raise _err(section, "error.expected_table", table=f"{section}.KEY")
     for key, table in tables.items():
         if not isinstance(table, dict):
-            raise _err(f"{section}.{key}", "expected a table")
+            raise _err(f"{section}.{key}", "error.expected_a_table")
         merged[key] = {**merged.get(key, {}), **table}
     return merged
 
@@ -779,17 +788,19 @@ def _check_category_names(config: Config, data: dict) -> None:
     for goal in config.goals:
         for name in goal.categories:
             if name not in config.categories:
-                raise _err(f"goals.{goal.key}.categories", f"unknown category {name!r} (have {have}); define "
-                           f"[categories.{name}] or set enabled = false for this goal")
+                raise _err(f"goals.{goal.key}.categories", "error.unknown_goal_category", category=repr(name),
+                           have=have, table=f"categories.{name}")
     for k in ("care_category", "health_category"):
         if k in data.get("gaps", {}) and getattr(config.gaps, k) not in config.categories:
-            raise _err(f"gaps.{k}", f"unknown category {getattr(config.gaps, k)!r} (have {have})")
+            raise _err(f"gaps.{k}", "error.unknown_category_have", category=repr(getattr(config.gaps, k)), have=have)
     for i, reg in enumerate(config.facilities.registries):
         if reg.category is not None and reg.category not in config.categories:
-            raise _err(f"facilities.registries[{i}].category", f"unknown category {reg.category!r} (have {have})")
+            raise _err(f"facilities.registries[{i}].category", "error.unknown_category_have",
+                       category=repr(reg.category), have=have)
         for value, cat in reg.category_values:
             if cat not in config.categories:
-                raise _err(f"facilities.registries[{i}].category_values.{value}", f"unknown category {cat!r}")
+                raise _err(f"facilities.registries[{i}].category_values.{value}", "error.unknown_category",
+                           category=repr(cat))
 
 
 def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: str = "") -> Config:
@@ -817,15 +828,14 @@ def make_config(data: dict[str, Any], base_dir: Path | str = ".", source_text: s
     allowed = set(SECTIONS) | set(_TABLES_OF_TABLES)
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise _err(unknown[0], f"unknown section (allowed: {', '.join(sorted(allowed))})")
+        raise _err(unknown[0], "error.unknown_section", allowed=", ".join(sorted(allowed)))
     sections = {name: read_table(cls, data.get(name, {}), name, base) for name, cls in SECTIONS.items()}
     for name in ("communities", "streets"):
         if sections[name].path is DERIVED:
             sections[name] = None  # no file: no such units
     area, network = sections["area"], sections["network"]
     if not area.uses_osm and network.roads is None:
-        raise _err("area", "give osm_file, or place, bbox or polygon_file to download from OpenStreetMap, "
-                           "or network.roads_file")
+        raise _err("area", "error.no_network_source")
     output = sections["output"]
     if output.out_dir is DERIVED:
         sections["output"] = dataclasses.replace(output, out_dir=(Path.cwd() / "maps" / area.name).resolve())
@@ -873,10 +883,10 @@ def load_config(path: str | Path, *, overrides: dict[str, dict[str, Any]] | None
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(key="error.config_not_found", path=path)
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(key="error.not_toml", path=path, problem=exc) from None
     return make_config(_override(data, overrides or {}), base_dir=path.parent, source_text=text)

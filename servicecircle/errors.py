@@ -16,7 +16,7 @@ class ServiceCircleError(Exception):
     ``ServiceCircleError(message)`` says it in English; ``ServiceCircleError(key=..., **values)`` names an
     entry of the text catalogue (:mod:`servicecircle.texts`) so that :meth:`worded` gives it in the run's
     language (``str()`` is the English). A value given as ``(key, values)`` is itself a catalogue entry,
-    worded in the same language.
+    worded in the same language (and so are its own ``(key, values)`` values).
     """
 
     def __init__(self, message: str = "", /, *, key: str | None = None, **values: Any):
@@ -27,11 +27,15 @@ class ServiceCircleError(Exception):
         """The message in ``lang`` (``zh`` or ``en``): the catalogue's wording where the error names a key."""
         if self.key is None:
             return str(self)
-        from . import texts
+        return _worded(lang, self.key, self.values)
 
-        values = {name: texts.text(lang, v[0], **v[1]) if isinstance(v, tuple) else v
-                  for name, v in self.values.items()}
-        return texts.text(lang, self.key, **values)
+
+def _worded(lang: str, key: str, values: dict[str, Any]) -> str:
+    """Catalogue entry ``key`` in ``lang``, a ``(key, values)`` value worded in turn (at any depth)."""
+    from . import texts
+
+    return texts.text(lang, key, **{name: _worded(lang, *v) if isinstance(v, tuple) else v
+                                    for name, v in values.items()})
 
 
 class ConfigError(ServiceCircleError):

@@ -132,9 +132,18 @@ def _reason(report: InputReport, geom: BaseGeometry) -> str:
     return texts.text(report.lang, key) + bracket + rest if key in texts.TEXTS else reason
 
 
+def what_words(what: str) -> str | tuple[str, dict]:
+    """What a file is (``"communities file"``) as an error value: its catalogue entry ``error.what_…``, worded in
+    the run's language by :meth:`~servicecircle.errors.ServiceCircleError.worded`, else the words as given."""
+    from . import texts
+
+    key = "error.what_" + re.sub(r"[^a-z0-9]+", "_", what.lower()).strip("_")
+    return (key, {}) if key in texts.TEXTS else what
+
+
 def _need_file(path: Path, what: str) -> Path:
     if not Path(path).is_file():
-        raise InputError(f"{what} not found: {path}")
+        raise InputError(key="error.file_not_found", what=what_words(what), path=path)
     return Path(path)
 
 
@@ -148,7 +157,7 @@ def decode_text(data: bytes, path: Path, encoding: str | None = None) -> tuple[s
         except (UnicodeDecodeError, LookupError):
             continue
     tried = encoding or ", ".join(TEXT_ENCODINGS)
-    raise InputError(f"{path}: text is not in {tried}; set its encoding in the config")
+    raise InputError(key="error.text_encoding", path=path, tried=tried)
 
 
 def read_table(path: Path, *, what: str = "table", encoding: str | None = None,
@@ -165,7 +174,7 @@ def read_table(path: Path, *, what: str = "table", encoding: str | None = None,
         try:
             frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str, engine="openpyxl")
         except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-            raise InputError(f"{path}: cannot read as XLSX ({exc})") from None
+            raise InputError(key="error.cannot_read_xlsx", path=path, problem=exc) from None
         frame = frame.fillna("")
     elif suffix in (".csv", ".txt", ".tsv"):
         text, _ = decode_text(path.read_bytes(), path, encoding)
@@ -177,9 +186,9 @@ def read_table(path: Path, *, what: str = "table", encoding: str | None = None,
         try:
             frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True)
         except Exception as exc:  # noqa: BLE001
-            raise InputError(f"{path}: cannot read as CSV ({exc})") from None
+            raise InputError(key="error.cannot_read_csv", path=path, problem=exc) from None
     else:
-        raise InputError(f"{path}: {what} must be .csv or .xlsx (got '{suffix}')")
+        raise InputError(key="error.table_suffix", path=path, what=what_words(what), suffix=suffix)
     frame.columns = [str(c).strip() for c in frame.columns]
     for col in frame.columns:  # one vectorised strip per column (every cell is text here)
         if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
@@ -234,12 +243,12 @@ def read_vector(path: str | Path, *, what: str, coord_system: str = "wgs84", enc
     try:
         gdf = gpd.read_file(path, engine="pyogrio", **({"encoding": enc} if enc else {}))
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: cannot read {what} ({exc})") from None
+        raise InputError(key="error.cannot_read", path=path, what=what_words(what), problem=exc) from None
     gdf["_row"] = np.arange(len(gdf)) + 1
     if gdf.crs is None:
         bounds = gdf.total_bounds if len(gdf) else np.zeros(4)
         if not (-180 <= bounds[0] <= bounds[2] <= 180 and -90 <= bounds[1] <= bounds[3] <= 90):
-            raise InputError(f"{path}: {what} declares no coordinate reference system and is not in degrees")
+            raise InputError(key="error.no_crs", path=path, what=what_words(what))
         log.warning("%s declares no CRS; reading its degrees as %s", path, coord_system,
                     extra=texts.logged("log.no_crs", path=path, system=coord_system))
         gdf = gdf.set_crs(WGS84)

@@ -132,7 +132,7 @@ def _from_osmnx(graph: nx.MultiDiGraph, info: dict) -> WalkNetwork:
     und = ox.convert.to_undirected(graph)
     nodes = np.fromiter(und.nodes, dtype=np.int64, count=und.number_of_nodes())
     if len(nodes) == 0 or und.number_of_edges() == 0:
-        raise InputError(f"{info.get('source')}: no walkable ways in this area")
+        raise InputError(key="error.no_walkable_ways_area", path=info.get("source"))
     index = {n: i for i, n in enumerate(nodes.tolist())}
     lonlat = np.array([[und.nodes[n]["x"], und.nodes[n]["y"]] for n in nodes.tolist()])
     eu, ev, length, geoms = [], [], [], []
@@ -354,7 +354,7 @@ def network_from_ways(ways: osm.WalkableWays, *, info: dict) -> WalkNetwork:
     """
     graph = simplify_ways(ways)
     if len(graph.edge_u) == 0:
-        raise InputError(f"{info.get('source')}: no walkable ways in this area")
+        raise InputError(key="error.no_walkable_ways_area", path=info.get("source"))
     info = dict(info, osm_ways=int(ways.n_ways), osm_way_nodes=int(len(ways.node_id)))
     return assemble_arrays(graph.node_id, graph.node_lonlat, graph.edge_u, graph.edge_v, graph.edge_length_m,
                            coords=graph.coords, counts=graph.counts, info=info)
@@ -446,7 +446,7 @@ def _source_key(area: AreaSettings, settings: NetworkSettings) -> tuple[dict, st
     if settings.roads is not None:
         spec = settings.roads
         if not spec.path.is_file():
-            raise InputError(f"road-line file not found: {spec.path}")
+            raise InputError(key="error.file_not_found", what=("error.what_road_line_file", {}), path=spec.path)
         source = {"kind": "roads", "path": str(spec.path), "sha256": runcache.file_digest(spec.path),
                   "settings": [spec.coord_system, spec.encoding, spec.class_field, list(spec.walkable_classes),
                                spec.layer_field, spec.bridge_field, spec.tunnel_field]}
@@ -554,7 +554,7 @@ def network_from_road_lines(spec: RoadLines) -> WalkNetwork:
     """Walk network from a road-line file: walkable classes, noded where lines really meet."""
     lines, info = roadlines.read_road_lines(spec)
     if len(lines) == 0:
-        raise InputError(f"{spec.path}: no walkable lines (classes {', '.join(spec.walkable_classes[:5])} …)")
+        raise InputError(key="error.no_walkable_lines", path=spec.path, classes=", ".join(spec.walkable_classes[:5]))
     node_lonlat, eu, ev, length, geom, _ = roadlines.node_lines(lines.geometry.values, lines["level"].to_numpy())
     info = dict(info, source=str(spec.path), kind="road lines")
     return assemble(np.arange(len(node_lonlat)), node_lonlat, eu, ev, length, geom, info)
@@ -570,11 +570,12 @@ def download_area(area: AreaSettings) -> dict:
         from .inputs import read_vector
 
         if not area.polygon_file.is_file():
-            raise InputError(f"area polygon file not found: {area.polygon_file}")
+            raise InputError(key="error.file_not_found", what=("error.what_area_polygon_file", {}),
+                             path=area.polygon_file)
         # Read as the study area is (grid.study_area): in its declared datum, repaired.
         return {"polygon": read_vector(area.polygon_file, what="area polygon file",
                                        coord_system=area.polygon_coord_system, polygons=True).union_all()}
-    raise InputError(f"OSM file not found: {area.osm_file} (and no bbox, place or polygon_file to download instead)")
+    raise InputError(key="error.osm_file_not_found_no_download", path=area.osm_file)
 
 
 def save_network(net: WalkNetwork, path: Path) -> None:

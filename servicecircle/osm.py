@@ -95,9 +95,9 @@ def check_local_file(path: Path | str) -> Path:
     """``path`` as a :class:`~pathlib.Path`; a one-line :class:`InputError` unless it is a readable OSM file."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"OSM file not found: {path}")
+        raise InputError(key="error.file_not_found", what=("error.what_osm_file", {}), path=path)
     if not path.name.lower().endswith(LOCAL_SUFFIXES):
-        raise InputError(f"{path}: not an OSM file (expected one of {', '.join(LOCAL_SUFFIXES)})")
+        raise InputError(key="error.not_osm_file", path=path, suffixes=", ".join(LOCAL_SUFFIXES))
     return path
 
 
@@ -178,10 +178,10 @@ def read_walkable_ways(path: Path | str, *, location_storage: str = "flex_mem") 
                 osmium.apply(reader, locations, osmium.filter.EntityFilter(osmium.osm.WAY),
                              osmium.filter.KeyFilter("highway"), writer)
         except RuntimeError as exc:
-            raise InputError(f"{path}: cannot read OSM data ({exc})") from None
+            raise InputError(key="error.cannot_read_osm", path=path, problem=exc) from None
         ways = _parse_opl_ways(opl)
     if ways.n_ways == 0:
-        raise InputError(f"{path}: no walkable ways (osmnx 'walk' rules) in this file")
+        raise InputError(key="error.no_walkable_ways_file", path=path)
     return ways
 
 
@@ -330,7 +330,7 @@ def write_walkable_xml(path: Path | str, out: Path) -> int:
                     writer.add_way(way)
                     count += 1
     except RuntimeError as exc:
-        raise InputError(f"{path}: cannot read OSM data ({exc})") from None
+        raise InputError(key="error.cannot_read_osm", path=path, problem=exc) from None
     return count
 
 
@@ -347,7 +347,7 @@ def graph_from_file(path: Path | str) -> nx.MultiDiGraph:
     with tempfile.TemporaryDirectory(prefix="servicecircle-") as tmp:
         walk_xml = Path(tmp) / "walk.osm"
         if write_walkable_xml(path, walk_xml) == 0:
-            raise InputError(f"{path}: no walkable ways (osmnx 'walk' rules) in this file")
+            raise InputError(key="error.no_walkable_ways_file", path=path)
         return ox.graph_from_xml(walk_xml, bidirectional=True, simplify=True, retain_all=True)
 
 
@@ -368,7 +368,7 @@ def graph_from_overpass(*, bbox: tuple[float, float, float, float] | None = None
         assert polygon is not None, "graph_from_overpass needs bbox, place or polygon"
         return ox.graph_from_polygon(polygon, network_type="walk", simplify=True, retain_all=True)
     except ox._errors.InsufficientResponseError as exc:
-        raise InputError(f"OpenStreetMap returned no walkable ways for this area ({exc})") from None
+        raise InputError(key="error.osm_no_walkable_ways", problem=exc) from None
     except requests.RequestException as exc:
         raise _unreachable(exc) from None
 
@@ -377,8 +377,7 @@ def _unreachable(exc: Exception) -> InputError:
     """One line for a download that could not be made (offline, intranet, proxy, server down)."""
     import osmnx as ox
 
-    return InputError(f"cannot download from the Overpass API at {ox.settings.overpass_url} "
-                      f"({type(exc).__name__}); without internet give [area] osm_file a local extract")
+    return InputError(key="error.overpass_unreachable", url=ox.settings.overpass_url, problem=type(exc).__name__)
 
 
 def _configure_osmnx_cache(cache_dir: Path) -> None:
@@ -442,7 +441,7 @@ def features_from_file(path: str | Path, keep: Callable = _keep_feature, *, road
                     else:
                         areas.append(("relation", area.orig_id(), shape, dict(area.tags)))
         except RuntimeError as exc:
-            raise InputError(f"{path}: cannot read OSM data ({exc})") from None
+            raise InputError(key="error.cannot_read_osm", path=path, problem=exc) from None
         area_ways = {a[1] for a in areas if a[0] == "way"}
         nodes, node_lonlat, way_tags, open_ways = _read_feature_opl(opl, area_ways, roads)
     check = None if keep is _keep_feature else keep  # the C++ filter already applies the default

@@ -108,8 +108,7 @@ def _base_dir(package: str) -> Path:
     try:
         return Path(import_module(f"xstatic.pkg.{package}").BASE_DIR)
     except ImportError:  # a broken install: a --cdn page still loads the library from the CDN
-        raise InputError(f"self-contained pages inline {package} from the xstatic-{package} package, "
-                         f"a dependency of servicecircle: pip install xstatic-{package}, or run with --cdn") from None
+        raise InputError(key="error.xstatic_missing", package=package) from None
 
 
 @functools.lru_cache(maxsize=None)

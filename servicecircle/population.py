@@ -94,7 +94,7 @@ def census_figures(path: Path, code: str, cache_dir: Path | None = None) -> dict
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"census file not found: {path}")
+        raise InputError(key="error.file_not_found", what=("error.what_census_file", {}), path=path)
     cached = None
     if cache_dir is not None:
         # The run's stage cache digests the same file: runcache remembers it, so it is read once.
@@ -104,10 +104,10 @@ def census_figures(path: Path, code: str, cache_dir: Path | None = None) -> dict
             return dict(json.loads(cached.read_text(encoding="utf-8")), source=str(path))
     table = _census_table(path)
     if "区划代码" not in table.columns or "人口数_合计" not in table.columns:
-        raise InputError(f"{path}: not the county census table (no 区划代码 / 人口数_合计 columns)")
+        raise InputError(key="error.not_census_table", path=path)
     row = table[table["区划代码"].astype(str).str.strip() == str(code)]
     if len(row) != 1:
-        raise InputError(f"{path}: census_code {code!r} not found (a six-digit 区划代码, e.g. 120103)")
+        raise InputError(key="error.census_code_not_found", path=path, code=repr(code))
     row = row.iloc[0]
 
     def band(*names: str) -> float:
@@ -223,20 +223,20 @@ def raster_origins(path: Path, grid_cells: np.ndarray, res: int, crs: str) -> pd
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"population raster not found: {path}")
+        raise InputError(key="error.file_not_found", what=("error.what_population_raster", {}), path=path)
     try:
         import rasterio
     except ImportError:  # an optional extra: most runs estimate residents from buildings or tables
-        raise InputError(f"{path}: reading a population raster needs rasterio: "
-                         "pip install \"servicecircle[raster]\"") from None
+        raise InputError(key="error.raster_needs_rasterio", path=path) from None
     try:
         with rasterio.open(path) as src:
             values = src.read(1, masked=True).astype(float).filled(0.0)
             transform, src_crs = src.transform, src.crs
     except rasterio.errors.RasterioIOError as exc:
-        raise InputError(f"{path}: cannot read population raster ({exc})") from None
+        raise InputError(key="error.cannot_read", path=path, what=("error.what_population_raster", {}),
+                         problem=exc) from None
     if src_crs is None:
-        raise InputError(f"{path}: the raster declares no coordinate reference system")
+        raise InputError(key="error.raster_no_crs", path=path)
     rows, cols = np.nonzero(np.nan_to_num(values) > 0)
     t, c, r = transform, cols + 0.5, rows + 0.5  # pixel centres through the affine geotransform
     xs, ys = t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f
@@ -263,8 +263,7 @@ def read_population_table(spec: PopulationSettings, report: inputs.InputReport) 
             if field not in found and key in keyed:
                 found[field] = keyed[key]
     if "residents" not in found or not ({"code", "name"} & set(found)):
-        raise InputError(f"{spec.table}: needs a residents column (人口/residents) and a code or name column "
-                         f"(columns: {', '.join(headers)})")
+        raise InputError(key="error.population_columns", path=spec.table, columns=", ".join(headers))
     out = pd.DataFrame({"_row": table["_row"]})
     out["code"] = table[found["code"]].astype(str) if "code" in found else ""
     out["name"] = table[found["name"]].astype(str) if "name" in found else ""
@@ -344,7 +343,7 @@ def _scale_to_table(out: gpd.GeoDataFrame, spec: PopulationSettings, communities
     units = communities if level == "community" else streets
     id_field = "community_id" if level == "community" else "street_id"
     if units is None or len(units) == 0:
-        raise InputError(f"{spec.table}: population table per {level}, but no {level} polygons are loaded")
+        raise InputError(key="error.population_units", path=spec.table, level=(f"error.level_{level}", {}))
     weight = out["residents"].to_numpy(float)
     table = read_population_table(spec, report)
     table["unit"] = _match_units(table, units, id_field, spec.table, report)

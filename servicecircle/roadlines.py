@@ -138,9 +138,8 @@ def read_road_lines(spec: RoadLines, report: inputs.InputReport | None = None) -
     gdf = inputs.read_vector(spec.path, what="road-line file", coord_system=spec.coord_system,
                              encoding=spec.encoding, report=report)
     if spec.class_field not in gdf.columns:
-        raise InputError(f"{spec.path}: no field '{spec.class_field}' for the road class "
-                         f"(fields: {', '.join(c for c in gdf.columns if c not in ('geometry', '_row'))}); "
-                         "set network.class_field")
+        raise InputError(key="error.no_class_field", path=spec.path, field=spec.class_field,
+                         fields=", ".join(c for c in gdf.columns if c not in ("geometry", "_row")))
     cls = gdf[spec.class_field].fillna("").astype(str).str.strip()
     if report is not None:
         for row in gdf.loc[cls == "", "_row"]:

@@ -101,10 +101,10 @@ def _xlsx_grid(path: Path, sheet: str | None) -> np.ndarray:
         # the sheet's own XML below, which the read-only sheet does not parse.
         book = openpyxl.load_workbook(path, data_only=True, read_only=True)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        raise InputError(f"{path}: cannot read as XLSX ({exc})") from None
+        raise InputError(key="error.cannot_read_xlsx", path=path, problem=exc) from None
     try:
         if sheet is not None and sheet not in book.sheetnames:
-            raise InputError(f"{path}: no sheet '{sheet}' (sheets: {', '.join(book.sheetnames)})")
+            raise InputError(key="error.no_sheet", path=path, sheet=sheet, sheets=", ".join(book.sheetnames))
         ws = book[sheet] if sheet is not None else book.worksheets[0]
         ws.reset_dimensions()  # some writers record a wrong size; read every row there is
         rows = list(ws.iter_rows(values_only=True))
@@ -138,7 +138,7 @@ def _csv_grid(path: Path, encoding: str | None) -> np.ndarray:
         frame = pd.read_csv(io.StringIO(text), sep=sep, header=None, names=range(width), dtype=str,
                             keep_default_na=False, skip_blank_lines=False)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        raise InputError(f"{path}: cannot read as CSV ({exc})") from None
+        raise InputError(key="error.cannot_read_csv", path=path, problem=exc) from None
     return frame.fillna("").apply(lambda col: col.str.strip()).to_numpy(dtype=object)
 
 
@@ -152,7 +152,7 @@ def _header_rows(grid: np.ndarray, known: set[str], anchors: set[str], given: Se
     n = len(grid)
     if given:
         if given[-1] > n:
-            raise InputError(f"{path}: header_row {given[-1]} is beyond the sheet's last row ({n})")
+            raise InputError(key="error.header_row_beyond", path=path, row=given[-1], last=n)
         return [r - 1 for r in given]
     top = grid[:HEADER_SEARCH_ROWS]
     keys = np.vectorize(header_key, otypes=[object])(top) if top.size else top
@@ -162,7 +162,7 @@ def _header_rows(grid: np.ndarray, known: set[str], anchors: set[str], given: Se
     if not len(score) or score.max() == 0:
         filled = np.flatnonzero((grid != "").any(axis=1))
         if not len(filled):
-            raise InputError(f"{path}: the sheet is empty")
+            raise InputError(key="error.sheet_empty", path=path)
         return [int(filled[0])]  # no known header: the first filled row, as any table reader would
     best = int(np.argmax(score))
     numeric = np.vectorize(lambda t: bool(_NUMBER_CELL.match(t)), otypes=[bool])(top)
@@ -244,16 +244,16 @@ def read_sheet(path: Path, *, what: str, aliases: Mapping[str, Iterable[str]], r
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{what} not found: {path}")
+        raise InputError(key="error.file_not_found", what=inputs.what_words(what), path=path)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         grid = _xlsx_grid(path, sheet)
     elif suffix in (".csv", ".txt", ".tsv"):
         grid = _csv_grid(path, encoding)
     else:
-        raise InputError(f"{path}: {what} must be .csv or .xlsx (got '{suffix}')")
+        raise InputError(key="error.table_suffix", path=path, what=inputs.what_words(what), suffix=suffix)
     if grid.size == 0:
-        raise InputError(f"{path}: the sheet is empty")
+        raise InputError(key="error.sheet_empty", path=path)
     lang = report.lang
     known = {header_key(a) for names in aliases.values() for a in names} | {header_key(s) for s in SERIAL_HEADERS}
     known.discard("")
@@ -370,7 +370,7 @@ def write_template(path: Path, *, lang: str, category_words: Mapping[str, Sequen
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise InputError(texts.text(lang, "template.exists", path=path))
+        raise InputError(key="template.exists", path=path)
     form, instructions = template_tables(lang=lang, category_words=category_words, labels=labels)
     suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -383,5 +383,5 @@ def write_template(path: Path, *, lang: str, category_words: Mapping[str, Sequen
     elif suffix == ".csv":
         form.to_csv(path, index=False, encoding="utf-8-sig")
     else:
-        raise InputError(f"{path}: the template is written as .xlsx or .csv (got '{suffix}')")
+        raise InputError(key="error.template_suffix", path=path, suffix=suffix)
     return path

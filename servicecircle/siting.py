@@ -219,10 +219,9 @@ def check_weight(category: str, demand_group: str, weight: str) -> None:
     if weight in ("residents", "all"):
         return
     if weight not in _WEIGHT_GROUPS:
-        raise InputError(f"--weight {weight!r}: expected residents, 60plus, young, 0_3 or 0_4")
+        raise InputError(key="error.weight_unknown", weight=repr(weight))
     if demand_group != "all" and demand_group not in _WEIGHT_GROUPS[weight]:
-        raise InputError(f"--weight {weight}: {category} serves {demand_group} (its demand_group), not {weight}; "
-                         f"weigh its sites by residents or {demand_group}")
+        raise InputError(key="error.weight_not_served", weight=weight, category=category, group=demand_group)
 
 
 def _coverage_steps(result: RunResult, category: str, weight_col: str, times_s: np.ndarray, cover: sp.csr_matrix,
@@ -356,10 +355,10 @@ def site(
     """
     config: Config = result.config
     if category not in config.categories:
-        raise InputError(f"unknown category {category!r} (have {', '.join(config.categories)})")
+        raise InputError(key="error.unknown_category_have", category=repr(category), have=", ".join(config.categories))
     check_weight(category, config.categories[category].demand_group, weight)
     if (k is None) == (target is None):
-        raise InputError("give either the number of sites to add (--add K) or a target share (--target 0.9)")
+        raise InputError(key="error.site_add_or_target")
     net = result.network
     cat = config.categories[category]
     limit_m = config.access.coverage_threshold_min * 60 * cat.speed_m_s
@@ -371,7 +370,7 @@ def site(
     if candidates is None:
         candidates = network_candidates(net, spacing_m, result.area)
     if len(candidates) == 0:
-        raise InputError("no candidate sites (all excluded or outside the study area)")
+        raise InputError(key="error.no_candidate_sites")
     cand = candidates.assign(category=category, counted=True)
     snap = snap_points(net, shapely.get_coordinates(cand.geometry.to_crs(net.crs).values))
     cand = cand.assign(snap_edge=snap.edge, snap_along_m=snap.along_m, snap_offset_m=snap.offset_m,
@@ -572,15 +571,14 @@ def capacity_plan(result: RunResult, category: str, *, per_1000: float | None = 
     """
     config: Config = result.config
     if category not in config.categories:
-        raise InputError(f"unknown category {category!r} (have {', '.join(config.categories)})")
+        raise InputError(key="error.unknown_category_have", category=repr(category), have=", ".join(config.categories))
     cat = config.categories[category]
     if cat.capacity is None:
-        raise InputError(f"{category} has no capacity field (categories.{category}.capacity): no capacity plan")
+        raise InputError(key="error.no_capacity_field", category=category)
     goal = capacity_goal(config, category)
     if per_1000 is None:
         if goal is None:
-            raise InputError(f"no capacity_per_1000 goal for {category}'s {cat.capacity}: give the standard "
-                             "(--per-1000)")
+            raise InputError(key="error.no_capacity_goal", category=category, capacity=cat.capacity)
         per_1000, goal_group, _ = goal
         group = group or goal_group
     group = group or "all"
@@ -590,7 +588,7 @@ def capacity_plan(result: RunResult, category: str, *, per_1000: float | None = 
            else np.full(len(facs), np.nan))
     known = np.isfinite(cap)
     if not known.any():
-        raise InputError(f"no {category} facility has a known {cat.capacity}: load a registry with capacities")
+        raise InputError(key="error.no_known_capacity", category=category, capacity=cat.capacity)
     facs, cap = facs[known].reset_index(drop=True), cap[known]
     origins = result.origins
     demand_col, who = group_column(origins, group)

@@ -108,3 +108,17 @@ def test_study_area_polygon_declared_gcj02(hexi_run, tmp_path):
     a, b = gpd.GeoSeries([area, shifted], crs="EPSG:4326").to_crs(utm)
     assert a.area == pytest.approx(b.area, rel=0.01)  # the same outline …
     assert 300 < a.centroid.distance(b.centroid) < 700  # … moved by the GCJ-02 offset
+
+
+def test_input_file_errors_are_worded_in_chinese_under_zh(tmp_path):
+    from servicecircle.errors import InputError
+
+    with pytest.raises(InputError, match="communities file not found: ") as caught:
+        inputs.read_vector(tmp_path / "nowhere.geojson", what="communities file")
+    assert caught.value.worded("zh") == f"社区边界文件不存在：{tmp_path / 'nowhere.geojson'}"
+    assert caught.value.worded("en") == str(caught.value)
+    (tmp_path / "people.dbf").write_bytes(b"")
+    with pytest.raises(InputError, match=r"population table must be .csv or .xlsx \(got '.dbf'\)") as caught:
+        inputs.read_table(tmp_path / "people.dbf", what="population table")
+    assert caught.value.worded("zh").endswith("：人口表应为 .csv 或 .xlsx 文件（实为 '.dbf'）")
+    assert caught.value.worded("en") == str(caught.value)

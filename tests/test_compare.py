@@ -109,5 +109,9 @@ def test_english_page_and_workbook(hexi_comparison, tmp_path):
 
 
 def test_a_folder_that_is_not_a_run_is_named(tmp_path):
-    with pytest.raises(InputError, match="summary.json: not found"):
+    with pytest.raises(InputError, match="summary.json: not found") as caught:
         compare.read_run(tmp_path)
+    # Worded in the run's language: Chinese under zh, the English of str() under en.
+    assert caught.value.worded("zh") == (f"{tmp_path / 'summary.json'}：文件不存在——{tmp_path} 是否为 servicecircle "
+                                         "运行的输出文件夹？")
+    assert caught.value.worded("en") == str(caught.value)

@@ -248,3 +248,36 @@ def test_thresholds_out_of_order_say_the_order_wanted():
     with pytest.raises(ConfigError, match=re.escape("increasing order, e.g. [5, 10, 15]; got [10, 5, 15]")):
         make_config(_with("access", thresholds_min=[10, 5, 15]))
     assert make_config(_with("access", thresholds_min=[5, 10, 20])).access.thresholds_min == (5.0, 10.0, 20.0)
+
+
+def _chinese(message):
+    """A message worded in Chinese: CJK characters and none of the English message's sentence words."""
+    return re.search(r"[\u4e00-\u9fff]", message) and not re.search(r"\b(expected|must|got|missing|unknown)\b", message)
+
+
+@pytest.mark.parametrize("data", [
+    _with("output", lang="fr"),                           # a wrong choice
+    _with("access", speed_profile="fast"),                # a wrong choice, the value named
+    _with("grid", h3_resolution=20),                      # out of range
+    _with("access", speed_m_s=5),                         # out of range
+    _with("access", speed_m_s="fast"),                    # a wrong type
+    {**BASE, "facilities": {"registries": [{"file": "r.csv", "header_row": "x"}]}},  # a wrong type of two allowed
+    {"area": {"bbox": [104.0, 30.6, 104.1, 30.7]}},       # a missing key
+    {**BASE, "goals": {"g": {"metric": "population_within", "target": 0.9}}},  # a missing key
+    _with("area", colour="red"),                          # an unknown key
+    {**BASE, "gaps": {"care_category": "clinic"}},        # an unknown category
+])
+def test_config_errors_are_worded_in_chinese_under_zh(data):
+    with pytest.raises(ConfigError) as caught:
+        make_config(data)
+    exc = caught.value
+    assert _chinese(exc.worded("zh")), exc.worded("zh")
+    assert "配置项" in exc.worded("zh")
+    assert exc.worded("en") == str(exc) and str(exc).startswith("config key '")
+
+
+def test_a_missing_config_file_is_worded_in_chinese_under_zh(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "nowhere.toml")
+    assert caught.value.worded("zh").startswith("配置文件不存在：")
+    assert caught.value.worded("en") == str(caught.value) == f"config file not found: {tmp_path / 'nowhere.toml'}"

@@ -185,3 +185,17 @@ def test_log_warnings_are_worded_in_the_run_language(tmp_path, caplog):
     zh, en = cli.WordedLog("zh").format(record), cli.WordedLog("en").format(record)
     assert zh.startswith("警告：") and "未声明坐标参考系" in zh and not english_words(zh)
     assert en == f"WARNING: {record.getMessage()}"
+
+
+def test_a_bad_command_argument_is_worded_in_the_language():
+    from types import SimpleNamespace
+
+    from servicecircle.config import make_config
+    from servicecircle.errors import InputError
+
+    config = make_config({"area": {"name": "t", "bbox": [104.0, 30.6, 104.1, 30.7]}})
+    args = SimpleNamespace(command="site", category="elder_care", add=0, target=None)
+    with pytest.raises(InputError, match="--add must be at least 1, got 0") as caught:
+        cli._check_command(args, config)
+    assert caught.value.worded("zh") == "--add 应不小于 1，实为 0"
+    assert caught.value.worded("en") == str(caught.value)

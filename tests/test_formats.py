@@ -56,8 +56,11 @@ def test_communities_from_a_file_in_another_crs(chengdu_config, chengdu_run, tmp
     assert covered == pytest.approx(chengdu_run.summary["categories"]["health_centre"]["population_covered"], rel=1e-9)
     assert table["facilities_health_centre"].sum() == (
         chengdu_run.facilities.query("category == 'health_centre' and counted").geometry.within(shapely.box(w, s, e, n)).sum())
-    with pytest.raises(InputError, match="no field 'name'"):
+    with pytest.raises(InputError, match="no field 'name'") as caught:
         communities.load_communities(replace(spec, name_field="name"), None)
+    # Worded in the run's language: Chinese under zh, the English of str() under en.
+    assert "：缺少字段 'name'（现有字段：" in caught.value.worded("zh")
+    assert caught.value.worded("en") == str(caught.value)
 
 
 def _features_by_plain_pass(path, keep=lambda tags: True):

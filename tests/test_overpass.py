@@ -128,6 +128,10 @@ def test_no_overpass_to_reach_is_one_clear_error(tmp_path):
     message = str(error.value)
     assert "\n" not in message and message.startswith("cannot download from the Overpass API")
     assert f"127.0.0.1:{port}" in message and "osm_file" in message
+    # Worded in the run's language: Chinese under zh, the English of str() under en.
+    zh = error.value.worded("zh")
+    assert zh.startswith(f"无法从 Overpass API（http://127.0.0.1:{port}/api）下载") and "osm_file" in zh
+    assert error.value.worded("en") == message
 
 
 @pytest.mark.slow  # two small districts, cold caches

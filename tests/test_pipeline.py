@@ -1,6 +1,7 @@
 """The full run on real Chengdu data: outputs, shares, and the command line on bad inputs."""
 
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -121,9 +122,12 @@ def test_bad_inputs_fail_cleanly(case, request):
     assert "Traceback" not in stderr
     line = stderr.strip().splitlines()[-1]
     assert line.startswith("servicecircle：错误：")  # zh, the default language
-    expected = {"missing_config": "config file not found", "missing_osm": "nowhere.osm",
-                "typo": "'acess'", "h3_20": "'grid.h3_resolution'", "no_walkable": "no walkable ways"}[case]
+    # The message itself in Chinese too (the catalogue's wording), naming the file or key at fault.
+    expected = {"missing_config": "配置文件不存在", "missing_osm": "nowhere.osm",
+                "typo": "配置项 'acess'：未知的配置节", "h3_20": "配置项 'grid.h3_resolution'：应在 7 至 12 之间",
+                "no_walkable": "没有可步行的道路"}[case]
     assert expected in line
+    assert not re.search(r"\b(not found|expected|must|got|no walkable)\b", line), line
 
 
 @pytest.mark.slow  # ~2 s importing the package in a subprocess

@@ -36,8 +36,11 @@ def test_census_figures_for_hexi_district():
     # The published 2020 figures for 河西区 (shared/data README).
     assert hexi["total"] == 822_174
     assert hexi["groups"] == {"60plus": 230_176, "0_4": 30_332}
-    with pytest.raises(InputError, match="census_code '999999' not found"):
+    with pytest.raises(InputError, match="census_code '999999' not found") as caught:
         population.census_figures(CENSUS, "999999")
+    # Worded in the run's language: Chinese under zh, the English of str() under en.
+    assert caught.value.worded("zh") == f"{CENSUS}：未找到 census_code '999999'（应为六位区划代码，例如 120103）"
+    assert caught.value.worded("en") == str(caught.value)
 
 
 def test_community_table_is_distributed_inside_each_community(hexi_run, hexi_config, tmp_path):

@@ -127,5 +127,9 @@ def test_any_line_file_with_its_own_class_column(tmp_path):
     # Converted back to WGS-84: the junction is where the test input put it.
     centre = net.node_lonlat[np.argmin(np.hypot(*(net.node_lonlat - [117.205, 39.10]).T))]
     assert np.allclose(centre, [117.205, 39.10], atol=1e-7)
-    with pytest.raises(InputError, match="no field 'fclass'"):
+    with pytest.raises(InputError, match="no field 'fclass'") as caught:
         network_from_road_lines(replace(spec, class_field="fclass"))
+    # Worded in the run's language: Chinese under zh, the English of str() under en.
+    assert "：缺少道路等级字段 'fclass'（现有字段：" in caught.value.worded("zh")
+    assert caught.value.worded("zh").endswith("；请设置 network.class_field")
+    assert caught.value.worded("en") == str(caught.value)

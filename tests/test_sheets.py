@@ -146,8 +146,11 @@ def test_the_header_row_given_in_the_config(tmp_path):
     # Found from the config's column names too, without header_row.
     facs, _ = _read(path, columns=columns)
     assert list(facs["registry_row"]) == [3]
-    with pytest.raises(Exception, match=r"header_row 9 is beyond the sheet's last row \(3\)"):
+    with pytest.raises(Exception, match=r"header_row 9 is beyond the sheet's last row \(3\)") as caught:
         _read(path, header_row=(9,), columns=columns)
+    # Worded in the run's language: Chinese under zh, the English of str() under en.
+    assert caught.value.worded("zh") == f"{path}：header_row 9 超出了工作表的最后一行（第 3 行）"
+    assert caught.value.worded("en") == str(caught.value)
 
 
 @pytest.mark.parametrize("value, message", [(0, "from 1"), ([2, 4], "consecutive"), ([1, 2, 3, 4], "consecutive"),

@@ -176,8 +176,12 @@ def test_siting_starts_at_the_runs_coverage_and_ends_at_a_recompute_with_its_sit
 
 
 def test_siting_weights_must_fit_the_category(chengdu_run):
-    with pytest.raises(InputError, match="canteen serves 60plus"):
+    with pytest.raises(InputError, match="canteen serves 60plus") as caught:
         siting.site(chengdu_run, "canteen", k=1, weight="young")
+    # Worded in the run's language: Chinese under zh, the English of str() under en.
+    assert caught.value.worded("zh") == ("--weight young：canteen 的服务对象为 60plus（其 demand_group），不是 young；"
+                                         "请按 residents 或 60plus 为选址加权")
+    assert caught.value.worded("en") == str(caught.value)
     with pytest.raises(InputError, match="nursery serves young"):
         siting.site(chengdu_run, "nursery", k=1, weight="60plus")
     with pytest.raises(InputError, match="expected residents"):
