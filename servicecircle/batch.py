@@ -45,7 +45,7 @@ import shapely
 from . import texts
 from .communities import facility_units
 from .coords import utm_crs
-from .errors import ConfigError
+from .errors import ConfigError, ServiceCircleError
 from .inputs import read_vector
 
 #: Written last in a district folder: its presence means the district finished with these settings.
@@ -88,35 +88,34 @@ def load_batch(path: str | Path) -> BatchSettings:
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"batch file not found: {path}")
+        raise ConfigError(key="error.batch_missing", path=path)
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8")).get("batch")
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(key="error.batch_not_toml", path=path, error=exc) from None
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: missing [batch] table")
+        raise ConfigError(key="error.batch_no_table", path=path)
     base_dir = path.parent
     overrides = dict(table.get("overrides", {}))
     out_dir = (base_dir / table.get("out_dir", "batch_out")).resolve()
     if "configs" in table:
         if "districts_file" in table or "base" in table:
-            raise ConfigError(f"{path}: batch.configs names whole study areas; give it without base and "
-                              "districts_file")
+            raise ConfigError(key="error.batch_configs_and_base", path=path)
         configs = table["configs"]
         if not isinstance(configs, list) or not configs or not all(isinstance(c, str) for c in configs):
-            raise ConfigError(f"{path}: batch.configs must be a list of study-area config files")
+            raise ConfigError(key="error.batch_configs_list", path=path)
         districts = tuple(sorted((district_of_config((base_dir / c).resolve(), overrides) for c in configs),
                                  key=lambda d: d.code))
         codes = [d.code for d in districts]
         if len(set(codes)) < len(codes):
-            raise ConfigError(f"{path}: two batch.configs give the same district code (population.census_code, "
-                              f"else area.name): {', '.join(sorted({c for c in codes if codes.count(c) > 1}))}")
+            raise ConfigError(key="error.batch_same_code", path=path,
+                              codes=", ".join(sorted({c for c in codes if codes.count(c) > 1})))
         # Each config keeps its own [population]; the first names the categories of the overview.
         return BatchSettings(base=Path(districts[0].config), districts=districts, out_dir=out_dir, census=False,
                              overrides=overrides)
     for key in ("base", "districts_file"):
         if key not in table:
-            raise ConfigError(f"{path}: batch.{key} missing (or give batch.configs, a list of study-area configs)")
+            raise ConfigError(key="error.batch_key_missing", path=path, key_name=key)
     return BatchSettings(base=(base_dir / table["base"]).resolve(), districts=_districts_of_file(path, table),
                          out_dir=out_dir, census=bool(table.get("census", False)), overrides=overrides)
 
@@ -129,11 +128,11 @@ def _districts_of_file(path: Path, table: dict) -> tuple[District, ...]:
     code_field, name_field = table.get("code_field", "adcode"), table.get("name_field", "name")
     for field in (code_field, name_field):
         if field not in frame.columns:
-            raise ConfigError(f"{path}: batch code_field/name_field {field!r} not a field of the districts file "
-                              f"(fields: {', '.join(map(str, frame.columns))})")
+            raise ConfigError(key="error.batch_no_field", path=path, field=field,
+                              fields=", ".join(map(str, frame.columns)))
     frame = frame.assign(_code=frame[code_field].astype(str)).sort_values("_code")
     if frame["_code"].duplicated().any():
-        raise ConfigError(f"{path}: batch.code_field {code_field!r} repeats a code")
+        raise ConfigError(key="error.batch_code_repeats", path=path, field=code_field)
     return tuple(District(code=c, name=str(n), polygon_wkb=shapely.to_wkb(g))
                  for c, n, g in zip(frame["_code"], frame[name_field], frame.geometry))
 
@@ -149,8 +148,7 @@ def district_of_config(path: Path, overrides: dict) -> District:
     config = load_config(path, overrides=overrides)
     area = config.area
     if area.polygon_file is None and area.bbox is None and config.communities is None:
-        raise ConfigError(f"{path}: a batch district needs area.polygon_file, area.bbox or a [communities] file "
-                          "to know its area")
+        raise ConfigError(key="error.batch_no_area", path=path)
     comms = load_communities(config.communities, None) if config.communities is not None else None  # type: ignore[arg-type]
     polygon = study_area(area, None, comms)  # type: ignore[arg-type]  # the network only for none of the three
     code = str(config.population.census_code or area.name)
@@ -397,7 +395,8 @@ def run_batch(settings: BatchSettings, *, serial: bool = False, scheduler: str |
 
     def record(code: str, outcome: dict | BaseException) -> None:
         if isinstance(outcome, BaseException):
-            status[code] = {"code": code, "error": f"{type(outcome).__name__}: {outcome}"}
+            words = outcome.worded(lang) if isinstance(outcome, ServiceCircleError) else str(outcome)
+            status[code] = {"code": code, "error": f"{type(outcome).__name__}: {words}"}
             echo(texts.text(lang, "batch.error", code=code, error=status[code]["error"]))
         else:
             status[code] = outcome

@@ -1056,6 +1056,27 @@ TEXTS: dict[str, dict[str, str]] = {
                               'en': '{folder}: could not cache the {stage} ({error}); the next run computes it again'},
     'log.cache_unreadable': {'zh': '{path}：缓存的 {stage} 无法读取（{error}）；重新计算',
                              'en': '{path}: cached {stage} unreadable ({error}); computing it again'},
+    'error.batch_missing': {'zh': '批量文件不存在：{path}', 'en': 'batch file not found: {path}'},
+    'error.batch_not_toml': {'zh': '{path}：不是有效的 TOML：{error}', 'en': '{path}: not valid TOML: {error}'},
+    'error.batch_no_table': {'zh': '{path}：缺少 [batch] 表', 'en': '{path}: missing [batch] table'},
+    'error.batch_configs_and_base': {
+        'zh': '{path}：batch.configs 列出的是完整的研究区配置，不能与 base、districts_file 同时给出',
+        'en': '{path}: batch.configs names whole study areas; give it without base and districts_file'},
+    'error.batch_configs_list': {'zh': '{path}：batch.configs 应为研究区配置文件的列表',
+                                 'en': '{path}: batch.configs must be a list of study-area config files'},
+    'error.batch_same_code': {
+        'zh': '{path}：batch.configs 中有两个配置给出相同的区县代码（population.census_code，否则为 area.name）：{codes}',
+        'en': '{path}: two batch.configs give the same district code (population.census_code, else area.name): {codes}'},
+    'error.batch_key_missing': {'zh': '{path}：缺少 batch.{key_name}（或改用 batch.configs，即研究区配置文件的列表）',
+                                'en': '{path}: batch.{key_name} missing (or give batch.configs, a list of study-area configs)'},
+    'error.batch_no_field': {'zh': "{path}：batch 的 code_field/name_field '{field}' 不是区县文件的字段（现有字段：{fields}）",
+                             'en': "{path}: batch code_field/name_field '{field}' not a field of the districts file "
+                                   "(fields: {fields})"},
+    'error.batch_code_repeats': {'zh': "{path}：batch.code_field '{field}' 中有重复的代码",
+                                 'en': "{path}: batch.code_field '{field}' repeats a code"},
+    'error.batch_no_area': {'zh': '{path}：作为批量中的区县，需要 area.polygon_file、area.bbox 或 [communities] 文件来确定其范围',
+                            'en': '{path}: a batch district needs area.polygon_file, area.bbox or a [communities] file to '
+                                  'know its area'},
     'batch.title': {'zh': '一刻钟服务圈批量评估', 'en': '15-minute service circle batch'},
     'batch.overview': {'zh': '各区县一览', 'en': 'Districts'},
     'batch.district': {'zh': '区县', 'en': 'district'},

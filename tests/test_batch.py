@@ -142,9 +142,10 @@ def test_a_list_of_configs_gives_the_same_districts(batch_file, dask_batch, tmp_
     for table in ("cells", "communities"):
         on_dask = dask_batch[table][dask_batch[table]["district"].isin(boxes)].reset_index(drop=True)
         pd.testing.assert_frame_equal(result[table].drop(columns="geometry"), on_dask.drop(columns="geometry"))
-    with pytest.raises(batch.ConfigError, match="without base and districts_file"):
-        (tmp_path / "both.toml").write_text('[batch]\nconfigs = ["T1.toml"]\nbase = "T1.toml"\n', encoding="utf-8")
+    (tmp_path / "both.toml").write_text('[batch]\nconfigs = ["T1.toml"]\nbase = "T1.toml"\n', encoding="utf-8")
+    with pytest.raises(batch.ConfigError, match="without base and districts_file") as caught:
         batch.load_batch(tmp_path / "both.toml")
+    assert "不能与 base、districts_file 同时给出" in caught.value.worded("zh")
 
 
 def test_rerun_uses_finished_districts(batch_file, dask_batch):
