@@ -16,119 +16,150 @@ if TYPE_CHECKING:  # for annotations only: the command line imports the analysis
     from .results import RunResult
     from .siting import CapacityPlan, SitingResult
 
-DESCRIPTION = """\
-Measure the 15-minute service circle (一刻钟服务圈) of a study area: who can walk
-to an elder-care centre (养老服务), an elderly canteen (老年助餐) and a nursery
-(托育) within 5, 10 and 15 minutes, per H3 cell and per community.
-
-A study area is described by a TOML file; see data/chengdu.toml for a
-commented example. Results go to one folder per run (default maps/<area>/):
-  index.html          report page: goals, scorecard, charts, methods, and the map
-  map.html            interactive map of walk times, gaps, facilities, communities
-  servicecircle.gpkg  layers facilities, service_areas, cells, communities
-  communities.csv     one row per community
-  summary.json        headline figures (coverage shares, facility counts, speed)
-"""
-
+#: The commands' examples (command lines: the same in both languages).
 EXAMPLES = """\
-examples:
   servicecircle run data/chengdu.toml
   servicecircle template registry.xlsx
   servicecircle run data/chengdu.toml --out /tmp/chengdu --speed-profile elderly
   servicecircle run data/hexi.toml --cdn --basemap amap --lang en
 """
+SITE_EXAMPLES = """\
+  servicecircle site data/chengdu.toml --category nursery --add 5
+  servicecircle site data/hexi.toml --category elder_care --target 0.9 --weight 60plus
+  servicecircle site data/hexi.toml --category canteen --add 3 --candidates vacant.geojson \\
+      --candidates-coord-system gcj02 --exclude parks.geojson
+"""
+COMPARE_EXAMPLES = """\
+  servicecircle compare maps/hexi_2025 maps/hexi_2026
+  servicecircle compare maps/today maps/with_new_centres --out maps/compare --lang en
+"""
+TEMPLATE_EXAMPLES = """\
+  servicecircle template registry.xlsx
+  servicecircle template registry.csv --lang en
+"""
+BATCH_EXAMPLES = """\
+  servicecircle batch city.toml
+  servicecircle batch city.toml --serial
+  servicecircle batch city.toml --scheduler tcp://10.0.0.5:8786
+"""
+
+#: argparse's own messages (it words them through gettext, which ships no Chinese), as the catalogue words them.
+_ARGPARSE_MESSAGES = (
+    (r"^the following arguments are required: (.*)$", "cli.err_required"),
+    (r"^argument (.*?): invalid choice: (.*?) \(choose from (.*)\)$", "cli.err_choice"),
+    (r"^argument (.*?): invalid (\w+) value: (.*)$", "cli.err_value"),
+    (r"^argument (.*?): expected one argument$", "cli.err_one"),
+    (r"^argument (.*?): not allowed with argument (.*)$", "cli.err_together"),
+    (r"^one of the arguments (.*) is required$", "cli.err_one_of"),
+    (r"^unrecognized arguments: (.*)$", "cli.err_unknown"),
+)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", metavar="CONFIG.toml", help="study-area settings file")
-    p.add_argument("--out", metavar="DIR", help="output folder (overrides [output] dir)")
-    p.add_argument("--speed-profile", choices=["default", "elderly"],
-                   help="walking speed: default 1.0 m/s, elderly 0.8 m/s (overrides [access])")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--refresh", action="store_true",
-                   help="refetch web-map POI searches and geocoding instead of their cache")
-    p.add_argument("--recompute", action="store_true",
-                   help="compute every stage and write every file again, reusing nothing a run with the same "
-                        "inputs cached (the walk network still comes from its own cache)")
-    p.add_argument("--lang", choices=["zh", "en"], help="language of the report page and map (overrides [output] lang)")
+def _parser_class(lang: str) -> type[argparse.ArgumentParser]:
+    """An ``ArgumentParser`` whose own words (usage, section titles, ``-h``, errors) are the catalogue's in
+    ``lang``; the subcommands' parsers are of the same class (``add_subparsers`` uses the parent's)."""
+    import re
+
+    from . import texts
+
+    class Formatter(argparse.RawDescriptionHelpFormatter):
+        def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
+            super().add_usage(usage, actions, groups, prefix if prefix is not None else texts.text(lang, "cli.usage"))
+
+    class Parser(argparse.ArgumentParser):
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            kwargs.update(add_help=False, formatter_class=Formatter)
+            super().__init__(*args, **kwargs)
+            self._positionals.title = texts.text(lang, "cli.positionals")
+            self._optionals.title = texts.text(lang, "cli.options")
+            self.add_argument("-h", "--help", action="help", help=texts.text(lang, "cli.help"))
+
+        def error(self, message: str):  # type: ignore[no-untyped-def]
+            for pattern, key in _ARGPARSE_MESSAGES:
+                found = re.match(pattern, message)
+                if found:
+                    message = texts.text(lang, key, **{f"a{i}": v for i, v in enumerate(found.groups())})
+                    break
+            self.print_usage(sys.stderr)
+            self.exit(2, texts.text(lang, "cli.error_line", prog=self.prog, message=message) + "\n")
+
+    return Parser
+
+
+def _common(p: argparse.ArgumentParser, h: Callable[[str], str]) -> None:
+    p.add_argument("config", metavar="CONFIG.toml", help=h("config"))
+    p.add_argument("--out", metavar="DIR", help=h("out"))
+    p.add_argument("--speed-profile", choices=["default", "elderly"], help=h("speed_profile"))
+    p.add_argument("--quiet", action="store_true", help=h("quiet"))
+    p.add_argument("--refresh", action="store_true", help=h("refresh"))
+    p.add_argument("--recompute", action="store_true", help=h("recompute"))
+    p.add_argument("--lang", choices=["zh", "en"], help=h("lang"))
     pages = p.add_mutually_exclusive_group()
-    pages.add_argument("--cdn", action="store_true",
-                       help="load the map library (Leaflet) from its CDN: smaller pages that need the internet "
-                            "(default: self-contained pages, for intranets without internet)")
-    pages.add_argument("--offline", action="store_true",
-                       help="self-contained pages, the map library inlined (the default; overrides [output] offline)")
-    p.add_argument("--basemap", choices=["osm", "amap", "tencent", "none"],
-                   help="map tiles (overrides [output] basemap); amap/tencent are GCJ-02, overlays shifted to match")
+    pages.add_argument("--cdn", action="store_true", help=h("cdn"))
+    pages.add_argument("--offline", action="store_true", help=h("offline"))
+    p.add_argument("--basemap", choices=["osm", "amap", "tencent", "none"], help=h("basemap"))
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="servicecircle", description=DESCRIPTION, epilog=EXAMPLES,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    r = sub.add_parser("run", help="run the analysis for one study area", description=DESCRIPTION,
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _common(r)
-    s = sub.add_parser("site", help="recommend sites for new facilities of one category",
-                       description="Run the analysis, then recommend where new facilities of one category cover "
-                                   "the most residents not yet within the coverage threshold (existing kept).",
-                       epilog=SITE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _common(s)
-    s.add_argument("--category", required=True, help="facility category, e.g. elder_care, canteen, nursery")
+def help_language(argv: list[str] | None) -> str:
+    """The language of ``--help`` and of argument errors: ``--lang`` as given on the command line, else zh."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(args):
+        if arg.startswith("--lang="):
+            return "en" if arg.split("=", 1)[1] == "en" else "zh"
+        if arg == "--lang" and i + 1 < len(args):
+            return "en" if args[i + 1] == "en" else "zh"
+    return "zh"
+
+
+def _parser(lang: str = "zh") -> argparse.ArgumentParser:
+    """The command line, its help and errors worded in ``lang`` (the catalogue's ``cli.`` entries)."""
+    from . import texts
+
+    def h(key: str) -> str:
+        return texts.text(lang, f"cli.{key}")
+
+    def examples(lines: str) -> str:
+        return f"{h('examples')}\n{lines}"
+
+    p = _parser_class(lang)(prog="servicecircle", description=h("description"), epilog=examples(EXAMPLES))
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", title=h("commands"))
+    r = sub.add_parser("run", help=h("run"), description=h("description"), epilog=examples(EXAMPLES))
+    _common(r, h)
+    s = sub.add_parser("site", help=h("site"), description=h("site_description"), epilog=examples(SITE_EXAMPLES))
+    _common(s, h)
+    s.add_argument("--category", required=True, help=h("site_category"))
     how = s.add_mutually_exclusive_group(required=True)
-    how.add_argument("--add", type=int, metavar="K", help="number of new sites")
-    how.add_argument("--target", type=float, metavar="SHARE", help="fewest new sites reaching this covered share (0–1)")
-    s.add_argument("--weight", default="residents", choices=["residents", "60plus", "young"],
-                   help="demand to cover: all residents, aged 60+, or small children (0–3, else 0–4)")
-    s.add_argument("--candidates", metavar="FILE", help="candidate sites (points or polygons); default: the network")
-    s.add_argument("--candidates-coord-system", default="wgs84", choices=SYSTEMS)
-    s.add_argument("--exclude", metavar="FILE", help="polygons where no site may go")
-    s.add_argument("--exclude-coord-system", default="wgs84", choices=SYSTEMS)
-    s.add_argument("--spacing", type=float, default=100.0, metavar="M",
-                   help="network candidates every M metres of street (default 100)")
-    c = sub.add_parser("capacity", help="where added beds or places serve the most unmet demand",
-                       description="Run the analysis, then split the unmet need for one category's capacity "
-                                   "(beds, nursery places, meals) among the facilities that can serve it, and "
-                                   "list the need no facility reaches, per community.")
-    _common(c)
-    c.add_argument("--category", required=True, help="facility category with a capacity, e.g. nursery, elder_care")
-    c.add_argument("--per-1000", type=float, metavar="N",
-                   help="the standard per 1,000 of the group (default: the category's capacity_per_1000 goal)")
-    c.add_argument("--group", choices=["all", "60plus", "young", "0_3", "0_4"],
-                   help="the population the standard counts (default: the goal's)")
-    cp = sub.add_parser("compare", help="what changed between two runs, per street and community",
-                        description="Compare two run output folders (before, after): covered shares per street and "
-                                    "community, goals newly met or no longer met, blind spots closed or new. "
-                                    "Writes compare.xlsx and compare.html.",
-                        epilog="examples:\n  servicecircle compare maps/hexi_2025 maps/hexi_2026\n"
-                               "  servicecircle compare maps/today maps/with_new_centres --out maps/compare --lang en",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    cp.add_argument("run_a", metavar="RUN_A", help="output folder of the earlier run (before)")
-    cp.add_argument("run_b", metavar="RUN_B", help="output folder of the later run (after)")
-    cp.add_argument("--out", metavar="DIR", help="where to write (default: RUN_B/compare)")
-    cp.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the page and workbook")
-    tm = sub.add_parser("template", help="write a fill-in facility registry template (.xlsx or .csv)",
-                        description="Write a registry template with the headers the reader recognises and one "
-                                    "example row (its name begins with 示例: it is skipped when read, until "
-                                    "rewritten as a real facility). The .xlsx has a sheet of instructions too.",
-                        epilog="examples:\n  servicecircle template registry.xlsx\n"
-                               "  servicecircle template registry.csv --lang en",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    tm.add_argument("file", metavar="FILE", help="the template to write, .xlsx or .csv")
-    tm.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the headers and instructions")
-    tm.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-    b = sub.add_parser("batch", help="score many districts at once on Dask (one task per district)",
-                       description="Run a base study-area config on each district of a batch file, its polygon "
-                                   "buffered by the longest walk, clipped back and merged; finished districts "
-                                   "are reused on a rerun.",
-                       epilog="examples:\n  servicecircle batch city.toml\n  servicecircle batch city.toml --serial\n"
-                              "  servicecircle batch city.toml --scheduler tcp://10.0.0.5:8786",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    b.add_argument("batch_file", metavar="BATCH.toml", help="batch file with a [batch] table")
+    how.add_argument("--add", type=int, metavar="K", help=h("add"))
+    how.add_argument("--target", type=float, metavar="SHARE", help=h("target"))
+    s.add_argument("--weight", default="residents", choices=["residents", "60plus", "young"], help=h("weight"))
+    s.add_argument("--candidates", metavar="FILE", help=h("candidates"))
+    s.add_argument("--candidates-coord-system", default="wgs84", choices=SYSTEMS, help=h("coord_system"))
+    s.add_argument("--exclude", metavar="FILE", help=h("exclude"))
+    s.add_argument("--exclude-coord-system", default="wgs84", choices=SYSTEMS, help=h("coord_system"))
+    s.add_argument("--spacing", type=float, default=100.0, metavar="M", help=h("spacing"))
+    c = sub.add_parser("capacity", help=h("capacity"), description=h("capacity_description"))
+    _common(c, h)
+    c.add_argument("--category", required=True, help=h("capacity_category"))
+    c.add_argument("--per-1000", type=float, metavar="N", help=h("per_1000"))
+    c.add_argument("--group", choices=["all", "60plus", "young", "0_3", "0_4"], help=h("group"))
+    cp = sub.add_parser("compare", help=h("compare"), description=h("compare_description"),
+                        epilog=examples(COMPARE_EXAMPLES))
+    cp.add_argument("run_a", metavar="RUN_A", help=h("run_a"))
+    cp.add_argument("run_b", metavar="RUN_B", help=h("run_b"))
+    cp.add_argument("--out", metavar="DIR", help=h("compare_out"))
+    cp.add_argument("--lang", choices=["zh", "en"], default="zh", help=h("compare_lang"))
+    tm = sub.add_parser("template", help=h("template"), description=h("template_description"),
+                        epilog=examples(TEMPLATE_EXAMPLES))
+    tm.add_argument("file", metavar="FILE", help=h("template_file"))
+    tm.add_argument("--lang", choices=["zh", "en"], default="zh", help=h("template_lang"))
+    tm.add_argument("--force", action="store_true", help=h("force"))
+    b = sub.add_parser("batch", help=h("batch"), description=h("batch_description"), epilog=examples(BATCH_EXAMPLES))
+    b.add_argument("batch_file", metavar="BATCH.toml", help=h("batch_file"))
     where = b.add_mutually_exclusive_group()
-    where.add_argument("--serial", action="store_true", help="no Dask: the districts one after another")
-    where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (default: a LocalCluster)")
-    b.add_argument("--workers", type=int, metavar="N", help="LocalCluster workers (default: the cores)")
-    b.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the console messages")
+    where.add_argument("--serial", action="store_true", help=h("serial"))
+    where.add_argument("--scheduler", metavar="ADDRESS", help=h("scheduler"))
+    b.add_argument("--workers", type=int, metavar="N", help=h("workers"))
+    b.add_argument("--lang", choices=["zh", "en"], default="zh", help=h("batch_lang"))
     return p
 
 
@@ -166,13 +197,6 @@ def write_registry_template(args: argparse.Namespace) -> int:
     return 0
 
 
-SITE_EXAMPLES = """\
-examples:
-  servicecircle site data/chengdu.toml --category nursery --add 5
-  servicecircle site data/hexi.toml --category elder_care --target 0.9 --weight 60plus
-  servicecircle site data/hexi.toml --category canteen --add 3 --candidates vacant.geojson \\
-      --candidates-coord-system gcj02 --exclude parks.geojson
-"""
 
 
 def overrides_of(args: argparse.Namespace) -> dict[str, dict]:
@@ -216,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import texts
     from .errors import ServiceCircleError
 
-    args = _parser().parse_args(argv)
+    args = _parser(help_language(argv)).parse_args(argv)
     # Commands that read no study-area file of their own.
     standalone = {"template": write_registry_template, "compare": write_comparison, "batch": run_batch_command}
     if args.command in standalone:
@@ -226,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             print(texts.text(args.lang, "console.error", error=exc.worded(args.lang)), file=sys.stderr)
             return 2
     if args.command not in ("run", "site", "capacity"):
-        _parser().print_help()
+        _parser(help_language(argv)).print_help()
         return 2
     lang = args.lang or "zh"  # the settings file's, once it is read
     worded = WordedLog(lang)

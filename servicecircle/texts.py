@@ -1077,6 +1077,118 @@ TEXTS: dict[str, dict[str, str]] = {
     'error.batch_no_area': {'zh': '{path}：作为批量中的区县，需要 area.polygon_file、area.bbox 或 [communities] 文件来确定其范围',
                             'en': '{path}: a batch district needs area.polygon_file, area.bbox or a [communities] file to '
                                   'know its area'},
+    # The command line (cli._parser): help texts, argparse's own words and its errors.
+    'cli.description': {
+        'zh': '测算研究区的一刻钟服务圈：哪些居民可在 5、10、15 分钟内步行到达养老服务、老年助餐和托育设施，\n'
+              '按 H3 网格和社区统计。\n\n'
+              '研究区用一个 TOML 文件描述，带注释的示例见 data/chengdu.toml。每次运行的结果写入一个文件夹\n'
+              '（默认 maps/<研究区>/）：\n'
+              '  index.html          报告页：指标、评分表、图表、方法与地图\n'
+              '  map.html            交互地图：步行时间、盲区、设施、社区\n'
+              '  servicecircle.gpkg  图层 facilities、service_areas、cells、communities\n'
+              '  communities.csv     每个社区一行\n'
+              '  summary.json        主要数字（覆盖率、设施数、步速）',
+        'en': 'Measure the 15-minute service circle (一刻钟服务圈) of a study area: who can walk\n'
+              'to an elder-care centre (养老服务), an elderly canteen (老年助餐) and a nursery\n'
+              '(托育) within 5, 10 and 15 minutes, per H3 cell and per community.\n\n'
+              'A study area is described by a TOML file; see data/chengdu.toml for a\n'
+              'commented example. Results go to one folder per run (default maps/<area>/):\n'
+              '  index.html          report page: goals, scorecard, charts, methods, and the map\n'
+              '  map.html            interactive map of walk times, gaps, facilities, communities\n'
+              '  servicecircle.gpkg  layers facilities, service_areas, cells, communities\n'
+              '  communities.csv     one row per community\n'
+              '  summary.json        headline figures (coverage shares, facility counts, speed)'},
+    'cli.examples': {'zh': '示例：', 'en': 'examples:'},
+    'cli.usage': {'zh': '用法：', 'en': 'usage: '},
+    'cli.positionals': {'zh': '位置参数', 'en': 'positional arguments'},
+    'cli.options': {'zh': '选项', 'en': 'options'},
+    'cli.commands': {'zh': '命令', 'en': 'commands'},
+    'cli.help': {'zh': '显示本帮助并退出', 'en': 'show this help message and exit'},
+    'cli.error_line': {'zh': '{prog}：错误：{message}', 'en': '{prog}: error: {message}'},
+    'cli.err_required': {'zh': '缺少必需的参数：{a0}', 'en': 'the following arguments are required: {a0}'},
+    'cli.err_choice': {'zh': '参数 {a0}：无效的选项 {a1}（可选：{a2}）',
+                       'en': 'argument {a0}: invalid choice: {a1} (choose from {a2})'},
+    'cli.err_value': {'zh': '参数 {a0}：无效的 {a1} 值：{a2}', 'en': 'argument {a0}: invalid {a1} value: {a2}'},
+    'cli.err_one': {'zh': '参数 {a0}：需要一个值', 'en': 'argument {a0}: expected one argument'},
+    'cli.err_together': {'zh': '参数 {a0}：不能与参数 {a1} 同时使用', 'en': 'argument {a0}: not allowed with argument {a1}'},
+    'cli.err_one_of': {'zh': '须给出参数 {a0} 之一', 'en': 'one of the arguments {a0} is required'},
+    'cli.err_unknown': {'zh': '无法识别的参数：{a0}', 'en': 'unrecognized arguments: {a0}'},
+    'cli.config': {'zh': '研究区配置文件', 'en': 'study-area settings file'},
+    'cli.out': {'zh': '输出文件夹（覆盖 [output] dir）', 'en': 'output folder (overrides [output] dir)'},
+    'cli.speed_profile': {'zh': '步行速度：default 为 1.0 米/秒，elderly 为 0.8 米/秒（覆盖 [access]）',
+                          'en': 'walking speed: default 1.0 m/s, elderly 0.8 m/s (overrides [access])'},
+    'cli.quiet': {'zh': '不显示进度条', 'en': 'no progress bar'},
+    'cli.refresh': {'zh': '重新请求网络地图兴趣点搜索与地址解析，不用缓存',
+                    'en': 'refetch web-map POI searches and geocoding instead of their cache'},
+    'cli.recompute': {'zh': '重新计算每个阶段、重写每个文件，不沿用相同输入的缓存（步行网络仍取自其自身缓存）',
+                      'en': 'compute every stage and write every file again, reusing nothing a run with the same '
+                            'inputs cached (the walk network still comes from its own cache)'},
+    'cli.lang': {'zh': '报告页与地图的语言（覆盖 [output] lang）',
+                 'en': 'language of the report page and map (overrides [output] lang)'},
+    'cli.cdn': {'zh': '从 CDN 加载地图库（Leaflet）：页面更小，但需联网（默认：自包含页面，适合无外网的内网）',
+                'en': 'load the map library (Leaflet) from its CDN: smaller pages that need the internet '
+                      '(default: self-contained pages, for intranets without internet)'},
+    'cli.offline': {'zh': '自包含页面，内嵌地图库（默认；覆盖 [output] offline）',
+                    'en': 'self-contained pages, the map library inlined (the default; overrides [output] offline)'},
+    'cli.basemap': {'zh': '底图（覆盖 [output] basemap）；amap、tencent 为 GCJ-02，叠加图层随之偏移以对齐',
+                    'en': 'map tiles (overrides [output] basemap); amap/tencent are GCJ-02, overlays shifted to match'},
+    'cli.run': {'zh': '对一个研究区运行分析', 'en': 'run the analysis for one study area'},
+    'cli.site': {'zh': '为某一类设施推荐新址', 'en': 'recommend sites for new facilities of one category'},
+    'cli.site_description': {
+        'zh': '先运行分析，再推荐某一类新设施的选址，使其覆盖尚未在覆盖阈值内的最多居民（保留现有设施）。',
+        'en': 'Run the analysis, then recommend where new facilities of one category cover the most residents '
+              'not yet within the coverage threshold (existing kept).'},
+    'cli.site_category': {'zh': '设施类别，如 elder_care、canteen、nursery',
+                          'en': 'facility category, e.g. elder_care, canteen, nursery'},
+    'cli.add': {'zh': '新增设施数', 'en': 'number of new sites'},
+    'cli.target': {'zh': '达到该覆盖率（0–1）所需的最少新址', 'en': 'fewest new sites reaching this covered share (0–1)'},
+    'cli.weight': {'zh': '要覆盖的需求：全部居民、60 岁及以上老人或婴幼儿（0–3 岁，否则 0–4 岁）',
+                   'en': 'demand to cover: all residents, aged 60+, or small children (0–3, else 0–4)'},
+    'cli.candidates': {'zh': '候选地点（点或面）；默认取步行网络', 'en': 'candidate sites (points or polygons); default: the network'},
+    'cli.coord_system': {'zh': '该文件的坐标系', 'en': "the file's coordinate system"},
+    'cli.exclude': {'zh': '不得选址的区域（面）', 'en': 'polygons where no site may go'},
+    'cli.spacing': {'zh': '网络候选点间距，按街道每 M 米一个（默认 100）',
+                    'en': 'network candidates every M metres of street (default 100)'},
+    'cli.capacity': {'zh': '增加的床位或托位在哪里最能满足未满足的需求', 'en': 'where added beds or places serve the most unmet demand'},
+    'cli.capacity_description': {
+        'zh': '先运行分析，再把某一类设施容量（床位、托位、餐位）的未满足需求分配给能服务它的设施，并按社区列出没有设施能到达的需求。',
+        'en': "Run the analysis, then split the unmet need for one category's capacity (beds, nursery places, "
+              "meals) among the facilities that can serve it, and list the need no facility reaches, per community."},
+    'cli.capacity_category': {'zh': '有容量的设施类别，如 nursery、elder_care',
+                              'en': 'facility category with a capacity, e.g. nursery, elder_care'},
+    'cli.per_1000': {'zh': '每千人标准（默认：该类别 capacity_per_1000 指标的目标值）',
+                     'en': "the standard per 1,000 of the group (default: the category's capacity_per_1000 goal)"},
+    'cli.group': {'zh': '标准所计的人群（默认：指标所定的人群）', 'en': "the population the standard counts (default: the goal's)"},
+    'cli.compare': {'zh': '两次运行之间的变化，按街道和社区', 'en': 'what changed between two runs, per street and community'},
+    'cli.compare_description': {
+        'zh': '比较两次运行的输出文件夹（前、后）：各街道和社区的覆盖率、新达标或不再达标的指标、已消除或新出现的盲区。'
+              '写出 compare.xlsx 和 compare.html。',
+        'en': 'Compare two run output folders (before, after): covered shares per street and community, goals '
+              'newly met or no longer met, blind spots closed or new. Writes compare.xlsx and compare.html.'},
+    'cli.run_a': {'zh': '较早一次运行的输出文件夹（前）', 'en': 'output folder of the earlier run (before)'},
+    'cli.run_b': {'zh': '较晚一次运行的输出文件夹（后）', 'en': 'output folder of the later run (after)'},
+    'cli.compare_out': {'zh': '写出位置（默认：RUN_B/compare）', 'en': 'where to write (default: RUN_B/compare)'},
+    'cli.compare_lang': {'zh': '页面与工作簿的语言', 'en': 'language of the page and workbook'},
+    'cli.template': {'zh': '写出可填写的设施名录模板（.xlsx 或 .csv）', 'en': 'write a fill-in facility registry template (.xlsx or .csv)'},
+    'cli.template_description': {
+        'zh': '写出名录模板：含读取时可识别的表头和一行示例（名称以“示例”开头：读取时跳过，改写为真实设施后才计入）。'
+              '.xlsx 另含一张填写说明。',
+        'en': 'Write a registry template with the headers the reader recognises and one example row (its name '
+              'begins with 示例: it is skipped when read, until rewritten as a real facility). The .xlsx has a '
+              'sheet of instructions too.'},
+    'cli.template_file': {'zh': '要写出的模板，.xlsx 或 .csv', 'en': 'the template to write, .xlsx or .csv'},
+    'cli.template_lang': {'zh': '表头与说明的语言', 'en': 'language of the headers and instructions'},
+    'cli.force': {'zh': '若 FILE 已存在则覆盖', 'en': 'overwrite FILE if it exists'},
+    'cli.batch': {'zh': '在 Dask 上一次评估多个区县（每个区县一个任务）', 'en': 'score many districts at once on Dask (one task per district)'},
+    'cli.batch_description': {
+        'zh': '对批量文件中的每个区县运行基础研究区配置：区县范围外扩最长步行距离，结果裁回区县后合并；重新运行时沿用已完成的区县。',
+        'en': 'Run a base study-area config on each district of a batch file, its polygon buffered by the '
+              'longest walk, clipped back and merged; finished districts are reused on a rerun.'},
+    'cli.batch_file': {'zh': '含 [batch] 表的批量文件', 'en': 'batch file with a [batch] table'},
+    'cli.serial': {'zh': '不用 Dask：逐个区县运行', 'en': 'no Dask: the districts one after another'},
+    'cli.scheduler': {'zh': '已有的 Dask 调度器地址（默认：本机 LocalCluster）', 'en': 'an existing Dask scheduler (default: a LocalCluster)'},
+    'cli.workers': {'zh': 'LocalCluster 的工作进程数（默认：CPU 核数）', 'en': 'LocalCluster workers (default: the cores)'},
+    'cli.batch_lang': {'zh': '控制台信息的语言', 'en': 'language of the console messages'},
     'batch.title': {'zh': '一刻钟服务圈批量评估', 'en': '15-minute service circle batch'},
     'batch.overview': {'zh': '各区县一览', 'en': 'Districts'},
     'batch.district': {'zh': '区县', 'en': 'district'},

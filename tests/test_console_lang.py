@@ -199,3 +199,37 @@ def test_a_bad_command_argument_is_worded_in_the_language():
         cli._check_command(args, config)
     assert caught.value.worded("zh") == "--add 应不小于 1，实为 0"
     assert caught.value.worded("en") == str(caught.value)
+
+
+HELP_NAMES = re.compile(r"\{[^}]*\}|\b[A-Z][A-Z_.0-9]+\b|-{1,2}[\w-]+|servicecircle|Leaflet|CDN|Dask|LocalCluster|TOML"
+                        r"|\b(default|elderly|amap|tencent|osm|run|site|capacity|compare|template|batch|cells|"
+                        r"communities|facilities|dir|lang|offline|basemap|data|maps|toml|xlsx|csv|gpkg)\b")
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["site"], ["capacity"], ["compare"], ["template"], ["batch"]])
+def test_help_is_in_the_language(command, capsys):
+    """``--help`` of every command: Chinese by default (argparse's own words included), English with --lang en."""
+    for lang in ("zh", "en"):
+        with pytest.raises(SystemExit) as done:
+            cli.main([*command, "--help", *(["--lang", "en"] if lang == "en" else [])])
+        assert done.value.code == 0
+        text = capsys.readouterr().out
+        # The descriptions, without the usage block and the examples (command lines in both languages); option
+        # names, metavars, choices, commands, layers, settings keys and file kinds are names, not sentences.
+        body = text.split("\n\n", 1)[1].split("示例：" if lang == "zh" else "examples:")[0]
+        lines = [HELP_NAMES.sub(" ", NOT_WORDS.sub(" ", line)) for line in body.splitlines()]
+        if lang == "zh":
+            assert text.startswith("用法：") and "显示本帮助并退出" in text
+            assert not [w for line in lines for w in english_words(line)], text
+        else:
+            assert text.startswith("usage: ") and "show this help message and exit" in text
+            assert not CJK.search(re.sub(r"\(([^)]*[\u4e00-\u9fff][^)]*)\)|示例", "", text)), text
+
+
+def test_argument_errors_are_in_the_language(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["site", "a.toml", "--add", "2"])
+    assert capsys.readouterr().err.strip().endswith("servicecircle site：错误：缺少必需的参数：--category")
+    with pytest.raises(SystemExit):
+        cli.main(["run", "a.toml", "--basemap", "foo", "--lang", "en"])
+    assert "error: argument --basemap: invalid choice: 'foo'" in capsys.readouterr().err
