@@ -188,7 +188,8 @@ def run_area(polygon: shapely.Geometry, communities: gpd.GeoSeries, metres: floa
 
 
 #: Bumped when the rule for a district's run area changes, so finished districts are rerun.
-AREA_RULE = "district and its communities, buffered by the walk reach; goals on its own units"
+AREA_RULE = ("district and its communities, buffered by the walk reach; goals on its own units; "
+             "OSM only if the base reads it")
 
 
 def _area_file(area: shapely.Geometry, *, cache_dir: Path) -> Path:
@@ -248,7 +249,9 @@ def run_district(*, base: str, district: District, out_dir: str, overrides: dict
     area_file = _area_file(buffered, cache_dir=Path(probe.network.cache_dir))
     shutil.copyfile(area_file, folder / "area_buffered.geojson")  # for the user to see what the district ran on
     area = {**overrides.get("area", {}), "name": district.code, "polygon_file": str(area_file),
-            "polygon_coord_system": "wgs84", "bbox": None}
+            "polygon_coord_system": "wgs84", "bbox": None,
+            # the run-area polygon only draws the area: a base without OSM data (road lines) stays without
+            "osm_features": probe.area.uses_osm}
     sections = {**overrides, "area": area, "output": {**overrides.get("output", {}), "dir": str(folder)}}
     if census:
         sections["population"] = {**overrides.get("population", {}), "census_code": district.code}

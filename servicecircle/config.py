@@ -349,6 +349,8 @@ class AreaSettings:
     population_total: float | None = option(None, float, "residents in the area: the estimate is scaled to it",
                                             check=check_positive)
     data_date: str | None = option(None, str, "date of the input data, printed on the pages")
+    osm_features: bool | None = option(None, bool, "read OSM features (facilities, buildings, compounds); default: "
+                                       "when the area names an osm_file, a place, a bbox or a polygon_file")
 
     def _resolve(self, key: str, table: dict) -> AreaSettings:
         if not self.name:
@@ -357,7 +359,9 @@ class AreaSettings:
 
     @property
     def uses_osm(self) -> bool:
-        """Whether OSM features are read (a road-line-only run has none)."""
+        """Whether OSM features are read (a road-line-only run has none; ``osm_features`` says so explicitly)."""
+        if self.osm_features is not None:
+            return self.osm_features
         return any((self.osm_file, self.place, self.bbox, self.polygon_file))
 
 

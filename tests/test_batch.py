@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import CHENGDU_CONFIG
+from conftest import CHENGDU_CONFIG, HEXI_CONFIG, SHARED
 
 from servicecircle import batch
 
@@ -228,3 +228,40 @@ def test_district_rows_judge_the_districts_own_cells(batch_file, dask_batch, che
     assert len(joined) == len(whole) > 0
     np.testing.assert_allclose(joined["value"].to_numpy(float), joined["现状值"].to_numpy(float), atol=5e-5,
                                equal_nan=True)
+
+
+def test_a_road_line_district_from_the_tianjin_districts_file(tmp_path, monkeypatch):
+    """Real data: 河西区 taken from the Tianjin districts file (GCJ-02 declared, 区划代码 adcode) over the Hexi
+    road-line config, census = true. The base reads no OSM data, so neither does the district's run (its
+    run-area polygon only draws the area; Overpass is pointed at a closed port, which would fail the run);
+    the run is scaled to the district's census row and every one of the 141 communities is assigned to it."""
+    import socket
+
+    import geopandas as gpd
+    import osmnx as ox
+
+    from conftest import require_data
+
+    districts = SHARED / "tianjin_heping" / "tianjin_districts_gcj02.geojson"
+    require_data(districts)
+    frame = gpd.read_file(districts)
+    frame[frame["adcode"].astype(str) == "120103"][["adcode", "name", "geometry"]].to_file(
+        tmp_path / "hexi_district.geojson", driver="GeoJSON")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(ox.settings, "overpass_url", f"http://127.0.0.1:{port}/api")
+    (tmp_path / "batch.toml").write_text(
+        f'[batch]\nbase = "{HEXI_CONFIG}"\ndistricts_file = "hexi_district.geojson"\ncoord_system = "gcj02"\n'
+        f'code_field = "adcode"\nname_field = "name"\ncensus = true\nout_dir = "out"\n'
+        f'[batch.overrides.network]\ncache_dir = "{tmp_path / "cache"}"\n'
+        f'[batch.overrides.output]\nfacility_areas = "none"\nservice_areas = "cells"\n', encoding="utf-8")
+    result = batch.run_batch(batch.load_batch(tmp_path / "batch.toml"), serial=True, echo=lambda line: None)
+    assert not result["failed"], result["districts"]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["summaries"]["120103"]
+    census = summary["population_method"]["census"]
+    assert census["code"] == "120103" and census["name"] == "天津市河西区"
+    assert summary["population_total"] == pytest.approx(census["total"])
+    assert len(result["communities"]) == 141 and set(result["communities"]["district"]) == {"120103"}
+    own = result["cells"]["residents"].sum()
+    assert 0.95 * census["total"] < own <= census["total"] + 1e-6  # the cells whose centre lies in the outline

@@ -281,3 +281,16 @@ def test_a_missing_config_file_is_worded_in_chinese_under_zh(tmp_path):
         load_config(tmp_path / "nowhere.toml")
     assert caught.value.worded("zh").startswith("配置文件不存在：")
     assert caught.value.worded("en") == str(caught.value) == f"config file not found: {tmp_path / 'nowhere.toml'}"
+
+
+def test_osm_features_can_be_turned_off(tmp_path):
+    """A road-line area drawn by a polygon file reads OSM features unless told not to (the batch tells it so
+    when its base reads none)."""
+    roads = {"area": {"name": "t", "polygon_file": "area.geojson"},
+             "network": {"roads_file": "roads.shp"}}
+    assert make_config(roads, base_dir=tmp_path).area.uses_osm
+    roads["area"]["osm_features"] = False
+    assert not make_config(roads, base_dir=tmp_path).area.uses_osm
+    with pytest.raises(ConfigError, match="area.osm_features"):
+        make_config({"area": {"name": "t", "bbox": [104.0, 30.6, 104.1, 30.7], "osm_features": "no"}},
+                    base_dir=tmp_path)
