@@ -563,7 +563,7 @@ def write_overview(settings: BatchSettings, status: dict[str, dict], cells: pd.D
     """
     from . import pages
     from .config import load_config
-    from .report import PASSED_ZH
+    from .report import NOT_ASSESSED_ZH, PASSED_ZH
 
     categories = load_config(settings.base, overrides=settings.overrides).categories
     keys = [k for k in categories if f"covered_{k}" in cells.columns]
@@ -580,6 +580,7 @@ def write_overview(settings: BatchSettings, status: dict[str, dict], cells: pd.D
             row["shares"] = [f"{v:.1%}" if np.isfinite(v) else "—" for v in row["share_values"]]
             passed = _district_rows(scorecards[code])["是否达标"] if code in scorecards else pd.Series(dtype=str)
             row["met"], row["failed"] = int((passed == PASSED_ZH[True]).sum()), int((passed == PASSED_ZH[False]).sum())
+            row["unassessed"] = int((passed == NOT_ASSESSED_ZH).sum())
         rows.append(row)
     from .printpage import NO_DATA_COLOUR, SHARE_CLASSES, SHARE_COLOURS
 

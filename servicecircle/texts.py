@@ -1197,6 +1197,7 @@ TEXTS: dict[str, dict[str, str]] = {
     'batch.covered': {'zh': '{label}覆盖率', 'en': '{label} covered'},
     'batch.goals_met': {'zh': '达标指标', 'en': 'goals met'},
     'batch.goals_failed': {'zh': '未达标指标', 'en': 'goals failed'},
+    'batch.goals_unassessed': {'zh': '未评估指标', 'en': 'goals not assessed'},
     'batch.status': {'zh': '状态', 'en': 'status'},
     'batch.ok': {'zh': '完成', 'en': 'ok'},
     'batch.failed': {'zh': '失败：{error}', 'en': 'failed: {error}'},

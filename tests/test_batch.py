@@ -174,6 +174,13 @@ def test_merged_scorecard_and_overview(batch_file, dask_batch):
         assert f'href="{code}/index.html"' in page and f'href="{code}/map.html"' in page
         assert (out / code / "index.html").is_file() and (out / code / "map.html").is_file()
     assert page.count("<tr><td>TEST quadrant") == 4 and "完成" in page
+    # each row counts its district row's goals: met, failed and not assessed (Chengdu has no elder-care data)
+    for code in codes:
+        verdicts = cards[code].query("层级 == '区'")["是否达标"].value_counts()
+        row = re.search(rf"<tr><td>TEST quadrant {code}</td>.*?</tr>", page, re.S).group(0)
+        counts = [int(v) for v in re.findall(r'<td class="num">(\d+)</td>', row)]
+        assert counts == [verdicts.get("达标", 0), verdicts.get("未达标", 0), verdicts.get("未评估", 0)]
+        assert counts[2] > 0
     residents = dask_batch["cells"].groupby("district")["residents"].sum()
     assert f"{residents['T1']:,.0f}" in page
 
