@@ -237,21 +237,27 @@ def run_district(*, base: str, district: District, out_dir: str, overrides: dict
     start = time.perf_counter()
     polygon = shapely.from_wkb(district.polygon_wkb)
     probe = load_config(base, overrides=overrides)
+    reads_osm = probe.area.uses_osm  # before any override below: a road-line base stays without OSM
     reach = walk_reach_m(probe)
-    if probe.communities is None and not (probe.area.osm_file is not None and probe.area.osm_file.exists()):
-        # Compounds from Overpass: ask for the district's surroundings, not the base config's whole area.
-        near = gpd.GeoSeries([polygon], crs=4326).to_crs(utm_crs(polygon.centroid.x, polygon.centroid.y))
-        bounds = list(near.buffer(2 * reach).to_crs(4326).iloc[0].bounds)
-        probe = load_config(base, overrides={**overrides, "area": {**overrides.get("area", {}), "bbox": bounds}})
-    features = load_features(probe) if probe.communities is None else None
-    comms = load_communities(probe.communities, features)  # type: ignore[arg-type]  # features only for compounds
-    buffered = run_area(polygon, comms.geometry, reach)
+    if probe.communities is not None:
+        comms = load_communities(probe.communities, None).geometry  # type: ignore[arg-type]  # a file: no features
+    elif reads_osm:
+        if not (probe.area.osm_file is not None and probe.area.osm_file.exists()):
+            # Compounds from Overpass: ask for the district's surroundings, not the base config's whole area.
+            near = gpd.GeoSeries([polygon], crs=4326).to_crs(utm_crs(polygon.centroid.x, polygon.centroid.y))
+            bounds = list(near.buffer(2 * reach).to_crs(4326).iloc[0].bounds)
+            probe = load_config(base, overrides={**overrides, "area": {**overrides.get("area", {}), "bbox": bounds,
+                                                                       "place": None}})
+        comms = load_communities(None, load_features(probe)).geometry
+    else:
+        comms = gpd.GeoSeries([], crs=4326)  # neither a communities file nor OSM: the district alone
+    buffered = run_area(polygon, comms, reach)
     area_file = _area_file(buffered, cache_dir=Path(probe.network.cache_dir))
     shutil.copyfile(area_file, folder / "area_buffered.geojson")  # for the user to see what the district ran on
+    # The run-area polygon is the area (a place or bbox of the base would be asked first, for the whole city),
+    # and only draws it: a base without OSM data (road lines) stays without.
     area = {**overrides.get("area", {}), "name": district.code, "polygon_file": str(area_file),
-            "polygon_coord_system": "wgs84", "bbox": None,
-            # the run-area polygon only draws the area: a base without OSM data (road lines) stays without
-            "osm_features": probe.area.uses_osm}
+            "polygon_coord_system": "wgs84", "bbox": None, "place": None, "osm_features": reads_osm}
     sections = {**overrides, "area": area, "output": {**overrides.get("output", {}), "dir": str(folder)}}
     if census:
         sections["population"] = {**overrides.get("population", {}), "census_code": district.code}
@@ -322,12 +328,19 @@ def district_scorecard(result: Any, polygon: shapely.Geometry, own_communities: 
     from .goals import evaluate
 
     config, origins, units = result.config, result.origins, result.unit_of_origin
-    comms = result.communities[result.communities["community_id"].isin(own_communities)]
+    all_comms = result.communities
+    comms = all_comms[all_comms["community_id"].isin(own_communities)]
     streets = result.streets
+    street_comms = comms  # own communities, and the neighbours' ones lying in an own street
     if streets is not None:
         rep = shapely.point_on_surface(streets.geometry.to_crs(4326).values)
         streets = streets[_inside(polygon, rep)]
+        if "street_id" in all_comms:
+            street_comms = all_comms[all_comms["community_id"].isin(own_communities)
+                                     | all_comms["street_id"].isin(streets["street_id"])]
     facs = result.facilities
+    counted = (facs["counted"] & ~facs.get("off_network", False)).to_numpy(bool)
+    present = set(facs.loc[counted, "category"])  # the run's: a category it holds is assessed in every district
     fac_points = shapely.point_on_surface(facs.geometry.to_crs(4326).values)
     fac_in_district = _inside(polygon, fac_points)
     cell_centre = shapely.centroid(result.cells.geometry.to_crs(4326).values)
@@ -336,22 +349,36 @@ def district_scorecard(result: Any, polygon: shapely.Geometry, own_communities: 
     def subset(keep: np.ndarray) -> tuple[pd.DataFrame, dict]:
         return origins[keep], {level: np.asarray(ids)[keep] for level, ids in units.items()}
 
+    def judged(keep: np.ndarray, units_of: gpd.GeoDataFrame, fac_keep: np.ndarray) -> pd.DataFrame:
+        part, part_units = subset(keep)
+        return evaluate(config, result.cells, part, part_units, units_of, streets, facs[fac_keep], name,
+                        present_categories=present)
+
     # Residents of the district's cells, facilities inside it: the district rows of resident and capacity goals.
-    in_cells, cell_units = subset(origins["h3"].isin(own_cells).to_numpy())
-    by_cells = evaluate(config, result.cells, in_cells, cell_units, comms, streets, facs[fac_in_district], name)
-    # Every resident of its own units, wherever they live: the street and community rows.
-    member = np.isin(np.asarray(units["community"]), own_communities)
+    by_cells = judged(origins["h3"].isin(own_cells).to_numpy(), comms, fac_in_district)
+    # Every resident of its own communities, wherever they live: the community rows, and the district rows of
+    # goals on communities (the share of its communities meeting them).
+    in_comm = np.isin(np.asarray(units["community"]), own_communities)
+    by_comms = judged(in_comm, comms, fac_in_district | np.isin(facility_units(facs, comms), own_communities))
+    # Every resident and facility of its own streets (a neighbour's community lying in one included): the street
+    # rows, and the district rows of goals on streets.
+    by_streets = by_comms
     if streets is not None and "street" in units:
-        member |= np.isin(np.asarray(units["street"]), streets["street_id"].to_numpy())
-    fac_in_units = fac_in_district | np.isin(facility_units(facs, comms), own_communities)
-    in_units, unit_units = subset(member)
-    by_units = evaluate(config, result.cells, in_units, unit_units, comms, streets, facs[fac_in_units], name)
-    per_unit = {g.key for g in config.goals if g.metric == "units_with_facility"}
-    district = pd.concat([by_cells[(by_cells["level"] == "district") & ~by_cells["goal"].isin(per_unit)],
-                          by_units[(by_units["level"] == "district") & by_units["goal"].isin(per_unit)]])
+        in_street = in_comm | np.isin(np.asarray(units["street"]), streets["street_id"].to_numpy())
+        in_street_comms = np.isin(facility_units(facs, street_comms), street_comms["community_id"].to_numpy())
+        by_streets = judged(in_street, street_comms, fac_in_district | in_street_comms)
+    on_streets = {g.key for g in config.goals if g.metric == "units_with_facility" and g.unit_level == "street"}
+    on_comms = {g.key for g in config.goals if g.metric == "units_with_facility"} - on_streets
+
+    def rows(card: pd.DataFrame, level: str, goals: set[str] | None = None) -> pd.DataFrame:
+        keep = card["level"] == level
+        return card[keep & card["goal"].isin(goals)] if goals is not None else card[keep]
+
+    district = pd.concat([by_cells[(by_cells["level"] == "district") & ~by_cells["goal"].isin(on_streets | on_comms)],
+                          rows(by_comms, "district", on_comms), rows(by_streets, "district", on_streets)])
     order = {g.key: i for i, g in enumerate(config.goals)}
     district = district.iloc[np.argsort(district["goal"].map(order).to_numpy(), kind="stable")]
-    return pd.concat([district, by_units[by_units["level"] != "district"]], ignore_index=True)
+    return pd.concat([district, rows(by_streets, "street"), rows(by_comms, "community")], ignore_index=True)
 
 
 def clip_to_district(cells: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
@@ -575,8 +602,10 @@ def write_overview(settings: BatchSettings, status: dict[str, dict], cells: pd.D
             weight = part["residents"].to_numpy(float)
             total = float(weight.sum())
             row["residents"] = f"{total:,.0f}"
-            row["share_values"] = [float((weight * part[f"covered_{k}"].to_numpy(bool)).sum() / total)
-                                   if total > 0 else float("nan") for k in keys]
+            # A district whose config lacks a category (configs mode) has no figure for it: "—", not a share.
+            row["share_values"] = [float((weight * part[f"covered_{k}"].fillna(False).to_numpy(bool)).sum() / total)
+                                   if total > 0 and part[f"covered_{k}"].notna().any() else float("nan")
+                                   for k in keys]
             row["shares"] = [f"{v:.1%}" if np.isfinite(v) else "—" for v in row["share_values"]]
             passed = _district_rows(scorecards[code])["是否达标"] if code in scorecards else pd.Series(dtype=str)
             row["met"], row["failed"] = int((passed == PASSED_ZH[True]).sum()), int((passed == PASSED_ZH[False]).sum())

@@ -232,7 +232,8 @@ class WordedLog(logging.Formatter):
         key = getattr(record, "text_key", None)
         message = texts.text(self.lang, key, **getattr(record, "text_values", {})) if key else record.getMessage()
         level = texts.text(self.lang, "log.warning") if record.levelno == logging.WARNING else record.levelname
-        return f"{level}{'：' if self.lang == 'zh' else ': '}{message}"
+        line = f"{level}{'：' if self.lang == 'zh' else ': '}{message}"
+        return f"{line}\n{self.formatException(record.exc_info)}" if record.exc_info else line
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,8 +34,10 @@ def _worded(lang: str, key: str, values: dict[str, Any]) -> str:
     """Catalogue entry ``key`` in ``lang``, a ``(key, values)`` value worded in turn (at any depth)."""
     from . import texts
 
-    return texts.text(lang, key, **{name: _worded(lang, *v) if isinstance(v, tuple) else v
-                                    for name, v in values.items()})
+    def entry(v: Any) -> bool:  # a (key, values) pair naming the catalogue, not any tuple (a bbox stays a value)
+        return isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], dict) and v[0] in texts.TEXTS
+
+    return texts.text(lang, key, **{name: _worded(lang, *v) if entry(v) else v for name, v in values.items()})
 
 
 class ConfigError(ServiceCircleError):

@@ -258,7 +258,7 @@ class _Units:
 def evaluate(config: Config, cells: pd.DataFrame, origins: pd.DataFrame, unit_of_origin: dict,
              communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame,
              district_name: str | None = None, *, lang: str | None = None,
-             compounds: bool | None = None) -> pd.DataFrame:
+             compounds: bool | None = None, present_categories: set[str] | None = None) -> pd.DataFrame:
     """The scorecard: one row per (unit, goal, meaning), columns :data:`SCORECARD_COLUMNS`.
 
     Units are the district (``unit_id`` 0: every origin and every counted,
@@ -306,6 +306,9 @@ def evaluate(config: Config, cells: pd.DataFrame, origins: pd.DataFrame, unit_of
     saying 未评估 and why. Where the communities are OSM residential compounds
     (``config.communities`` None), goals of 社区 (``unit_level`` community) are
     not scored on them: one district row says so (``compounds`` overrides that test).
+    ``present_categories`` (default: those of ``facilities``) are the categories the data holds facilities
+    of: a part of a run (a batch district) is handed only its own facilities, yet a category the run has
+    is assessed there, not "no facility in the data".
     """
     lang = lang or config.output.lang
     compounds = config.communities is None if compounds is None else compounds
@@ -314,11 +317,12 @@ def evaluate(config: Config, cells: pd.DataFrame, origins: pd.DataFrame, unit_of
     origin_cell = pd.Index(cells["h3"]).get_indexer(origins["h3"])
     blocks: list[tuple[int, _Level, dict]] = []
     cats = units.facilities["category"].to_numpy()
+    present = set(cats) if present_categories is None else set(present_categories)
     for gi, goal in enumerate(config.goals):
         col, who, no_age = _who(origins, goal.group, lang)
         weights = origins[col].to_numpy(float)
         label = texts.text(lang, "goal.and").join(category_label(config, c, lang) for c in goal.categories)
-        missing = [c for c in goal.categories if not (cats == c).any()]
+        missing = [c for c in goal.categories if c not in present]
         goal_blocks: list[tuple[_Level, dict]] = []
         if goal.metric == "units_with_facility" and goal.unit_level == "community" and compounds:
             # OSM residential compounds are no 社区: the goal is reported once, for the district, as not assessed.

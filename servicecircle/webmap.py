@@ -285,16 +285,20 @@ def search_pois(client: Client, *, keywords: dict[str, tuple[str, ...]],
         (source, poi_id).
     """
     stats = stats if stats is not None else SearchStats()
-    if bbox is None:
-        if area is None:
-            raise ValueError("search_pois needs bbox or area")
-        bbox = tuple(shapely.bounds(area))
-    west, south, east, north = bbox
     datum = DATUMS[client.service]
-    xs, ys = coords.from_wgs84(np.array([west, east]), np.array([south, north]), datum)
-    box = (float(xs[0]), float(ys[0]), float(xs[1]), float(ys[1]))
     in_datum = None if area is None else shapely.transform(
         area, lambda xy: np.column_stack(coords.from_wgs84(xy[:, 0], xy[:, 1], datum)))
+    if bbox is not None:
+        west, south, east, north = bbox
+        xs, ys = coords.from_wgs84(np.array([west, east]), np.array([south, north]), datum)
+        box = (float(xs[0]), float(ys[0]), float(xs[1]), float(ys[1]))
+    elif in_datum is not None:
+        # The area's own bounds in the service's datum (the offset varies along the area: corners converted
+        # alone could leave a sliver of it outside the box).
+        west, south, east, north = (float(v) for v in shapely.bounds(in_datum))
+        box = (west, south, east, north)
+    else:
+        raise ValueError("search_pois needs bbox or area")
     rows = [{**r, "queried_for": category} for category, words in keywords.items() for word in words
             for r in _search_box(client, box, word, (types or {}).get(category, ""), stats, in_datum)]
     frame = pd.DataFrame(rows, columns=["poi_id", "name", "type_code", "address", "lon", "lat", "queried_for"])

@@ -191,9 +191,11 @@ def test_overview_reports_a_failed_district(tmp_path):
                  batch.District("B2", "TEST B2", shapely.to_wkb(shapely.box(104.1, 30.6, 104.2, 30.7))))
     settings = batch.BatchSettings(base=CHENGDU_CONFIG, districts=districts, out_dir=tmp_path, census=False,
                                    overrides={})
-    cells = pd.DataFrame({"district": ["A1", "A1"], "residents": [30.0, 10.0],
-                          "covered_elder_care": [True, False], "covered_canteen": [True, True]})
-    status = {"A1": {"code": "A1", "name": "TEST <A1>"}, "B2": {"code": "B2", "error": "InputError: <bad> file"}}
+    # C3's config (configs mode) has no canteen category: its rows hold no canteen figure
+    cells = pd.DataFrame({"district": ["A1", "A1", "C3"], "residents": [30.0, 10.0, 5.0],
+                          "covered_elder_care": [True, False, True], "covered_canteen": [True, True, np.nan]})
+    status = {"A1": {"code": "A1", "name": "TEST <A1>"}, "B2": {"code": "B2", "error": "InputError: <bad> file"},
+              "C3": {"code": "C3", "name": "TEST C3"}}
     page = batch.write_overview(settings, status, cells, {}, lang="en").read_text(encoding="utf-8")
     assert 'href="A1/index.html"' in page and 'href="B2/index.html"' not in page
     assert "failed: InputError: &lt;bad&gt; file" in page and "75.0%" in page and "100.0%" in page
@@ -206,6 +208,8 @@ def test_overview_reports_a_failed_district(tmp_path):
     assert elder.count('<a href="A1/map.html">') == 1 and "B2/map.html" not in elder
     assert 'fill="#a6d96a"' in elder and 'fill="#1a9641"' in canteen  # 75 % and 100 % in the print classes
     assert elder.count('fill="#dddddd"') == 1 and "TEST &lt;A1&gt; A1: 75.0%" in elder and "<A1>" not in page
+    c3 = re.search(r"<tr><td>TEST C3</td>.*?</tr>", page, re.S).group(0)
+    assert '<td class="num">100.0%</td><td class="num">—</td>' in c3  # elder care 100 %, canteen: no figure
 
 
 def test_district_rows_judge_the_districts_own_cells(batch_file, dask_batch, chengdu_run):
@@ -272,3 +276,28 @@ def test_a_road_line_district_from_the_tianjin_districts_file(tmp_path, monkeypa
     assert len(result["communities"]) == 141 and set(result["communities"]["district"]) == {"120103"}
     own = result["cells"]["residents"].sum()
     assert 0.95 * census["total"] < own <= census["total"] + 1e-6  # the cells whose centre lies in the outline
+
+
+def test_a_district_without_a_category_inside_is_still_judged_on_it(chengdu_run):
+    """A district holding no health centre whose residents walk to one across its border: its row is judged
+    (the run has health centres), with the share of its own cells' residents reached, not "no facility"."""
+    goal = dataclasses.replace(next(g for g in chengdu_run.config.goals if g.metric == "population_within"),
+                               key="test_health_all", name="TEST", categories=("health_centre",), group="all",
+                               minutes=15.0, metres=None)
+    result = dataclasses.replace(chengdu_run, config=chengdu_run.config.with_settings(goals=(goal,)))
+    cells = chengdu_run.cells
+    centre = shapely.centroid(cells.geometry.to_crs(4326).values)
+    facs = chengdu_run.facilities
+    health = facs[(facs["category"] == "health_centre") & facs["counted"]].geometry.to_crs(4326).to_numpy()
+    far = shapely.distance(centre[:, None], health[None, :]).min(axis=1) > 0.006  # ~600 m from every one
+    reached = (cells["walk_time_s_health_centre"] <= 900).to_numpy() & (cells["residents"] > 0).to_numpy() & far
+    x, y = shapely.get_x(centre[reached][0]), shapely.get_y(centre[reached][0])
+    polygon = shapely.box(x - 0.002, y - 0.002, x + 0.002, y + 0.002)  # TEST district: ~400 × 440 m
+    assert not shapely.contains(polygon, health).any()
+    own_cells, own_comms = batch.clip_to_district(cells, chengdu_run.communities, polygon)
+    card = batch.district_scorecard(result, polygon, own_comms["community_id"].to_numpy(), "TEST")
+    [row] = card[(card["level"] == "district") & (card["goal"] == "test_health_all")].to_dict("records")
+    assert row["passed"] is not None
+    inside = own_cells["walk_time_s_health_centre"] <= 900
+    assert row["value"] == pytest.approx((own_cells["residents"] * inside).sum() / own_cells["residents"].sum())
+    assert row["value"] > 0
