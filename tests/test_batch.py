@@ -277,6 +277,17 @@ def test_a_road_line_district_from_the_tianjin_districts_file(tmp_path, monkeypa
     own = result["cells"]["residents"].sum()
     assert 0.95 * census["total"] < own <= census["total"] + 1e-6  # the cells whose centre lies in the outline
 
+    # The same base without its communities and streets files (a road-line area with nothing else): still no
+    # OSM, the district alone buffered, no community rows
+    text = HEXI_CONFIG.read_text(encoding="utf-8")
+    text = re.sub(r"\[(communities|streets)\][^\[]*", "", text).replace('"../../shared/', f'"{SHARED.parent}/')
+    (tmp_path / "roads_only.toml").write_text(text, encoding="utf-8")
+    settings = batch.load_batch(tmp_path / "batch.toml")
+    bare = batch.run_batch(dataclasses.replace(settings, base=tmp_path / "roads_only.toml", out_dir=tmp_path / "bare"),
+                           serial=True, echo=lambda line: None)
+    assert not bare["failed"], bare["districts"]
+    assert len(bare["communities"]) == 0 and bare["cells"]["residents"].sum() > 0.95 * census["total"]
+
 
 def test_a_district_without_a_category_inside_is_still_judged_on_it(chengdu_run):
     """A district holding no health centre whose residents walk to one across its border: its row is judged
