@@ -189,7 +189,7 @@ def run_area(polygon: shapely.Geometry, communities: gpd.GeoSeries, metres: floa
 
 #: Bumped when the rule for a district's run area changes, so finished districts are rerun.
 AREA_RULE = ("district and its communities, buffered by the walk reach; goals on its own units; "
-             "OSM only if the base reads it")
+             "OSM only if the base reads it; census scaled on the district's cells")
 
 
 def _area_file(area: shapely.Geometry, *, cache_dir: Path) -> Path:
@@ -259,8 +259,12 @@ def run_district(*, base: str, district: District, out_dir: str, overrides: dict
     area = {**overrides.get("area", {}), "name": district.code, "polygon_file": str(area_file),
             "polygon_coord_system": "wgs84", "bbox": None, "place": None, "osm_features": reads_osm}
     sections = {**overrides, "area": area, "output": {**overrides.get("output", {}), "dir": str(folder)}}
+    # A census (or population_total) counts the district, not its buffered run area: scale so that the
+    # district's own cells hold it, the surroundings by the same factor.
+    sections["population"] = {**overrides.get("population", {}),
+                              "census_area_file": str(_area_file(polygon, cache_dir=Path(probe.network.cache_dir)))}
     if census:
-        sections["population"] = {**overrides.get("population", {}), "census_code": district.code}
+        sections["population"]["census_code"] = district.code
     result = run(load_config(base, overrides=sections), write=True, progress=False)
     cells, communities = clip_to_district(result.cells, result.communities, polygon)
     if result.scorecard is not None and len(result.scorecard):

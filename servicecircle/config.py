@@ -472,6 +472,10 @@ class PopulationSettings:
     raster: Path | None = option(None, str, "a population raster (e.g. WorldPop)", path=True)
     census_file: Path | None = option(None, str, "the census workbook of residents by district", path=True)
     census_code: str | None = option(None, str, "the district's 区划代码 in census_file, e.g. \"120103\"")
+    census_area_file: Path | None = option(
+        None, str, "a WGS-84 polygon file of the unit the census (or [area] population_total) counts, when the study "
+        "area reaches beyond it: the residents of the cells whose centre lies in it are scaled to the total and the "
+        "rest of the study area by the same factor (a batch sets it to the district)", path=True)
 
     def _resolve(self, key: str, table: dict) -> PopulationSettings:
         if (self.census_file is None) != (self.census_code is None):

@@ -315,15 +315,18 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
         census = census_figures(spec.census_file, spec.census_code, cache_dir)
     if census:
         info["census"] = census
+    def counted_total() -> float:  # the residents the total counts: all, or those of census_area_file's cells
+        return float(out["residents"].to_numpy(float)[_in_census_area(out, spec.census_area_file)].sum())
+
     if spec.table is not None:
         _scale_to_table(out, spec, communities, streets, unit_of_origin, report, info)
     elif census:
-        total = out["residents"].sum()
+        total = counted_total()
         if total > 0:
             out["residents"] *= census["total"] / total
         info["scaled_to"] = report.text("census_total", name=census["name"], total=census["total"])
-    elif population_total is not None and out["residents"].sum() > 0:
-        out["residents"] *= population_total / out["residents"].sum()
+    elif population_total is not None and (total := counted_total()) > 0:
+        out["residents"] *= population_total / total
         info["scaled_to"] = report.text("population_total", total=population_total)
     if census:
         for group, n in census["groups"].items():
@@ -332,6 +335,17 @@ def apply_inputs(origins: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stree
                 out[col] = out["residents"] * (n / census["total"])
                 info["age_groups_from"] = info["age_groups_from"] or report.text("census_shares", name=census["name"])
     return out, info
+
+
+def _in_census_area(origins: gpd.GeoDataFrame, path: Path | None) -> np.ndarray:
+    """Per origin: its H3 cell's centre lies in the polygon of ``path`` (all True without one). One H3 call
+    over the distinct cells and one point-in-polygon pass."""
+    if path is None or len(origins) == 0:
+        return np.ones(len(origins), dtype=bool)
+    area = inputs.read_vector(path, what="area polygon file", coord_system="wgs84", polygons=True).union_all()
+    cells, owner = np.unique(origins["h3"].to_numpy(dtype=object).astype(str), return_inverse=True)
+    lon, lat = h3cells.centres(cells)
+    return shapely.contains_xy(area, lon, lat)[owner]
 
 
 def _scale_to_table(out: gpd.GeoDataFrame, spec: PopulationSettings, communities: gpd.GeoDataFrame,

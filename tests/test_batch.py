@@ -245,7 +245,7 @@ def test_a_road_line_district_from_the_tianjin_districts_file(tmp_path, monkeypa
     """Real data: 河西区 taken from the Tianjin districts file (GCJ-02 declared, 区划代码 adcode) over the Hexi
     road-line config, census = true. The base reads no OSM data, so neither does the district's run (its
     run-area polygon only draws the area; Overpass is pointed at a closed port, which would fail the run);
-    the run is scaled to the district's census row and every one of the 141 communities is assigned to it."""
+    the district's own cells hold its census row and every one of the 141 communities is assigned to it."""
     import socket
 
     import geopandas as gpd
@@ -272,10 +272,10 @@ def test_a_road_line_district_from_the_tianjin_districts_file(tmp_path, monkeypa
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["summaries"]["120103"]
     census = summary["population_method"]["census"]
     assert census["code"] == "120103" and census["name"] == "天津市河西区"
-    assert summary["population_total"] == pytest.approx(census["total"])
+    assert summary["population_total"] > census["total"]  # the run area: the district and its surroundings
     assert len(result["communities"]) == 141 and set(result["communities"]["district"]) == {"120103"}
-    own = result["cells"]["residents"].sum()
-    assert 0.95 * census["total"] < own <= census["total"] + 1e-6  # the cells whose centre lies in the outline
+    # the census counts the district: its own cells (by centre in the outline) hold it, not the buffered run area
+    assert result["cells"]["residents"].sum() == pytest.approx(census["total"], rel=1e-9)
 
     # The same base without its communities and streets files (a road-line area with nothing else): still no
     # OSM, the district alone buffered, no community rows
@@ -286,7 +286,8 @@ def test_a_road_line_district_from_the_tianjin_districts_file(tmp_path, monkeypa
     bare = batch.run_batch(dataclasses.replace(settings, base=tmp_path / "roads_only.toml", out_dir=tmp_path / "bare"),
                            serial=True, echo=lambda line: None)
     assert not bare["failed"], bare["districts"]
-    assert len(bare["communities"]) == 0 and bare["cells"]["residents"].sum() > 0.95 * census["total"]
+    assert len(bare["communities"]) == 0
+    assert bare["cells"]["residents"].sum() == pytest.approx(census["total"], rel=1e-9)
 
 
 def test_a_district_without_a_category_inside_is_still_judged_on_it(chengdu_run):

@@ -244,3 +244,33 @@ def test_fallback_residents_reach_cells_and_blind_spots():
     plain = grid_module.build_cells(origins, times.iloc[:len(origins)], categories=config.categories,
                                     coverage_threshold_min=15)
     assert (plain["population_fallback"] == 0).all()
+
+
+def test_a_total_counts_the_cells_of_its_census_area(tmp_path):
+    """SYNTHETIC origins on a row of H3 cells: with census_area_file the total is held by the residents of the
+    cells whose centre lies in that polygon, and every other origin is scaled by the same factor."""
+    import json
+
+    import geopandas as gpd
+    import shapely
+
+    from servicecircle import h3cells
+    from servicecircle.config import make_config
+
+    lon = np.linspace(104.00, 104.02, 21)
+    lat = np.full(21, 30.60)
+    cells = h3cells.cells_of_points(lon, lat, 10)
+    origins = gpd.GeoDataFrame({"residents": np.arange(1.0, 22.0), "h3": cells},
+                               geometry=shapely.points(lon, lat), crs="EPSG:4326")
+    (tmp_path / "west.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {},
+        "geometry": shapely.geometry.mapping(shapely.box(103.99, 30.59, 104.0101, 30.61))}]}), encoding="utf-8")
+    config = make_config({"area": {"name": "t", "bbox": [103.9, 30.5, 104.1, 30.7], "population_total": 1000.0},
+                          "population": {"census_area_file": "west.geojson"}}, base_dir=tmp_path)
+    scaled, _ = population.apply_inputs(origins, origins.iloc[:0], None, {}, **_inputs_of(config), report=InputReport())
+    c_lon, c_lat = h3cells.centres(cells)
+    west = shapely.contains_xy(shapely.box(103.99, 30.59, 104.0101, 30.61), c_lon, c_lat)
+    assert 0 < west.sum() < len(west)
+    assert scaled["residents"].to_numpy()[west].sum() == pytest.approx(1000.0)
+    factor = scaled["residents"].to_numpy() / origins["residents"].to_numpy()
+    assert np.allclose(factor, factor[0])  # the rest by the same factor
