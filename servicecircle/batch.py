@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import texts
+from . import h3cells, texts
 from .communities import facility_units
 from .coords import utm_crs
 from .errors import ConfigError, ServiceCircleError
@@ -182,7 +182,7 @@ def run_area(polygon: shapely.Geometry, communities: gpd.GeoSeries, metres: floa
     c = polygon.centroid
     wgs = communities.to_crs(4326).values
     rep = shapely.point_on_surface(wgs)
-    assigned = wgs[shapely.contains_xy(polygon, shapely.get_x(rep), shapely.get_y(rep))]
+    assigned = wgs[_inside(polygon, rep)]
     metric = gpd.GeoSeries([polygon, *assigned], crs=4326).to_crs(utm_crs(c.x, c.y))
     return gpd.GeoSeries([shapely.union_all(metric.buffer(metres).values)], crs=metric.crs).to_crs(4326).iloc[0]
 
@@ -232,8 +232,9 @@ def run_district(*, base: str, district: District, out_dir: str, overrides: dict
     folder.mkdir(parents=True, exist_ok=True)
     digest = settings_digest(base=Path(base), district=district, overrides=overrides)
     marker = folder / MARKER
-    if marker.is_file() and json.loads(marker.read_text()).get("digest") == digest:
-        return {**json.loads(marker.read_text()), "cached": True}
+    finished = json.loads(marker.read_text()) if marker.is_file() else {}
+    if finished.get("digest") == digest:
+        return {**finished, "cached": True}
     start = time.perf_counter()
     polygon = shapely.from_wkb(district.polygon_wkb)
     probe = load_config(base, overrides=overrides)
@@ -252,7 +253,8 @@ def run_district(*, base: str, district: District, out_dir: str, overrides: dict
     else:
         comms = gpd.GeoSeries([], crs=4326)  # neither a communities file nor OSM: the district alone
     buffered = run_area(polygon, comms, reach)
-    area_file = _area_file(buffered, cache_dir=Path(probe.network.cache_dir))
+    cache_dir = Path(probe.network.cache_dir)
+    area_file = _area_file(buffered, cache_dir=cache_dir)
     shutil.copyfile(area_file, folder / "area_buffered.geojson")  # for the user to see what the district ran on
     # The run-area polygon is the area (a place or bbox of the base would be asked first, for the whole city),
     # and only draws it: a base without OSM data (road lines) stays without.
@@ -262,7 +264,7 @@ def run_district(*, base: str, district: District, out_dir: str, overrides: dict
     # A census (or population_total) counts the district, not its buffered run area: scale so that the
     # district's own cells hold it, the surroundings by the same factor.
     sections["population"] = {**overrides.get("population", {}),
-                              "census_area_file": str(_area_file(polygon, cache_dir=Path(probe.network.cache_dir)))}
+                              "census_area_file": str(_area_file(polygon, cache_dir=cache_dir))}
     if census:
         sections["population"]["census_code"] = district.code
     result = run(load_config(base, overrides=sections), write=True, progress=False)
@@ -270,7 +272,8 @@ def run_district(*, base: str, district: District, out_dir: str, overrides: dict
     if result.scorecard is not None and len(result.scorecard):
         from .report import write_scorecard
 
-        own = district_scorecard(result, polygon, communities["community_id"].to_numpy(), district.name)
+        own = district_scorecard(result, polygon, own_cells=cells["h3"].to_numpy(),
+                                 own_communities=communities["community_id"].to_numpy(), name=district.name)
         write_scorecard(folder / OWN_SCORECARD_DIR, own, compounds=result.config.communities is None,
                         goal_metrics={g.key: g.metric for g in result.config.goals})
     with open(folder / "clipped.pkl", "wb") as fh:
@@ -294,7 +297,7 @@ def _inside(polygon: shapely.Geometry, points: np.ndarray) -> np.ndarray:
     return shapely.contains_xy(polygon, shapely.get_x(points), shapely.get_y(points))
 
 
-def district_scorecard(result: Any, polygon: shapely.Geometry, own_communities: np.ndarray,
+def district_scorecard(result: Any, polygon: shapely.Geometry, *, own_cells: np.ndarray, own_communities: np.ndarray,
                        name: str) -> pd.DataFrame:
     """The goals of one district judged on what is its own, not on the buffered area it ran on.
 
@@ -318,6 +321,8 @@ def district_scorecard(result: Any, polygon: shapely.Geometry, own_communities: 
         The district's run on its buffered area.
     polygon : shapely geometry
         The district, WGS-84.
+    own_cells : ndarray
+        ``h3`` of the district's own cells (:func:`clip_to_district`).
     own_communities : ndarray
         ``community_id`` of the communities assigned to the district (:func:`clip_to_district`).
     name : str
@@ -347,8 +352,6 @@ def district_scorecard(result: Any, polygon: shapely.Geometry, own_communities: 
     present = set(facs.loc[counted, "category"])  # the run's: a category it holds is assessed in every district
     fac_points = shapely.point_on_surface(facs.geometry.to_crs(4326).values)
     fac_in_district = _inside(polygon, fac_points)
-    cell_centre = shapely.centroid(result.cells.geometry.to_crs(4326).values)
-    own_cells = result.cells["h3"].to_numpy()[_inside(polygon, cell_centre)]
 
     def subset(keep: np.ndarray) -> tuple[pd.DataFrame, dict]:
         return origins[keep], {level: np.asarray(ids)[keep] for level, ids in units.items()}
@@ -388,14 +391,13 @@ def district_scorecard(result: Any, polygon: shapely.Geometry, own_communities: 
 def clip_to_district(cells: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
                      polygon: shapely.Geometry) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cells whose centre is in the district, communities whose representative point is (vectorised)."""
-    def inside(frame: gpd.GeoDataFrame, points: Callable) -> pd.Series:
-        pts = points(frame.geometry.to_crs(4326))
-        return pd.Series(shapely.contains_xy(polygon, shapely.get_x(pts), shapely.get_y(pts)), index=frame.index)
-
-    keep_cells = cells[inside(cells, lambda g: shapely.centroid(g.values))]
-    keep_comm = communities[inside(communities, lambda g: shapely.point_on_surface(g.values))]
-    rep = shapely.point_on_surface(keep_comm.geometry.to_crs(4326).values)
-    keep_comm = keep_comm.assign(rep_lon=shapely.get_x(rep).round(7), rep_lat=shapely.get_y(rep).round(7))
+    # a cell's centre as H3 gives it, as the census scaling counts the district's cells (population)
+    lon, lat = h3cells.centres(cells["h3"].to_numpy())
+    keep_cells = cells[shapely.contains_xy(polygon, lon, lat)]
+    rep = shapely.point_on_surface(communities.geometry.to_crs(4326).values)
+    own = _inside(polygon, rep)
+    keep_comm = communities[own].assign(rep_lon=shapely.get_x(rep[own]).round(7),
+                                        rep_lat=shapely.get_y(rep[own]).round(7))
     return pd.DataFrame(keep_cells), pd.DataFrame(keep_comm)
 
 

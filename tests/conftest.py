@@ -104,6 +104,15 @@ def _census_parsed_once():
         yield
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then closed): stands for a service that cannot be reached."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def cli_env() -> dict:
     """The environment for a ``python -m servicecircle`` subprocess: this checkout's package first."""
     return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))

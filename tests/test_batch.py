@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import CHENGDU_CONFIG, HEXI_CONFIG, SHARED
+from conftest import CHENGDU_CONFIG, HEXI_CONFIG, SHARED, closed_port, require_data
 
 from servicecircle import batch
 
@@ -246,22 +246,15 @@ def test_a_road_line_district_from_the_tianjin_districts_file(tmp_path, monkeypa
     road-line config, census = true. The base reads no OSM data, so neither does the district's run (its
     run-area polygon only draws the area; Overpass is pointed at a closed port, which would fail the run);
     the district's own cells hold its census row and every one of the 141 communities is assigned to it."""
-    import socket
-
     import geopandas as gpd
     import osmnx as ox
-
-    from conftest import require_data
 
     districts = SHARED / "tianjin_heping" / "tianjin_districts_gcj02.geojson"
     require_data(districts)
     frame = gpd.read_file(districts)
     frame[frame["adcode"].astype(str) == "120103"][["adcode", "name", "geometry"]].to_file(
         tmp_path / "hexi_district.geojson", driver="GeoJSON")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    monkeypatch.setattr(ox.settings, "overpass_url", f"http://127.0.0.1:{port}/api")
+    monkeypatch.setattr(ox.settings, "overpass_url", f"http://127.0.0.1:{closed_port()}/api")
     (tmp_path / "batch.toml").write_text(
         f'[batch]\nbase = "{HEXI_CONFIG}"\ndistricts_file = "hexi_district.geojson"\ncoord_system = "gcj02"\n'
         f'code_field = "adcode"\nname_field = "name"\ncensus = true\nout_dir = "out"\n'
@@ -307,7 +300,8 @@ def test_a_district_without_a_category_inside_is_still_judged_on_it(chengdu_run)
     polygon = shapely.box(x - 0.002, y - 0.002, x + 0.002, y + 0.002)  # TEST district: ~400 × 440 m
     assert not shapely.contains(polygon, health).any()
     own_cells, own_comms = batch.clip_to_district(cells, chengdu_run.communities, polygon)
-    card = batch.district_scorecard(result, polygon, own_comms["community_id"].to_numpy(), "TEST")
+    card = batch.district_scorecard(result, polygon, own_cells=own_cells["h3"].to_numpy(),
+                                    own_communities=own_comms["community_id"].to_numpy(), name="TEST")
     [row] = card[(card["level"] == "district") & (card["goal"] == "test_health_all")].to_dict("records")
     assert row["passed"] is not None
     inside = own_cells["walk_time_s_health_centre"] <= 900

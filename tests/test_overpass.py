@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from conftest import CHENGDU_OSM, require_data
+from conftest import CHENGDU_OSM, closed_port, require_data
 from servicecircle import load_config, osm, run
 
 BOX = (104.060, 30.660, 104.080, 30.680)  # west, south, east, north: about 2 × 2 km
@@ -106,15 +106,11 @@ def test_download_when_the_osm_file_is_absent_then_cache(overpass_server, tmp_pa
 
 def test_no_overpass_to_reach_is_one_clear_error(tmp_path):
     """Offline (or on an intranet): a closed local port stands for an unreachable Overpass API."""
-    import socket
-
     import osmnx as ox
 
     from servicecircle.errors import InputError
 
-    with socket.socket() as sock:  # a port nothing listens on once closed
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     base = load_config(Path(__file__).resolve().parents[1] / "data" / "chengdu.toml")
     config = base.with_settings(area={"osm_file": tmp_path / "absent.osm", "bbox": BOX}, network={"cache_dir": tmp_path / "cache"}, output={"out_dir": tmp_path / "out"})
     old = ox.settings.overpass_url, ox.settings.overpass_rate_limit
