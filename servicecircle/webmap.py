@@ -169,22 +169,30 @@ def _amap_polygon(part: shapely.Geometry, box: tuple[float, float, float, float]
     return "|".join(f"{x:.6f},{y:.6f}" for x, y in xy)  # the exterior ring is closed: first point = last
 
 
-def _page_params(service: str, part: shapely.Geometry, box: tuple[float, float, float, float], keyword: str,
-                 page: int, types: str) -> tuple[str, dict[str, Any]]:
-    """The request of one page: AMap by the polygon of ``part``; Baidu and Tencent by its bounds."""
+def _region(service: str, part: shapely.Geometry, box: tuple[float, float, float, float]) -> dict[str, str]:
+    """Where a query looks, worded once per box: AMap by the polygon of ``part``; Baidu and Tencent by its bounds."""
     if service == "amap":
-        params: dict[str, Any] = {"polygon": _amap_polygon(part, box), "keywords": keyword,
+        return {"polygon": _amap_polygon(part, box)}
+    west, south, east, north = shapely.bounds(part)
+    if service == "baidu":
+        return {"bounds": f"{south:.6f},{west:.6f},{north:.6f},{east:.6f}"}
+    return {"boundary": f"rectangle({south:.6f},{west:.6f},{north:.6f},{east:.6f})"}
+
+
+def _page_params(service: str, region: dict[str, str], keyword: str, page: int,
+                 types: str) -> tuple[str, dict[str, Any]]:
+    """The request of one page of ``keyword`` in ``region`` (:func:`_region`)."""
+    if service == "amap":
+        params: dict[str, Any] = {**region, "keywords": keyword,
                                   "offset": PAGE_SIZE[service], "page": page, "extensions": "base"}
         if types:
             params["types"] = types
         return "/v3/place/polygon", params
-    west, south, east, north = shapely.bounds(part)
     if service == "baidu":
-        return "/place/v2/search", {"query": keyword, "bounds": f"{south:.6f},{west:.6f},{north:.6f},{east:.6f}",
+        return "/place/v2/search", {"query": keyword, **region,
                                     "page_size": PAGE_SIZE[service], "page_num": page - 1, "output": "json",
                                     "scope": 1, "coord_type": 3}
-    return "/ws/place/v1/search", {"keyword": keyword,
-                                   "boundary": f"rectangle({south:.6f},{west:.6f},{north:.6f},{east:.6f})",
+    return "/ws/place/v1/search", {"keyword": keyword, **region,
                                    "page_size": PAGE_SIZE[service], "page_index": page}
 
 
@@ -232,7 +240,8 @@ def _search_box(client: Client, box: tuple[float, float, float, float], keyword:
     part = shapely.box(*box) if area is None else shapely.intersection(area, shapely.box(*box))
     if part.is_empty or part.area == 0:
         return []
-    path, params = _page_params(client.service, part, box, keyword, 1, types)
+    region = _region(client.service, part, box)
+    path, params = _page_params(client.service, region, keyword, 1, types)
     body = get_json(client, path, params)
     stats.requests += 1
     rows, total = _rows(client.service, body)
@@ -244,7 +253,7 @@ def _search_box(client: Client, box: tuple[float, float, float, float], keyword:
     size = PAGE_SIZE[client.service]
     pages = min(-(-total // size), -(-cap // size))
     for page in range(2, pages + 1):
-        path, params = _page_params(client.service, part, box, keyword, page, types)
+        path, params = _page_params(client.service, region, keyword, page, types)
         more, _ = _rows(client.service, get_json(client, path, params))
         stats.requests += 1
         if not more:
