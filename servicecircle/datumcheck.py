@@ -36,7 +36,7 @@ import numpy as np
 import shapely
 
 from . import coords
-from .registries import names_match, normalise_name
+from .registries import normalise_name
 
 #: The log-likelihood margin one hypothesis needs over every other, and over chance (odds 1000 : 1).
 MARGIN = float(np.log(1000.0))
@@ -133,12 +133,13 @@ def _hits_parcels(points: np.ndarray, parcels: np.ndarray) -> np.ndarray:
     return hit
 
 
-def _hits_units(points: np.ndarray, row: np.ndarray, match: np.ndarray, polygons: np.ndarray) -> np.ndarray:
-    """Whether point k (m, 2) lies inside a polygon whose name matches its row's (``match[row[k], polygon]``)."""
+def _hits_units(points: np.ndarray, row: np.ndarray, pairs: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """Whether point k (m, 2) lies inside a polygon whose name matches its row's name: ``pairs`` holds the
+    matching (name, polygon) pairs as ``name * len(polygons) + polygon`` (:func:`_name_match`)."""
     hit = np.zeros(len(points), dtype=bool)
     if len(points):
         pi, gi = shapely.STRtree(polygons).query(shapely.points(points), predicate="within")
-        good = match[row[pi], gi]
+        good = np.isin(row[pi] * len(polygons) + gi, pairs)
         hit[pi[good]] = True
     return hit
 
@@ -158,14 +159,42 @@ def unit_key(name: str) -> str:
 
 
 def _name_match(values: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per point, the index of its normalised value among the unique ones, and unique value × polygon matches
-    (:func:`~servicecircle.registries.names_match`, or the same name without its ending)."""
-    keys = np.array([normalise_name(v) for v in values], dtype=object) if len(values) else np.array([], dtype=object)
-    unique, inverse = np.unique(keys.astype(str), return_inverse=True) if len(keys) else (np.array([]), keys)
-    name_keys = [unit_key(n) for n in names]
-    match = np.array([[bool(u) and (names_match(u, n) or unit_key(u) == k != "") for n, k in zip(names, name_keys)]
-                      for u in unique], dtype=bool).reshape(len(unique), len(names))
-    return np.asarray(inverse, dtype=np.int64), match
+    """Per point, the index of its normalised value among the unique ones, and the matching unique value ×
+    polygon pairs, sorted, as ``value * len(names) + polygon``: the value and the polygon's name match
+    (:func:`~servicecircle.registries.names_match`) or are the same name without its ending (:func:`unit_key`).
+
+    The containment rule (the shorter name, of ≥ 4 characters, inside the longer) is answered from indexes of
+    the polygon names (by name, by key, by every substring of ≥ 4 characters), so the cost grows with the
+    names, not with names × polygons: a city's registry against its thousands of communities.
+    """
+    keys = np.array([normalise_name(v) for v in values], dtype=str) if len(values) else np.array([], dtype=str)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    by_name: dict[str, list[int]] = {}
+    by_key: dict[str, list[int]] = {}
+    containing: dict[str, set[int]] = {}  # substring of ≥ 4 characters → polygons whose name holds it
+    for g, name in enumerate(names):
+        norm = normalise_name(name)
+        if not norm:
+            continue
+        by_name.setdefault(norm, []).append(g)
+        if key := unit_key(norm):
+            by_key.setdefault(key, []).append(g)
+        for size in range(4, len(norm) + 1):
+            for start in range(len(norm) - size + 1):
+                containing.setdefault(norm[start:start + size], set()).add(g)
+    m = len(names)
+    pairs: list[int] = []
+    for i, value in enumerate(unique):
+        if not value:
+            continue
+        found = set(by_name.get(value, ())) | set(by_key.get(unit_key(value), ()))
+        if len(value) >= 4:
+            found |= containing.get(value, set())  # a longer (or equal) polygon name holding the value
+            for size in range(4, len(value)):  # a shorter polygon name (≥ 4 characters) inside the value
+                for start in range(len(value) - size + 1):
+                    found.update(by_name.get(value[start:start + size], ()))
+        pairs.extend(i * m + g for g in found)
+    return np.asarray(inverse, dtype=np.int64).reshape(-1), np.unique(np.asarray(pairs, dtype=np.int64))
 
 
 def chance_rate(control_hits: np.ndarray, control_n: np.ndarray) -> np.ndarray:
@@ -217,10 +246,12 @@ def check(lon: np.ndarray, lat: np.ndarray, declared: str, evidence: Evidence,
         values = (names or {}).get(kind)
         if values is None or not n:
             continue
-        point_name, match = _name_match(np.asarray(values, dtype=object), unit_names)
-        has = np.asarray(match.any(axis=1))[point_name] if match.size else np.zeros(n, dtype=bool)
+        point_name, pairs = _name_match(np.asarray(values, dtype=object), unit_names)
+        named = np.zeros(int(point_name.max(initial=-1)) + 1, dtype=bool)
+        named[pairs // max(len(unit_names), 1)] = True
+        has = named[point_name]
         if has.any():
-            kinds[kind] = (_hits_units(flat, point_name[row], match, polygons), has)
+            kinds[kind] = (_hits_units(flat, point_name[row], pairs, polygons), has)
     scores = dict.fromkeys(coords.SYSTEMS, 0.0)
     detail: dict[str, Any] = {}
     with_evidence = np.zeros(n, dtype=bool)

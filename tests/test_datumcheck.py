@@ -115,6 +115,29 @@ def test_community_names_match_without_their_endings(hexi):
     assert result["verdict"] == "switch" and result["suggested"] == "gcj02" and result["points"] > 130
 
 
+def test_name_pairs_from_the_indexes_equal_every_pair_compared(hexi):
+    """The indexed name match equals the rule applied to every value × polygon pair (names_match, or the same
+    name without its ending), on the real Hexi names and test variants of them: endings added and cut,
+    brackets and spaces, a street's name before the community's, a name cut to 3 characters, empty."""
+    from servicecircle.registries import names_match
+
+    _, _, names, _ = hexi
+    rng = np.random.default_rng(12)
+    picked = rng.choice(names, 60)
+    values = np.array([*names[:40], *[n + "居委会" for n in picked[:10]], *[datumcheck.unit_key(n) for n in picked[10:20]],
+                       *[f"（河西）{n} " for n in picked[20:30]], *["友谊路街道" + n for n in picked[30:40]],
+                       *[n[:3] for n in picked[40:50]], *[n[1:] for n in picked[50:]], "", "社区", "不存在的名字"],
+                      dtype=object)
+    inverse, pairs = datumcheck._name_match(values, names)
+    keys = [datumcheck.unit_key(n) for n in names]
+    unique = sorted({datumcheck.normalise_name(v) for v in values})
+    expected = {i * len(names) + g for i, u in enumerate(unique) for g, (n, k) in enumerate(zip(names, keys))
+                if u and (names_match(u, n) or datumcheck.unit_key(u) == k != "")}
+    assert set(pairs.tolist()) == expected
+    assert len(expected) > 60  # most variants match a community (the 3-character cuts and the unknown name do not)
+    assert [unique[i] for i in inverse] == [datumcheck.normalise_name(v) for v in values]
+
+
 def test_no_evidence_or_too_few_points_cannot_tell(hexi, chengdu):
     evidence, xy, names, _ = hexi
     lon, lat = coords.from_wgs84(xy[:4, 0], xy[:4, 1], "gcj02")
