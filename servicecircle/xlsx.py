@@ -123,14 +123,20 @@ def _bytes(strings: pa.Array) -> memoryview:
 NUMBER_FORMATS: dict[str, tuple[int, str | None]] = {
     "percent": (164, "0.0%"), "integer": (3, None), "decimal1": (165, "0.0"), "decimal2": (4, None),
 }
-_FORMAT_NAMES = list(NUMBER_FORMATS)
+_FORMAT_CODES = {name: k for k, name in enumerate(NUMBER_FORMATS)}  # format → k of its styles 3 + 2k, 4 + 2k
 _STYLE_ATTRS = pa.array(['"'] + [f'" s="{k}"' for k in range(1, 3 + 2 * len(NUMBER_FORMATS))], type=pa.string())
 
 
-def _style_ids(formats: np.ndarray, marked: np.ndarray) -> np.ndarray:
-    """Cell style of each row: 0 plain, 2 filled, and per number format k 3 + 2k plain, 4 + 2k filled."""
-    code = pd.Series(formats, dtype=object).map({name: k for k, name in enumerate(_FORMAT_NAMES)})
-    code = code.fillna(-1).to_numpy(np.int64)
+def _style_ids(formats: str | np.ndarray | None, marked: np.ndarray) -> np.ndarray:
+    """Cell style of each row: 0 plain, 2 filled, and per number format k 3 + 2k plain, 4 + 2k filled.
+
+    ``formats`` is one number format for the whole column (or None), or one per row.
+    """
+    if formats is None or isinstance(formats, str):  # one format for the column: no per-row lookup
+        code = np.full(len(marked), -1 if formats is None else _FORMAT_CODES.get(formats, -1), dtype=np.int64)
+    else:
+        code = pd.Series(np.asarray(formats, dtype=object), dtype=object).map(_FORMAT_CODES).fillna(-1).to_numpy(
+            np.int64)
     return np.where(code < 0, np.where(marked, 2, 0), 3 + 2 * code + marked.astype(np.int64))
 
 
@@ -142,8 +148,7 @@ def _sheet_xml(frame: pd.DataFrame, marked: np.ndarray, widths: list[int], strea
     (None for none), one per row, where a column mixes units.
     """
     formats = formats or {}
-    styles = {name: _style_ids(np.broadcast_to(np.asarray(formats.get(name), dtype=object), len(frame)), marked)
-              for name in frame.columns}
+    styles = {name: _style_ids(formats.get(name), marked) for name in frame.columns}
     n_cols = frame.shape[1]
     last = f"{column_letter(n_cols)}{len(frame) + 1}"
     cols = "".join(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>' for i, w in enumerate(widths, start=1))
