@@ -14,7 +14,7 @@ import shapely
 
 from . import arrays
 from .config import CAPACITY_COLUMNS, Boundaries, Category
-from .coords import WGS84
+from .coords import WGS84, utm_crs
 from .errors import InputError
 from .grid import unit_mean
 from .inputs import InputReport, read_vector
@@ -88,7 +88,8 @@ def link_streets(communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None
     out["street_id"] = sid.fillna(-1).astype(int)
     todo = out["street_id"] < 0
     if todo.any():
-        utm = out.estimate_utm_crs()
+        west, south, east, north = out.total_bounds
+        utm = utm_crs([west, east], [south, north])
         c, s = out[todo].to_crs(utm), streets.to_crs(utm)
         ci, si = s.sindex.query(c.geometry.values, predicate="intersects")
         overlap = shapely.area(shapely.intersection(c.geometry.values[ci], s.geometry.values[si]))

@@ -58,7 +58,7 @@ from pyproj import Transformer
 
 from . import arrays, pages, texts
 from .config import BASEMAPS, CAPACITY_FIELDS, Config
-from .coords import WGS84, wgs84_to_gcj02
+from .coords import WGS84, utm_crs, wgs84_to_gcj02
 from .osm import ATTRIBUTION
 
 if TYPE_CHECKING:  # annotations only: siting and the results record would be imported for nothing
@@ -651,7 +651,8 @@ def _service_area_rings(merged_areas, cats, config: Config) -> tuple[dict, str]:
         return out, ""
     frame = merged_areas
     if frame.crs is None or not frame.crs.is_projected:
-        frame = frame.to_crs(frame.estimate_utm_crs())
+        west, south, east, north = frame.to_crs(WGS84).total_bounds
+        frame = frame.to_crs(utm_crs([west, east], [south, north]))
     tolerance = AREA_SIMPLIFY_M
     for key, _ in cats:
         for minutes in config.access.thresholds_min:

@@ -29,7 +29,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from . import osm, parallel, roadlines, runcache, texts
 from .config import AreaSettings, NetworkSettings, RoadLines
-from .coords import WGS84
+from .coords import WGS84, utm_crs
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -416,7 +416,7 @@ def assemble_arrays(node_id: np.ndarray, lonlat: np.ndarray, eu: np.ndarray, ev:
     coords = np.asarray(coords, dtype=np.float64)[keep_edge[edge_of_vertex]]
     nodes, lonlat = nodes[keep_node], lonlat[keep_node]
 
-    crs = _utm_crs(lonlat)
+    crs = utm_crs(lonlat[:, 0], lonlat[:, 1])
     to_xy = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
     node_xy = np.column_stack(to_xy.transform(lonlat[:, 0], lonlat[:, 1]))
     xy = np.column_stack(to_xy.transform(coords[:, 0], coords[:, 1]))
@@ -431,13 +431,6 @@ def assemble_arrays(node_id: np.ndarray, lonlat: np.ndarray, eu: np.ndarray, ev:
     geom = shapely.linestrings(xy, indices=edge_of_vertex)
     info["nodes"], info["edges"] = int(len(nodes)), int(len(eu))
     return WalkNetwork(crs, nodes, lonlat, node_xy, eu, ev, length, geom, info)
-
-
-def _utm_crs(lonlat: np.ndarray) -> str:
-    lon, lat = float(np.mean(lonlat[:, 0])), float(np.mean(lonlat[:, 1]))
-    found = pyproj.database.query_utm_crs_info(
-        datum_name="WGS 84", area_of_interest=pyproj.aoi.AreaOfInterest(lon, lat, lon, lat))
-    return f"EPSG:{found[0].code}"
 
 
 def _source_key(area: AreaSettings, settings: NetworkSettings) -> tuple[dict, str]:
