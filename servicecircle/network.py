@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -580,7 +581,7 @@ def save_network(net: WalkNetwork, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     coords = shapely.get_coordinates(net.edge_geometry)
     counts = shapely.get_num_coordinates(net.edge_geometry)
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # two processes building the same network never share it
     np.savez(
         tmp, node_osmid=net.node_osmid, node_lonlat=net.node_lonlat, node_xy=net.node_xy,
         edge_u=net.edge_u, edge_v=net.edge_v, edge_length_m=net.edge_length_m,
