@@ -104,6 +104,16 @@ def _census_parsed_once():
         yield
 
 
+def write_batch_file(path: Path, batch: str, *, cache_dir: Path, more: str = "") -> Path:
+    """A batch TOML at ``path``: its ``[batch]`` lines, then the overrides every test batch shares (its cache
+    folder; service areas drawn cheaply, as cells and no per-facility ones: they shape only the map, not a
+    cell's or community's figure), then ``more`` tables."""
+    path.write_text(f"[batch]\n{batch}[batch.overrides.network]\ncache_dir = \"{cache_dir}\"\n"
+                    '[batch.overrides.output]\nfacility_areas = "none"\nservice_areas = "cells"\n' + more,
+                    encoding="utf-8")
+    return path
+
+
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then closed): stands for a service that cannot be reached."""
     import socket

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import CHENGDU_CONFIG, HEXI_CONFIG, SHARED, closed_port, require_data
+from conftest import CHENGDU_CONFIG, HEXI_CONFIG, SHARED, closed_port, require_data, write_batch_file
 
 from servicecircle import batch
 
@@ -36,17 +36,13 @@ def _quadrants() -> dict:
 def batch_file(tmp_path_factory, cache_dir):
     folder = tmp_path_factory.mktemp("batch")
     (folder / "test_districts.geojson").write_text(json.dumps(_quadrants()))
-    (folder / "batch.toml").write_text(
-        f'[batch]\nbase = "{CHENGDU_CONFIG}"\ndistricts_file = "test_districts.geojson"\n'
-        f'code_field = "adcode"\nname_field = "name"\nout_dir = "dask"\n'
-        f'[batch.overrides.network]\ncache_dir = "{cache_dir}"\n'
-        # the drawn service areas shape only the map, not a cell's or community's figure: drawn cheaply here
-        f'[batch.overrides.output]\nfacility_areas = "none"\nservice_areas = "cells"\n'
+    return write_batch_file(
+        folder / "batch.toml", f'base = "{CHENGDU_CONFIG}"\ndistricts_file = "test_districts.geojson"\n'
+        'code_field = "adcode"\nname_field = "name"\nout_dir = "dask"\n', cache_dir=cache_dir,
         # a TEST goal on all residents (the sample has no age groups): a district row every district can assess
-        f'[batch.overrides.goals.test_health_all]\nname = "TEST health centre within 15 min"\nkind = "advisory"\n'
-        f'metric = "population_within"\ncategories = ["health_centre"]\nminutes = 15\ngroup = "all"\ntarget = 0.5\n'
-        f'unit = "share"\nsource = "test input"\n', encoding="utf-8")
-    return folder / "batch.toml"
+        more='[batch.overrides.goals.test_health_all]\nname = "TEST health centre within 15 min"\nkind = "advisory"\n'
+        'metric = "population_within"\ncategories = ["health_centre"]\nminutes = 15\ngroup = "all"\ntarget = 0.5\n'
+        'unit = "share"\nsource = "test input"\n')
 
 
 @pytest.fixture(scope="module")
@@ -255,11 +251,9 @@ def test_a_road_line_district_from_the_tianjin_districts_file(tmp_path, monkeypa
     frame[frame["adcode"].astype(str) == "120103"][["adcode", "name", "geometry"]].to_file(
         tmp_path / "hexi_district.geojson", driver="GeoJSON")
     monkeypatch.setattr(ox.settings, "overpass_url", f"http://127.0.0.1:{closed_port()}/api")
-    (tmp_path / "batch.toml").write_text(
-        f'[batch]\nbase = "{HEXI_CONFIG}"\ndistricts_file = "hexi_district.geojson"\ncoord_system = "gcj02"\n'
-        f'code_field = "adcode"\nname_field = "name"\ncensus = true\nout_dir = "out"\n'
-        f'[batch.overrides.network]\ncache_dir = "{tmp_path / "cache"}"\n'
-        f'[batch.overrides.output]\nfacility_areas = "none"\nservice_areas = "cells"\n', encoding="utf-8")
+    write_batch_file(tmp_path / "batch.toml", f'base = "{HEXI_CONFIG}"\ndistricts_file = "hexi_district.geojson"\n'
+                     'coord_system = "gcj02"\ncode_field = "adcode"\nname_field = "name"\ncensus = true\nout_dir = "out"\n',
+                     cache_dir=tmp_path / "cache")
     result = batch.run_batch(batch.load_batch(tmp_path / "batch.toml"), serial=True, echo=lambda line: None)
     assert not result["failed"], result["districts"]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["summaries"]["120103"]

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from conftest import CHENGDU_OSM, closed_port, require_data
+from conftest import CHENGDU_OSM, closed_port, require_data, write_batch_file
 from servicecircle import load_config, osm, run
 
 BOX = (104.060, 30.660, 104.080, 30.680)  # west, south, east, north: about 2 × 2 km
@@ -150,11 +150,8 @@ def test_batch_asks_overpass_per_district(tmp_path):
             {"type": "Feature", "properties": {"adcode": code, "name": f"TEST {code}"},
              "geometry": shapely.geometry.mapping(shapely.box(*b))} for code, b in halves.items()]}))
         base = Path(__file__).resolve().parents[1] / "data" / "chengdu.toml"
-        (tmp_path / "batch.toml").write_text(
-            f'[batch]\nbase = "{base}"\ndistricts_file = "districts.geojson"\nout_dir = "out"\n'
-            f'[batch.overrides.area]\nosm_file = "{tmp_path / "absent.osm"}"\n'
-            f'[batch.overrides.network]\ncache_dir = "{tmp_path / "cache"}"\n'
-            f'[batch.overrides.output]\nfacility_areas = "none"\nservice_areas = "cells"\n', encoding="utf-8")
+        write_batch_file(tmp_path / "batch.toml", f'base = "{base}"\ndistricts_file = "districts.geojson"\nout_dir = "out"\n',
+                         cache_dir=tmp_path / "cache", more=f'[batch.overrides.area]\nosm_file = "{tmp_path / "absent.osm"}"\n')
         result = batch.run_batch(batch.load_batch(tmp_path / "batch.toml"), serial=True, echo=lambda line: None)
     finally:
         restore()
