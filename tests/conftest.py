@@ -10,7 +10,11 @@ Why the suite is slow, and how it is kept to one of each:
   what a cold cache does (``chengdu_rerun``, the Overpass and file-format tests);
 * the census workbook is parsed once per session (``_census_parsed_once``);
 * tests that need such a run, a real-sample build or a browser are marked ``slow`` (here, from the
-  fixtures they use, or in their module): ``python -m pytest -m "not slow"`` is the quick loop.
+  fixtures they use, or in their module): ``python -m pytest -m "not slow"`` is the quick loop;
+* the suite runs on every core (pytest-xdist, ``-n auto`` in pyproject.toml): each test module on one
+  worker, and each sample run, census parse and command-line job computed by one worker for all of
+  them (``once_per_session``: the first worker to ask computes it under a file lock and leaves a pickle;
+  the others wait for it and read it), so two workers cost no more CPU than one.
 
 Without the sample data (no ../shared/data, or ``SERVICECIRCLE_SHARED_DATA`` naming a folder
 without it) the tests that read it are skipped, saying so; the synthetic ones still run.
@@ -82,12 +86,14 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _census_parsed_once():
+def _census_parsed_once(tmp_path_factory):
     """The census workbook parsed once per session, however many tests and runs read it (~5 s a parse).
 
     For the tests only: ``population._census_table`` is remembered by the file's path, size and
     modification time; the package itself still parses the workbook on every call it makes.
     """
+    import hashlib
+
     from servicecircle import population
 
     parse, parsed = population._census_table, {}
@@ -96,11 +102,24 @@ def _census_parsed_once():
         stat = Path(path).stat()
         key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
         if key not in parsed:
-            parsed[key] = parse(path)
+            name = "census-" + hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+            parsed[key] = once_per_session(tmp_path_factory, name, lambda: parse(path))
         return parsed[key].copy()
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(population, "_census_table", once)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_keeps_every_result():
+    """The suite's runs keep every cached stage result: with the package's few per study area, the runs of
+    other tests (on another worker, at any moment) could push out the analysis a test expects to reuse.
+    ``test_least_recently_used_results_are_pruned`` checks the pruning with the package's own number."""
+    from servicecircle import runcache
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runcache, "KEEP_PER_STAGE", 1000)
         yield
 
 
@@ -128,54 +147,107 @@ def cli_env() -> dict:
     return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
 
 
+def shared_root(tmp_path_factory) -> Path | None:
+    """Under pytest-xdist, the folder every worker of this session shares (the parent of each worker's own
+    base folder, as pytest-xdist documents); ``None`` in a single process."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return None
+    return tmp_path_factory.getbasetemp().parent
+
+
+def once_per_session(tmp_path_factory, name: str, compute):
+    """``compute()``, once for the whole session however many workers ask: the first computes it (holding a
+    lock, so the others wait) and pickles it beside the workers' folders; the others read that pickle.
+    Paths in the value stay valid for every worker (all folders of a session live until it ends)."""
+    import pickle
+
+    from filelock import FileLock
+
+    root = shared_root(tmp_path_factory)
+    if root is None:
+        return compute()
+    done = root / f"{name}.pickle"
+    with FileLock(root / f"{name}.lock"):
+        if done.is_file():
+            return pickle.loads(done.read_bytes())
+        value = compute()
+        part = done.with_suffix(".part")
+        part.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        part.replace(done)
+        return value
+
+
 # Command-line tests run ``python -m servicecircle`` in subprocesses: ~2 s of imports each, ~10 s for a full
 # run. A test marked ``early_cli(name)`` has its module's ``EARLY_CLI[name](folder)`` (returning the
-# interpreter's arguments and the working folder) run as soon as collection is done, one at a time beside the tests before
-# it (on the core the main process leaves idle); ``early_cli_result(request, name)`` waits for it, or runs
-# it then if it has not started yet.
+# interpreter's arguments and the working folder) run as soon as collection is done, one at a time beside the
+# tests (on a core the tests leave idle); ``early_cli_result(request, name)`` waits for it, or runs it then if
+# nothing has started it yet. Each job runs once per session: under pytest-xdist its folder is shared by the
+# workers, the first to create ``claimed`` in it runs it, and its result is left there as ``done.pickle``.
 @dataclass
 class _Job:
-    args: list
-    cwd: Path
+    name: str
+    build: object  # the module's EARLY_CLI[name]
     folder: Path
-    claimed: bool = False
+    shared: bool  # the folder is shared by the session's workers (pytest-xdist)
+    rank: int  # its place in the module's EARLY_CLI
+    claimed: bool = False  # claimed by this process
     proc: object = None
-    done: object = None  # the CompletedProcess, or the exception that stopped it
     finished: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def result_file(self) -> Path:
+        return self.folder / "done.pickle"
 
 
 _jobs: dict[str, _Job] = {}
 _jobs_lock = threading.Lock()
 
 
-def _job(name: str, module) -> _Job:
+def _job(name: str, module, config) -> _Job:
     import tempfile
 
     with _jobs_lock:
         if name not in _jobs:
-            folder = Path(tempfile.mkdtemp(prefix=f"servicecircle-{name}-"))
-            args, cwd = module.EARLY_CLI[name](folder)
-            _jobs[name] = _Job(list(args), Path(cwd), folder)
+            basetemp = config.option.basetemp
+            if os.environ.get("PYTEST_XDIST_WORKER") and basetemp:  # a worker: its base folder's parent is shared
+                folder = Path(basetemp).resolve().parent / "early_cli" / name
+                folder.mkdir(parents=True, exist_ok=True)
+                _jobs[name] = _Job(name, module.EARLY_CLI[name], folder, shared=True,
+                                   rank=list(module.EARLY_CLI).index(name))
+            else:
+                folder = Path(tempfile.mkdtemp(prefix=f"servicecircle-{name}-"))
+                _jobs[name] = _Job(name, module.EARLY_CLI[name], folder, shared=False,
+                                   rank=list(module.EARLY_CLI).index(name))
         return _jobs[name]
 
 
 def _run_job(job: _Job) -> None:
-    """Run ``job`` to its end here, unless another thread has claimed it."""
+    """Run ``job`` to its end here, unless another thread or worker has claimed it."""
+    import pickle
     import subprocess
     import sys
 
     with _jobs_lock:
         if job.claimed:
             return
+        try:
+            (job.folder / "claimed").mkdir()
+        except FileExistsError:  # another worker runs it
+            return
         job.claimed = True
+    done: object
     try:
-        job.proc = subprocess.Popen([sys.executable, *job.args], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, cwd=job.cwd, env=cli_env())
+        args, cwd = job.build(job.folder)
+        job.proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, cwd=cwd, env=cli_env())
         out, err = job.proc.communicate(timeout=600)
-        job.done = subprocess.CompletedProcess(job.proc.args, job.proc.returncode, out, err)
+        done = subprocess.CompletedProcess(job.proc.args, job.proc.returncode, out, err)
     except Exception as exc:  # reported by the test that waits for it
-        job.done = exc
+        done = exc
     finally:
+        part = job.folder / "done.part"
+        part.write_bytes(pickle.dumps(done))
+        part.replace(job.result_file)
         job.finished.set()
 
 
@@ -185,10 +257,10 @@ def pytest_collection_finish(session):
         if item.get_closest_marker("skip"):  # e.g. without the sample data: nothing to start
             continue
         for mark in item.iter_markers("early_cli"):
-            job = _job(mark.args[0], item.module)
+            job = _job(mark.args[0], item.module, session.config)
             if job not in queue:
                 queue.append(job)
-    queue.sort(key=lambda job: "--speed-profile" not in job.args)  # the full run first: the longest
+    queue.sort(key=lambda job: job.rank)  # in each module's EARLY_CLI order (the longest first)
 
     def work():
         for job in queue:
@@ -200,30 +272,48 @@ def pytest_collection_finish(session):
 
 def early_cli_result(request, name: str):
     """The finished subprocess ``name`` of the requesting test's module (a CompletedProcess), and its folder."""
-    job = _job(name, request.module)
-    _run_job(job)  # at once, if the background thread has not started it yet
-    assert job.finished.wait(timeout=700), f"{name}: still running"
-    if isinstance(job.done, Exception):
-        raise job.done
-    return job.done, job.folder
+    import pickle
+    import time
+
+    job = _job(name, request.module, request.config)
+    _run_job(job)  # at once, if nothing has started it yet
+    deadline = time.monotonic() + 700
+    while not job.result_file.is_file():  # run here (then already there), or by another worker
+        assert time.monotonic() < deadline, f"{name}: still running"
+        job.finished.wait(timeout=0.1)
+    done = pickle.loads(job.result_file.read_bytes())
+    if isinstance(done, Exception):
+        raise done
+    return done, job.folder
 
 
 def pytest_sessionfinish(session):
-    """Stop what is still running (e.g. after ``-x``) and remove the jobs' folders."""
+    """Stop what is still running after a stop (e.g. ``-x``); else wait for it (another worker may need it);
+    remove the jobs' folders unless the workers share them (pytest removes those with its old base folders)."""
+    stopped = bool(session.shouldstop or session.shouldfail)
     for job in _jobs.values():
         with _jobs_lock:
-            job.claimed = True  # nothing starts from now on
+            if not job.claimed:
+                job.claimed = True  # nothing starts here from now on
+                if not job.shared:
+                    (job.folder / "claimed").mkdir(exist_ok=True)
         if job.proc is not None and job.proc.poll() is None:
-            job.proc.kill()
-            job.finished.wait(timeout=10)
-        shutil.rmtree(job.folder, ignore_errors=True)
+            if stopped:
+                job.proc.kill()
+            job.finished.wait(timeout=600)
+        if not job.shared:
+            shutil.rmtree(job.folder, ignore_errors=True)
     _jobs.clear()
 
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
-    """The cache folder every sample run shares (walk networks, census figures, stage results)."""
-    return tmp_path_factory.mktemp("cache")
+    """The cache folder every sample run shares (walk networks, census figures, stage results), on every worker."""
+    root = shared_root(tmp_path_factory)
+    if root is None:
+        return tmp_path_factory.mktemp("cache")
+    (root / "cache").mkdir(exist_ok=True)
+    return root / "cache"
 
 
 def _sample_config(path: Path, cache_dir: Path, out_dir: Path):
@@ -239,13 +329,14 @@ def _sample_config(path: Path, cache_dir: Path, out_dir: Path):
 
 @pytest.fixture(scope="session")
 def chengdu_config(cache_dir, tmp_path_factory):
-    return _sample_config(CHENGDU_CONFIG, cache_dir, tmp_path_factory.mktemp("chengdu_out"))
+    return once_per_session(tmp_path_factory, "chengdu_config",
+                            lambda: _sample_config(CHENGDU_CONFIG, cache_dir, tmp_path_factory.mktemp("chengdu_out")))
 
 
 @pytest.fixture(scope="session")
-def chengdu_run(chengdu_config):
+def chengdu_run(chengdu_config, tmp_path_factory):
     """One full run on the real Chengdu data, outputs written to a temporary folder."""
-    return run(chengdu_config, progress=False)
+    return once_per_session(tmp_path_factory, "chengdu_run", lambda: run(chengdu_config, progress=False))
 
 
 @dataclass
@@ -263,6 +354,10 @@ def chengdu_rerun(chengdu_run, tmp_path_factory) -> Rerun:
     reuse) and output folder. Its tables and cache are written by a forked child, as at city size
     (``FORK_MIN_CELLS`` = 0). Shared by the determinism, reuse and forked-writer tests.
     """
+    return once_per_session(tmp_path_factory, "chengdu_rerun", lambda: _rerun(chengdu_run, tmp_path_factory))
+
+
+def _rerun(chengdu_run, tmp_path_factory) -> Rerun:
     from servicecircle import pipeline
 
     folder = tmp_path_factory.mktemp("rerun")
@@ -295,6 +390,11 @@ CHENGDU_TEST_REGISTRY = [
 def chengdu_registry_run(chengdu_config, tmp_path_factory):
     """Chengdu with the declared test registry ``CHENGDU_TEST_REGISTRY`` (``registry.csv``), stepped decay
     and offline pages: the one registry run the map, gap and capacity tests share."""
+    return once_per_session(tmp_path_factory, "chengdu_registry_run",
+                            lambda: _chengdu_registry_run(chengdu_config, tmp_path_factory))
+
+
+def _chengdu_registry_run(chengdu_config, tmp_path_factory):
     import pandas as pd
 
     from servicecircle.config import Registry
@@ -311,13 +411,14 @@ def chengdu_registry_run(chengdu_config, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def hexi_config(cache_dir, tmp_path_factory):
-    return _sample_config(HEXI_CONFIG, cache_dir, tmp_path_factory.mktemp("hexi_out"))
+    return once_per_session(tmp_path_factory, "hexi_config",
+                            lambda: _sample_config(HEXI_CONFIG, cache_dir, tmp_path_factory.mktemp("hexi_out")))
 
 
 @pytest.fixture(scope="session")
-def hexi_run(hexi_config):
+def hexi_run(hexi_config, tmp_path_factory):
     """One full run on the real Tianjin Hexi data: road lines, 141 communities, 14 streets, census total."""
-    return run(hexi_config, progress=False)
+    return once_per_session(tmp_path_factory, "hexi_run", lambda: run(hexi_config, progress=False))
 
 
 @pytest.fixture(scope="session")
@@ -325,6 +426,11 @@ def hexi_street_registry_run(hexi_config, hexi_run, tmp_path_factory):
     """Test input: one elder-care centre (50 beds) and one nursery (40 places, affordable) per street,
     placed at each street's representative point and written as GCJ-02, as an AMap export would be;
     and one canteen with a hostile name (it must reach the map as text)."""
+    return once_per_session(tmp_path_factory, "hexi_street_registry_run",
+                            lambda: _hexi_street_registry_run(hexi_config, hexi_run, tmp_path_factory))
+
+
+def _hexi_street_registry_run(hexi_config, hexi_run, tmp_path_factory):
     import pandas as pd
 
     from servicecircle import coords
@@ -352,6 +458,11 @@ def hexi_street_registry_run(hexi_config, hexi_run, tmp_path_factory):
 def hexi_goal_registry_run(hexi_config, hexi_run, tmp_path_factory):
     """Hexi with a test registry (not real facilities): elder-care centres in two of three streets, beds and
     floor areas known for some, nurseries with places (some affordable) and canteens in some communities."""
+    return once_per_session(tmp_path_factory, "hexi_goal_registry_run",
+                            lambda: _hexi_goal_registry_run(hexi_config, hexi_run, tmp_path_factory))
+
+
+def _hexi_goal_registry_run(hexi_config, hexi_run, tmp_path_factory):
     import pandas as pd
 
     from servicecircle.config import Registry
@@ -454,10 +565,14 @@ def lattice_network(n: int = 20, spacing_m: float = 100.0):
 
 
 @pytest.fixture(scope="session")
-def grid_case() -> AccessCase:
+def grid_case(tmp_path_factory) -> AccessCase:
     """SYNTHETIC: the lattice with test facilities (six health centres, two of them on one street, five of
     them south of the river, and two nurseries walked at 0.8 m/s), 300 test origins of 1–40 residents,
     and the service areas ``servicecircle.access`` draws for them."""
+    return once_per_session(tmp_path_factory, "grid_case", _grid_case)
+
+
+def _grid_case() -> AccessCase:
     import geopandas as gpd
     import numpy as np
     import shapely

@@ -101,13 +101,14 @@ def _bad_inputs(folder):
     return [str(Path(__file__).with_name("forked_cli.py")), str(folder / "jobs.json")], folder
 
 
-#: The command lines below run as soon as collection is done, beside the other tests (conftest: ``early_cli``).
+#: The command lines below run as soon as collection is done, beside the other tests, in this order (the
+#: longest first; conftest: ``early_cli``).
 EARLY_CLI = {
-    "bad_inputs": _bad_inputs,
-    "help": lambda folder: (["-m", "servicecircle", "run", "--help"], CHENGDU_CONFIG.parent),
     "elderly": lambda folder: (["-m", "servicecircle", "run", str(CHENGDU_CONFIG), "--out", str(folder / "out"),
                                 "--speed-profile", "elderly", "--quiet", "--offline", "--lang", "en", "--basemap",
                                 "none"], CHENGDU_CONFIG.parent.parent),
+    "bad_inputs": _bad_inputs,
+    "help": lambda folder: (["-m", "servicecircle", "run", "--help"], CHENGDU_CONFIG.parent),
 }
 
 

@@ -131,7 +131,8 @@ def test_tables_and_cache_written_by_a_forked_child_are_the_same(chengdu_run, ch
     assert "analysis (cached)" in again.seconds and again.summary["outputs_written"] == []
 
 
-def test_least_recently_used_results_are_pruned(tmp_path):
+def test_least_recently_used_results_are_pruned(tmp_path, monkeypatch):
+    monkeypatch.setattr(runcache, "KEEP_PER_STAGE", 3)  # the package's own (the suite keeps more: conftest)
     cache = runcache.StageCache(tmp_path, "area")
     for i in range(runcache.KEEP_PER_STAGE):
         cache.store("analysis", f"k{i}", i)
